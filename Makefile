@@ -1,0 +1,40 @@
+# Two commands do all set-up:  `make run` (start the dashboard) and `make test` (run the tests).
+# Both create or update the virtual environment first; it is rebuilt only when a
+# requirements file changes (a stamp file named after their hash records what is installed).
+
+PYTHON_FOR_VENV ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell cat requirements.txt | sha256sum | cut -c1-16)
+DEV_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
+PORT ?= 8501
+
+.PHONY: run test venv dev-venv checkpoints screenshots bench clean
+
+run: $(RUN_STAMP)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: $(DEV_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+venv: $(RUN_STAMP)
+dev-venv: $(DEV_STAMP)
+
+$(RUN_STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(RUN_STAMP)
+
+# Retrain the shipped checkpoints with the `best` recipe (replaces checkpoints/<model>/).
+checkpoints: $(RUN_STAMP)
+	$(PY) -m mnist_core train --model all --recipe best --out checkpoints --name '{model}' --overwrite
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,254 @@
+"""The command line: ``python -m mnist_core {train,evaluate,predict}``.
+
+Every expected failure (missing data, damaged run, unreadable image, bad argument)
+ends with a one-line message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .data import MnistDataError
+from .models import MODEL_KEYS, MODELS
+from .runs import SHIPPED_RUNS_DIR, USER_RUNS_DIR, RunError, RunInfo
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except (MnistDataError, RunError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\nInterrupted: nothing was saved for the model in progress.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into `head`
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core",
+        description="Train, evaluate and run the MNIST comparison models (MLP, CNN, LeNet-5).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train models and save each as a run folder")
+    train.add_argument("--model", choices=[*MODEL_KEYS, "all"], default="all", help="which model (default: all)")
+    train.add_argument("--recipe", choices=["tutorial", "best"], default="best",
+                       help="tutorial: the tutorials' settings, bugs fixed; best: our recipe (default)")
+    train.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the recipe's)")
+    train.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
+    train.add_argument("--lr", type=_positive_float, help="(peak) learning rate (default: the recipe's)")
+    train.add_argument("--subset", type=_positive_int, help="train on this many random training images")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    train.add_argument("--out", type=Path, default=USER_RUNS_DIR, help="folder for the run folders (default: runs/)")
+    train.add_argument("--name", help="run folder name; {model} becomes the model key "
+                                      "(default: <model>-<recipe>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
+    train.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate every run folder in a folder on the test set")
+    evaluate.add_argument("--runs", type=Path, default=SHIPPED_RUNS_DIR, help="folder of runs (default: checkpoints/)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser("predict", help="predict the digit in image files with every model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
+    predict.add_argument("--runs", type=Path, default=SHIPPED_RUNS_DIR,
+                         help="folder of runs; the newest run of each model is used (default: checkpoints/)")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.set_defaults(handler=_predict)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .data import load_mnist
+    from .runs import new_run_dir, safe_run_name, save_run
+    from .training import recipe_config, train_model
+
+    keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
+    configs = {
+        key: recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+                           learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset)
+        for key in keys
+    }
+    targets = {}
+    for key in keys:
+        if args.name:
+            target = args.out / safe_run_name(args.name.replace("{model}", key))
+            if target.exists() and not args.overwrite:
+                raise ValueError(f"{target} already exists: pass --overwrite to replace it, or choose another --name.")
+            if len(keys) > 1 and "{model}" not in args.name:
+                raise ValueError("With --model all, --name must contain {model} so each model gets its own folder.")
+            targets[key] = target
+    data = load_mnist(args.data_dir)
+
+    for key in keys:
+        config = configs[key]
+        spec = MODELS[key]
+        bar = tqdm(total=config.epochs, desc=f"{spec.name:<8}", unit="epoch", dynamic_ncols=True,
+                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}] {postfix}")
+
+        def show(progress, bar=bar):
+            bar.n = progress.epoch - 1 + progress.batch / progress.batches
+            postfix = f"loss {progress.loss:.3f}"
+            if progress.history:
+                postfix += f", test {100 * progress.history[-1].test_accuracy:.2f}%"
+            bar.set_postfix_str(postfix, refresh=False)
+            if progress.epoch_finished or progress.batch % 20 == 0:
+                bar.refresh()
+
+        result = train_model(key, data, config, on_progress=show)
+        bar.close()
+        target = targets.get(key) or new_run_dir(args.out, key, config.recipe)
+        info = save_run(
+            target, key, result.model, config.to_dict(), [row.to_dict() for row in result.history],
+            result.evaluation, result.training_seconds, train_images=config.train_subset or len(data.train_labels),
+            overwrite=args.overwrite,
+        )
+        print(f"{spec.name}: test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
+              f"{result.training_seconds:.1f} s of training. Saved to {_shown(info.path)}")
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .data import load_mnist
+    from .evaluation import evaluate
+    from .runs import find_runs, load_model
+
+    runs, damaged = find_runs(args.runs)
+    errors = [{"run": _shown(error.path if error.path.is_dir() else error.path.parent), "error": error.reason}
+              for error in damaged]
+    models = []
+    if runs:
+        data = load_mnist(args.data_dir)
+        for run in runs:
+            try:
+                model = load_model(run)
+            except RunError as error:
+                errors.append({"run": _shown(run.path), "error": error.reason})
+                continue
+            result = evaluate(model, data.test_images, data.test_labels)
+            models.append({
+                "model": run.model, "name": run.name, "run": _shown(run.path),
+                "accuracy": round(result.accuracy, 6), "loss": round(result.loss, 6),
+                "parameters": run.parameters,
+            })
+    if args.json:
+        print(json.dumps({"models": models, "errors": errors}, indent=2))
+    else:
+        if models:
+            print(f"{'model':<9} {'accuracy':>9} {'loss':>8} {'parameters':>11}  run")
+            for row in models:
+                print(f"{row['name']:<9} {100 * row['accuracy']:>8.2f}% {row['loss']:>8.4f} "
+                      f"{row['parameters']:>11,}  {row['run']}")
+        for row in errors:
+            print(f"damaged: {row['run']}: {row['error']}", file=sys.stderr)
+    if not runs and not damaged:
+        print(f"error: no run folders in {args.runs}. Train one with: python -m mnist_core train", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from .predict import load_model_set
+    from .preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
+    from .runs import find_runs
+
+    runs, _ = find_runs(args.runs)
+    chosen = _newest_run_per_model(runs)
+    if not chosen:
+        raise RunError(args.runs, "holds no usable run. Train one with: python -m mnist_core train")
+    model_set = load_model_set(chosen)
+
+    results: list[dict] = []
+    prepared: list[tuple[int, torch.Tensor]] = []  # (index in results, input)
+    for path in args.images:
+        try:
+            digit = prepare_digit(open_image(path))
+        except (ImageReadError, NoDigitError) as error:
+            results.append({"file": path, "error": str(error)})
+            continue
+        prepared.append((len(results), digit.tensor))
+        results.append({"file": path, "models": {}})
+
+    chunk = 512  # one forward pass per model for many images; chunked to bound memory
+    for start in range(0, len(prepared), chunk):
+        part = prepared[start : start + chunk]
+        probabilities = model_set.predict_batch(torch.cat([tensor for _, tensor in part]))
+        for row, (index, _) in enumerate(part):
+            results[index]["models"] = {
+                key: {"digit": int(probs[row].argmax()), "probabilities": [round(float(p), 6) for p in probs[row]]}
+                for key, probs in probabilities.items()
+            }
+
+    if args.json:
+        print(json.dumps({"results": results}))
+    else:
+        keys = model_set.keys
+        print("  ".join([f"{'file':<30}", *(f"{MODELS[k].name:>12}" for k in keys)]))
+        for result in results:
+            if "error" in result:
+                print(f"{result['file']:<30}  error: {result['error']}")
+                continue
+            cells = []
+            for key in keys:
+                answer = result["models"][key]
+                cells.append(f"{answer['digit']} ({100 * answer['probabilities'][answer['digit']]:.0f}%)".rjust(12))
+            print("  ".join([f"{result['file']:<30}", *cells]))
+    return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
+
+
+def _newest_run_per_model(runs: list[RunInfo]) -> dict[str, RunInfo]:
+    newest: dict[str, RunInfo] = {}
+    for run in sorted(runs, key=lambda run: run.created):
+        newest[run.model] = run
+    return {key: newest[key] for key in MODEL_KEYS if key in newest}
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies inside it (shorter, stable in JSON)."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value

@@ -1,0 +1,165 @@
+"""Loading MNIST into memory once, as tensors.
+
+Training and evaluation work on whole in-memory tensors (no per-sample PIL
+transforms, no per-sample DataLoader work): 60,000 uint8 images are 47 MB.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# The usual MNIST statistics of [0, 1] pixels (training split). Inputs are normalised
+# exactly once, with these, everywhere: training, evaluation and drawn digits.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+DATA_DIR_ENV = "MNIST_DATA_DIR"
+DEFAULT_DATA_DIR = "data"
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class MnistDataError(RuntimeError):
+    """MNIST is missing, incomplete or damaged; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """The two splits as tensors: images ``(N, 28, 28)`` uint8, labels ``(N,)`` int64."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    root: Path
+
+    def training_subset(self, size: int | None, seed: int = 0) -> MnistData:
+        """The same data with a random ``size`` training images (all of them for ``None``).
+
+        The test split is kept whole: accuracy is always measured on all of it.
+        """
+        if size is None or size >= len(self.train_labels):
+            return self
+        if size < 1:
+            raise ValueError(f"A training subset needs at least one image, not {size}.")
+        order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
+        chosen = order[:size]
+        return MnistData(
+            self.train_images[chosen], self.train_labels[chosen], self.test_images, self.test_labels, self.root
+        )
+
+    def test_subset(self, size: int | None) -> MnistData:
+        """The same data with only the first ``size`` test images (for quick checks)."""
+        if size is None or size >= len(self.test_labels):
+            return self
+        return MnistData(
+            self.train_images, self.train_labels, self.test_images[:size], self.test_labels[:size], self.root
+        )
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: ``data_dir`` if given, else ``$MNIST_DATA_DIR``, else ``./data``."""
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    return Path(chosen).expanduser()
+
+
+def raw_folder(root: Path) -> Path:
+    """Where torchvision keeps (and looks for) the four uncompressed IDX files."""
+    return root / "MNIST" / "raw"
+
+
+def missing_files(root: Path) -> list[str]:
+    """Names of the IDX files not present under ``root`` (an empty list when complete)."""
+    folder = raw_folder(root)
+    return [name for name in RAW_FILES if not (folder / name).is_file()]
+
+
+def data_available(data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether the four files are on disk (cheap: looks, never reads or downloads)."""
+    return not missing_files(resolve_data_dir(data_dir))
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> MnistData:
+    """Load both MNIST splits into memory.
+
+    Args:
+        data_dir: root folder holding ``MNIST/raw/*-ubyte``; see :func:`resolve_data_dir`.
+        download: fetch missing files with torchvision (needs internet).
+
+    Returns:
+        The train and test splits as tensors.
+
+    Raises:
+        MnistDataError: files missing and not downloadable, or a file is damaged.
+    """
+    from torchvision.datasets import MNIST  # imported here: it costs about a second at start-up
+
+    root = resolve_data_dir(data_dir)
+    if missing_files(root):
+        if download:
+            try:
+                MNIST(str(root), train=True, download=True)
+                MNIST(str(root), train=False, download=True)
+            except Exception as error:  # torchvision raises several kinds for a failed download
+                raise _not_found(root, f" Downloading it failed too ({_first_line(error)}).") from None
+        if missing_files(root):
+            raise _not_found(root, "")
+
+    splits = []
+    for train in (True, False):
+        try:
+            dataset = MNIST(str(root), train=train, download=False)
+            splits.append((dataset.data, dataset.targets))
+        except Exception as error:  # a truncated or corrupt IDX file fails in several ways
+            names = ", ".join(RAW_FILES[:2] if train else RAW_FILES[2:])
+            raise MnistDataError(
+                f"MNIST files in {raw_folder(root)} are damaged ({names}): {_first_line(error)}. "
+                "Delete them and download MNIST again (or copy intact files there)."
+            ) from None
+    (train_images, train_labels), (test_images, test_labels) = splits
+    _check_split("training", train_images, train_labels, root)
+    _check_split("test", test_images, test_labels, root)
+    return MnistData(train_images, train_labels.long(), test_images, test_labels.long(), root)
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 28, 28)`` pixels → normalised float ``(N, 1, 28, 28)`` model input."""
+    return ((images.float() / 255.0 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+
+
+def _check_split(split: str, images: torch.Tensor, labels: torch.Tensor, root: Path) -> None:
+    problem = None
+    if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+        problem = f"images have shape {tuple(images.shape)} and type {images.dtype}, not (N, 28, 28) uint8"
+    elif labels.dim() != 1 or len(labels) != len(images):
+        problem = f"{len(images)} images but labels of shape {tuple(labels.shape)}"
+    elif len(labels) == 0:
+        problem = "the split is empty"
+    elif int(labels.min()) < 0 or int(labels.max()) > 9:
+        problem = f"labels range from {int(labels.min())} to {int(labels.max())}, not 0 to 9"
+    if problem:
+        raise MnistDataError(
+            f"The MNIST {split} split in {raw_folder(root)} is damaged: {problem}. "
+            "Delete the files and download MNIST again (or copy intact files there)."
+        )
+
+
+def _not_found(root: Path, detail: str) -> MnistDataError:
+    return MnistDataError(
+        f"MNIST not found in {raw_folder(root)}.{detail} Put the four uncompressed files "
+        f"{', '.join(RAW_FILES)} in that folder, or point ${DATA_DIR_ENV} (or --data-dir) at the "
+        "folder that contains MNIST/raw/."
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,79 @@
+"""Running the three models side by side on drawn or uploaded digits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import MODEL_KEYS
+from .runs import SHIPPED_RUNS_DIR, RunError, RunInfo, load_model, read_run
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One model's answer for one image."""
+
+    digit: int
+    probabilities: np.ndarray  # (10,) summing to 1
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
+
+
+class ModelSet:
+    """Models keyed by architecture, put in eval mode once and only ever run under inference mode.
+
+    A ``ModelSet`` is never changed after construction, so one instance can be shared by
+    every session of the app.
+    """
+
+    def __init__(self, models: Mapping[str, nn.Module]) -> None:
+        self._models = {key: model.eval() for key, model in models.items()}
+        for model in self._models.values():
+            model.requires_grad_(False)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self._models)
+
+    def predict(self, inputs: torch.Tensor) -> dict[str, Prediction]:
+        """Each model's prediction for one normalised image ``(1, 1, 28, 28)``."""
+        batch = self.predict_batch(inputs)
+        return {key: Prediction(int(probs[0].argmax()), probs[0]) for key, probs in batch.items()}
+
+    def predict_batch(self, inputs: torch.Tensor) -> dict[str, np.ndarray]:
+        """Probabilities ``(N, 10)`` of each model for normalised images ``(N, 1, 28, 28)``."""
+        with torch.inference_mode():
+            return {key: model(inputs).softmax(dim=1).numpy() for key, model in self._models.items()}
+
+
+def shipped_run_dirs(root: str | os.PathLike = SHIPPED_RUNS_DIR) -> dict[str, os.PathLike]:
+    """The shipped checkpoint folder of each model: ``checkpoints/<key>``."""
+    return {key: os.path.join(root, key) for key in MODEL_KEYS}
+
+
+def load_model_set(runs: Mapping[str, RunInfo | str | os.PathLike]) -> ModelSet:
+    """Load one run per model key (for example ``{"mlp": "checkpoints/mlp", ...}``).
+
+    Raises:
+        RunError: a run is missing, damaged, or holds another architecture than its key.
+    """
+    models = {}
+    for key, run in runs.items():
+        info = run if isinstance(run, RunInfo) else read_run(run)
+        if info.model != key:
+            raise RunError(info.path, f"holds a {info.name} model, not {key}.")
+        models[key] = load_model(info)
+    return ModelSet(models)
+
+
+def agreement(predictions: Mapping[str, Prediction]) -> int | None:
+    """The digit all models predict, or ``None`` if they disagree."""
+    digits = {p.digit for p in predictions.values()}
+    return digits.pop() if len(digits) == 1 else None

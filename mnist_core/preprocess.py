@@ -1,0 +1,247 @@
+"""Turning a drawn or photographed digit into model input, the way MNIST digits were made.
+
+MNIST's recipe (LeCun et al.): scale the digit to fit a 20x20 box keeping its aspect
+ratio, with anti-aliasing (hence grey levels), then place it in a 28x28 field so that
+its centre of mass sits at the centre. Background 0, ink up to 255 (white on black).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .data import MNIST_MEAN, MNIST_STD
+
+# Ink weaker than this (after background removal, in [0, 1]) is paper texture or noise.
+INK_THRESHOLD = 0.2
+# Fewer ink pixels than this fraction of the image (or a smaller ink box) is "no digit".
+MIN_INK_FRACTION = 0.0005
+MIN_INK_BOX_FRACTION = 0.1
+# More ink than this fraction of the image is a filled canvas, not a digit.
+MAX_INK_FRACTION = 0.6
+# Images bigger than this are refused before decoding (decompression bombs).
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_SIDE = 20_000
+MAX_FILE_BYTES = 25 * 1024 * 1024
+
+_BOX = 20  # MNIST digits fit a 20x20 box ...
+_FIELD = 28  # ... centred by mass in a 28x28 field.
+
+
+class NoDigitError(ValueError):
+    """The image holds no recognisable digit (blank, a dot, or filled with ink)."""
+
+
+class ImageReadError(ValueError):
+    """The file is not an image this program can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class PreparedDigit:
+    """A digit ready for the models, and what they will see."""
+
+    pixels: np.ndarray  # (28, 28) float32 in [0, 1], white ink on black, as in MNIST
+    tensor: torch.Tensor  # (1, 1, 28, 28) normalised model input
+
+    @property
+    def image(self) -> np.ndarray:
+        """The 28x28 digit as uint8, for display."""
+        return np.round(self.pixels * 255).astype(np.uint8)
+
+
+def prepare_digit(image: np.ndarray | Image.Image) -> PreparedDigit:
+    """Find the digit in ``image`` and turn it into MNIST-style model input.
+
+    Args:
+        image: the RGBA array streamlit-drawable-canvas returns, any 2-D (grey) or 3-D
+            (RGB/RGBA) array, or a PIL image of any mode and size: white ink on black or
+            dark ink on light paper, with or without transparency.
+
+    Returns:
+        The 28x28 digit for display and the normalised ``(1, 1, 28, 28)`` tensor.
+
+    Raises:
+        NoDigitError: the image is blank, holds only a dot, or is filled with ink.
+    """
+    ink = ink_map(image)
+    return prepared_from_pixels(center_by_mass(fit_to_box(crop_to_ink(ink))))
+
+
+def prepared_from_pixels(pixels: np.ndarray) -> PreparedDigit:
+    """Wrap a finished 28x28 [0, 1] image with its normalised tensor."""
+    pixels = pixels.astype(np.float32)
+    tensor = (torch.from_numpy(pixels) - MNIST_MEAN) / MNIST_STD
+    return PreparedDigit(pixels, tensor.reshape(1, 1, _FIELD, _FIELD))
+
+
+def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Ink strength in [0, 1] per pixel, whatever the polarity, background or transparency."""
+    grey, alpha = _grey_and_alpha(image)
+    if grey.size == 0 or grey.shape[0] < 2 or grey.shape[1] < 2:
+        raise NoDigitError("The image is too small to hold a digit.")
+    if alpha is not None and alpha.min() < 0.98:
+        # Transparent pixels are background. Composite onto the colour that contrasts with
+        # the visible strokes, so white-on-transparent and black-on-transparent both work.
+        visible = alpha > 0.5
+        strokes_are_light = visible.any() and float(np.median(grey[visible])) > 0.5
+        backdrop = 0.0 if strokes_are_light else 1.0
+        grey = grey * alpha + backdrop * (1 - alpha)
+    # The border is mostly background: light border → dark ink on light paper, so invert.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if float(np.median(border)) > 0.5:
+        grey = 1.0 - grey
+        border = 1.0 - border
+    background = float(np.median(border))
+    candidates = grey[grey > background + 0.15]
+    if candidates.size == 0:
+        raise NoDigitError("No digit found: the image is blank. Draw or photograph a digit.")
+    # The ink's own bright end, robust to a few hot pixels in a photo.
+    peak = float(np.percentile(candidates, 99))
+    ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
+    ink[ink < INK_THRESHOLD] = 0.0
+    return ink
+
+
+def crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The smallest rectangle holding all ink; refuses blanks, dots and filled images."""
+    inked = ink > INK_THRESHOLD
+    count = int(inked.sum())
+    if count < max(1, MIN_INK_FRACTION * ink.size):
+        raise NoDigitError("No digit found: the image is (nearly) blank. Draw a digit.")
+    if count > MAX_INK_FRACTION * ink.size:
+        raise NoDigitError("No digit found: the image is almost entirely ink. Clear it and draw a digit.")
+    rows = np.flatnonzero(inked.any(axis=1))
+    cols = np.flatnonzero(inked.any(axis=0))
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    if max(height, width) < max(3, MIN_INK_BOX_FRACTION * max(ink.shape)):
+        raise NoDigitError("That is only a dot, or a digit too small to read: draw it bigger.")
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def fit_to_box(ink: np.ndarray, box: int = _BOX) -> np.ndarray:
+    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio, with anti-aliasing."""
+    height, width = ink.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Box filter when shrinking (area averaging: no aliasing of thin strokes), bicubic when enlarging.
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
+    scaled = np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize(size, resample))
+    scaled = np.clip(scaled, 0.0, None)
+    top = scaled.max()
+    return scaled / top if top > 0 else scaled  # MNIST strokes reach full intensity
+
+
+def center_by_mass(digit: np.ndarray, field: int = _FIELD) -> np.ndarray:
+    """Place ``digit`` in a ``field`` x ``field`` image with its centre of mass at the centre."""
+    height, width = digit.shape
+    mass = digit.sum()
+    ys, xs = np.indices(digit.shape)
+    centre_y = (ys * digit).sum() / mass
+    centre_x = (xs * digit).sum() / mass
+    # Whole-pixel shifts to index 14, as in MNIST: its training digits' centres of mass
+    # average (13.99, 14.00) with a spread of 0.29, that of rounding.
+    top = int(round(field / 2 - centre_y))
+    left = int(round(field / 2 - centre_x))
+    out = np.zeros((field, field), dtype=np.float32)
+    # Paste with clipping: a very lopsided digit may lose a sliver at the edge, as in MNIST.
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + height, field), min(left + width, field)
+    out[y0:y1, x0:x1] = digit[y0 - top : y1 - top, x0 - left : x1 - left]
+    return out
+
+
+def open_image(source: str | os.PathLike | bytes) -> Image.Image:
+    """Open and decode an image file (or its bytes) safely.
+
+    Refuses before decoding anything larger than :data:`MAX_IMAGE_PIXELS`; reads only
+    the first frame of animations.
+
+    Raises:
+        ImageReadError: with a reason a person can act on.
+    """
+    try:
+        if isinstance(source, bytes):
+            data = source
+        else:
+            path = os.fspath(source)
+            if os.path.isdir(path):
+                raise ImageReadError(f"{path} is a folder, not an image file.")
+            if not os.path.exists(path):
+                raise ImageReadError(f"{path} does not exist.")
+            size = os.path.getsize(path)
+            if size > MAX_FILE_BYTES:
+                raise ImageReadError(f"The file is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as error:
+        raise ImageReadError(f"Cannot read the file: {error.strerror or error}.") from None
+    if not data:
+        raise ImageReadError("The file is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageReadError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
+            raise ImageReadError(
+                f"The image is {width}x{height} pixels, too large to be a digit "
+                f"(limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
+            )
+        image.seek(0)  # the first frame of an animated image
+        image.load()
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageReadError(
+            f"The image is too large to be a digit (limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageReadError("Not a readable image (PNG, JPEG, GIF, BMP, WebP, TIFF ...).") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageReadError(f"The image is damaged or truncated ({error}).") from None
+    return image
+
+
+def _grey_and_alpha(image: np.ndarray | Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Luminance and (if any) alpha, both float32 in [0, 1]."""
+    if isinstance(image, Image.Image):
+        return _pil_grey_and_alpha(image)
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        scaled = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        scaled = array.astype(np.float32) / 65535.0
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        scaled = np.nan_to_num(array.astype(np.float32))
+        top = float(scaled.max()) if scaled.size else 0.0
+        scaled = scaled / 255.0 if top > 1.0 else scaled
+    else:
+        raise NoDigitError(f"Cannot read an image from an array of type {array.dtype}.")
+    if scaled.ndim == 2:
+        return scaled, None
+    if scaled.ndim == 3 and scaled.shape[2] in (1, 2, 3, 4):
+        channels = scaled.shape[2]
+        colour = scaled[..., : 3 if channels >= 3 else 1]
+        grey = colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if channels >= 3 else colour[..., 0]
+        alpha = scaled[..., -1] if channels in (2, 4) else None
+        return grey, alpha
+    raise NoDigitError(f"Cannot read an image from an array of shape {array.shape}.")
+
+
+def _pil_grey_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    image = ImageOps.exif_transpose(image) if image.format == "JPEG" else image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        top = float(array.max()) if array.size else 0.0
+        return (array / (65535.0 if top > 255 else 255.0)), None
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        return _grey_and_alpha(rgba)
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return grey, None

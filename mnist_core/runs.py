@@ -1,0 +1,345 @@
+"""Run folders: a trained model's weights (safetensors) beside a JSON file that describes it.
+
+A run folder holds everything needed to rebuild the model and to show the run
+without retraining::
+
+    lenet5-best-20261121-104500/
+        run.json              model key, config, history, metrics, confusion matrix, versions, checksum
+        weights.safetensors   the state dict (never pickled: loading runs no code)
+
+Writes are atomic: a run is written into a hidden temporary folder and renamed into
+place only when complete, so a crash never leaves a half-written run behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from .evaluation import Evaluation, per_class_metrics
+from .models import MODELS, build_model, count_parameters
+
+RUN_FILE = "run.json"
+WEIGHTS_FILE = "weights.safetensors"
+RUN_FORMAT = "mnist-dashboard-run"
+RUN_FORMAT_VERSION = 1
+MAX_RUN_FILE_BYTES = 5 * 2**20
+MAX_WEIGHTS_BYTES = 64 * 2**20  # the largest model (CNN) is 3.7 MB
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_RUNS_DIR = PROJECT_ROOT / "checkpoints"
+USER_RUNS_DIR = PROJECT_ROOT / "runs"
+
+_REQUIRED_FIELDS = ("model", "config", "history", "metrics", "confusion_matrix", "weights")
+
+
+class RunError(Exception):
+    """A run folder is missing, damaged or does not fit its model; ``path`` names it."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What ``run.json`` says about a run (the weights are loaded separately)."""
+
+    path: Path
+    model: str  # a key of MODELS
+    config: dict[str, Any]
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]  # accuracy, loss, per-class precision/recall/f1/support
+    confusion: np.ndarray  # (10, 10) counts on the test split
+    training_seconds: float
+    parameters: int
+    created: str
+    versions: dict[str, str]
+    weights_sha256: str
+    weights_bytes: int
+    stopped_early: bool
+    test_images: int  # size of the test split the metrics were measured on
+    train_images: int
+
+    @property
+    def name(self) -> str:
+        """The model's display name."""
+        return MODELS[self.model].name
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.metrics["accuracy"])
+
+    @property
+    def recipe(self) -> str:
+        return str(self.config.get("recipe", "?"))
+
+    @property
+    def run_id(self) -> str:
+        """The folder name, which is unique within its runs folder."""
+        return self.path.name
+
+    @property
+    def shipped(self) -> bool:
+        return self.path.resolve().parent == SHIPPED_RUNS_DIR
+
+
+def save_run(
+    run_dir: str | os.PathLike,
+    model_key: str,
+    model: nn.Module,
+    config: dict[str, Any],
+    history: list[dict[str, float]],
+    evaluation: Evaluation,
+    training_seconds: float,
+    train_images: int,
+    stopped_early: bool = False,
+    overwrite: bool = False,
+) -> RunInfo:
+    """Write a complete run folder atomically.
+
+    Args:
+        run_dir: the folder to create. If it exists, ``overwrite=True`` replaces it
+            (the old folder stays intact until the new one is complete), otherwise a
+            :class:`RunError` is raised.
+        model_key, model: the architecture key and the trained model.
+        config: the training settings (``TrainConfig.to_dict()``).
+        history: one dict per epoch (``EpochStats.to_dict()``).
+        evaluation: the final evaluation on the test split.
+        training_seconds: training time, evaluation excluded.
+        train_images: how many training images were used.
+
+    Returns:
+        The saved run, as :func:`read_run` would return it.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not overwrite:
+        raise RunError(run_dir, "already exists; choose another name or allow overwriting.")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    weights = save_safetensors(state, metadata={"model": model_key, "format": RUN_FORMAT})
+    per_class = per_class_metrics(evaluation.confusion)
+    record = {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
+        "model": model_key,
+        "name": MODELS[model_key].name,
+        "parameters": count_parameters(model),
+        "config": config,
+        "history": history,
+        "metrics": {
+            "accuracy": evaluation.accuracy,
+            "loss": evaluation.loss,
+            "precision": per_class["precision"].round(6).tolist(),
+            "recall": per_class["recall"].round(6).tolist(),
+            "f1": per_class["f1"].round(6).tolist(),
+            "support": per_class["support"].tolist(),
+        },
+        "confusion_matrix": evaluation.confusion.tolist(),
+        "test_images": int(evaluation.confusion.sum()),
+        "train_images": int(train_images),
+        "training_seconds": round(float(training_seconds), 3),
+        "stopped_early": bool(stopped_early),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "weights": {
+            "file": WEIGHTS_FILE,
+            "sha256": hashlib.sha256(weights).hexdigest(),
+            "bytes": len(weights),
+        },
+    }
+
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_dir.name}-", dir=run_dir.parent))
+    try:
+        _write_synced(staging / WEIGHTS_FILE, weights)
+        _write_synced(staging / RUN_FILE, json.dumps(record, indent=1).encode())
+        os.chmod(staging, 0o755)
+        if run_dir.exists():
+            # Move the old run aside, put the new one in place, then delete the old one.
+            retired = run_dir.parent / f".old-{run_dir.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(run_dir, retired)
+            os.rename(staging, run_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return read_run(run_dir)
+
+
+def new_run_dir(parent: str | os.PathLike, model_key: str, recipe: str) -> Path:
+    """A fresh, not yet existing folder name: ``<model>-<recipe>-<UTC time>[-n]``."""
+    parent = Path(parent)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = f"{model_key}-{recipe}-{stamp}"
+    candidate, number = parent / base, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{base}-{number}"
+    return candidate
+
+
+def read_run(run_dir: str | os.PathLike) -> RunInfo:
+    """Read and check ``run.json`` of a run folder (without loading the weights).
+
+    Raises:
+        RunError: the folder, its JSON or its weights file is missing or damaged.
+    """
+    run_dir = Path(run_dir)
+    run_file, weights_file = run_dir / RUN_FILE, run_dir / WEIGHTS_FILE
+    if not run_dir.is_dir():
+        raise RunError(run_dir, "no such run folder.")
+    if not run_file.is_file():
+        raise RunError(run_file, "missing: the run has weights but no description; retrain or delete it.")
+    if run_file.stat().st_size > MAX_RUN_FILE_BYTES:
+        raise RunError(run_file, "is too large to be a run description.")
+    try:
+        record = json.loads(run_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(run_file, f"is not valid JSON ({error}); retrain or delete the run.") from None
+    if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
+        raise RunError(run_file, "is not a run description of this dashboard.")
+    if record.get("format_version") != RUN_FORMAT_VERSION:
+        raise RunError(run_file, f"has format version {record.get('format_version')!r}; "
+                                 f"this version reads {RUN_FORMAT_VERSION}.")
+    missing = [name for name in _REQUIRED_FIELDS if name not in record]
+    if missing:
+        raise RunError(run_file, f"lacks the field(s) {', '.join(missing)}; retrain or delete the run.")
+    model_key = record["model"]
+    if model_key not in MODELS:
+        raise RunError(run_file, f"names an unknown model {model_key!r} (known: {', '.join(MODELS)}).")
+    if not weights_file.is_file():
+        raise RunError(weights_file, "missing: the run has a description but no weights; retrain or delete it.")
+    try:
+        weights = record["weights"]
+        confusion = np.asarray(record["confusion_matrix"], dtype=np.int64)
+        if confusion.shape != (10, 10):
+            raise ValueError(f"the confusion matrix has shape {confusion.shape}, not (10, 10)")
+        info = RunInfo(
+            path=run_dir,
+            model=model_key,
+            config=dict(record["config"]),
+            history=[dict(row) for row in record["history"]],
+            metrics=dict(record["metrics"]),
+            confusion=confusion,
+            training_seconds=float(record.get("training_seconds", 0.0)),
+            parameters=int(record.get("parameters", 0)),
+            created=str(record.get("created", "")),
+            versions=dict(record.get("versions", {})),
+            weights_sha256=str(weights["sha256"]),
+            weights_bytes=int(weights["bytes"]),
+            stopped_early=bool(record.get("stopped_early", False)),
+            test_images=int(record.get("test_images", confusion.sum())),
+            train_images=int(record.get("train_images", 0)),
+        )
+        float(info.metrics["accuracy"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(run_file, f"is malformed ({error}); retrain or delete the run.") from None
+    actual_size = weights_file.stat().st_size
+    if actual_size != info.weights_bytes:
+        raise RunError(weights_file, f"has {actual_size} bytes but the run expects {info.weights_bytes}: "
+                                     "the file is truncated or was replaced. Retrain or delete the run.")
+    return info
+
+
+def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a run's model from its weights, in eval mode.
+
+    The checksum is verified and the tensors are read with safetensors: no pickle, no code runs.
+
+    Raises:
+        RunError: weights missing, damaged, or not of the run's architecture.
+    """
+    info = run if isinstance(run, RunInfo) else read_run(run)
+    weights_file = info.path / WEIGHTS_FILE
+    if info.weights_bytes > MAX_WEIGHTS_BYTES:
+        raise RunError(weights_file, f"is {info.weights_bytes} bytes, larger than any model here.")
+    try:
+        data = weights_file.read_bytes()
+    except OSError as error:
+        raise RunError(weights_file, f"cannot be read ({error.strerror or error}).") from None
+    if hashlib.sha256(data).hexdigest() != info.weights_sha256:
+        raise RunError(weights_file, "does not match its checksum in run.json: the file is damaged or was "
+                                     "replaced. Retrain or delete the run.")
+    try:
+        state = load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise RunError(weights_file, f"is not a valid safetensors file ({error}).") from None
+    model = build_model(info.model)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        detail = str(error).splitlines()[0]
+        raise RunError(weights_file, f"does not fit the {info.name} architecture ({detail}).") from None
+    return model.to(device).eval()
+
+
+def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError]]:
+    """Every run folder directly inside ``folders``: the readable runs and the damaged ones.
+
+    Hidden folders (temporary writes in progress) are skipped. Runs are sorted by folder.
+    """
+    runs: list[RunInfo] = []
+    errors: list[RunError] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if not (entry / RUN_FILE).exists() and not (entry / WEIGHTS_FILE).exists():
+                continue  # not a run folder at all
+            try:
+                runs.append(read_run(entry))
+            except RunError as error:
+                errors.append(error)
+    return runs, errors
+
+
+def library_versions() -> dict[str, str]:
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "mnist_core": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def safe_run_name(name: str) -> str:
+    """``name`` if it is usable as a folder name, else a :class:`ValueError` that says why."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise ValueError(f"Run name {name!r} must be letters, digits, '.', '_' or '-' (not starting with '.').")
+    return name
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,317 @@
+"""Training one model from an explicit config, reporting progress through a callback.
+
+The whole training split lives in memory as one normalised tensor; each batch is an
+index into it, augmented batch-wise on tensors (no per-sample Python work).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
+from .evaluation import Evaluation, evaluate, evaluation_from_logits, predict_logits
+from .models import build_model, get_spec
+
+RECIPES = ("tutorial", "best")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "onecycle")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one model. Build one with :func:`recipe_config` and override fields."""
+
+    recipe: str = "best"
+    epochs: int = 10
+    batch_size: int = 100
+    optimizer: str = "adamw"  # one of OPTIMIZERS
+    learning_rate: float = 1e-3  # the peak rate under "onecycle"
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # SGD only
+    schedule: str = "constant"  # "onecycle": warm up to learning_rate, then anneal to ~0
+    augment: bool = False  # random affine (rotation, scale, shear, shift), batch-wise
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # "auto": CUDA (or Apple MPS) when present, else CPU
+    train_subset: int | None = None  # train on this many random training images (None: all 60,000)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainConfig:
+    """The settings of ``recipe`` for ``model_key``, with ``overrides`` applied (``None`` values ignored).
+
+    ``tutorial``: the tutorials' settings with their bugs fixed (the real test split, inputs
+    normalised once): batch 100, 10 epochs, plain SGD at 0.01 for the MLP, Adam for the CNNs.
+    ``best``: our recipe for these exact layers: AdamW with a one-cycle schedule and
+    random affine augmentation; it trains the shipped checkpoints.
+    """
+    get_spec(model_key)
+    if recipe == "tutorial":
+        if model_key == "mlp":
+            config = TrainConfig(recipe, epochs=10, batch_size=100, optimizer="sgd", learning_rate=0.01)
+        else:
+            config = TrainConfig(recipe, epochs=10, batch_size=100, optimizer="adam", learning_rate=1e-3)
+    elif recipe == "best":
+        config = _BEST[model_key]
+    else:
+        raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_BEST = {
+    "mlp": TrainConfig(
+        "best", epochs=16, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        schedule="onecycle", augment=True, label_smoothing=0.05,
+    ),
+    "cnn": TrainConfig(
+        "best", epochs=12, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        schedule="onecycle", augment=True, label_smoothing=0.05,
+    ),
+    "lenet5": TrainConfig(
+        "best", epochs=12, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
+        schedule="onecycle", augment=True, label_smoothing=0.05,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One row of a training history."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean over the epoch's (augmented) batches
+    train_accuracy: float  # on the epoch's (augmented) batches, as seen while training
+    test_loss: float
+    test_accuracy: float  # on the whole test split
+    seconds: float  # training time of this epoch, test evaluation excluded
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """What a progress callback receives after every batch."""
+
+    model: str
+    epoch: int  # 1-based epoch in progress
+    epochs: int
+    batch: int  # batches finished in this epoch
+    batches: int  # batches per epoch
+    loss: float  # mean training loss of this epoch so far
+    history: tuple[EpochStats, ...]  # finished epochs
+    epoch_finished: bool  # True once per epoch, after its test evaluation
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the whole training done, in [0, 1]."""
+        return ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
+
+
+@dataclass
+class TrainResult:
+    model_key: str
+    model: nn.Module  # trained, in eval mode
+    config: TrainConfig
+    history: list[EpochStats] = field(default_factory=list)
+    evaluation: Evaluation | None = None  # on the test split after the last finished epoch
+    training_seconds: float = 0.0
+    stopped: bool = False  # True when should_stop ended training early
+
+    @property
+    def completed_epochs(self) -> int:
+        return len(self.history)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def train_model(
+    model_key: str,
+    data: MnistData,
+    config: TrainConfig,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a fresh ``model_key`` model on ``data`` and evaluate it on the test split after each epoch.
+
+    Args:
+        model_key: a key of :data:`mnist_core.models.MODELS`.
+        data: MNIST in memory; ``config.train_subset`` picks a random part of its training split.
+        config: every training setting (see :func:`recipe_config`).
+        on_progress: called after every batch, and once more at the end of each epoch.
+        should_stop: polled before every batch; returning True ends training cleanly after
+            the finished epochs (``result.stopped`` is then True).
+
+    Returns:
+        The trained model (in eval mode), its per-epoch history and its final test evaluation.
+    """
+    _check_config(config)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)  # model initialisation and dropout
+    model = build_model(model_key).to(device)
+    memory_format = _memory_format(model, device)
+    model = model.to(memory_format=memory_format)
+    generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
+
+    data = data.training_subset(config.train_subset, seed=config.seed)
+    train_inputs = normalize(data.train_images).to(device).contiguous(memory_format=memory_format)
+    train_labels = data.train_labels.to(device)
+    test_inputs = normalize(data.test_images).to(device).contiguous(memory_format=memory_format)
+
+    batches = math.ceil(len(train_labels) / config.batch_size)
+    optimizer = _make_optimizer(model, config)
+    scheduler = _make_scheduler(optimizer, config, batches)
+    result = TrainResult(model_key, model, config)
+
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train_labels), generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        seen = 0
+        for batch in range(batches):
+            if should_stop is not None and should_stop():
+                result.stopped = True
+                break
+            index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
+            inputs, labels = train_inputs[index], train_labels[index]
+            if config.augment:
+                inputs = random_affine(inputs, generator)
+            logits = model(inputs)
+            loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            # Accumulated on the device: no per-batch synchronisation except for the callback.
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.detach().argmax(dim=1) == labels).sum()
+            seen += len(labels)
+            if on_progress is not None:
+                on_progress(
+                    TrainingProgress(model_key, epoch, config.epochs, batch + 1, batches,
+                                     float(loss_sum) / seen, tuple(result.history), False)
+                )
+        if result.stopped:
+            break
+        seconds = time.perf_counter() - started
+        result.training_seconds += seconds
+        result.evaluation = evaluation_from_logits(predict_logits(model, test_inputs), data.test_labels)
+        result.history.append(
+            EpochStats(epoch, float(loss_sum) / seen, int(correct) / seen,
+                       result.evaluation.loss, result.evaluation.accuracy, seconds)
+        )
+        if on_progress is not None:
+            on_progress(
+                TrainingProgress(model_key, epoch, config.epochs, batches, batches,
+                                 float(loss_sum) / seen, tuple(result.history), True)
+            )
+
+    model.eval()
+    if result.evaluation is None and result.history:  # pragma: no cover - defensive
+        result.evaluation = evaluate(model, data.test_images, data.test_labels)
+    return result
+
+
+# The blank background of a normalised image: pixel value 0 after normalisation.
+_BACKGROUND = -MNIST_MEAN / MNIST_STD
+
+
+def random_affine(
+    inputs: torch.Tensor,
+    generator: torch.Generator,
+    degrees: float = 10.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+    shear: float = 0.15,
+    shift: float = 2.0 / 14.0,
+) -> torch.Tensor:
+    """Random rotation, scale, shear and shift of each image in a normalised batch ``(B, 1, 28, 28)``.
+
+    One affine grid for the whole batch: a few tensor operations, no per-image Python.
+    ``shift`` is in units of half the image (2/14 is two pixels).
+    """
+    count = len(inputs)
+    draws = torch.rand(count, 5, generator=generator).to(inputs.device) * 2 - 1  # uniform in [-1, 1]
+    angle = draws[:, 0] * math.radians(degrees)
+    zoom = 1 / (scale[0] + (draws[:, 1] + 1) / 2 * (scale[1] - scale[0]))  # grid coords shrink as the image grows
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin + draws[:, 2] * shear, draws[:, 3] * shift], dim=1),
+            torch.stack([sin, cos, draws[:, 4] * shift], dim=1),
+        ],
+        dim=1,
+    )  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(inputs.shape), align_corners=False)
+    moved = F.grid_sample(inputs - _BACKGROUND, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved + _BACKGROUND
+
+
+def _memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
+    # Measured on a 2-core CPU: channels-last makes the convolutional models' steps 20-35 % faster.
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if has_conv and device.type == "cpu" else torch.contiguous_format
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, batches: int):
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.learning_rate, epochs=config.epochs, steps_per_epoch=batches,
+            pct_start=0.2,
+        )
+    return None
+
+
+def _check_config(config: TrainConfig) -> None:
+    problems = []
+    if config.recipe not in RECIPES:
+        problems.append(f"recipe must be one of {', '.join(RECIPES)}")
+    if config.optimizer not in OPTIMIZERS:
+        problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    if config.schedule not in SCHEDULES:
+        problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+    if not 1 <= config.epochs <= 1000:
+        problems.append("epochs must be between 1 and 1000")
+    if not 1 <= config.batch_size <= 60000:
+        problems.append("batch size must be between 1 and 60000")
+    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
+        problems.append("learning rate must be a positive number")
+    if config.train_subset is not None and config.train_subset < 1:
+        problems.append("the training subset needs at least one image")
+    if problems:
+        raise ValueError("Invalid training settings: " + "; ".join(problems) + ".")

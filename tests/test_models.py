@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from mnist_core.models import MODEL_KEYS, MODELS, build_model, count_parameters, get_spec
+
+EXPECTED_PARAMETERS = {"mlp": 623_290, "cnn": 934_798, "lenet5": 61_706}
+
+
+@pytest.mark.parametrize("key", MODEL_KEYS)
+def test_parameter_counts_match_models_md(key):
+    assert count_parameters(build_model(key)) == EXPECTED_PARAMETERS[key]
+
+
+@pytest.mark.parametrize("key", MODEL_KEYS)
+def test_output_is_ten_logits_per_image(key):
+    model = build_model(key).eval()
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_lenet5_shapes_follow_the_paper():
+    model = build_model("lenet5")
+    x = torch.zeros(1, 1, 28, 28)
+    x = model.pool1(torch.tanh(model.conv1(x)))
+    assert x.shape == (1, 6, 14, 14)
+    x = model.pool2(torch.tanh(model.conv2(x)))
+    assert x.shape == (1, 16, 5, 5)
+    assert model.conv3(x).shape == (1, 120, 1, 1)
+
+
+def test_cnn_pools_with_stride_one():
+    model = build_model("cnn")
+    assert model.pool(model.conv(torch.zeros(1, 1, 28, 28))).shape == (1, 10, 27, 27)
+    assert model.dropout.p == 0.2
+
+
+def test_registry_names_colours_and_descriptions():
+    assert [MODELS[k].name for k in MODEL_KEYS] == ["MLP", "CNN", "LeNet-5"]
+    colours = [spec.color for spec in MODELS.values()]
+    assert len(set(colours)) == 3 and all(c.startswith("#") and len(c) == 7 for c in colours)
+    assert all(spec.description for spec in MODELS.values())
+
+
+def test_unknown_model_says_which_exist():
+    with pytest.raises(ValueError, match="mlp, cnn, lenet5"):
+        get_spec("resnet")

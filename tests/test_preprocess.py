@@ -1,0 +1,163 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist_core.data import MNIST_MEAN, MNIST_STD
+from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
+
+
+def draw_seven(size=280, box=(60, 40, 220, 240), width=None, ink=255, paper=0, mode="L"):
+    """A '7' (a bar and a diagonal) drawn inside ``box`` on a ``size`` x ``size`` image."""
+    left, top, right, bottom = box
+    width = width or max(2, round((bottom - top) / 11))
+    image = Image.new(mode, (size, size), paper)
+    pen = ImageDraw.Draw(image)
+    pen.line([(left, top), (right, top), (left + (right - left) * 0.35, bottom)], fill=ink, width=width, joint="curve")
+    return image
+
+
+def correlation(a, b):
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def centre_of_mass(pixels):
+    ys, xs = np.indices(pixels.shape)
+    return (ys * pixels).sum() / pixels.sum(), (xs * pixels).sum() / pixels.sum()
+
+
+def test_small_in_a_corner_and_large_in_the_middle_look_the_same():
+    large = prepare_digit(draw_seven(box=(60, 40, 220, 240))).pixels
+    small = prepare_digit(draw_seven(box=(8, 10, 48, 60))).pixels
+    assert correlation(large, small) > 0.9
+    assert np.abs(large - small).mean() < 0.08
+
+
+def test_output_is_mnist_like():
+    digit = prepare_digit(draw_seven())
+    assert digit.pixels.shape == (28, 28) and digit.pixels.dtype == np.float32
+    assert digit.pixels.max() == pytest.approx(1.0)
+    assert digit.image.dtype == np.uint8 and digit.image.max() == 255
+    rows = np.flatnonzero(digit.pixels.max(axis=1) > 0.05)
+    cols = np.flatnonzero(digit.pixels.max(axis=0) > 0.05)
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21, 22)  # fits the 20x20 box
+    cy, cx = centre_of_mass(digit.pixels)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    assert digit.tensor.shape == (1, 1, 28, 28)
+    assert digit.tensor.min().item() == pytest.approx(-MNIST_MEAN / MNIST_STD, abs=1e-5)
+
+
+def test_dark_ink_on_light_paper_matches_white_on_black():
+    white_on_black = prepare_digit(draw_seven()).pixels
+    dark_on_light = prepare_digit(draw_seven(ink=(20, 20, 40), paper=(235, 230, 220), mode="RGB")).pixels
+    assert np.abs(white_on_black - dark_on_light).max() < 0.05
+
+
+def test_transparent_backgrounds_agree_with_opaque_ones():
+    reference = prepare_digit(draw_seven()).pixels
+    white_strokes = draw_seven(ink=(255, 255, 255, 255), paper=(0, 0, 0, 0), mode="RGBA")
+    black_strokes = draw_seven(ink=(0, 0, 0, 255), paper=(255, 255, 255, 0), mode="RGBA")
+    for variant in (white_strokes, black_strokes, np.asarray(white_strokes)):  # PIL and the canvas's array
+        assert np.abs(prepare_digit(variant).pixels - reference).max() < 0.05
+
+
+def test_canvas_rgba_array_on_an_opaque_black_background():
+    canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+    canvas[..., 3] = 255
+    canvas[40:240, 130:150, :3] = 255  # a vertical stroke: a 1
+    digit = prepare_digit(canvas)
+    assert digit.pixels[4:24, 13:16].mean() > 0.6 and digit.pixels[:, :8].max() == 0
+
+
+@pytest.mark.parametrize(
+    "image, reason",
+    [
+        (np.zeros((280, 280, 4), dtype=np.uint8), "blank"),
+        (np.full((280, 280), 255, dtype=np.uint8), "blank"),  # filled with ink = blank paper
+        (np.zeros((5, 1), dtype=np.uint8), "too small"),
+    ],
+)
+def test_blank_images_are_no_digit(image, reason):
+    with pytest.raises(NoDigitError, match=reason):
+        prepare_digit(image)
+
+
+def test_a_single_dot_is_no_digit():
+    canvas = np.zeros((280, 280), dtype=np.uint8)
+    canvas[131:149, 131:149] = 255  # one touch of an 18-pixel brush
+    with pytest.raises(NoDigitError, match="dot"):
+        prepare_digit(canvas)
+
+
+def test_a_canvas_almost_entirely_inked_is_no_digit():
+    canvas = np.full((280, 280), 255, dtype=np.uint8)
+    canvas[:, :30] = 0  # dark border on one side makes the ink read as ink
+    canvas[:30, :] = 0
+    with pytest.raises(NoDigitError, match="entirely ink"):
+        prepare_digit(canvas)
+
+
+def test_real_mnist_digits_survive_the_round_trip(real_mnist):
+    for index in range(20):
+        original = real_mnist.test_images[index].numpy()
+        enlarged = Image.fromarray(original).resize((280, 280), Image.Resampling.NEAREST)
+        again = prepare_digit(enlarged).pixels
+        assert correlation(original / 255.0, again) > 0.85, index
+
+
+def png_bytes(image, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=options.pop("format", "PNG"), **options)
+    return buffer.getvalue()
+
+
+def test_open_image_reads_common_formats(tmp_path):
+    seven = draw_seven()
+    variants = {
+        "grey.png": png_bytes(seven),
+        "cmyk.jpg": png_bytes(seven.convert("CMYK"), format="JPEG"),
+        "sixteen.png": png_bytes(Image.fromarray((np.asarray(seven).astype(np.uint16) * 257))),
+        "palette.png": png_bytes(seven.convert("P")),
+        "animated.gif": png_bytes(seven, format="GIF", save_all=True, append_images=[Image.new("L", seven.size)]),
+    }
+    reference = prepare_digit(seven).pixels
+    for name, data in variants.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert np.abs(prepare_digit(open_image(path)).pixels - reference).max() < 0.1, name
+
+
+def huge_png_header(width, height):
+    """A tiny PNG file whose header claims ``width`` x ``height`` pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.png", b"", "empty"),
+        ("text.png", b"this is not a picture", "Not a readable image"),
+        ("truncated.png", None, "damaged or truncated"),
+        ("bomb.png", huge_png_header(50_000, 50_000), "too large"),
+    ],
+)
+def test_bad_files_get_a_reason(tmp_path, name, content, message):
+    if content is None:
+        content = png_bytes(draw_seven())[:200]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message):
+        open_image(path)
+
+
+def test_missing_paths_and_folders_get_a_reason(tmp_path):
+    with pytest.raises(ImageReadError, match="does not exist"):
+        open_image(tmp_path / "nope.png")
+    with pytest.raises(ImageReadError, match="folder"):
+        open_image(tmp_path)

@@ -1,0 +1,156 @@
+import json
+import os
+
+import pytest
+import torch
+
+from mnist_core.evaluation import evaluation_from_logits
+from mnist_core.models import build_model
+from mnist_core.runs import (
+    RUN_FILE, WEIGHTS_FILE, RunError, find_runs, load_model, new_run_dir, read_run, safe_run_name, save_run,
+)
+
+
+def fake_evaluation():
+    torch.manual_seed(0)
+    labels = torch.arange(10).repeat(5)
+    logits = torch.nn.functional.one_hot(labels, 10).float() * 3 + torch.randn(50, 10)
+    return evaluation_from_logits(logits, labels)
+
+
+def save(path, key="lenet5", **options):
+    torch.manual_seed(1)
+    model = build_model(key)
+    history = [{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_loss": 0.4,
+                "test_accuracy": 0.85, "seconds": 1.5}]
+    info = save_run(path, key, model, {"recipe": "best", "epochs": 1}, history, fake_evaluation(),
+                    training_seconds=1.5, train_images=1000, **options)
+    return info, model
+
+
+def test_a_run_round_trips(tmp_path):
+    info, model = save(tmp_path / "run")
+    assert sorted(os.listdir(tmp_path / "run")) == [RUN_FILE, WEIGHTS_FILE]
+    again = read_run(tmp_path / "run")
+    assert again.model == "lenet5" and again.name == "LeNet-5" and again.parameters == 61706
+    assert again.history[0]["test_accuracy"] == 0.85 and again.config["recipe"] == "best"
+    assert again.confusion.shape == (10, 10) and again.confusion.sum() == 50 == again.test_images
+    assert again.accuracy == pytest.approx(fake_evaluation().accuracy)
+    assert len(again.metrics["f1"]) == 10 and again.versions["torch"] == torch.__version__
+    loaded = load_model(again)
+    assert not loaded.training
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_run_json_is_plain_json_with_a_checksum(tmp_path):
+    save(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / RUN_FILE).read_text())
+    assert {"model", "config", "history", "metrics", "confusion_matrix", "training_seconds", "versions",
+            "created", "weights"} <= set(record)
+    assert len(record["weights"]["sha256"]) == 64
+
+
+def test_existing_run_is_never_overwritten_by_default(tmp_path):
+    save(tmp_path / "run")
+    before = (tmp_path / "run" / WEIGHTS_FILE).read_bytes()
+    with pytest.raises(RunError, match="already exists"):
+        save(tmp_path / "run", key="mlp")
+    assert (tmp_path / "run" / WEIGHTS_FILE).read_bytes() == before
+
+
+def test_overwrite_replaces_the_run_and_leaves_no_debris(tmp_path):
+    save(tmp_path / "run")
+    save(tmp_path / "run", key="mlp", overwrite=True)
+    assert read_run(tmp_path / "run").model == "mlp"
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_a_crash_while_saving_leaves_nothing_half_written(tmp_path, monkeypatch):
+    save(tmp_path / "old")
+    real_rename = os.rename
+
+    def crash(source, target):
+        raise OSError("disk pulled out")
+
+    monkeypatch.setattr(os, "rename", crash)
+    with pytest.raises(OSError):
+        save(tmp_path / "new")
+    with pytest.raises(OSError):
+        save(tmp_path / "old", key="mlp", overwrite=True)
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert sorted(os.listdir(tmp_path)) == ["old"]
+    assert read_run(tmp_path / "old").model == "lenet5"
+
+
+def test_new_run_dirs_are_unique(tmp_path):
+    first = new_run_dir(tmp_path, "cnn", "best")
+    first.mkdir()
+    second = new_run_dir(tmp_path, "cnn", "best")
+    assert second != first and second.name.startswith("cnn-best-")
+
+
+def test_run_names_are_checked():
+    assert safe_run_name("lenet5") == "lenet5"
+    for bad in ("../escape", ".hidden", "a/b", ""):
+        with pytest.raises(ValueError):
+            safe_run_name(bad)
+
+
+def damage(run, how):
+    weights, described = run / WEIGHTS_FILE, run / RUN_FILE
+    record = json.loads(described.read_text())
+    if how == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif how == "garbage weights":
+        weights.write_bytes(os.urandom(weights.stat().st_size))
+    elif how == "garbage json":
+        described.write_text("{ not json")
+    elif how == "foreign json":
+        described.write_text(json.dumps({"name": "something else"}))
+    elif how == "missing field":
+        del record["history"]
+        described.write_text(json.dumps(record))
+    elif how == "unknown model":
+        record["model"] = "resnet"
+        described.write_text(json.dumps(record))
+    elif how == "no json":
+        described.unlink()
+    elif how == "no weights":
+        weights.unlink()
+    elif how == "other architecture":
+        record["model"] = "cnn"  # checksum and size still match: only the shapes tell
+        described.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "how, reason",
+    [
+        ("truncated weights", "truncated"),
+        ("garbage weights", "checksum"),
+        ("garbage json", "not valid JSON"),
+        ("foreign json", "not a run description"),
+        ("missing field", "lacks the field"),
+        ("unknown model", "unknown model"),
+        ("no json", "no description"),
+        ("no weights", "no weights"),
+        ("other architecture", "does not fit the CNN architecture"),
+    ],
+)
+def test_damaged_runs_are_clear_errors_naming_the_file(tmp_path, how, reason):
+    save(tmp_path / "run")
+    damage(tmp_path / "run", how)
+    with pytest.raises(RunError, match=reason) as error:
+        load_model(tmp_path / "run")
+    assert str(tmp_path / "run") in str(error.value)
+
+
+def test_find_runs_separates_good_from_damaged(tmp_path):
+    save(tmp_path / "good")
+    save(tmp_path / "bad")
+    damage(tmp_path / "bad", "garbage json")
+    (tmp_path / ".tmp-in-progress").mkdir()
+    (tmp_path / "unrelated").mkdir()
+    runs, errors = find_runs(tmp_path, tmp_path / "does-not-exist")
+    assert [run.run_id for run in runs] == ["good"]
+    assert len(errors) == 1 and "bad" in str(errors[0].path)

@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+from mnist_core.data import load_mnist, normalize
+from mnist_core.models import MODEL_KEYS
+from mnist_core.training import TrainConfig, random_affine, recipe_config, train_model
+
+
+def test_tutorial_recipe_is_the_tutorials_settings():
+    mlp, cnn = recipe_config("mlp", "tutorial"), recipe_config("cnn", "tutorial")
+    assert (mlp.batch_size, mlp.epochs, mlp.optimizer, mlp.learning_rate) == (100, 10, "sgd", 0.01)
+    assert (cnn.optimizer, cnn.learning_rate, cnn.schedule, cnn.augment) == ("adam", 1e-3, "constant", False)
+    assert recipe_config("lenet5", "tutorial").optimizer == "adam"
+
+
+def test_best_recipe_uses_augmentation_and_a_schedule():
+    for key in MODEL_KEYS:
+        config = recipe_config(key, "best")
+        assert config.augment and config.schedule == "onecycle" and config.optimizer == "adamw"
+
+
+def test_overrides_apply_and_none_is_ignored():
+    config = recipe_config("mlp", "best", epochs=3, batch_size=None)
+    assert config.epochs == 3 and config.batch_size == recipe_config("mlp", "best").batch_size
+
+
+def test_config_round_trips_through_a_dict():
+    config = recipe_config("cnn", "best", train_subset=500)
+    assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch size"), ({"learning_rate": -1.0}, "learning rate"),
+     ({"optimizer": "lbfgs"}, "optimizer")],
+)
+def test_bad_settings_are_refused_with_a_reason(fake_mnist_root, override, message):
+    data = load_mnist(fake_mnist_root, download=False)
+    with pytest.raises(ValueError, match=message):
+        train_model("mlp", data, recipe_config("mlp", "tutorial", **override))
+
+
+def test_unknown_recipe_is_refused():
+    with pytest.raises(ValueError, match="tutorial, best"):
+        recipe_config("mlp", "fastest")
+
+
+def test_progress_is_reported_per_batch_and_per_epoch(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    events = []
+    result = train_model("lenet5", data, recipe_config("lenet5", "tutorial", epochs=2, batch_size=50),
+                         on_progress=events.append)
+    batch_events = [e for e in events if not e.epoch_finished]
+    epoch_events = [e for e in events if e.epoch_finished]
+    assert len(batch_events) == 2 * math.ceil(120 / 50) and len(epoch_events) == 2
+    assert epoch_events[-1].fraction == 1.0 and len(epoch_events[-1].history) == 2
+    assert [row.epoch for row in result.history] == [1, 2]
+    assert all(row.seconds > 0 and 0 <= row.test_accuracy <= 1 for row in result.history)
+    assert not result.model.training and not result.stopped
+
+
+def test_should_stop_ends_training_cleanly(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    calls = []
+
+    def stop_in_second_epoch():
+        calls.append(1)
+        return len(calls) > 4  # 3 batches per epoch: stops during epoch 2
+
+    result = train_model("mlp", data, recipe_config("mlp", "tutorial", epochs=5, batch_size=40),
+                         should_stop=stop_in_second_epoch)
+    assert result.stopped and result.completed_epochs == 1 and result.evaluation is not None
+
+
+def test_random_affine_moves_digits_but_keeps_the_background():
+    images = torch.zeros(8, 28, 28, dtype=torch.uint8)
+    images[:, 10:18, 12:16] = 255
+    inputs = normalize(images)
+    moved = random_affine(inputs, torch.Generator().manual_seed(0))
+    assert moved.shape == inputs.shape
+    assert torch.allclose(moved[:, :, :3, :], inputs[:, :, :3, :], atol=1e-5)  # blank border stays blank
+    assert not torch.allclose(moved, inputs)
+    again = random_affine(inputs, torch.Generator().manual_seed(0))
+    assert torch.equal(moved, again)
+
+
+@pytest.mark.real_data
+def test_same_seed_gives_the_same_history(real_mnist):
+    data = real_mnist.test_subset(500)
+    config = recipe_config("lenet5", "best", epochs=2, train_subset=600, seed=7)
+    first, second = train_model("lenet5", data, config), train_model("lenet5", data, config)
+    strip = lambda history: [{k: v for k, v in row.to_dict().items() if k != "seconds"} for row in history]  # noqa: E731
+    assert strip(first.history) == strip(second.history)
+    other = train_model("lenet5", data, recipe_config("lenet5", "best", epochs=2, train_subset=600, seed=8))
+    assert strip(other.history) != strip(first.history)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("key", MODEL_KEYS)
+def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
+    data = real_mnist.test_subset(2000)
+    config = recipe_config(key, "best", epochs=1, train_subset=4000, batch_size=50, augment=False)
+    result = train_model(key, data, config)
+    assert result.evaluation.accuracy > 0.85, result.history  # chance is 0.10
+    assert result.evaluation.confusion.sum() == 2000
