@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .data import MnistDataError
 from .models import MODEL_KEYS, MODELS
-from .runs import SHIPPED_RUNS_DIR, USER_RUNS_DIR, RunError, RunInfo
+from .runs import SHIPPED_RUNS_DIR, RunError, RunInfo, user_runs_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", type=_positive_int, help="train on this many random training images")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    train.add_argument("--out", type=Path, default=USER_RUNS_DIR, help="folder for the run folders (default: runs/)")
+    train.add_argument("--out", type=Path, default=None,
+                       help="folder for the run folders (default: $MNIST_RUNS_DIR, else runs/)")
     train.add_argument("--name", help="run folder name; {model} becomes the model key "
                                       "(default: <model>-<recipe>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
@@ -85,6 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training import recipe_config, train_model
 
     keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
+    args.out = args.out or user_runs_dir()
     configs = {
         key: recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset)
@@ -105,7 +107,7 @@ def _train(args: argparse.Namespace) -> int:
         config = configs[key]
         spec = MODELS[key]
         bar = tqdm(total=config.epochs, desc=f"{spec.name:<8}", unit="epoch", dynamic_ncols=True,
-                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}] {postfix}")
+                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}{postfix}]")
 
         def show(progress, bar=bar):
             bar.n = progress.epoch - 1 + progress.batch / progress.batches

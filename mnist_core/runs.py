@@ -45,7 +45,7 @@ MAX_WEIGHTS_BYTES = 64 * 2**20  # the largest model (CNN) is 3.7 MB
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RUNS_DIR = PROJECT_ROOT / "checkpoints"
-USER_RUNS_DIR = PROJECT_ROOT / "runs"
+RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 
 _REQUIRED_FIELDS = ("model", "config", "history", "metrics", "confusion_matrix", "weights")
 
@@ -100,6 +100,11 @@ class RunInfo:
     @property
     def shipped(self) -> bool:
         return self.path.resolve().parent == SHIPPED_RUNS_DIR
+
+
+def user_runs_dir() -> Path:
+    """Where runs trained by users go: ``$MNIST_RUNS_DIR``, else ``runs/`` beside ``checkpoints/``."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or PROJECT_ROOT / "runs")
 
 
 def save_run(

@@ -1,0 +1,21 @@
+"""The MNIST model comparison dashboard: `streamlit run app.py`.
+
+This file is only the frame: page config, navigation, the shared sidebar, then the page.
+"""
+
+import streamlit as st
+
+from pages.common import sidebar
+
+st.set_page_config(page_title="MNIST model comparison", page_icon="✍️", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    ]
+)
+sidebar()
+navigation.run()

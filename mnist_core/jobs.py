@@ -1,0 +1,159 @@
+"""Training several models one after another in a background thread.
+
+A user interface starts a :class:`TrainingJob`, polls :meth:`TrainingJob.snapshot` to
+draw progress, and may call :meth:`TrainingJob.stop`. The job saves each finished model
+as a run folder (atomically, see :mod:`mnist_core.runs`), so a stopped or crashed job
+never leaves a half-written run behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .data import MnistData
+from .training import EpochStats, TrainConfig, TrainingProgress, train_model
+
+# What a model's training can be doing.
+WAITING, RUNNING, SAVED, STOPPED, FAILED = "waiting", "running", "saved", "stopped", "failed"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One model's part of a job, as last reported."""
+
+    model: str
+    state: str = WAITING  # WAITING, RUNNING, SAVED, STOPPED or FAILED
+    fraction: float = 0.0  # of this model's training, in [0, 1]
+    epoch: int = 0
+    epochs: int = 0
+    loss: float | None = None  # running training loss of the current epoch
+    history: tuple[EpochStats, ...] = ()
+    run_path: Path | None = None  # the saved run folder
+    message: str = ""  # why it stopped or failed
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    statuses: tuple[ModelStatus, ...]
+    finished: bool
+    started: float
+    seconds: float  # since the start (until the end, once finished)
+
+    @property
+    def saved_runs(self) -> list[Path]:
+        return [s.run_path for s in self.statuses if s.run_path is not None]
+
+
+@dataclass
+class TrainingJob:
+    """Train ``configs`` (model key → settings) in order and save each as a run in ``runs_dir``.
+
+    ``save`` receives ``(model key, TrainResult)`` and returns the saved folder; it is given
+    so that where and how runs are written stays the caller's choice.
+    """
+
+    configs: dict[str, TrainConfig]
+    data: MnistData
+    save: Callable[[str, object], Path]
+    _statuses: dict[str, ModelStatus] = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    _started: float = field(default=0.0, init=False)
+    _ended: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._statuses = {key: ModelStatus(key, epochs=config.epochs) for key, config in self.configs.items()}
+
+    def start(self) -> TrainingJob:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the job to end after the current batch; finished epochs are still saved."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or ``timeout`` seconds); True if it ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._ended is not None
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            statuses = tuple(self._statuses.values())
+            ended = self._ended
+        now = ended if ended is not None else time.monotonic()
+        return JobSnapshot(statuses, ended is not None, self._started, now - self._started)
+
+    def _update(self, key: str, **changes) -> None:
+        with self._lock:
+            self._statuses[key] = replace(self._statuses[key], **changes)
+
+    def _run(self) -> None:
+        try:
+            for key, config in self.configs.items():
+                if self._stop.is_set():
+                    self._update(key, state=STOPPED, message="Stopped before it started.")
+                    continue
+                self._train_one(key, config)
+        finally:
+            with self._lock:
+                self._ended = time.monotonic()
+
+    def _train_one(self, key: str, config: TrainConfig) -> None:
+        self._update(key, state=RUNNING)
+
+        def report(progress: TrainingProgress) -> None:
+            self._update(key, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
+                         history=progress.history)
+
+        try:
+            result = train_model(key, self.data, config, on_progress=report, should_stop=self._stop.is_set)
+            if not result.history:
+                self._update(key, state=STOPPED, message="Stopped during the first epoch: nothing to save.")
+                return
+            path = self.save(key, result)
+        except Exception as error:  # reported to the user; the thread must not die silently
+            self._update(key, state=FAILED, message=f"{type(error).__name__}: {error}")
+            return
+        if result.stopped:
+            self._update(key, state=STOPPED, run_path=path, history=tuple(result.history),
+                         message=f"Stopped after {len(result.history)} of {config.epochs} epochs; those were saved.")
+        else:
+            self._update(key, state=SAVED, run_path=path, fraction=1.0, history=tuple(result.history))
+
+
+def save_to_folder(runs_dir: Path, train_images: int) -> Callable[[str, object], Path]:
+    """A ``save`` for :class:`TrainingJob`: a fresh run folder in ``runs_dir`` per model.
+
+    Two sessions finishing the same model in the same second get different folders.
+    """
+    from .runs import RunError, new_run_dir, save_run
+
+    def save(key: str, result) -> Path:
+        config = result.config
+        for attempt in range(5):
+            target = new_run_dir(runs_dir, key, config.recipe)
+            try:
+                info = save_run(target, key, result.model, config.to_dict(), [r.to_dict() for r in result.history],
+                                result.evaluation, result.training_seconds,
+                                train_images=min(config.train_subset or train_images, train_images),
+                                stopped_early=result.stopped)
+                return info.path
+            except (RunError, OSError):
+                if attempt == 4 or not target.exists():
+                    raise  # not a name collision, or too many of them
+        raise AssertionError("unreachable")
+
+    return save

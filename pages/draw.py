@@ -1,0 +1,102 @@
+"""Draw: sketch a digit and watch the three models' predictions side by side."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
+
+from mnist_core.charts import probability_chart
+from mnist_core.models import MODELS
+from mnist_core.predict import agreement
+from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
+from mnist_core.runs import RunError
+from pages.common import SELECTION_KEY, all_runs, model_set_for, report_run_error, require_runs, run_label, upscale
+
+CANVAS_SIZE = 280
+# About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
+BRUSH_WIDTH = 22
+PROMPT = "✍️ Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
+
+st.title("Draw a digit")
+
+runs = require_runs()
+with st.expander("Models in use", expanded=False):
+    available = all_runs()[0]
+    choices = st.session_state.setdefault(SELECTION_KEY, {})
+    for column, (key, current) in zip(st.columns(len(runs)), runs.items()):
+        options = [run for run in available if run.model == key]
+        labels = {str(run.path): run_label(run) for run in options}
+        with column:
+            picked = st.selectbox(
+                MODELS[key].name, list(labels), index=list(labels).index(str(current.path)),
+                format_func=labels.get, key=f"draw.run.{key}",
+            )
+        choices[key] = picked
+    runs = require_runs()
+
+
+def show_predictions(image, source: str) -> None:
+    """Preprocess ``image``, then show what the models see and what they predict."""
+    try:
+        digit = prepare_digit(image)
+    except NoDigitError as reason:
+        st.info(PROMPT if source == "canvas" and "blank" in str(reason) else f"{reason}")
+        return
+    try:
+        models = model_set_for(runs)
+    except RunError as error:
+        report_run_error(error)
+        return
+    predictions = models.predict(digit.tensor)
+
+    seen, verdict = st.columns([1, 3], vertical_alignment="center")
+    with seen:
+        st.image(upscale(digit.image, 5), caption="What the models see (28x28)", width=140)
+    with verdict:
+        agreed = agreement(predictions)
+        if agreed is not None:
+            st.success(f"All {len(predictions)} models agree: **{agreed}**")
+        else:
+            answers = ", ".join(f"{MODELS[k].name} {p.digit}" for k, p in predictions.items())
+            st.warning(f"The models disagree: {answers}")
+
+    for column, (key, prediction) in zip(st.columns(len(predictions)), predictions.items()):
+        with column:
+            st.metric(MODELS[key].name, prediction.digit, border=True,
+                      help=f"{100 * prediction.confidence:.1f}% sure — {runs[key].run_id}")
+            st.caption(f"{100 * prediction.confidence:.1f}% sure")
+    figure = probability_chart({key: p.probabilities for key, p in predictions.items()})
+    figure.update_layout(height=300, margin={"t": 40})
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"probabilities.{source}")
+
+
+@st.fragment
+def drawing_area() -> None:
+    # A fragment: each stroke reruns only this part of the page, which keeps it instant.
+    canvas_column, result_column = st.columns([2, 3], gap="large")
+    with canvas_column:
+        canvas = st_canvas(
+            stroke_width=BRUSH_WIDTH, stroke_color="#FFFFFF", background_color="#000000",
+            width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
+            return_image_data=True, key="draw.canvas",
+        )
+        st.caption("Undo, redo and clear are in the canvas toolbar.")
+    with result_column:
+        image = canvas.image_data
+        if image is None:
+            st.info(PROMPT)
+        else:
+            show_predictions(image, "canvas")
+
+
+drawing_tab, upload_tab = st.tabs(["Draw", "Upload a photo"])
+with drawing_tab:
+    drawing_area()
+with upload_tab:
+    upload = st.file_uploader("A photo or scan of one handwritten digit (PNG, JPEG, …)",
+                              type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"])
+    if upload is not None:
+        try:
+            picture = open_image(upload.getvalue())
+        except ImageReadError as reason:
+            st.error(f"Cannot use `{upload.name}`: {reason}")
+        else:
+            show_predictions(picture, "upload")

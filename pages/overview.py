@@ -1,0 +1,84 @@
+"""Overview: the three models at a glance, who wins and by how much, and a look at MNIST."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_core.models import MODELS
+from pages.common import mnist_or_none, prediction_latency_ms, require_runs, upscale
+
+st.title("MNIST model comparison")
+st.markdown(
+    "Three classic handwritten-digit classifiers, trained on the 60,000 MNIST training images and "
+    "measured on the 10,000 **test** images they never saw. Compare their training on **Compare**, "
+    "draw your own digits on **Draw**, or train new runs on **Train**."
+)
+
+runs = require_runs()
+rows = []
+for key, run in runs.items():
+    rows.append(
+        {
+            "Model": run.name,
+            "Parameters": run.parameters,
+            "Test accuracy (%)": 100 * run.accuracy,
+            "Test errors": int(round((1 - run.accuracy) * run.test_images)),
+            "Training time (s)": run.training_seconds,
+            "Epochs": len(run.history),
+            "Checkpoint (MB)": run.weights_bytes / 1e6,
+            "Latency, 1 image (ms)": prediction_latency_ms(str(run.path), run.weights_sha256),
+            "Recipe": run.recipe,
+            "Description": MODELS[key].description,
+        }
+    )
+table = pd.DataFrame(rows).sort_values("Test accuracy (%)", ascending=False)
+
+ranked = table.to_dict("records")
+best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+if runner_up is not None:
+    gap = best["Test accuracy (%)"] - runner_up["Test accuracy (%)"]
+    fewer = runner_up["Test errors"] - best["Test errors"]
+    size = runner_up["Parameters"] / best["Parameters"]
+    size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
+                 else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
+    if gap < 0.05:
+        verdict = (f"**{best['Model']}** and **{runner_up['Model']}** are level: "
+                   f"{best['Test accuracy (%)']:.2f}% against {runner_up['Test accuracy (%)']:.2f}%, "
+                   f"a difference of {fewer} test images — within run-to-run noise.")
+    else:
+        verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
+                   f"{gap:.2f} points ahead of {runner_up['Model']} ({fewer} fewer mistakes out of "
+                   f"{runs[next(iter(runs))].test_images:,}){size_note}.")
+    worst = ranked[-1]
+    verdict += (f" The weakest, {worst['Model']}, still gets {worst['Test accuracy (%)']:.2f}% right: on MNIST the "
+                "differences live in the last percent.")
+    st.markdown(verdict)
+
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Parameters": st.column_config.NumberColumn(format="localized"),
+        "Test accuracy (%)": st.column_config.ProgressColumn(format="%.2f", min_value=95, max_value=100),
+        "Training time (s)": st.column_config.NumberColumn(format="%.0f"),
+        "Checkpoint (MB)": st.column_config.NumberColumn(format="%.2f"),
+        "Latency, 1 image (ms)": st.column_config.NumberColumn(format="%.2f"),
+        "Description": st.column_config.TextColumn(width="large"),
+    },
+)
+st.caption("Accuracy, errors and training time are read from each run's file; latency is measured here, "
+           "on this machine, for one image on the CPU.")
+
+st.subheader("MNIST test digits")
+data, data_message = mnist_or_none()
+if data is None:
+    st.info(f"The gallery needs the data set. {data_message}")
+else:
+    labels = data.test_labels.numpy()
+    columns = st.columns(10)
+    for digit, column in enumerate(columns):
+        examples = np.flatnonzero(labels == digit)[:3]
+        with column:
+            for index in examples:
+                st.image(upscale(data.test_images[index].numpy(), 3), caption=f"#{index}", width="stretch")

@@ -1,0 +1,108 @@
+"""AppTest for every page: each renders with the shipped checkpoints, and Train → Compare works."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+@pytest.fixture
+def user_runs(tmp_path, monkeypatch):
+    """Keep the runs a test trains out of the project's runs/ folder."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
+    return folder
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.error)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page()
+    table = at.dataframe[0].value
+    assert sorted(table["Model"]) == ["CNN", "LeNet-5", "MLP"]
+    assert table["Test accuracy (%)"].min() > 98.5
+    assert "most accurate" in texts(at) or "are level" in texts(at)
+    assert len(at.get("imgs")) >= 1  # the gallery of test digits
+
+
+def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page()
+    assert "MNIST is not in" in texts(at)
+    assert len(at.dataframe[0].value) == 3
+
+
+def test_draw_page_prompts_on_an_empty_canvas(user_runs):
+    at = open_page("pages/draw.py")
+    assert "Draw a digit" in texts(at)
+    assert len(at.metric) == 0  # no prediction without a digit
+    assert len(at.selectbox) == 3  # which run each model uses
+
+
+def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page("pages/compare.py")
+    assert len(at.multiselect[0].value) == 3
+    assert len(at.get("plotly_chart")) == 4  # curves + three confusion matrices
+    at.selectbox(key="compare.true").set_value(4)
+    at.selectbox(key="compare.predicted").set_value(9)
+    at.run()
+    assert not at.exception
+    assert "test images of a **4** were predicted as **9**" in texts(at) or "No chosen run" in texts(at)
+    at.toggle(key="compare.normalise").set_value(True).run()
+    assert not at.exception
+
+
+def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page("pages/compare.py")
+    assert len(at.get("plotly_chart")) == 4 and "needs the data set" in texts(at)
+
+
+def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page("pages/train.py")
+    assert "Training needs the MNIST data set" in texts(at)
+
+
+def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page("pages/train.py")
+    at.get("button_group")  # the pills and the segmented control
+    at.session_state["train.models"] = ["lenet5"]
+    at.session_state["train.subset"] = 1_000
+    at.session_state["train.epochs"] = 1
+    at.button[0].click().run()  # the form's Train button
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["train.job"]
+    assert job.wait(timeout=120)
+    snapshot = job.snapshot()
+    assert [s.state for s in snapshot.statuses] == ["saved"], snapshot
+    (saved,) = snapshot.saved_runs
+    assert saved.parent == user_runs and saved.name.startswith("lenet5-best-")
+    at.run()
+    assert "Saved 1 run(s)" in texts(at)
+
+    compare = open_page("pages/compare.py")
+    assert str(saved) in compare.multiselect[0].options or any(
+        saved.name in option for option in compare.multiselect[0].options)

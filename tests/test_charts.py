@@ -1,0 +1,36 @@
+import numpy as np
+
+from mnist_core.charts import Curve, confusion_heatmap, history_chart, probability_chart
+from mnist_core.models import MODELS
+
+HISTORY = [{"epoch": 1, "test_accuracy": 0.9, "train_loss": 0.3}, {"epoch": 2, "test_accuracy": 0.95, "train_loss": 0.2}]
+
+
+def test_history_chart_overlays_runs_in_model_colours_and_percent():
+    figure = history_chart([Curve("MLP", "mlp", HISTORY), Curve("MLP (2)", "mlp", HISTORY),
+                            Curve("CNN", "cnn", HISTORY)])
+    assert [trace.name for trace in figure.data] == ["MLP", "MLP (2)", "CNN"]
+    assert figure.data[0].line.color == MODELS["mlp"].color == figure.data[1].line.color
+    assert figure.data[0].line.dash != figure.data[1].line.dash
+    assert list(figure.data[2].y) == [90.0, 95.0]
+    assert "(%)" in figure.layout.yaxis.title.text
+
+
+def test_loss_chart_is_not_in_percent():
+    figure = history_chart([Curve("CNN", "cnn", HISTORY)], metric="train_loss")
+    assert list(figure.data[0].y) == [0.3, 0.2] and "%" not in figure.layout.yaxis.title.text
+
+
+def test_confusion_heatmap_counts_and_row_normalised():
+    confusion = np.diag(np.full(10, 90)) + 1
+    counts = confusion_heatmap(confusion, "LeNet-5", model="lenet5")
+    assert counts.data[0].text[0][0] == "91" and counts.data[0].customdata[0][1] == 1
+    normalised = confusion_heatmap(confusion, normalise=True)
+    assert abs(normalised.data[0].customdata[0].sum() - 100) < 1e-9
+    assert normalised.layout.yaxis.autorange == "reversed"  # digit 0 on top, as people read a matrix
+
+
+def test_probability_chart_groups_models():
+    figure = probability_chart({"mlp": np.eye(10)[3], "lenet5": np.full(10, 0.1)})
+    assert [trace.name for trace in figure.data] == ["MLP", "LeNet-5"]
+    assert figure.data[0].y[3] == 100 and figure.layout.barmode == "group"

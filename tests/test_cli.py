@@ -1,0 +1,153 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_core.cli import main
+from mnist_core.evaluation import evaluation_from_logits
+from mnist_core.models import MODEL_KEYS, build_model
+from mnist_core.runs import RUN_FILE, WEIGHTS_FILE, read_run, save_run
+from tests.conftest import PROJECT_ROOT
+from tests.test_preprocess import draw_seven
+
+
+@pytest.fixture
+def runs_dir(tmp_path):
+    """One untrained run of each model: enough to check the CLI's shapes and error paths."""
+    folder = tmp_path / "runs"
+    labels = torch.arange(10)
+    for key in MODEL_KEYS:
+        torch.manual_seed(0)
+        save_run(folder / key, key, build_model(key), {"recipe": "best"}, [], evaluation_from_logits(
+            torch.eye(10), labels), training_seconds=1.0, train_images=100)
+    return folder
+
+
+def run_cli(capsys, *argv):
+    code = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_json_has_exactly_the_documented_shape(capsys, runs_dir, fake_mnist_root):
+    code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
+    report = json.loads(out)
+    assert code == 0 and set(report) == {"models", "errors"} and report["errors"] == []
+    assert [row["model"] for row in report["models"]] == ["cnn", "lenet5", "mlp"]
+    for row in report["models"]:
+        assert set(row) == {"model", "name", "run", "accuracy", "loss", "parameters"}
+        assert 0 <= row["accuracy"] <= 1 and isinstance(row["parameters"], int)
+    assert {row["name"] for row in report["models"]} == {"MLP", "CNN", "LeNet-5"}
+
+
+def test_evaluate_reports_a_damaged_run_and_evaluates_the_rest(capsys, runs_dir, fake_mnist_root):
+    (runs_dir / "cnn" / WEIGHTS_FILE).write_bytes(b"garbage")
+    (runs_dir / "orphan").mkdir()
+    (runs_dir / "orphan" / WEIGHTS_FILE).write_bytes(b"weights without a description")
+    code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
+    report = json.loads(out)
+    assert code == 1
+    assert [row["model"] for row in report["models"]] == ["lenet5", "mlp"]
+    assert {error["run"].split("/")[-1] for error in report["errors"]} == {"cnn", "orphan"}
+    assert all(set(error) == {"run", "error"} and error["error"] for error in report["errors"])
+
+
+def test_evaluate_table_and_missing_data(capsys, runs_dir, fake_mnist_root, tmp_path):
+    code, out, _ = run_cli(capsys, "evaluate", "--runs", runs_dir, "--data-dir", fake_mnist_root)
+    assert code == 0 and "LeNet-5" in out and "61,706" in out
+    code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--data-dir", tmp_path / "empty")
+    assert code == 1 and "MNIST not found" in err and "Traceback" not in err
+
+
+def write_image(path, image):
+    image.save(path)
+    return path
+
+
+def test_predict_json_shape_with_good_and_bad_files(capsys, runs_dir, tmp_path):
+    good = write_image(tmp_path / "seven.png", draw_seven())
+    blank = write_image(tmp_path / "blank.png", Image.new("L", (100, 100)))
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    code, out, err = run_cli(capsys, "predict", good, blank, text, tmp_path / "missing.png", "--runs", runs_dir, "--json")
+    report = json.loads(out)
+    assert code == 1 and set(report) == {"results"}
+    first, *bad = report["results"]
+    assert first["file"] == str(good) and set(first["models"]) == {"mlp", "cnn", "lenet5"}
+    for answer in first["models"].values():
+        assert set(answer) == {"digit", "probabilities"} and len(answer["probabilities"]) == 10
+        assert 0 <= answer["digit"] <= 9 and abs(sum(answer["probabilities"]) - 1) < 1e-4
+    assert [set(row) for row in bad] == [{"file", "error"}] * 3
+    assert "blank" in bad[0]["error"] and "does not exist" in bad[2]["error"]
+
+
+def test_predict_all_good_exits_zero_and_prints_a_table(capsys, runs_dir, tmp_path):
+    good = write_image(tmp_path / "seven.png", draw_seven())
+    code, out, _ = run_cli(capsys, "predict", good, "--runs", runs_dir)
+    assert code == 0 and "MLP" in out and "LeNet-5" in out and "seven.png" in out
+
+
+def test_predict_without_runs_says_what_to_do(capsys, tmp_path):
+    image = write_image(tmp_path / "seven.png", draw_seven())
+    code, _, err = run_cli(capsys, "predict", image, "--runs", tmp_path / "nothing-here")
+    assert code == 1 and "train" in err
+
+
+def test_train_writes_a_run_folder(capsys, fake_mnist_root, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--model", "mlp", "--recipe", "tutorial", "--epochs", "1",
+                             "--data-dir", fake_mnist_root, "--out", tmp_path / "out")
+    assert code == 0, err
+    (run,) = (tmp_path / "out").iterdir()
+    assert run.name.startswith("mlp-tutorial-") and (run / RUN_FILE).is_file()
+    info = read_run(run)
+    assert info.config["epochs"] == 1 and len(info.history) == 1 and info.train_images == 120
+
+
+def test_train_refuses_to_overwrite_without_permission(capsys, fake_mnist_root, tmp_path):
+    args = ["train", "--model", "all", "--epochs", "1", "--subset", "40", "--data-dir", fake_mnist_root,
+            "--out", tmp_path / "out", "--name", "{model}"]
+    assert run_cli(capsys, *args)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cnn", "lenet5", "mlp"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 1 and "--overwrite" in err
+    assert run_cli(capsys, *args, "--overwrite")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["train", "--model", "resnet"], ["train", "--epochs", "zero"], ["train", "--epochs", "-3"],
+     ["evaluate", "--bogus"], ["predict"], ["fly"]],
+)
+def test_bad_arguments_give_usage_not_a_traceback(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and "usage:" in err and "Traceback" not in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "train" in capsys.readouterr().err
+
+
+def test_the_module_runs_as_a_program(tmp_path, runs_dir):
+    image = tmp_path / "seven.png"
+    draw_seven().save(image)
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "predict", str(image), "--runs", str(runs_dir),
+                           "--json"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["file"] == str(image)
+
+
+def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
+    paths = []
+    for index in range(300):
+        canvas = np.zeros((60, 60), dtype=np.uint8)
+        canvas[10:50, 25 + index % 10 : 30 + index % 10] = 255
+        paths.append(write_image(tmp_path / f"{index}.png", Image.fromarray(canvas)))
+    code, out, _ = run_cli(capsys, "predict", *paths, "--runs", runs_dir, "--json")
+    assert code == 0 and len(json.loads(out)["results"]) == 300
