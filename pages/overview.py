@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.models import MODELS
-from pages.common import mnist_or_none, prediction_latency_ms, require_runs, upscale
+from pages.common import ensure_frame, mnist_or_none, prediction_latency_ms, require_runs, upscale
 
+ensure_frame()
 st.title("MNIST model comparison")
 st.markdown(
     "Three classic handwritten-digit classifiers, trained on the 60,000 MNIST training images and "

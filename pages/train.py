@@ -7,12 +7,13 @@ from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, TrainingJo
 from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.runs import user_runs_dir
 from mnist_core.training import recipe_config
-from pages.common import mnist_or_none
+from pages.common import ensure_frame, mnist_or_none
 
 JOB_KEY = "train.job"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 STATE_ICONS = {WAITING: "⏳", RUNNING: "🏃", SAVED: "✅", STOPPED: "⏹️", FAILED: "❌"}
 
+ensure_frame()
 st.title("Train models")
 
 data, data_message = mnist_or_none()

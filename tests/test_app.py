@@ -42,7 +42,7 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     assert sorted(table["Model"]) == ["CNN", "LeNet-5", "MLP"]
     assert table["Test accuracy (%)"].min() > 98.5
     assert "most accurate" in texts(at) or "are level" in texts(at)
-    assert len(at.get("imgs")) >= 1  # the gallery of test digits
+    assert len(at.get("image")) == 30  # the gallery: three test digits of each class
 
 
 def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):
