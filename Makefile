@@ -11,13 +11,16 @@ RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PORT ?= 8501
 
-.PHONY: run test venv dev-venv checkpoints screenshots bench clean
+.PHONY: run test lint venv dev-venv checkpoints screenshots clean
 
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(PY) -m ruff check .
 
 venv: $(RUN_STAMP)
 dev-venv: $(DEV_STAMP)
@@ -35,6 +38,10 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 # Retrain the shipped checkpoints with the `best` recipe (replaces checkpoints/<model>/).
 checkpoints: $(RUN_STAMP)
 	$(PY) -m mnist_core train --model all --recipe best --out checkpoints --name '{model}' --overwrite
+
+# Retake the README's screenshots (needs Chromium and the data set).
+screenshots: $(DEV_STAMP)
+	$(PY) docs/take_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages.common import sidebar
 
-st.set_page_config(page_title="MNIST model comparison", page_icon="✍️", layout="wide")
+st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide")
 
 navigation = st.navigation(
     [

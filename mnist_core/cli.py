@@ -107,7 +107,8 @@ def _train(args: argparse.Namespace) -> int:
         config = configs[key]
         spec = MODELS[key]
         bar = tqdm(total=config.epochs, desc=f"{spec.name:<8}", unit="epoch", dynamic_ncols=True,
-                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}{postfix}]")
+                   bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total} epochs "
+                              "[{elapsed}<{remaining}{postfix}]")
 
         def show(progress, bar=bar):
             bar.n = progress.epoch - 1 + progress.batch / progress.batches

@@ -29,6 +29,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_SIDE = 20_000
 MAX_FILE_BYTES = 25 * 1024 * 1024
 
+_TOO_LARGE = f"too large to be a digit (limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
 _BOX = 20  # MNIST digits fit a 20x20 box ...
 _FIELD = 28  # ... centred by mass in a 28x28 field.
 
@@ -188,18 +189,13 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
-            raise ImageReadError(
-                f"The image is {width}x{height} pixels, too large to be a digit "
-                f"(limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
-            )
+            raise ImageReadError(f"The image is {width}x{height} pixels, {_TOO_LARGE}")
         image.seek(0)  # the first frame of an animated image
         image.load()
     except ImageReadError:
         raise
     except Image.DecompressionBombError:
-        raise ImageReadError(
-            f"The image is too large to be a digit (limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
-        ) from None
+        raise ImageReadError(f"The image is {_TOO_LARGE}") from None
     except UnidentifiedImageError:
         raise ImageReadError("Not a readable image (PNG, JPEG, GIF, BMP, WebP, TIFF ...).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:

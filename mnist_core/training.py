@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
-from .evaluation import Evaluation, evaluate, evaluation_from_logits, predict_logits
+from .evaluation import Evaluation, evaluation_from_logits, predict_logits
 from .models import build_model, get_spec
 
 RECIPES = ("tutorial", "best")
@@ -233,8 +233,6 @@ def train_model(
             )
 
     model.eval()
-    if result.evaluation is None and result.history:  # pragma: no cover - defensive
-        result.evaluation = evaluate(model, data.test_images, data.test_labels)
     return result
 
 

@@ -174,7 +174,7 @@ def sidebar() -> None:
             )
         damaged = all_runs()[1]
         if damaged:
-            with st.expander(f"⚠️ {len(damaged)} damaged run(s)"):
+            with st.expander(f"{len(damaged)} damaged run(s)", icon=":material/warning:"):
                 for path, reason in damaged:
                     st.caption(f"`{Path(path).name}`: {reason}")
         st.subheader("Data")

@@ -7,7 +7,16 @@ import streamlit as st
 from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart
 from mnist_core.evaluation import per_class_metrics
 from mnist_core.runs import RunError
-from pages.common import ensure_frame, all_runs, mnist_or_none, report_run_error, run_label, shipped_runs, test_predictions, upscale
+from pages.common import (
+    all_runs,
+    ensure_frame,
+    mnist_or_none,
+    report_run_error,
+    run_label,
+    shipped_runs,
+    test_predictions,
+    upscale,
+)
 
 GALLERY_SIZE = 30
 

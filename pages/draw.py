@@ -8,12 +8,21 @@ from mnist_core.models import MODELS
 from mnist_core.predict import agreement
 from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
 from mnist_core.runs import RunError
-from pages.common import ensure_frame, SELECTION_KEY, all_runs, model_set_for, report_run_error, require_runs, run_label, upscale
+from pages.common import (
+    SELECTION_KEY,
+    all_runs,
+    ensure_frame,
+    model_set_for,
+    report_run_error,
+    require_runs,
+    run_label,
+    upscale,
+)
 
 CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
-PROMPT = "✍️ Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
+PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
 
 ensure_frame()
 st.title("Draw a digit")
@@ -39,7 +48,7 @@ def show_predictions(image, source: str) -> None:
     try:
         digit = prepare_digit(image)
     except NoDigitError as reason:
-        st.info(PROMPT if source == "canvas" and "blank" in str(reason) else f"{reason}")
+        st.info(PROMPT if source == "canvas" and "blank" in str(reason) else f"{reason}", icon=":material/draw:")
         return
     try:
         models = model_set_for(runs)
@@ -83,7 +92,7 @@ def drawing_area() -> None:
     with result_column:
         image = canvas.image_data
         if image is None:
-            st.info(PROMPT)
+            st.info(PROMPT, icon=":material/draw:")
         else:
             show_predictions(image, "canvas")
 

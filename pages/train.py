@@ -11,7 +11,8 @@ from pages.common import ensure_frame, mnist_or_none
 
 JOB_KEY = "train.job"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
-STATE_ICONS = {WAITING: "⏳", RUNNING: "🏃", SAVED: "✅", STOPPED: "⏹️", FAILED: "❌"}
+STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
+               SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
 
 ensure_frame()
 st.title("Train models")
@@ -45,7 +46,9 @@ with st.form("train.settings", border=True):
                                          format_func=lambda n: f"{n:,}")
     submitted = st.form_submit_button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")
 
-if submitted and not busy:
+if submitted and busy:
+    st.warning("A training is already running in this session: stop it or wait for it to finish.")
+elif submitted:
     if not models:
         st.warning("Choose at least one model.")
     else:

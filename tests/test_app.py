@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run every AppTest as a live server runs after its first request: in st.navigation mode.
+
+    AppTest re-detects the legacy ``pages/`` mode on every run; the app then reruns into its
+    frame (``ensure_frame``), which would drop a button's click. The first-request path
+    itself is covered by the browser test, which opens ``/draw`` on a fresh server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init_in_navigation_mode(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_in_navigation_mode)
 
 
 @pytest.fixture
@@ -27,7 +44,12 @@ def open_page(page: str | None = None) -> AppTest:
         at.switch_page(page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert "Runs in use" in sidebar_text(at)  # the frame (app.py) ran around the page
     return at
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in (*at.sidebar.markdown, *at.sidebar.caption, *at.sidebar.subheader))
 
 
 def texts(at: AppTest) -> str:
@@ -43,6 +65,7 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     assert table["Test accuracy (%)"].min() > 98.5
     assert "most accurate" in texts(at) or "are level" in texts(at)
     assert len(at.get("image")) == 30  # the gallery: three test digits of each class
+    assert "Runs in use" in sidebar_text(at) and "MNIST found" in sidebar_text(at)
 
 
 def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):

@@ -3,7 +3,10 @@ import numpy as np
 from mnist_core.charts import Curve, confusion_heatmap, history_chart, probability_chart
 from mnist_core.models import MODELS
 
-HISTORY = [{"epoch": 1, "test_accuracy": 0.9, "train_loss": 0.3}, {"epoch": 2, "test_accuracy": 0.95, "train_loss": 0.2}]
+HISTORY = [
+    {"epoch": 1, "test_accuracy": 0.9, "train_loss": 0.3},
+    {"epoch": 2, "test_accuracy": 0.95, "train_loss": 0.2},
+]
 
 
 def test_history_chart_overlays_runs_in_model_colours_and_percent():

@@ -73,7 +73,8 @@ def test_predict_json_shape_with_good_and_bad_files(capsys, runs_dir, tmp_path):
     blank = write_image(tmp_path / "blank.png", Image.new("L", (100, 100)))
     text = tmp_path / "notes.png"
     text.write_text("hello")
-    code, out, err = run_cli(capsys, "predict", good, blank, text, tmp_path / "missing.png", "--runs", runs_dir, "--json")
+    missing = tmp_path / "missing.png"
+    code, out, err = run_cli(capsys, "predict", good, blank, text, missing, "--runs", runs_dir, "--json")
     report = json.loads(out)
     assert code == 1 and set(report) == {"results"}
     first, *bad = report["results"]

@@ -3,7 +3,14 @@ import pytest
 import torch
 
 from mnist_core.data import (
-    MNIST_MEAN, MNIST_STD, RAW_FILES, MnistDataError, data_available, load_mnist, normalize, raw_folder,
+    MNIST_MEAN,
+    MNIST_STD,
+    RAW_FILES,
+    MnistDataError,
+    data_available,
+    load_mnist,
+    normalize,
+    raw_folder,
     resolve_data_dir,
 )
 from tests.conftest import write_idx_labels

@@ -7,7 +7,15 @@ import torch
 from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import build_model
 from mnist_core.runs import (
-    RUN_FILE, WEIGHTS_FILE, RunError, find_runs, load_model, new_run_dir, read_run, safe_run_name, save_run,
+    RUN_FILE,
+    WEIGHTS_FILE,
+    RunError,
+    find_runs,
+    load_model,
+    new_run_dir,
+    read_run,
+    safe_run_name,
+    save_run,
 )
 
 

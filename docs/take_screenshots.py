@@ -1,0 +1,80 @@
+"""Take the README's screenshots: one per page, in headless Chromium, on the real app.
+
+    MNIST_DATA_DIR=../shared/mnist .venv/bin/python docs/take_screenshots.py
+
+Starts `streamlit run app.py` on a free port (user runs go to a temporary folder), then
+saves docs/overview.png, docs/train.png, docs/compare.png and docs/draw.png.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.browser import chromium, chromium_path, streamlit_server  # noqa: E402
+
+OUT = Path(__file__).resolve().parent
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def settle(page, seconds: float = 2.0) -> None:
+    page.wait_for_load_state("networkidle")
+    time.sleep(seconds)
+
+
+def draw_seven(page) -> None:
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    left, top = box["x"], box["y"]
+    points = [(left + 70, top + 60), (left + 210, top + 60), (left + 150, top + 150), (left + 115, top + 235)]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for step in range(1, 13):
+            page.mouse.move(x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
+    page.mouse.up()
+
+
+def main() -> int:
+    executable = chromium_path()
+    if executable is None:
+        print("Chromium is needed: apt-get install -y chromium", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as runs, streamlit_server({"MNIST_RUNS_DIR": runs}) as url, \
+            chromium(executable) as browser:
+        page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
+
+        page.goto(f"{url}/")
+        page.get_by_role("heading", name="MNIST model comparison").wait_for(timeout=60_000)
+        settle(page)
+        page.screenshot(path=str(OUT / "overview.png"))
+
+        page.goto(f"{url}/draw")
+        draw_seven(page)
+        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
+        settle(page)
+        page.screenshot(path=str(OUT / "draw.png"))
+
+        page.goto(f"{url}/compare")
+        page.get_by_role("heading", name="Compare runs").wait_for(timeout=60_000)
+        settle(page, 3)
+        page.screenshot(path=str(OUT / "compare.png"), full_page=True)
+
+        page.goto(f"{url}/train")
+        page.get_by_role("heading", name="Train models").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text("test accuracy").first.wait_for(timeout=120_000)  # after the first epoch
+        settle(page, 1)
+        page.screenshot(path=str(OUT / "train.png"))
+        page.get_by_role("button", name="Stop").click()
+    print(f"Saved screenshots in {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
