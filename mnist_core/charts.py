@@ -82,26 +82,37 @@ def confusion_heatmap(
         totals = counts.sum(axis=1, keepdims=True)
         values = np.divide(100 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
         text = [[f"{v:.1f}" if v >= 0.05 else "" for v in row] for row in values]
-        hover = "true %{y}, predicted %{x}: %{z:.2f}% of the true %{y}s<extra></extra>"
+        hover = "true %{y}, predicted %{x}: %{customdata:.2f}% of the true %{y}s<extra></extra>"
     else:
         values = counts
         text = [[f"{int(v)}" if v else "" for v in row] for row in values]
-        hover = "true %{y}, predicted %{x}: %{z:.0f} images<extra></extra>"
+        hover = "true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>"
     # Errors are rare next to the diagonal; a square-root scale keeps them visible.
     scale_top = values.max() if values.size and values.max() > 0 else 1
     colour = MODELS[model].color if model in MODELS else "#444444"
     figure = go.Figure(
         go.Heatmap(
             z=np.sqrt(values / scale_top),
-            customdata=values,
             x=list(range(10)), y=list(range(10)),
             text=text, texttemplate="%{text}", textfont={"size": 12},
             colorscale=[[0, "#ffffff"], [1, colour]], showscale=False,
-            hovertemplate=hover.replace("%{z", "%{customdata"),
-            xgap=1, ygap=1,
+            hoverinfo="skip", xgap=1, ygap=1,
+        )
+    )
+    # Plotly heatmaps cannot be clicked to select a cell; an invisible marker on each cell can.
+    # A selected cell gets a dark outline.
+    true_digits, predicted_digits = np.divmod(np.arange(100), 10)
+    figure.add_trace(
+        go.Scatter(
+            x=predicted_digits, y=true_digits, mode="markers", customdata=values.ravel(),
+            marker={"symbol": "square-open", "size": 22, "color": "#222222", "opacity": 0,
+                    "line": {"width": 3}},
+            selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0}},
+            hovertemplate=hover, showlegend=False, name="",
         )
     )
     figure.update_layout(title=title, xaxis_title="predicted", yaxis_title="true")
+    figure.update_layout(clickmode="event+select", dragmode=False)
     figure.update_xaxes(dtick=1, side="bottom", constrain="domain")
     figure.update_yaxes(dtick=1, autorange="reversed", scaleanchor="x", constrain="domain")
     return style(figure)

@@ -83,8 +83,14 @@ def cached_model(run_path: str, weights_sha256: str):
     return load_model(Path(run_path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cached_model_set(choice: tuple[tuple[str, str, str], ...]) -> ModelSet:
+    return ModelSet({key: cached_model(path, checksum) for key, path, checksum in choice})
+
+
 def model_set_for(runs: dict[str, RunInfo]) -> ModelSet:
-    return ModelSet({key: cached_model(str(run.path), run.weights_sha256) for key, run in runs.items()})
+    """The models of ``runs`` as one shared, never-changed :class:`ModelSet` (built once per choice)."""
+    return _cached_model_set(tuple((key, str(run.path), run.weights_sha256) for key, run in runs.items()))
 
 
 def shipped_runs() -> dict[str, RunInfo]:

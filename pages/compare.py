@@ -79,11 +79,15 @@ st.caption(f"{score.capitalize()} in percent for each digit, computed from each 
 
 # --- Mistakes ---------------------------------------------------------------------------------
 st.subheader("Mistakes")
-if clicked is not None:
+# A chart keeps its selection across reruns: apply a click once, so the boxes below stay usable.
+if clicked is not None and clicked != st.session_state.get("compare.last_click"):
     st.session_state["compare.true"], st.session_state["compare.predicted"] = clicked
+st.session_state["compare.last_click"] = clicked
+st.session_state.setdefault("compare.true", 4)  # a classic confusion to start with
+st.session_state.setdefault("compare.predicted", 9)
 true_column, predicted_column = st.columns(2)
-true_digit = true_column.selectbox("True digit", range(10), key="compare.true", index=4)
-predicted_digit = predicted_column.selectbox("Predicted as", range(10), key="compare.predicted", index=9)
+true_digit = true_column.selectbox("True digit", range(10), key="compare.true")
+predicted_digit = predicted_column.selectbox("Predicted as", range(10), key="compare.predicted")
 
 data, data_message = mnist_or_none()
 if data is None:
