@@ -56,7 +56,7 @@ def fake_mnist_root(tmp_path: Path) -> Path:
     return write_fake_mnist(tmp_path / "mnist")
 
 
-def _real_data_root() -> Path | None:
+def real_data_root_or_none() -> Path | None:
     for candidate in (os.environ.get("MNIST_DATA_DIR"), str(SHARED_MNIST), str(resolve_data_dir())):
         if candidate and (Path(candidate) / "MNIST" / "raw" / RAW_FILES[0]).is_file():
             return Path(candidate)
@@ -66,7 +66,7 @@ def _real_data_root() -> Path | None:
 @pytest.fixture(scope="session")
 def real_mnist():
     """The real MNIST in memory. In CI it must be there; elsewhere tests skip without it."""
-    root = _real_data_root()
+    root = real_data_root_or_none()
     if root is None:
         if os.environ.get("CI"):
             pytest.fail("MNIST is missing in CI: set MNIST_DATA_DIR to the folder holding MNIST/raw/.")

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.browser import chromium, require_chromium, streamlit_server
+from tests.conftest import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs", "/draw": "Draw a digit"}
@@ -25,7 +26,11 @@ def browser():
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    with streamlit_server({"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}) as url:
+    env = {"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    data_root = real_data_root_or_none()
+    if data_root is not None:
+        env["MNIST_DATA_DIR"] = str(data_root.resolve())
+    with streamlit_server(env) as url:
         yield url
 
 
@@ -105,3 +110,17 @@ def test_every_page_renders_without_exception(app_url, page, path, title):
     time.sleep(1)  # let late elements (charts, images) arrive
     assert_no_exception(page)
     assert page.get_by_text("Runs in use").count() == 1  # the shared sidebar: the frame ran
+
+
+def test_clicking_a_confusion_cell_shows_those_mistakes(app_url, page, real_data_root):
+    page.goto(f"{app_url}/compare")
+    page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
+    heatmap = page.locator('[data-testid="stPlotlyChart"]').nth(1)  # the first run's matrix
+    heatmap.scroll_into_view_if_needed()
+    area = heatmap.locator(".nsewdrag").first
+    area.wait_for(timeout=30_000)
+    box = area.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 2.5 / 10, box["y"] + box["height"] * 7.5 / 10)  # true 7, predicted 2
+    wait_for(lambda: page.get_by_text("test images of a 7 were predicted as 2").count()
+             or page.get_by_text("No chosen run mistakes a 7 for a 2").count(), timeout=60, what="the mistakes of 7 → 2")
+    assert_no_exception(page)
