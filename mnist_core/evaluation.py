@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import normalize
+from .models import preferred_memory_format
 
 NUM_CLASSES = 10
 
@@ -45,7 +46,7 @@ class Evaluation:
         ]
 
 
-def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Logits ``(N, 10)`` for normalised inputs ``(N, 1, 28, 28)``, in eval mode, without gradients.
 
     The model's own mode is restored afterwards, so this is safe inside a training loop.
@@ -53,10 +54,13 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 200
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    memory_format = preferred_memory_format(model, device)
     try:
         with torch.inference_mode():
+            # Batches of 500 stay in cache: twice as fast as one big batch on the CPU.
             chunks = [
-                model(inputs[i : i + batch_size].to(device)).detach().float().cpu()
+                model(inputs[i : i + batch_size].to(device).contiguous(memory_format=memory_format))
+                .detach().float().cpu()
                 for i in range(0, len(inputs), batch_size)
             ]
     finally:
@@ -64,7 +68,7 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 200
     return torch.cat(chunks) if chunks else torch.empty(0, NUM_CLASSES)
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000) -> Evaluation:
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> Evaluation:
     """Evaluate ``model`` on uint8 images ``(N, 28, 28)`` (or normalised ``(N, 1, 28, 28)``) and labels."""
     inputs = normalize(images) if images.dtype == torch.uint8 else images
     return evaluation_from_logits(predict_logits(model, inputs, batch_size), labels)

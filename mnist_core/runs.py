@@ -34,7 +34,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from .evaluation import Evaluation, per_class_metrics
-from .models import MODELS, build_model, count_parameters
+from .models import MODELS, build_model, count_parameters, preferred_memory_format
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -296,7 +296,8 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
     except RuntimeError as error:
         detail = str(error).splitlines()[0]
         raise RunError(weights_file, f"does not fit the {info.name} architecture ({detail}).") from None
-    return model.to(device).eval()
+    model = model.to(device)
+    return model.to(memory_format=preferred_memory_format(model, device)).eval().requires_grad_(False)
 
 
 def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError]]:

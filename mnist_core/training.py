@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
-from .models import build_model, get_spec
+from .models import build_model, get_spec, preferred_memory_format
 
 RECIPES = ("tutorial", "best")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -172,7 +172,7 @@ def train_model(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)  # model initialisation and dropout
     model = build_model(model_key).to(device)
-    memory_format = _memory_format(model, device)
+    memory_format = preferred_memory_format(model, device)
     model = model.to(memory_format=memory_format)
     generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
 
@@ -271,12 +271,6 @@ def random_affine(
     grid = torch.stack([grid_x, grid_y], dim=-1)  # (B, H, W, 2)
     moved = F.grid_sample(inputs - _BACKGROUND, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return moved + _BACKGROUND
-
-
-def _memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
-    # Measured on a 2-core CPU: channels-last makes the convolutional models' steps 20-35 % faster.
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    return torch.channels_last if has_conv and device.type == "cpu" else torch.contiguous_format
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

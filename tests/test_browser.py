@@ -122,5 +122,6 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(app_url, page, real_data
     box = area.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 2.5 / 10, box["y"] + box["height"] * 7.5 / 10)  # true 7, predicted 2
     wait_for(lambda: page.get_by_text("test images of a 7 were predicted as 2").count()
-             or page.get_by_text("No chosen run mistakes a 7 for a 2").count(), timeout=60, what="the mistakes of 7 → 2")
+             or page.get_by_text("No chosen run mistakes a 7 for a 2").count(),
+             timeout=60, what="the mistakes of 7 → 2")
     assert_no_exception(page)
