@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser import chromium, chromium_path, streamlit_server  # noqa: E402
+from mnist_core.browser import canvas_box, chromium, chromium_path, streamlit_server, stroke  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 VIEWPORT = {"width": 1440, "height": 900}
@@ -27,17 +27,14 @@ def settle(page, seconds: float = 2.0) -> None:
 
 
 def draw_seven(page) -> None:
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for(timeout=60_000)
-    box = canvas.bounding_box()
+    box = canvas_box(page)
     left, top = box["x"], box["y"]
-    points = [(left + 70, top + 60), (left + 210, top + 60), (left + 150, top + 150), (left + 115, top + 235)]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        for step in range(1, 13):
-            page.mouse.move(x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
-    page.mouse.up()
+    corners = [(left + 70, top + 60), (left + 210, top + 60), (left + 150, top + 150), (left + 115, top + 235)]
+    points = [corners[0]] + [
+        (x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
+        for (x0, y0), (x1, y1) in zip(corners, corners[1:]) for step in range(1, 13)
+    ]
+    stroke(page, points)
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,predict}``.
+"""The command line: ``python -m mnist_core {train,evaluate,predict,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -18,6 +18,7 @@ from .models import MODEL_KEYS, MODELS
 from .runs import SHIPPED_RUNS_DIR, RunError, RunInfo, user_runs_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+BENCH_PARTS = ("epoch", "accuracy", "latency", "app")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="folder of runs; the newest run of each model is used (default: checkpoints/)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
+
+    bench = commands.add_parser("bench", help="measure training speed, time to accuracy, latency and app start-up")
+    bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
+    bench.add_argument("--only", type=_bench_parts, default=BENCH_PARTS,
+                       help=f"comma-separated parts to run (default: {','.join(BENCH_PARTS)})")
+    bench.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    bench.set_defaults(handler=_bench)
     return parser
 
 
@@ -220,6 +229,23 @@ def _predict(args: argparse.Namespace) -> int:
                 cells.append(f"{answer['digit']} ({100 * answer['probabilities'][answer['digit']]:.0f}%)".rjust(12))
             print("  ".join([f"{result['file']:<30}", *cells]))
     return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import format_markdown, run_bench
+
+    report = run_bench(args.data_dir, quick=args.quick, parts=args.only,
+                       log=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_markdown(report))
+    return EXIT_OK
+
+
+def _bench_parts(text: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in parts if part not in BENCH_PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCH_PARTS)}")
+    return parts
 
 
 def _newest_run_per_model(runs: list[RunInfo]) -> dict[str, RunInfo]:

@@ -2,6 +2,7 @@
 
 Training and evaluation work on whole in-memory tensors (no per-sample PIL
 transforms, no per-sample DataLoader work): 60,000 uint8 images are 47 MB.
+Finding the files needs no PyTorch: the app's sidebar asks without loading it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 # The usual MNIST statistics of [0, 1] pixels (training split). Inputs are normalised
 # exactly once, with these, everywhere: training, evaluation and drawn digits.
@@ -50,6 +53,8 @@ class MnistData:
             return self
         if size < 1:
             raise ValueError(f"A training subset needs at least one image, not {size}.")
+        import torch
+
         order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
         chosen = order[:size]
         return MnistData(
@@ -136,6 +141,8 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 def _check_split(split: str, images: torch.Tensor, labels: torch.Tensor, root: Path) -> None:
+    import torch
+
     problem = None
     if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
         problem = f"images have shape {tuple(images.shape)} and type {images.dtype}, not (N, 28, 28) uint8"

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import normalize
-from .models import preferred_memory_format
+from .networks import preferred_memory_format
 
 NUM_CLASSES = 10
 

@@ -8,6 +8,7 @@ never leaves a half-written run behind.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class TrainingJob:
     configs: dict[str, TrainConfig]
     data: MnistData
     save: Callable[[str, object], Path]
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # intra-op threads for training
     _statuses: dict[str, ModelStatus] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -101,6 +103,11 @@ class TrainingJob:
             self._statuses[key] = replace(self._statuses[key], **changes)
 
     def _run(self) -> None:
+        import torch
+
+        # A new thread takes PyTorch's last global thread count, which a prediction may
+        # just have lowered to one; training wants every core.
+        torch.set_num_threads(self.threads)
         try:
             for key, config in self.configs.items():
                 if self._stop.is_set():

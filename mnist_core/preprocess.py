@@ -10,12 +10,15 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import MNIST_MEAN, MNIST_STD
+
+if TYPE_CHECKING:
+    import torch
 
 # Ink weaker than this (after background removal, in [0, 1]) is paper texture or noise.
 INK_THRESHOLD = 0.2
@@ -75,6 +78,8 @@ def prepare_digit(image: np.ndarray | Image.Image) -> PreparedDigit:
 
 def prepared_from_pixels(pixels: np.ndarray) -> PreparedDigit:
     """Wrap a finished 28x28 [0, 1] image with its normalised tensor."""
+    import torch  # here, not at the top: the Draw page paints before PyTorch has loaded
+
     pixels = pixels.astype(np.float32)
     tensor = (torch.from_numpy(pixels) - MNIST_MEAN) / MNIST_STD
     return PreparedDigit(pixels, tensor.reshape(1, 1, _FIELD, _FIELD))

@@ -9,6 +9,7 @@ without retraining::
 
 Writes are atomic: a run is written into a hidden temporary folder and renamed into
 place only when complete, so a crash never leaves a half-written run behind.
+Listing and reading runs needs no PyTorch; saving and loading weights import it.
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
-from torch import nn
 
-from .evaluation import Evaluation, per_class_metrics
-from .models import MODELS, build_model, count_parameters, preferred_memory_format
+from .models import MODELS, build_model, count_parameters
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from .evaluation import Evaluation
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -135,6 +136,10 @@ def save_run(
     Returns:
         The saved run, as :func:`read_run` would return it.
     """
+    from safetensors.torch import save as save_safetensors
+
+    from .evaluation import per_class_metrics
+
     run_dir = Path(run_dir)
     if run_dir.exists() and not overwrite:
         raise RunError(run_dir, "already exists; choose another name or allow overwriting.")
@@ -275,6 +280,11 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
     Raises:
         RunError: weights missing, damaged, or not of the run's architecture.
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    from .networks import preferred_memory_format
+
     info = run if isinstance(run, RunInfo) else read_run(run)
     weights_file = info.path / WEIGHTS_FILE
     if info.weights_bytes > MAX_WEIGHTS_BYTES:
@@ -324,6 +334,7 @@ def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError
 
 
 def library_versions() -> dict[str, str]:
+    import torch
     import torchvision
 
     from . import __version__

@@ -14,7 +14,6 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist, resolve_data_dir
-from mnist_core.evaluation import evaluate
 from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.predict import ModelSet
 from mnist_core.runs import SHIPPED_RUNS_DIR, RunError, RunInfo, find_runs, load_model, user_runs_dir
@@ -138,6 +137,8 @@ def mnist_or_none() -> tuple[MnistData | None, str]:
 @st.cache_data(show_spinner="Evaluating on the test set…", max_entries=32)
 def test_predictions(run_path: str, weights_sha256: str, data_root: str) -> tuple[np.ndarray, np.ndarray]:
     """A run's predicted digit and confidence for every test image."""
+    from mnist_core.evaluation import evaluate
+
     data = _load_data_cached(data_root)
     result = evaluate(cached_model(run_path, weights_sha256), data.test_images, data.test_labels)
     return result.predictions, result.confidences

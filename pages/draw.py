@@ -1,5 +1,7 @@
 """Draw: sketch a digit and watch the three models' predictions side by side."""
 
+import time
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
 
@@ -81,6 +83,7 @@ def show_predictions(image, source: str) -> None:
 @st.fragment
 def drawing_area() -> None:
     # A fragment: each stroke reruns only this part of the page, which keeps it instant.
+    started = time.perf_counter()
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
         canvas = st_canvas(
@@ -88,13 +91,16 @@ def drawing_area() -> None:
             width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
             return_image_data=True, key="draw.canvas",
         )
-        st.caption("Undo, redo and clear are in the canvas toolbar.")
     with result_column:
         image = canvas.image_data
         if image is None:
             st.info(PROMPT, icon=":material/draw:")
         else:
             show_predictions(image, "canvas")
+    with canvas_column:
+        # Read by `python -m mnist_core bench` as the server-side time of one prediction rerun.
+        st.caption(f"Undo, redo and clear are in the canvas toolbar. "
+                   f"Server time for this update: {1000 * (time.perf_counter() - started):.0f} ms.")
 
 
 drawing_tab, upload_tab = st.tabs(["Draw", "Upload a photo"])
@@ -110,3 +116,13 @@ with upload_tab:
             st.error(f"Cannot use `{upload.name}`: {reason}")
         else:
             show_predictions(picture, "upload")
+
+# The page is already on screen; load the models (PyTorch included: seconds on a fresh
+# server) and Plotly's figure machinery (0.2 s for the first figure) now, so the first
+# stroke does not wait for them.
+try:
+    with st.spinner("Loading the models…"):
+        model_set_for(runs)
+        probability_chart({key: [0.1] * 10 for key in runs})
+except RunError as error:
+    report_run_error(error)

@@ -7,15 +7,36 @@ must run: a missing Chromium fails them instead of skipping.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import pytest
 
-from tests.browser import chromium, require_chromium, streamlit_server
+from mnist_core.browser import (
+    canvas_box,
+    chromium,
+    chromium_path,
+    metric_values,
+    streamlit_server,
+    stroke,
+    vertical_stroke,
+    wait_for,
+)
 from tests.conftest import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs", "/draw": "Draw a digit"}
+
+
+def require_chromium() -> str:
+    """Chromium's path. In CI a missing browser fails the test; elsewhere it skips."""
+    path = chromium_path()
+    if path is None:
+        message = "Chromium is not installed (apt-get install -y chromium)."
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -41,34 +62,6 @@ def page(browser):
     context.close()
 
 
-def metric_values(page) -> list[str]:
-    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stroke(page, points):
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point)
-    page.mouse.up()
-
-
-def canvas_box(page):
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for(timeout=60_000)
-    return canvas.bounding_box()
-
-
 def assert_no_exception(page):
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -79,8 +72,7 @@ def test_drawing_a_one_then_a_zero(app_url, page, tmp_path):
     wait_for(lambda: page.get_by_text("Draw a digit (0–9) on the black canvas").count(), what="the prompt")
     assert metric_values(page) == []
 
-    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + 40, box["y"] + box["height"] - 40
-    stroke(page, [(x, top + (bottom - top) * i / 25) for i in range(26)])
+    stroke(page, vertical_stroke(box))
     values = wait_for(lambda: metric_values(page) if len(metric_values(page)) == 3 else None, what="3 predictions")
     assert values == ["1", "1", "1"], values
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()

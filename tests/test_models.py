@@ -43,3 +43,14 @@ def test_registry_names_colours_and_descriptions():
 def test_unknown_model_says_which_exist():
     with pytest.raises(ValueError, match="mlp, cnn, lenet5"):
         get_spec("resnet")
+
+
+def test_the_light_modules_do_not_import_torch():
+    """The app's first paint and `python -m mnist_core --help` must not wait for PyTorch (~3 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import mnist_core.models, mnist_core.data, mnist_core.runs, mnist_core.preprocess, "
+            "mnist_core.predict, mnist_core.charts, mnist_core.cli; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

@@ -1,4 +1,9 @@
-"""Helpers for the real-browser tests: a `streamlit run app.py` server and headless Chromium."""
+"""Driving the dashboard in a real browser: `streamlit run app.py` and headless Chromium.
+
+Used by the browser tests, the benchmark (app start-up time) and the screenshot script.
+The app runs in a subprocess, so this module imports neither Streamlit nor, until a
+browser is launched, Playwright.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -22,22 +26,12 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
+    """The system Chromium (Playwright cannot download its own browser everywhere), or None."""
     for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", shutil.which("chromium"),
                       shutil.which("chromium-browser")):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
-
-
-def require_chromium() -> str:
-    """Chromium's path. In CI a missing browser fails the test; elsewhere it skips."""
-    path = chromium_path()
-    if path is None:
-        message = "Chromium is not installed (apt-get install -y chromium)."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def free_port() -> int:
@@ -52,7 +46,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90):
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log", "w+")
+    log = tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -81,6 +75,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90):
 
 @contextmanager
 def chromium(executable: str):
+    """A headless Chromium driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -89,3 +84,40 @@ def chromium(executable: str):
             yield browser
         finally:
             browser.close()
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def canvas_box(page, timeout_ms: float = 60_000) -> dict:
+    """The drawing canvas's position on the page (the top Fabric.js layer takes the mouse)."""
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=timeout_ms)
+    return canvas.bounding_box()
+
+
+def stroke(page, points) -> None:
+    """Draw one pen stroke through ``points`` (page coordinates) with the mouse."""
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+
+
+def vertical_stroke(box: dict, steps: int = 25) -> list[tuple[float, float]]:
+    """A '1': top to bottom through the middle of the canvas."""
+    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + 40, box["y"] + box["height"] - 40
+    return [(x, top + (bottom - top) * i / steps) for i in range(steps + 1)]
+
+
+def metric_values(page) -> list[str]:
+    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()

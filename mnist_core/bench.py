@@ -1,0 +1,347 @@
+"""``python -m mnist_core bench``: the speed claims, measured in one run on one machine.
+
+1. One training epoch at batch 100, per model: the tutorials' pipeline (torchvision
+   dataset with ``ToTensor``/``Normalize`` transforms, a shuffling ``DataLoader``, their
+   loop) against :func:`mnist_core.training.train_model`, same model and optimizer.
+2. Time to accuracy: training seconds of the ``best`` recipe until the test accuracy first
+   reaches a target, beside the ``tutorial`` recipe's best accuracy and its time.
+3. Prediction latency: decode a canvas PNG, preprocess, run all three models.
+4. The app: seconds from ``streamlit run app.py`` to the Draw page in headless Chromium,
+   and the server-side time of one prediction rerun.
+
+``quick`` runs a few batches of each, so the test suite keeps the benchmark working; its
+numbers are not meaningful.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .data import MnistData, load_mnist
+from .models import MODEL_KEYS, MODELS, build_model
+from .training import TrainingProgress, recipe_config, train_model
+
+TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
+
+
+@dataclass
+class Throughput:
+    model: str
+    tutorial_images_per_second: float
+    ours_images_per_second: float
+
+    @property
+    def speedup(self) -> float:
+        return self.ours_images_per_second / self.tutorial_images_per_second
+
+
+@dataclass
+class TimeToAccuracy:
+    model: str
+    target: float
+    best_seconds: float | None  # None: not reached
+    best_epochs: int
+    tutorial_accuracy: float
+    tutorial_seconds: float
+
+
+@dataclass
+class Latency:
+    single_median_ms: float
+    single_p95_ms: float
+    batch_size: int
+    batch_median_ms: float
+    batch_p95_ms: float
+
+
+@dataclass
+class AppTiming:
+    start_to_draw_seconds: float | None
+    first_prediction_ms: float | None  # server time of the first prediction rerun (cold caches)
+    prediction_rerun_ms: float | None  # server time of a later one
+    note: str = ""
+
+
+@dataclass
+class BenchReport:
+    machine: str
+    quick: bool
+    throughput: list[Throughput] = field(default_factory=list)
+    time_to_accuracy: list[TimeToAccuracy] = field(default_factory=list)
+    latency: Latency | None = None
+    app: AppTiming | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        result = asdict(self)
+        for row, item in zip(result["throughput"], self.throughput):
+            row["speedup"] = round(item.speedup, 2)
+        return result
+
+
+def run_bench(
+    data_dir: str | None = None, quick: bool = False, parts: tuple[str, ...] = ("epoch", "accuracy", "latency", "app"),
+    log: Callable[[str], None] = lambda message: None,
+) -> BenchReport:
+    """Run the chosen ``parts`` of the benchmark and return the numbers.
+
+    Args:
+        data_dir: MNIST root (see :func:`mnist_core.data.resolve_data_dir`).
+        quick: a few batches of each part, to check that the benchmark works.
+        parts: any of ``epoch``, ``accuracy``, ``latency``, ``app``.
+        log: called with a line of progress before each measurement.
+    """
+    started = time.perf_counter()
+    report = BenchReport(machine=machine_description(), quick=quick)
+    data = load_mnist(data_dir) if {"epoch", "accuracy"} & set(parts) else None
+    for key in MODEL_KEYS:
+        if "epoch" in parts:
+            log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
+            report.throughput.append(measure_epoch(key, data, batches=5 if quick else None))
+    for key in MODEL_KEYS:
+        if "accuracy" in parts:
+            log(f"time to {100 * TARGETS[key]:.0f}% for {MODELS[key].name}, and the tutorial recipe")
+            report.time_to_accuracy.append(measure_time_to_accuracy(key, data, quick))
+    if "latency" in parts:
+        log("prediction latency")
+        report.latency = measure_latency(repeats=20 if quick else 200)
+    if "app" in parts:
+        log("app start-up in headless Chromium")
+        report.app = measure_app()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def measure_epoch(key: str, data: MnistData, batches: int | None = None) -> Throughput:
+    """Images per second of one epoch at batch 100 (or of ``batches`` batches)."""
+    tutorial = _tutorial_epoch(key, str(data.root), batches)
+    subset = None if batches is None else batches * 100
+    config = recipe_config(key, "tutorial", epochs=1, train_subset=subset)
+    result = train_model(key, data.test_subset(1000), config)  # the seconds exclude the test evaluation
+    images = subset or len(data.train_labels)
+    return Throughput(key, tutorial, images / result.history[0].seconds)
+
+
+def _tutorial_epoch(key: str, root: str, batches: int | None) -> float:
+    """The tutorials' pipeline: per-sample PIL transforms, a DataLoader, their plain loop.
+
+    Their normalisation constants are replaced by MNIST's (their bug changes accuracy, not speed).
+    """
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    loader = DataLoader(datasets.MNIST(root, train=True, transform=transform), batch_size=100, shuffle=True)
+    torch.manual_seed(0)
+    model = build_model(key)
+    if key == "mlp":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    else:
+        optimizer = torch.optim.Adam(model.parameters())
+    criterion = torch.nn.CrossEntropyLoss()
+    seen = 0
+    started = time.perf_counter()
+    for index, (images, labels) in enumerate(loader):
+        if batches is not None and index == batches:
+            break
+        outputs = model(images)
+        loss = criterion(outputs, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(labels)
+    return seen / (time.perf_counter() - started)
+
+
+def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> TimeToAccuracy:
+    """Seconds of ``best`` training until the test accuracy first reaches the target."""
+    target = TARGETS[key]
+    overrides = {"epochs": 1, "train_subset": 1000} if quick else {}
+    reached: list[int] = []
+
+    def watch(progress: TrainingProgress) -> None:
+        if progress.epoch_finished and not reached and progress.history[-1].test_accuracy >= target:
+            reached.append(progress.epoch)
+
+    best = train_model(key, data, recipe_config(key, "best", **overrides), on_progress=watch,
+                       should_stop=lambda: bool(reached))
+    seconds = sum(row.seconds for row in best.history) if reached else None
+    tutorial = train_model(key, data, recipe_config(key, "tutorial", **overrides))
+    return TimeToAccuracy(
+        key, target, seconds, len(best.history),
+        max(row.test_accuracy for row in tutorial.history), tutorial.training_seconds,
+    )
+
+
+def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
+    """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
+    from .predict import load_model_set, shipped_run_dirs
+    from .preprocess import prepare_digit
+
+    models = load_model_set(shipped_run_dirs())
+    canvases = [_canvas_data_url(seed) for seed in range(batch_size)]
+
+    def predict_one(data_url: str) -> None:
+        models.predict(prepare_digit(_decode_data_url(data_url)).tensor)
+
+    def predict_many() -> None:
+        inputs = torch.cat([prepare_digit(_decode_data_url(url)).tensor for url in canvases])
+        models.predict_batch(inputs)
+
+    for _ in range(5):
+        predict_one(canvases[0])
+    single = _timings(lambda: predict_one(canvases[0]), repeats)
+    many = _timings(predict_many, max(3, repeats // 20))
+    return Latency(
+        single_median_ms=1000 * statistics.median(single), single_p95_ms=1000 * _percentile(single, 95),
+        batch_size=batch_size,
+        batch_median_ms=1000 * statistics.median(many), batch_p95_ms=1000 * _percentile(many, 95),
+    )
+
+
+def measure_app(timeout: float = 120) -> AppTiming:
+    """Start the app, open /draw in headless Chromium, draw twice, read the server times it shows."""
+    from .browser import (
+        canvas_box,
+        chromium,
+        chromium_path,
+        metric_values,
+        streamlit_server,
+        stroke,
+        vertical_stroke,
+        wait_for,
+    )
+
+    executable = chromium_path()
+    if executable is None:
+        return AppTiming(None, None, None, "Chromium is not installed (apt-get install -y chromium).")
+    server_times = []
+    with chromium(executable) as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        started = time.perf_counter()
+        with streamlit_server(timeout=timeout) as url:
+            page.goto(f"{url}/draw")
+            box = canvas_box(page, timeout_ms=timeout * 1000)
+            page.get_by_text("Draw a digit (0–9)").wait_for(timeout=timeout * 1000)
+            start_seconds = time.perf_counter() - started
+            for _ in range(2):
+                stroke(page, vertical_stroke(box))
+                wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
+                server_times.append(wait_for(lambda: _server_time(page), timeout=10, what="the server time"))
+                page.get_by_role("button", name="Reset canvas & history").click()
+                wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
+    return AppTiming(start_seconds, *server_times)
+
+
+def _server_time(page) -> float | None:
+    """The milliseconds the Draw page reports for its last update, once it shows predictions."""
+    import re
+
+    for text in page.get_by_text("Server time for this update").all_inner_texts():
+        match = re.search(r"Server time for this update: (\d+) ms", text)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def format_markdown(report: BenchReport) -> str:
+    lines = [f"Machine: {report.machine}" + (" — QUICK MODE, numbers not meaningful" if report.quick else ""), ""]
+    if report.throughput:
+        lines += [
+            "| model | tutorials' pipeline (images/s) | ours (images/s) | speed-up |",
+            "|---|---:|---:|---:|",
+            *(f"| {MODELS[t.model].name} | {t.tutorial_images_per_second:,.0f} | {t.ours_images_per_second:,.0f} "
+              f"| {t.speedup:.1f}x |" for t in report.throughput),
+            "",
+        ]
+    if report.time_to_accuracy:
+        lines += [
+            "| model | target | `best`: seconds to target (epochs) | `tutorial`: best accuracy | `tutorial`: seconds |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in report.time_to_accuracy:
+            reached = (f"{row.best_seconds:.1f} s ({row.best_epochs})" if row.best_seconds is not None
+                       else f"not reached in {row.best_epochs} epochs")
+            lines.append(f"| {MODELS[row.model].name} | {100 * row.target:.1f}% | {reached} | "
+                         f"{100 * row.tutorial_accuracy:.2f}% | {row.tutorial_seconds:.1f} s |")
+        lines.append("")
+    if report.latency:
+        latency = report.latency
+        lines += [
+            "| prediction (decode + preprocess + 3 models) | median | p95 |",
+            "|---|---:|---:|",
+            f"| one canvas image | {latency.single_median_ms:.2f} ms | {latency.single_p95_ms:.2f} ms |",
+            f"| a batch of {latency.batch_size} | {latency.batch_median_ms:.1f} ms | {latency.batch_p95_ms:.1f} ms |",
+            "",
+        ]
+    if report.app:
+        app = report.app
+        if app.start_to_draw_seconds is None:
+            lines += [f"App: not measured ({app.note})", ""]
+        else:
+            lines += [
+                "| app | time |",
+                "|---|---:|",
+                f"| `streamlit run app.py` → Draw page rendered in Chromium | {app.start_to_draw_seconds:.1f} s |",
+                f"| server time of the first prediction rerun | {app.first_prediction_ms:.0f} ms |",
+                f"| server time of a later prediction rerun | {app.prediction_rerun_ms:.0f} ms |",
+                "",
+            ]
+    lines.append(f"Benchmark took {report.seconds:.0f} s.")
+    return "\n".join(lines)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+        cpu = f"{names[0]} x{len(names)}" if names else cpu
+    except OSError:
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {torch.get_num_threads()} torch threads, {device}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def _timings(action: Callable[[], None], repeats: int) -> list[float]:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    return float(np.percentile(values, percent))
+
+
+def _canvas_data_url(seed: int) -> str:
+    """A 280x280 RGBA canvas with a hand-like digit, as a PNG data URL (what the browser sends)."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(image)
+    points = [(int(x), int(y)) for x, y in rng.integers(50, 230, size=(5, 2))]
+    pen.line(points, fill=(255, 255, 255, 255), width=22, joint="curve")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _decode_data_url(data_url: str) -> np.ndarray:
+    from PIL import Image
+
+    encoded = data_url.split(";base64,", 1)[1]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))

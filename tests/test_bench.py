@@ -1,0 +1,37 @@
+"""The benchmark's quick mode: every part runs and reports sane numbers (the speed goals
+themselves are checked by running the full benchmark, not here)."""
+
+import json
+
+import pytest
+
+from mnist_core.bench import format_markdown, run_bench
+from mnist_core.cli import main
+
+
+@pytest.mark.real_data
+def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root.resolve()))
+    report = run_bench(str(real_data_root), quick=True)
+    assert [row.model for row in report.throughput] == ["mlp", "cnn", "lenet5"]
+    assert all(row.tutorial_images_per_second > 0 and row.ours_images_per_second > 0 for row in report.throughput)
+    assert [row.model for row in report.time_to_accuracy] == ["mlp", "cnn", "lenet5"]
+    assert 0 < report.latency.single_median_ms <= report.latency.single_p95_ms
+    if report.app.start_to_draw_seconds is None:  # no Chromium here
+        assert "Chromium" in report.app.note
+    else:
+        assert report.app.start_to_draw_seconds > 0 and report.app.prediction_rerun_ms > 0
+    text = format_markdown(report)
+    assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text
+
+
+def test_bench_json_and_parts(capsys):
+    assert main(["bench", "--quick", "--only", "latency", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["quick"] and report["latency"]["single_median_ms"] > 0 and report["throughput"] == []
+
+
+def test_bench_refuses_unknown_parts(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--only", "everything"])
+    assert "choose from" in capsys.readouterr().err
