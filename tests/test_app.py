@@ -129,3 +129,30 @@ def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypa
     compare = open_page("pages/compare.py")
     assert str(saved) in compare.multiselect[0].options or any(
         saved.name in option for option in compare.multiselect[0].options)
+
+
+def test_a_damaged_run_is_listed_with_its_reason_and_the_rest_works(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    broken = user_runs / "lenet5-best-broken"
+    broken.mkdir(parents=True)
+    (broken / "run.json").write_text("{ half a file")
+    (user_runs / "weights-only").mkdir()
+    (user_runs / "weights-only" / "weights.safetensors").write_bytes(b"\0" * 100)
+    for page in (None, "pages/draw.py", "pages/compare.py", "pages/train.py"):
+        at = open_page(page)
+        expander = [e for e in at.sidebar.expander if "damaged run" in e.label]
+        assert expander and "2 damaged run(s)" in expander[0].label
+        reasons = "\n".join(str(c.value) for c in at.sidebar.caption)
+        assert "not valid JSON" in reasons and "no description" in reasons
+
+
+def test_corrupt_mnist_is_explained_and_drawing_still_works(user_runs, tmp_path, monkeypatch):
+    from tests.conftest import write_fake_mnist
+
+    root = write_fake_mnist(tmp_path / "mnist")
+    images = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:1000])  # truncated
+    monkeypatch.setenv("MNIST_DATA_DIR", str(root))
+    assert "damaged" in texts(open_page("pages/train.py"))
+    assert "damaged" in texts(open_page())  # the gallery says why it is missing
+    assert "Draw a digit" in texts(open_page("pages/draw.py"))

@@ -152,3 +152,37 @@ def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
         paths.append(write_image(tmp_path / f"{index}.png", Image.fromarray(canvas)))
     code, out, _ = run_cli(capsys, "predict", *paths, "--runs", runs_dir, "--json")
     assert code == 0 and len(json.loads(out)["results"]) == 300
+
+
+def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
+    """Good files still get predictions; each bad one gets its reason; the exit code says so."""
+    from tests.test_preprocess import huge_png_header, png_bytes
+
+    seven = draw_seven()
+    files = {
+        "good.png": png_bytes(seven),
+        "empty.png": b"",
+        "text.png": b"not an image",
+        "truncated.png": png_bytes(seven)[:300],
+        "bomb.png": huge_png_header(40_000, 40_000),
+        "cmyk.jpg": png_bytes(seven.convert("CMYK"), format="JPEG"),
+        "sixteen.png": png_bytes(Image.fromarray(np.asarray(seven).astype(np.uint16) * 257)),
+        "palette.png": png_bytes(seven.convert("P")),
+        "animated.gif": png_bytes(seven, format="GIF", save_all=True, append_images=[Image.new("L", seven.size)]),
+        "five.png": png_bytes(Image.new("L", (5, 5))),
+    }
+    paths = []
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        paths.append(tmp_path / name)
+    paths += [tmp_path / "missing.png", tmp_path]  # a missing path and a folder
+    code, out, err = run_cli(capsys, "predict", *paths, "--runs", runs_dir, "--json")
+    results = {row["file"].split("/")[-1]: row for row in json.loads(out)["results"]}
+    assert code == 1 and "Traceback" not in err
+    for good in ("good.png", "cmyk.jpg", "sixteen.png", "palette.png", "animated.gif"):
+        assert "models" in results[good], results[good]
+    reasons = {name: row.get("error", "") for name, row in results.items()}
+    assert "empty" in reasons["empty.png"] and "Not a readable image" in reasons["text.png"]
+    assert "truncated" in reasons["truncated.png"] and "too large" in reasons["bomb.png"]
+    assert "blank" in reasons["five.png"] and "does not exist" in reasons["missing.png"]
+    assert "folder" in reasons[tmp_path.name]

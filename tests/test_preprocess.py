@@ -162,3 +162,25 @@ def test_missing_paths_and_folders_get_a_reason(tmp_path):
         open_image(tmp_path / "nope.png")
     with pytest.raises(ImageReadError, match="folder"):
         open_image(tmp_path)
+
+
+def test_a_scribble_still_gives_an_mnist_like_image():
+    rng = np.random.default_rng(0)
+    canvas = Image.new("L", (280, 280))
+    ImageDraw.Draw(canvas).line([tuple(p) for p in rng.integers(20, 260, size=(30, 2))], fill=255, width=18)
+    digit = prepare_digit(canvas)
+    assert digit.pixels.shape == (28, 28) and 0 < digit.pixels.mean() < 1
+
+
+def test_a_digit_touching_the_border_is_handled():
+    canvas = np.zeros((280, 280), dtype=np.uint8)
+    canvas[:, 120:140] = 255  # a 1 from the top edge to the bottom edge
+    digit = prepare_digit(canvas)
+    rows = np.flatnonzero(digit.pixels.max(axis=1) > 0.5)
+    assert rows[-1] - rows[0] + 1 == 20  # scaled into the 20-pixel box, not cut off
+
+
+def test_a_tiny_image_with_a_digit_is_read():
+    tiny = np.zeros((5, 5), dtype=np.uint8)
+    tiny[1:4, 2] = 255
+    assert prepare_digit(tiny).pixels.max() == pytest.approx(1.0)

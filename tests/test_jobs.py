@@ -1,0 +1,92 @@
+"""Background training jobs: progress, Stop, failures, and two jobs at once."""
+
+import threading
+
+from mnist_core.data import load_mnist
+from mnist_core.jobs import FAILED, SAVED, STOPPED, TrainingJob, save_to_folder
+from mnist_core.runs import find_runs, read_run
+from mnist_core.training import recipe_config
+
+
+def tiny_configs(*keys, epochs=2):
+    return {key: recipe_config(key, "tutorial", epochs=epochs, batch_size=40) for key in keys}
+
+
+def test_a_job_trains_each_model_and_saves_a_run(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    job = TrainingJob(tiny_configs("mlp", "lenet5"), data, save_to_folder(tmp_path, len(data.train_labels))).start()
+    assert job.wait(timeout=120)
+    snapshot = job.snapshot()
+    assert snapshot.finished and [s.state for s in snapshot.statuses] == [SAVED, SAVED]
+    assert all(s.fraction == 1.0 and len(s.history) == 2 for s in snapshot.statuses)
+    assert sorted(read_run(path).model for path in snapshot.saved_runs) == ["lenet5", "mlp"]
+
+
+def test_stop_keeps_finished_epochs_and_skips_the_rest(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    saves = []
+
+    def save_then_stop(key, result):
+        saves.append((key, len(result.history), result.stopped))
+        return save_to_folder(tmp_path, 120)(key, result)
+
+    job = TrainingJob(tiny_configs("mlp", "cnn", epochs=50), data, save_then_stop)
+    original = job._update
+
+    def stop_after_two_epochs(key, **changes):  # press Stop once the MLP has two epochs
+        original(key, **changes)
+        if len(changes.get("history", ())) == 2:
+            job.stop()
+
+    job._update = stop_after_two_epochs
+    job.start()
+    assert job.wait(timeout=120)
+    mlp, cnn = job.snapshot().statuses
+    assert mlp.state == STOPPED and "2 of 50 epochs" in mlp.message and mlp.run_path is not None
+    assert read_run(mlp.run_path).stopped_early
+    assert cnn.state == STOPPED and cnn.run_path is None
+    assert saves == [("mlp", 2, True)]
+
+
+def test_stop_during_the_first_epoch_saves_nothing(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    job = TrainingJob(tiny_configs("mlp"), data, save_to_folder(tmp_path, 120))
+    job.stop()
+    job.start()
+    assert job.wait(timeout=60)
+    (status,) = job.snapshot().statuses
+    assert status.state == STOPPED and status.run_path is None
+    assert find_runs(tmp_path) == ([], [])
+
+
+def test_a_failing_save_is_reported_not_raised(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+
+    def disk_full(key, result):
+        raise OSError(28, "No space left on device")
+
+    job = TrainingJob(tiny_configs("mlp", "lenet5", epochs=1), data, disk_full).start()
+    assert job.wait(timeout=60)
+    statuses = job.snapshot().statuses
+    assert [s.state for s in statuses] == [FAILED, FAILED]
+    assert "No space left" in statuses[0].message
+
+
+def test_two_jobs_at_once_get_their_own_runs(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    jobs = [TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path, 120)) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    for job in jobs:
+        barrier_wait = job.save
+
+        def save(key, result, inner=barrier_wait):
+            barrier.wait(timeout=30)  # both save in the same second: same default folder name
+            return inner(key, result)
+
+        job.save = save
+        job.start()
+    assert all(job.wait(timeout=120) for job in jobs)
+    paths = [job.snapshot().saved_runs[0] for job in jobs]
+    assert paths[0] != paths[1]
+    runs, damaged = find_runs(tmp_path)
+    assert len(runs) == 2 and damaged == []
