@@ -183,14 +183,20 @@ def save_run(
         _write_synced(staging / WEIGHTS_FILE, weights)
         _write_synced(staging / RUN_FILE, json.dumps(record, indent=1).encode())
         os.chmod(staging, 0o755)
-        if run_dir.exists():
+        if overwrite and run_dir.exists():
             # Move the old run aside, put the new one in place, then delete the old one.
             retired = run_dir.parent / f".old-{run_dir.name}-{uuid.uuid4().hex[:8]}"
             os.rename(run_dir, retired)
             os.rename(staging, run_dir)
             shutil.rmtree(retired, ignore_errors=True)
         else:
+            # Fails if another writer took the name meanwhile: a run folder is never empty.
             os.rename(staging, run_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not overwrite and run_dir.exists():
+            raise RunError(run_dir, "already exists; choose another name or allow overwriting.") from None
+        raise error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

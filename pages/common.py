@@ -7,6 +7,7 @@ session shares them); arrays and tables go through ``st.cache_data``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,34 @@ from mnist_core.predict import ModelSet
 from mnist_core.runs import SHIPPED_RUNS_DIR, RunError, RunInfo, find_runs, load_model, user_runs_dir
 
 SELECTION_KEY = "draw.runs"  # session state: model key → run folder used on the Draw page
+
+
+_pytorch_import: threading.Thread | None = None
+_pytorch_import_lock = threading.Lock()
+
+
+def _import_pytorch(delay: float) -> None:
+    time.sleep(delay)
+    import mnist_core.networks  # noqa: F401  (torch, and the networks the models are built from)
+
+
+def import_pytorch_soon(delay: float = 1.5) -> threading.Thread:
+    """Import PyTorch in a background thread, ``delay`` seconds from now (once per process).
+
+    Importing PyTorch takes 2-3 s here and holds the interpreter while it loads its
+    libraries, so the server cannot answer the browser meanwhile. Done right after the Draw
+    page's script had sent the canvas, it delayed the canvas's appearance by up to 1.5 s
+    (the browser was still fetching the canvas component); 1.5 s later, the canvas appears
+    as fast as with no import at all. ``join()`` the returned thread to wait for it without
+    holding the interpreter.
+    """
+    global _pytorch_import
+    with _pytorch_import_lock:
+        if _pytorch_import is None:
+            _pytorch_import = threading.Thread(target=_import_pytorch, args=(delay,), name="import-pytorch",
+                                               daemon=True)
+            _pytorch_import.start()
+    return _pytorch_import
 
 
 def run_folders() -> tuple[Path, Path]:

@@ -14,6 +14,7 @@ from pages.common import (
     SELECTION_KEY,
     all_runs,
     ensure_frame,
+    import_pytorch_soon,
     model_set_for,
     report_run_error,
     require_runs,
@@ -117,11 +118,12 @@ with upload_tab:
         else:
             show_predictions(picture, "upload")
 
-# The page is already on screen; load the models (PyTorch included: seconds on a fresh
-# server) and Plotly's figure machinery (0.2 s for the first figure) now, so the first
-# stroke does not wait for them.
+# The page is already on screen; load the models (PyTorch first, see import_pytorch_soon)
+# and Plotly's figure machinery (0.2 s for the first figure) now, so the first stroke does not
+# wait for them.
 try:
     with st.spinner("Loading the models…"):
+        import_pytorch_soon().join()
         model_set_for(runs)
         probability_chart({key: [0.1] * 10 for key in runs})
 except RunError as error:

@@ -24,6 +24,21 @@ def percentile(values: list[float], percent: float) -> float:
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
+# Timed inside each page, so Playwright's own round trips (slow with ten pages on two cores)
+# do not count: from the stroke's mouseup to the moment three predictions are on the page.
+TIMER = """
+window.__strokeEnd = null;
+window.__shown = null;
+document.addEventListener("mouseup", () => { window.__strokeEnd = performance.now(); window.__shown = null; }, true);
+new MutationObserver(() => {
+  if (window.__strokeEnd !== null && window.__shown === null
+      && document.querySelectorAll('[data-testid="stMetricValue"]').length === 3) {
+    window.__shown = performance.now();
+  }
+}).observe(document.body, {childList: true, subtree: true, characterData: true});
+"""
+
+
 def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
     executable = require_chromium()
     with streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as url, chromium(executable) as browser:
@@ -35,30 +50,26 @@ def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
         boxes = [canvas_box(page) for page in pages]
         for page in pages:
             page.get_by_text("Loading the models").wait_for(state="detached", timeout=60_000)
+            page.evaluate(TIMER)
 
-        finished_stroke = {}
-        for index, (page, box) in enumerate(zip(pages, boxes)):
+        for page, box in zip(pages, boxes):  # ten strokes, one after another, within a second or two
             stroke(page, vertical_stroke(box, steps=10))
-            finished_stroke[index] = time.perf_counter()
 
-        latencies: dict[int, float] = {}
         deadline = time.monotonic() + TIME_LIMIT
-        while len(latencies) < SESSIONS and time.monotonic() < deadline:
-            for index, page in enumerate(pages):
-                if index not in latencies and len(metric_values(page)) == 3:
-                    latencies[index] = time.perf_counter() - finished_stroke[index]
-            time.sleep(0.02)
-        assert len(latencies) == SESSIONS, f"only {len(latencies)} of {SESSIONS} sessions got predictions"
+        waiting = set(range(SESSIONS))
+        while waiting and time.monotonic() < deadline:
+            waiting = {index for index in waiting if len(metric_values(pages[index])) != 3}
+            time.sleep(0.1)
+        assert not waiting, f"{len(waiting)} of {SESSIONS} sessions got no predictions in {TIME_LIMIT} s"
 
-        server_ms = []
+        latencies, server_ms = [], []
         for page in pages:
             assert metric_values(page) == ["1", "1", "1"]
             assert page.locator('[data-testid="stException"]').count() == 0
+            latencies.append(page.evaluate("window.__shown - window.__strokeEnd"))
             caption = page.get_by_text("Server time for this update").first.inner_text()
             server_ms.append(float(caption.rsplit(":", 1)[1].split("ms")[0]))
 
-    seconds = list(latencies.values())
-    print(f"\n{SESSIONS} concurrent sessions: stroke → predictions shown "
-          f"p50 {1000 * statistics.median(seconds):.0f} ms, p95 {1000 * percentile(seconds, 95):.0f} ms; "
-          f"server time per update p50 "
-          f"{statistics.median(server_ms):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms")
+    print(f"\n{SESSIONS} concurrent sessions (browsers and server on the same machine): stroke → predictions "
+          f"shown p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms; "
+          f"server time per update p50 {statistics.median(server_ms):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms")

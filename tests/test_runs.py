@@ -162,3 +162,25 @@ def test_find_runs_separates_good_from_damaged(tmp_path):
     runs, errors = find_runs(tmp_path, tmp_path / "does-not-exist")
     assert [run.run_id for run in runs] == ["good"]
     assert len(errors) == 1 and "bad" in str(errors[0].path)
+
+
+def test_two_writers_racing_for_one_name_never_lose_a_run(tmp_path):
+    import threading
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def write(key):
+        barrier.wait()
+        try:
+            outcomes.append(save(tmp_path / "same", key=key)[0].model)
+        except RunError as error:
+            outcomes.append(error.reason)
+
+    threads = [threading.Thread(target=write, args=(key,)) for key in ("mlp", "lenet5")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winner = read_run(tmp_path / "same").model
+    assert sorted(outcomes) == sorted([winner, "already exists; choose another name or allow overwriting."])
+    assert sorted(os.listdir(tmp_path)) == ["same"]  # no staging debris
