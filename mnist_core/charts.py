@@ -138,9 +138,13 @@ def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str =
 
 
 def style(figure: go.Figure) -> go.Figure:
-    """The dashboard's look: large type, white background, legend on top."""
+    """The dashboard's look: large type, legend on top.
+
+    No Plotly template: Streamlit's chart theme styles the figure in the browser, and
+    applying a template cost 12 ms of every figure (a third of a prediction update).
+    """
     figure.update_layout(
-        template="plotly_white",
+        template="none",
         font={"size": FONT_SIZE},
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},

@@ -75,15 +75,15 @@ def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainCon
 
 _BEST = {
     "mlp": TrainConfig(
-        "best", epochs=12, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        "best", epochs=10, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
         schedule="onecycle", augment=True, label_smoothing=0.05,
     ),
     "cnn": TrainConfig(
-        "best", epochs=14, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        "best", epochs=12, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
         schedule="onecycle", augment=True, label_smoothing=0.05,
     ),
     "lenet5": TrainConfig(
-        "best", epochs=10, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
+        "best", epochs=8, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
         schedule="onecycle", augment=True, label_smoothing=0.05,
     ),
 }
