@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+last_server_process: subprocess.Popen | None = None
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
@@ -47,8 +48,10 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90):
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     log = tempfile.TemporaryFile("w+")
+    global last_server_process
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
                                stdout=log, stderr=subprocess.STDOUT)
+    last_server_process = process  # for tests that kill the server
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
