@@ -111,7 +111,6 @@ def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatc
 def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_page("pages/train.py")
-    at.get("button_group")  # the pills and the segmented control
     at.session_state["train.models"] = ["lenet5"]
     at.session_state["train.subset"] = 1_000
     at.session_state["train.epochs"] = 1
