@@ -48,6 +48,8 @@ def main() -> int:
 
         page.goto(f"{url}/")
         page.get_by_role("heading", name="MNIST model comparison").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="MNIST test digits").wait_for(timeout=60_000)
+        page.locator('[data-testid="stImage"]').nth(29).wait_for(timeout=60_000)  # the whole gallery
         settle(page)
         page.screenshot(path=str(OUT / "overview.png"))
 
