@@ -155,3 +155,11 @@ def test_corrupt_mnist_is_explained_and_drawing_still_works(user_runs, tmp_path,
     assert "damaged" in texts(open_page("pages/train.py"))
     assert "damaged" in texts(open_page())  # the gallery says why it is missing
     assert "Draw a digit" in texts(open_page("pages/draw.py"))
+
+
+def test_uploads_are_limited_and_errors_never_show_tracebacks():
+    import tomllib
+
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert 1 <= config["server"]["maxUploadSize"] <= 10  # megabytes: digit photos, not datasets
+    assert config["client"]["showErrorDetails"] == "none"  # a last line of defence in front of an audience
