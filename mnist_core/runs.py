@@ -21,6 +21,7 @@ import platform
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -178,6 +179,7 @@ def save_run(
         },
     }
 
+    _remove_stale_debris(run_dir.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_dir.name}-", dir=run_dir.parent))
     try:
         _write_synced(staging / WEIGHTS_FILE, weights)
@@ -359,6 +361,21 @@ def safe_run_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
         raise ValueError(f"Run name {name!r} must be letters, digits, '.', '_' or '-' (not starting with '.').")
     return name
+
+
+STALE_DEBRIS_SECONDS = 3600  # a save takes seconds; an older hidden folder is left by a crash
+
+
+def _remove_stale_debris(folder: Path) -> None:
+    """Delete hidden staging (``.tmp-*``) and retired (``.old-*``) folders a crash left behind."""
+    now = time.time()
+    for entry in folder.iterdir():
+        if entry.name.startswith((".tmp-", ".old-")) and entry.is_dir():
+            try:
+                if now - entry.stat().st_mtime > STALE_DEBRIS_SECONDS:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -184,3 +184,16 @@ def test_two_writers_racing_for_one_name_never_lose_a_run(tmp_path):
     winner = read_run(tmp_path / "same").model
     assert sorted(outcomes) == sorted([winner, "already exists; choose another name or allow overwriting."])
     assert sorted(os.listdir(tmp_path)) == ["same"]  # no staging debris
+
+
+def test_debris_of_an_old_crash_is_cleaned_but_fresh_staging_is_left(tmp_path):
+    import time
+
+    old, fresh = tmp_path / ".tmp-run-crashed", tmp_path / ".tmp-run-in-progress"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / WEIGHTS_FILE).write_bytes(b"partial")
+    an_hour_and_more = time.time() - 4000
+    os.utime(old, (an_hour_and_more, an_hour_and_more))
+    save(tmp_path / "run")
+    assert sorted(os.listdir(tmp_path)) == [".tmp-run-in-progress", "run"]
