@@ -127,22 +127,22 @@ def shipped_runs() -> dict[str, RunInfo]:
 
 
 def selected_runs() -> dict[str, RunInfo]:
-    """The run each model uses on the Draw page: the session's choice, else the shipped checkpoint."""
+    """The run each model uses on the Draw page: the session's choice, else the shipped
+    checkpoint, else (no checkpoint) that model's newest run of the user's."""
     runs = runs_by_path()
     chosen = st.session_state.setdefault(SELECTION_KEY, {})
+    shipped = shipped_runs()
     result = {}
-    for key, run in shipped_runs().items():
+    for key in MODEL_KEYS:
         picked = runs.get(chosen.get(key, ""))
-        result[key] = picked if picked is not None and picked.model == key else run
-    for key in MODEL_KEYS:  # a model without a shipped run may still have user runs
-        if key not in result:
-            own = [run for run in runs.values() if run.model == key]
-            picked = runs.get(chosen.get(key, ""))
-            if picked is not None and picked.model == key:
-                result[key] = picked
-            elif own:
-                result[key] = own[-1]
-    return {key: result[key] for key in MODEL_KEYS if key in result}
+        own = [run for run in runs.values() if run.model == key]
+        if picked is not None and picked.model == key:
+            result[key] = picked
+        elif key in shipped:
+            result[key] = shipped[key]
+        elif own:
+            result[key] = own[-1]
+    return result
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

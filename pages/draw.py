@@ -30,20 +30,22 @@ PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predi
 ensure_frame()
 st.title("Draw a digit")
 
+def remember_choice(key: str) -> None:
+    # A callback runs before the rerun, so the shared sidebar already shows the new choice;
+    # the choice outlives the widget when the person visits other pages.
+    st.session_state[SELECTION_KEY][key] = st.session_state[f"draw.run.{key}"]
+
+
 runs = require_runs()
 with st.expander("Models in use", expanded=False):
     available = all_runs()[0]
-    choices = st.session_state.setdefault(SELECTION_KEY, {})
     for column, (key, current) in zip(st.columns(len(runs)), runs.items()):
-        options = [run for run in available if run.model == key]
-        labels = {str(run.path): run_label(run) for run in options}
+        labels = {str(run.path): run_label(run) for run in available if run.model == key}
         with column:
-            picked = st.selectbox(
+            st.selectbox(
                 MODELS[key].name, list(labels), index=list(labels).index(str(current.path)),
-                format_func=labels.get, key=f"draw.run.{key}",
+                format_func=labels.get, key=f"draw.run.{key}", on_change=remember_choice, args=(key,),
             )
-        choices[key] = picked
-    runs = require_runs()
 
 
 def show_predictions(image, source: str) -> None:

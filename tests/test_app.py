@@ -163,3 +163,20 @@ def test_uploads_are_limited_and_errors_never_show_tracebacks():
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert 1 <= config["server"]["maxUploadSize"] <= 10  # megabytes: digit photos, not datasets
     assert config["client"]["showErrorDetails"] == "none"  # a last line of defence in front of an audience
+
+
+def test_choosing_a_run_on_draw_shows_at_once_in_the_sidebar_and_persists(user_runs):
+    import torch
+
+    from mnist_core.evaluation import evaluation_from_logits
+    from mnist_core.models import build_model
+    from mnist_core.runs import save_run
+
+    mine = save_run(user_runs / "lenet5-mine", "lenet5", build_model("lenet5"), {"recipe": "tutorial"}, [],
+                    evaluation_from_logits(torch.eye(10), torch.arange(10)), 1.0, 100)
+    at = open_page("pages/draw.py")
+    assert "lenet5-mine" not in sidebar_text(at)
+    at.selectbox(key="draw.run.lenet5").set_value(str(mine.path)).run()
+    assert not at.exception and "lenet5-mine" in sidebar_text(at)
+    at.switch_page("pages/compare.py").run()  # the Draw widgets are gone; the choice stays
+    assert "lenet5-mine" in sidebar_text(at)
