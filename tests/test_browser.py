@@ -81,7 +81,8 @@ def test_drawing_a_one_then_a_zero(app_url, page, tmp_path):
 
     page.get_by_role("button", name="Reset canvas & history").click()
     wait_for(lambda: page.get_by_text("Draw a digit (0–9) on the black canvas").count(), what="the prompt again")
-    assert metric_values(page) == []
+    # Streamlit removes the previous run's elements when the new run ends, a moment after the prompt.
+    wait_for(lambda: not metric_values(page), timeout=10, what="the predictions to go")
 
     centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     loop = [(centre_x + 70 * math.sin(2 * math.pi * i / 48), centre_y - 95 * math.cos(2 * math.pi * i / 48))
