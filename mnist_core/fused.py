@@ -58,23 +58,21 @@ class _ReluMaxPoolDropoutFlatten(torch.autograd.Function):
         pixels = conv_output.permute(0, 2, 3, 1)  # (B, H, W, C): a plain view of channels-last memory
         left, right = pixels[:, :, :-1], pixels[:, :, 1:]
         took_right = torch.gt(right, left, out=left.new_empty(left.shape))  # a tie goes left, as in PyTorch
-        took_left = torch.le(right, left, out=left.new_empty(left.shape))
         rows = torch.maximum(left, right)  # (B, H, W-1, C)
         top, bottom = rows[:, :-1], rows[:, 1:]
         took_bottom = torch.gt(bottom, top, out=top.new_empty(top.shape))
-        took_top = torch.le(bottom, top, out=top.new_empty(top.shape))
         pooled = torch.maximum(top, bottom).clamp_min_(0.0)  # (B, H-1, W-1, C), after ReLU
         scale = 1.0 / (1.0 - p)
         if p > 0:
             pooled.mul_(keep_mask(pooled.shape, p, pooled.dtype)).mul_(scale)
         output = pooled.permute(0, 3, 1, 2).contiguous()  # the flatten's channel-first order
-        ctx.save_for_backward(took_left, took_right, took_top, took_bottom, output)
+        ctx.save_for_backward(took_right, took_bottom, output)
         ctx.scale = scale
         return output.view(batch, -1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        took_left, took_right, took_top, took_bottom, output = ctx.saved_tensors
+        took_right, took_bottom, output = ctx.saved_tensors
         batch, channels, pooled_height, pooled_width = output.shape
         # Through dropout and ReLU: the gradient passes where the output is positive.
         grad = torch.ops.aten.threshold_backward(grad.reshape(output.shape), output, 0.0)
@@ -83,12 +81,12 @@ class _ReluMaxPoolDropoutFlatten(torch.autograd.Function):
             grad.mul_(ctx.scale)
         # Undo the row maximum: each pooled gradient goes to the top or the bottom row.
         rows = grad.new_empty((batch, pooled_height + 1, pooled_width, channels))
-        torch.mul(grad, took_top, out=rows[:, :-1])
+        torch.addcmul(grad, grad, took_bottom, value=-1.0, out=rows[:, :-1])  # grad * (1 - took_bottom)
         rows[:, -1].zero_()
         rows[:, 1:].addcmul_(grad, took_bottom)
         # Undo the column maximum the same way.
         pixels = grad.new_empty((batch, pooled_height + 1, pooled_width + 1, channels))
-        torch.mul(rows, took_left, out=pixels[:, :, :-1])
+        torch.addcmul(rows, rows, took_right, value=-1.0, out=pixels[:, :, :-1])
         pixels[:, :, -1].zero_()
         pixels[:, :, 1:].addcmul_(rows, took_right)
         return pixels.permute(0, 3, 1, 2), None  # channels-last, like the convolution's output
