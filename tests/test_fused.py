@@ -86,3 +86,9 @@ def test_the_cnn_trains_through_the_fused_path_and_evaluates_through_the_stock_l
     torch.testing.assert_close(fused, model(x))
     model.eval()
     torch.testing.assert_close(fused, model(x))
+
+
+def test_gradient_passes_gradcheck_on_any_shape():
+    """Numerical differentiation agrees, in double precision and on a non-square map."""
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    assert torch.autograd.gradcheck(lambda t: relu_maxpool_dropout_flatten(t, 0.0), (x.requires_grad_(True),))
