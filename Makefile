@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PORT ?= 8501
 
-.PHONY: run test lint venv dev-venv checkpoints screenshots clean
+.PHONY: run test lint bench venv dev-venv checkpoints screenshots clean
 
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
@@ -21,6 +21,11 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
+
+# The speed claims: the library (training, time to accuracy, latency), then the app in Chromium.
+bench: $(DEV_STAMP)
+	$(PY) -m mnist_core bench
+	$(PY) -m tools.bench_app
 
 venv: $(RUN_STAMP)
 dev-venv: $(DEV_STAMP)
@@ -41,7 +46,7 @@ checkpoints: $(RUN_STAMP)
 
 # Retake the README's screenshots (needs Chromium and the data set).
 screenshots: $(DEV_STAMP)
-	$(PY) docs/take_screenshots.py
+	$(PY) -m tools.take_screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,7 +5,7 @@ This file is only the frame: page config, navigation, the shared sidebar, then t
 
 import streamlit as st
 
-from pages.common import sidebar
+from pages.shared.sidebar import sidebar
 
 st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide")
 

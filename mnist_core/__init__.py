@@ -1,9 +1,11 @@
 """mnist_core: the library behind the MNIST model comparison dashboard.
 
-One module per concern: ``data`` (MNIST in memory), ``models`` (the three architectures
-and their registry), ``training``, ``evaluation``, ``runs`` (run folders and
-checkpoints), ``preprocess`` (drawn or photographed digits), ``predict``, ``charts``
-(Plotly figures) and ``cli`` (``python -m mnist_core``). It never imports Streamlit.
+One module per concern: ``paths`` (where data and runs live), ``data`` (MNIST in memory),
+``models`` (the registry) and ``networks`` (the PyTorch modules), ``fused`` (the CNN's fused
+CPU training layers), ``recipes`` (training settings) and ``training`` (the loop), ``jobs``
+(training in a background thread), ``evaluation``, ``runs`` (run folders, and which run each
+model uses), ``preprocess`` (drawn or photographed digits), ``predict``, ``charts`` (Plotly
+figures), ``bench`` and ``cli`` (``python -m mnist_core``). It never imports Streamlit.
 """
 
 __version__ = "0.1.0"

@@ -6,8 +6,9 @@
 2. Time to accuracy: training seconds of the ``best`` recipe until the test accuracy first
    reaches a target, beside the ``tutorial`` recipe's best accuracy and its time.
 3. Prediction latency: decode a canvas PNG, preprocess, run all three models.
-4. The app: seconds from ``streamlit run app.py`` to the Draw page in headless Chromium,
-   and the server-side time of one prediction rerun.
+
+The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
+runs both).
 
 ``quick`` runs a few batches of each, so the test suite keeps the benchmark working; its
 numbers are not meaningful.
@@ -22,20 +23,25 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .data import MnistData, load_mnist
+from .data import MNIST_MEAN, MNIST_STD, load_mnist
 from .models import MODEL_KEYS, MODELS, build_model
-from .training import TrainingProgress, recipe_config, train_model
+from .recipes import recipe_config
 
+if TYPE_CHECKING:
+    from .data import MnistData
+
+BENCH_PARTS = ("epoch", "accuracy", "latency")
 TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
+TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}}  # the tutorials' pipeline runs the stock layers
 
 
 @dataclass
 class Throughput:
-    model: str
+    model_key: str
     tutorial_images_per_second: float
     ours_images_per_second: float
 
@@ -46,7 +52,7 @@ class Throughput:
 
 @dataclass
 class TimeToAccuracy:
-    model: str
+    model_key: str
     target: float
     best_seconds: float | None  # None: not reached
     best_epochs: int
@@ -64,21 +70,12 @@ class Latency:
 
 
 @dataclass
-class AppTiming:
-    start_to_draw_seconds: float | None
-    first_prediction_ms: float | None  # server time of the first prediction rerun (cold caches)
-    prediction_rerun_ms: float | None  # server time of a later one (median of two)
-    note: str = ""
-
-
-@dataclass
 class BenchReport:
     machine: str
     quick: bool
     throughput: list[Throughput] = field(default_factory=list)
     time_to_accuracy: list[TimeToAccuracy] = field(default_factory=list)
     latency: Latency | None = None
-    app: AppTiming | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -89,15 +86,15 @@ class BenchReport:
 
 
 def run_bench(
-    data_dir: str | None = None, quick: bool = False, parts: tuple[str, ...] = ("epoch", "accuracy", "latency", "app"),
+    data_dir: str | None = None, quick: bool = False, parts: tuple[str, ...] = BENCH_PARTS,
     log: Callable[[str], None] = lambda message: None,
 ) -> BenchReport:
     """Run the chosen ``parts`` of the benchmark and return the numbers.
 
     Args:
-        data_dir: MNIST root (see :func:`mnist_core.data.resolve_data_dir`).
+        data_dir: MNIST root (see :func:`mnist_core.paths.data_dir`).
         quick: a few batches of each part, to check that the benchmark works.
-        parts: any of ``epoch``, ``accuracy``, ``latency``, ``app``.
+        parts: any of :data:`BENCH_PARTS`.
         log: called with a line of progress before each measurement.
     """
     started = time.perf_counter()
@@ -114,9 +111,6 @@ def run_bench(
     if "latency" in parts:
         log("prediction latency")
         report.latency = measure_latency(repeats=20 if quick else 200)
-    if "app" in parts:
-        log("app start-up in headless Chromium")
-        report.app = measure_app()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -127,6 +121,8 @@ def measure_epoch(key: str, data: MnistData, batches: int | None = None, rounds:
     The two pipelines take turns, ``rounds`` times, and each keeps its best round: a
     shared or throttled machine then slows both alike instead of skewing the ratio.
     """
+    from .training import train_model
+
     subset = None if batches is None else batches * 100
     config = recipe_config(key, "tutorial", epochs=1, train_subset=subset)
     images = subset or len(data.train_labels)
@@ -144,15 +140,14 @@ def _tutorial_epoch(key: str, root: str, batches: int | None) -> float:
     Their normalisation constants are replaced by MNIST's (their bug changes accuracy, not speed).
     The model runs the stock PyTorch layers, as theirs did (not the CNN's fused training path).
     """
+    import torch
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     loader = DataLoader(datasets.MNIST(root, train=True, transform=transform), batch_size=100, shuffle=True)
     torch.manual_seed(0)
-    model = build_model(key)
-    if hasattr(model, "fused_cpu_training"):
-        model.fused_cpu_training = False
+    model = build_model(key, **TUTORIAL_LAYERS.get(key, {}))
     if key == "mlp":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     else:
@@ -174,6 +169,8 @@ def _tutorial_epoch(key: str, root: str, batches: int | None) -> float:
 
 def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> TimeToAccuracy:
     """Seconds of ``best`` training until the test accuracy first reaches the target."""
+    from .training import TrainingProgress, train_model
+
     target = TARGETS[key]
     overrides = {"epochs": 1, "train_subset": 1000} if quick else {}
     reached: list[int] = []
@@ -194,6 +191,8 @@ def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> 
 
 def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
+    import torch
+
     from .predict import load_model_set, shipped_run_dirs
     from .preprocess import prepare_digit
 
@@ -218,60 +217,13 @@ def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     )
 
 
-def measure_app(timeout: float = 120) -> AppTiming:
-    """Start the app, open /draw in headless Chromium, draw three times, read the server times it shows."""
-    from .browser import (
-        canvas_box,
-        chromium,
-        chromium_path,
-        metric_values,
-        streamlit_server,
-        stroke,
-        vertical_stroke,
-        wait_for,
-    )
-
-    executable = chromium_path()
-    if executable is None:
-        return AppTiming(None, None, None, "Chromium is not installed (apt-get install -y chromium).")
-    server_times = []
-    with chromium(executable) as browser:
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        started = time.perf_counter()
-        with streamlit_server(timeout=timeout) as url:
-            page.goto(f"{url}/draw")
-            box = canvas_box(page, timeout_ms=timeout * 1000)
-            page.get_by_text("Draw a digit (0–9)").wait_for(timeout=timeout * 1000)
-            start_seconds = time.perf_counter() - started
-            for _ in range(3):
-                stroke(page, vertical_stroke(box))
-                wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
-                server_times.append(wait_for(lambda: _server_time(page), timeout=10, what="the server time"))
-                time.sleep(1)  # let the browser finish drawing: it shares the CPU with the server here
-                page.get_by_role("button", name="Reset canvas & history").click()
-                wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
-                time.sleep(1)
-    return AppTiming(start_seconds, server_times[0], statistics.median(server_times[1:]))
-
-
-def _server_time(page) -> float | None:
-    """The milliseconds the Draw page reports for its last update, once it shows predictions."""
-    import re
-
-    for text in page.get_by_text("Server time for this update").all_inner_texts():
-        match = re.search(r"Server time for this update: (\d+) ms", text)
-        if match:
-            return float(match.group(1))
-    return None
-
-
 def format_markdown(report: BenchReport) -> str:
     lines = [f"Machine: {report.machine}" + (" — QUICK MODE, numbers not meaningful" if report.quick else ""), ""]
     if report.throughput:
         lines += [
             "| model | tutorials' pipeline (images/s) | ours (images/s) | speed-up |",
             "|---|---:|---:|---:|",
-            *(f"| {MODELS[t.model].name} | {t.tutorial_images_per_second:,.0f} | {t.ours_images_per_second:,.0f} "
+            *(f"| {MODELS[t.model_key].name} | {t.tutorial_images_per_second:,.0f} | {t.ours_images_per_second:,.0f} "
               f"| {t.speedup:.1f}x |" for t in report.throughput),
             "",
         ]
@@ -283,7 +235,7 @@ def format_markdown(report: BenchReport) -> str:
         for row in report.time_to_accuracy:
             reached = (f"{row.best_seconds:.1f} s ({row.best_epochs})" if row.best_seconds is not None
                        else f"not reached in {row.best_epochs} epochs")
-            lines.append(f"| {MODELS[row.model].name} | {100 * row.target:.1f}% | {reached} | "
+            lines.append(f"| {MODELS[row.model_key].name} | {100 * row.target:.1f}% | {reached} | "
                          f"{100 * row.tutorial_accuracy:.2f}% | {row.tutorial_seconds:.1f} s |")
         lines.append("")
     if report.latency:
@@ -295,24 +247,13 @@ def format_markdown(report: BenchReport) -> str:
             f"| a batch of {latency.batch_size} | {latency.batch_median_ms:.1f} ms | {latency.batch_p95_ms:.1f} ms |",
             "",
         ]
-    if report.app:
-        app = report.app
-        if app.start_to_draw_seconds is None:
-            lines += [f"App: not measured ({app.note})", ""]
-        else:
-            lines += [
-                "| app | time |",
-                "|---|---:|",
-                f"| `streamlit run app.py` → Draw page rendered in Chromium | {app.start_to_draw_seconds:.1f} s |",
-                f"| server time of the first prediction rerun | {app.first_prediction_ms:.0f} ms |",
-                f"| server time of a later prediction rerun | {app.prediction_rerun_ms:.0f} ms |",
-                "",
-            ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")
     return "\n".join(lines)
 
 
 def machine_description() -> str:
+    import torch
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:

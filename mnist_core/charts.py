@@ -7,6 +7,7 @@ enough to read on a projector.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ class Curve:
     """One run's history, labelled and coloured for a chart."""
 
     label: str
-    model: str  # a key of MODELS: picks the colour
+    model_key: str  # a key of MODELS: picks the colour
     history: Sequence[Mapping[str, float]]  # rows with "epoch" and the metric
 
 
@@ -43,22 +44,22 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
     figure = go.Figure()
     seen_per_model: dict[str, int] = {}
     for curve in curves:
-        repeat = seen_per_model.get(curve.model, 0)
-        seen_per_model[curve.model] = repeat + 1
+        repeat = seen_per_model.get(curve.model_key, 0)
+        seen_per_model[curve.model_key] = repeat + 1
         epochs = [row["epoch"] for row in curve.history]
         values = [row[metric] * (100 if percent else 1) for row in curve.history]
         figure.add_trace(
             go.Scatter(
-                x=epochs, y=values, name=curve.label, mode="lines+markers",
-                line={"color": MODELS[curve.model].color, "width": 3, "dash": _DASHES[repeat % len(_DASHES)]},
+                x=epochs, y=values, name=plain(curve.label), mode="lines+markers",
+                line={"color": MODELS[curve.model_key].color, "width": 3, "dash": _DASHES[repeat % len(_DASHES)]},
                 marker={"size": 7},
-                hovertemplate=f"{curve.label}<br>epoch %{{x}}: %{{y:.{2 if percent else 4}f}}"
+                hovertemplate=f"%{{fullData.name}}<br>epoch %{{x}}: %{{y:.{2 if percent else 4}f}}"
                               f"{'%' if percent else ''}<extra></extra>",
             )
         )
     label = METRIC_LABELS.get(metric, metric)
     figure.update_layout(
-        title=title or f"{label} per epoch",
+        title=plain(title) if title else f"{label} per epoch",
         xaxis_title="epoch",
         yaxis_title=f"{label} (%)" if percent else label,
         hovermode="x unified",
@@ -68,14 +69,14 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
 
 
 def confusion_heatmap(
-    confusion: np.ndarray, title: str = "", normalise: bool = False, model: str | None = None
+    confusion: np.ndarray, title: str = "", normalise: bool = False, model_key: str | None = None
 ) -> go.Figure:
     """A 10x10 heatmap: rows are true digits, columns predictions.
 
     Args:
         confusion: counts, ``[true, predicted]``.
         normalise: show each row as percentages of that true digit (recall on the diagonal).
-        model: a model key; its colour tints the scale.
+        model_key: a model key; its colour tints the scale.
     """
     counts = np.asarray(confusion, dtype=np.float64)
     if normalise:
@@ -89,7 +90,7 @@ def confusion_heatmap(
         hover = "true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>"
     # Errors are rare next to the diagonal; a square-root scale keeps them visible.
     scale_top = values.max() if values.size and values.max() > 0 else 1
-    colour = MODELS[model].color if model in MODELS else "#444444"
+    colour = MODELS[model_key].color if model_key in MODELS else "#444444"
     figure = go.Figure(
         go.Heatmap(
             z=np.sqrt(values / scale_top),
@@ -111,7 +112,7 @@ def confusion_heatmap(
             hovertemplate=hover, showlegend=False, name="",
         )
     )
-    figure.update_layout(title=title, xaxis_title="predicted", yaxis_title="true")
+    figure.update_layout(title=plain(title), xaxis_title="predicted", yaxis_title="true")
     figure.update_layout(clickmode="event+select", dragmode=False)
     figure.update_xaxes(dtick=1, side="bottom", constrain="domain")
     figure.update_yaxes(dtick=1, autorange="reversed", scaleanchor="x", constrain="domain")
@@ -130,18 +131,23 @@ def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str =
                 hovertemplate=f"{spec.name}: digit %{{x}} %{{y:.1f}}%<extra></extra>",
             )
         )
-    figure.update_layout(title=title, barmode="group", xaxis_title="digit", yaxis_title="probability (%)",
+    figure.update_layout(title=plain(title), barmode="group", xaxis_title="digit", yaxis_title="probability (%)",
                          bargap=0.2)
     figure.update_xaxes(dtick=1)
     figure.update_yaxes(range=[0, 100])
     return style(figure)
 
 
+def plain(text: str) -> str:
+    """``text`` for a Plotly label: Plotly reads a few HTML tags in labels; show them as text."""
+    return html.escape(str(text), quote=False)
+
+
 def style(figure: go.Figure) -> go.Figure:
     """The dashboard's look: large type, legend on top.
 
     No Plotly template: Streamlit's chart theme styles the figure in the browser, and
-    applying a template cost 12 ms of every figure (a third of a prediction update).
+    applying a template costs a noticeable part of every prediction update.
     """
     figure.update_layout(
         template="none",

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import paths
+from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .models import MODEL_KEYS, MODELS
-from .runs import SHIPPED_RUNS_DIR, RunError, RunInfo, user_runs_dir
+from .recipes import RECIPES
+from .runs import RunError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-BENCH_PARTS = ("epoch", "accuracy", "latency", "app")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train models and save each as a run folder")
     train.add_argument("--model", choices=[*MODEL_KEYS, "all"], default="all", help="which model (default: all)")
-    train.add_argument("--recipe", choices=["tutorial", "best"], default="best",
+    train.add_argument("--recipe", choices=RECIPES, default="best",
                        help="tutorial: the tutorials' settings, bugs fixed; best: our recipe (default)")
     train.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the recipe's)")
     train.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
@@ -65,19 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate every run folder in a folder on the test set")
-    evaluate.add_argument("--runs", type=Path, default=SHIPPED_RUNS_DIR, help="folder of runs (default: checkpoints/)")
+    evaluate.add_argument("--runs", type=Path, default=None, help="folder of runs (default: checkpoints/)")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     evaluate.set_defaults(handler=_evaluate)
 
     predict = commands.add_parser("predict", help="predict the digit in image files with every model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
-    predict.add_argument("--runs", type=Path, default=SHIPPED_RUNS_DIR,
-                         help="folder of runs; the newest run of each model is used (default: checkpoints/)")
+    predict.add_argument("--runs", type=Path, default=None,
+                         help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
+                              "(default: checkpoints/)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
 
-    bench = commands.add_parser("bench", help="measure training speed, time to accuracy, latency and app start-up")
+    bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency")
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
     bench.add_argument("--only", type=_bench_parts, default=BENCH_PARTS,
@@ -91,11 +94,12 @@ def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .data import load_mnist
+    from .recipes import recipe_config
     from .runs import new_run_dir, safe_run_name, save_run
-    from .training import recipe_config, train_model
+    from .training import train_model
 
     keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
-    args.out = args.out or user_runs_dir()
+    args.out = args.out or paths.user_runs_dir()
     configs = {
         key: recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset)
@@ -146,6 +150,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .runs import find_runs, load_model
 
+    args.runs = args.runs or paths.checkpoints_dir()
     runs, damaged = find_runs(args.runs)
     errors = [{"run": _shown(error.path if error.path.is_dir() else error.path.parent), "error": error.reason}
               for error in damaged]
@@ -160,7 +165,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                 continue
             result = evaluate(model, data.test_images, data.test_labels)
             models.append({
-                "model": run.model, "name": run.name, "run": _shown(run.path),
+                "model": run.model_key, "name": run.name, "run": _shown(run.path),
                 "accuracy": round(result.accuracy, 6), "loss": round(result.loss, 6),
                 "parameters": run.parameters,
             })
@@ -185,10 +190,11 @@ def _predict(args: argparse.Namespace) -> int:
 
     from .predict import load_model_set
     from .preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
-    from .runs import find_runs
+    from .runs import default_runs, find_runs
 
+    args.runs = args.runs or paths.checkpoints_dir()
     runs, _ = find_runs(args.runs)
-    chosen = _newest_run_per_model(runs)
+    chosen = default_runs(runs, paths.checkpoints_dir())
     if not chosen:
         raise RunError(args.runs, "holds no usable run. Train one with: python -m mnist_core train")
     model_set = load_model_set(chosen)
@@ -246,13 +252,6 @@ def _bench_parts(text: str) -> tuple[str, ...]:
     if unknown or not parts:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCH_PARTS)}")
     return parts
-
-
-def _newest_run_per_model(runs: list[RunInfo]) -> dict[str, RunInfo]:
-    newest: dict[str, RunInfo] = {}
-    for run in sorted(runs, key=lambda run: run.created):
-        newest[run.model] = run
-    return {key: newest[key] for key in MODEL_KEYS if key in newest}
 
 
 def _shown(path: Path) -> str:

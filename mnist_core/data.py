@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import paths
+
 if TYPE_CHECKING:
     import torch
 
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-DATA_DIR_ENV = "MNIST_DATA_DIR"
-DEFAULT_DATA_DIR = "data"
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -70,12 +70,6 @@ class MnistData:
         )
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data root: ``data_dir`` if given, else ``$MNIST_DATA_DIR``, else ``./data``."""
-    chosen = data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
-    return Path(chosen).expanduser()
-
-
 def raw_folder(root: Path) -> Path:
     """Where torchvision keeps (and looks for) the four uncompressed IDX files."""
     return root / "MNIST" / "raw"
@@ -89,14 +83,14 @@ def missing_files(root: Path) -> list[str]:
 
 def data_available(data_dir: str | os.PathLike | None = None) -> bool:
     """Whether the four files are on disk (cheap: looks, never reads or downloads)."""
-    return not missing_files(resolve_data_dir(data_dir))
+    return not missing_files(paths.data_dir(data_dir))
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> MnistData:
     """Load both MNIST splits into memory.
 
     Args:
-        data_dir: root folder holding ``MNIST/raw/*-ubyte``; see :func:`resolve_data_dir`.
+        data_dir: root folder holding ``MNIST/raw/*-ubyte``; see :func:`mnist_core.paths.data_dir`.
         download: fetch missing files with torchvision (needs internet).
 
     Returns:
@@ -107,7 +101,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
     """
     from torchvision.datasets import MNIST  # imported here: it costs about a second at start-up
 
-    root = resolve_data_dir(data_dir)
+    root = paths.data_dir(data_dir)
     if missing_files(root):
         if download:
             try:
@@ -162,7 +156,7 @@ def _check_split(split: str, images: torch.Tensor, labels: torch.Tensor, root: P
 def _not_found(root: Path, detail: str) -> MnistDataError:
     return MnistDataError(
         f"MNIST not found in {raw_folder(root)}.{detail} Put the four uncompressed files "
-        f"{', '.join(RAW_FILES)} in that folder, or point ${DATA_DIR_ENV} (or --data-dir) at the "
+        f"{', '.join(RAW_FILES)} in that folder, or point ${paths.DATA_DIR_ENV} (or --data-dir) at the "
         "folder that contains MNIST/raw/."
     )
 

@@ -16,16 +16,6 @@ NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
-class Misclassified:
-    """One test image a model got wrong."""
-
-    index: int  # position in the test split
-    true: int
-    predicted: int
-    confidence: float  # the model's probability for ``predicted``
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """A model's results on one labelled set of images."""
 
@@ -35,15 +25,6 @@ class Evaluation:
     labels: np.ndarray  # (N,) true digits
     predictions: np.ndarray  # (N,) predicted digits
     confidences: np.ndarray  # (N,) probability of the predicted digit
-
-    def misclassified(self) -> list[Misclassified]:
-        """The images the model got wrong, most confident mistakes first."""
-        wrong = np.flatnonzero(self.predictions != self.labels)
-        wrong = wrong[np.argsort(-self.confidences[wrong], kind="stable")]
-        return [
-            Misclassified(int(i), int(self.labels[i]), int(self.predictions[i]), float(self.confidences[i]))
-            for i in wrong
-        ]
 
 
 def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
@@ -57,7 +38,7 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 500
     memory_format = preferred_memory_format(model, device)
     try:
         with torch.inference_mode():
-            # Batches of 500 stay in cache: twice as fast as one big batch on the CPU.
+            # Batches of 500 stay in the CPU cache: much faster than one big batch.
             chunks = [
                 model(inputs[i : i + batch_size].to(device).contiguous(memory_format=memory_format))
                 .detach().float().cpu()

@@ -15,9 +15,8 @@ first. Here the same computation is written with a handful of fast elementwise o
   0.199997); the mask is made as floats directly;
 - the one layout change (channels-last → the flatten's channel-first order) is a single copy.
 
-Measured on the 2-core machine: forward and backward of these layers 15-17 ms → 6 ms for a
-batch of 100, and the CNN's whole training step 26 → 18-20 ms. The results equal the stock
-layers' (forward exactly, gradients to float rounding; ``tests/test_fused.py``).
+The README ("Performance") has the measurements. The results equal the stock layers'
+(forward exactly, gradients to float rounding; ``tests/test_fused.py``).
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ def relu_maxpool_dropout_flatten(conv_output: torch.Tensor, p: float) -> torch.T
 def keep_mask(shape: tuple[int, ...], p: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A float tensor of 1.0 (kept, probability ``1 - p``) and 0.0 (dropped), seeded from torch's RNG."""
     count = math.prod(shape)
-    # numpy's SFC64 makes random words twice as fast as torch's Mersenne twister (0.5 vs 1.1 ms
-    # a CNN batch); seeding it from torch's generator keeps torch.manual_seed reproducible.
+    # numpy's SFC64 makes random words about twice as fast as torch's Mersenne twister;
+    # seeding it from torch's generator keeps torch.manual_seed reproducible.
     seed = int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64))
     words = torch.from_numpy(np.random.SFC64(seed).random_raw((count + 3) // 4).view(np.int64))
     draws = words.view(torch.int16)[:count].view(shape)  # uniform over -32768 .. 32767

@@ -26,7 +26,7 @@ WAITING, RUNNING, SAVED, STOPPED, FAILED = "waiting", "running", "saved", "stopp
 class ModelStatus:
     """One model's part of a job, as last reported."""
 
-    model: str
+    model_key: str
     state: str = WAITING  # WAITING, RUNNING, SAVED, STOPPED or FAILED
     fraction: float = 0.0  # of this model's training, in [0, 1]
     epoch: int = 0
@@ -41,7 +41,6 @@ class ModelStatus:
 class JobSnapshot:
     statuses: tuple[ModelStatus, ...]
     finished: bool
-    started: float
     seconds: float  # since the start (until the end, once finished)
 
     @property
@@ -96,7 +95,7 @@ class TrainingJob:
             statuses = tuple(self._statuses.values())
             ended = self._ended
         now = ended if ended is not None else time.monotonic()
-        return JobSnapshot(statuses, ended is not None, self._started, now - self._started)
+        return JobSnapshot(statuses, ended is not None, now - self._started)
 
     def _update(self, key: str, **changes) -> None:
         with self._lock:

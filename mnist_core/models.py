@@ -68,9 +68,12 @@ def get_spec(key: str) -> ModelSpec:
         raise ValueError(f"Unknown model {key!r}: choose one of {', '.join(MODEL_KEYS)}.") from None
 
 
-def build_model(key: str) -> nn.Module:
-    """A freshly initialised model of the architecture ``key``."""
-    return get_spec(key).model_class()
+def build_model(key: str, **options) -> nn.Module:
+    """A freshly initialised model of the architecture ``key``.
+
+    ``options`` go to the network's constructor (the CNN takes ``fused_cpu_training``).
+    """
+    return get_spec(key).model_class(**options)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import paths
 from .models import MODEL_KEYS
-from .runs import SHIPPED_RUNS_DIR, RunError, RunInfo, load_model, read_run
+from .runs import RunError, RunInfo, load_model, read_run
 
 if TYPE_CHECKING:
     import torch
@@ -51,7 +52,7 @@ class ModelSet:
 
         Runs on one CPU thread: one image is too small to share, and a second thread makes
         the call wait whenever another program (the browser, on a laptop) has the other
-        core. Measured with one core busy: worst case 70 ms with two threads, 3 ms with one.
+        core (README, "Performance").
         """
         with _one_thread():
             batch = self.predict_batch(inputs)
@@ -82,8 +83,9 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def shipped_run_dirs(root: str | os.PathLike = SHIPPED_RUNS_DIR) -> dict[str, os.PathLike]:
-    """The shipped checkpoint folder of each model: ``checkpoints/<key>``."""
+def shipped_run_dirs(checkpoints: str | os.PathLike | None = None) -> dict[str, os.PathLike]:
+    """The shipped checkpoint folder of each model: ``<checkpoints>/<key>`` (default: :func:`paths.checkpoints_dir`)."""
+    root = checkpoints if checkpoints is not None else paths.checkpoints_dir()
     return {key: os.path.join(root, key) for key in MODEL_KEYS}
 
 
@@ -96,7 +98,7 @@ def load_model_set(runs: Mapping[str, RunInfo | str | os.PathLike]) -> ModelSet:
     models = {}
     for key, run in runs.items():
         info = run if isinstance(run, RunInfo) else read_run(run)
-        if info.model != key:
+        if info.model_key != key:
             raise RunError(info.path, f"holds a {info.name} model, not {key}.")
         models[key] = load_model(info)
     return ModelSet(models)

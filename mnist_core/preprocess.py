@@ -214,7 +214,7 @@ def _grey_and_alpha(image: np.ndarray | Image.Image) -> tuple[np.ndarray, np.nda
         return _pil_grey_and_alpha(image)
     array = np.asarray(image)
     # Values are scaled to [0, 1] only after the channels are combined: one full-size float
-    # copy of a canvas instead of three (1.6 → 0.2 ms for a 280x280 RGBA image).
+    # copy of a canvas instead of three.
     if array.dtype == np.uint8:
         values, scale = array.astype(np.float32), np.float32(1 / 255)
     elif array.dtype == np.uint16:

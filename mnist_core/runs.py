@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,10 +46,6 @@ RUN_FORMAT_VERSION = 1
 MAX_RUN_FILE_BYTES = 5 * 2**20
 MAX_WEIGHTS_BYTES = 64 * 2**20  # the largest model (CNN) is 3.7 MB
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RUNS_DIR = PROJECT_ROOT / "checkpoints"
-RUNS_DIR_ENV = "MNIST_RUNS_DIR"
-
 _REQUIRED_FIELDS = ("model", "config", "history", "metrics", "confusion_matrix", "weights")
 
 
@@ -66,7 +63,7 @@ class RunInfo:
     """What ``run.json`` says about a run (the weights are loaded separately)."""
 
     path: Path
-    model: str  # a key of MODELS
+    model_key: str  # a key of MODELS
     config: dict[str, Any]
     history: list[dict[str, float]]
     metrics: dict[str, Any]  # accuracy, loss, per-class precision/recall/f1/support
@@ -84,7 +81,7 @@ class RunInfo:
     @property
     def name(self) -> str:
         """The model's display name."""
-        return MODELS[self.model].name
+        return MODELS[self.model_key].name
 
     @property
     def accuracy(self) -> float:
@@ -99,14 +96,9 @@ class RunInfo:
         """The folder name, which is unique within its runs folder."""
         return self.path.name
 
-    @property
-    def shipped(self) -> bool:
-        return self.path.resolve().parent == SHIPPED_RUNS_DIR
-
-
-def user_runs_dir() -> Path:
-    """Where runs trained by users go: ``$MNIST_RUNS_DIR``, else ``runs/`` beside ``checkpoints/``."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or PROJECT_ROOT / "runs")
+    def is_shipped(self, checkpoints: str | os.PathLike) -> bool:
+        """Whether this is the shipped checkpoint of its model: ``<checkpoints>/<model key>``."""
+        return self.path.name == self.model_key and self.path.parent.resolve() == Path(checkpoints).resolve()
 
 
 def save_run(
@@ -255,7 +247,7 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
             raise ValueError(f"the confusion matrix has shape {confusion.shape}, not (10, 10)")
         info = RunInfo(
             path=run_dir,
-            model=model_key,
+            model_key=model_key,
             config=dict(record["config"]),
             history=[dict(row) for row in record["history"]],
             metrics=dict(record["metrics"]),
@@ -308,7 +300,7 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
         state = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise RunError(weights_file, f"is not a valid safetensors file ({error}).") from None
-    model = build_model(info.model)
+    model = build_model(info.model_key)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -339,6 +331,37 @@ def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError
             except RunError as error:
                 errors.append(error)
     return runs, errors
+
+
+def shipped_runs(runs: Iterable[RunInfo], checkpoints: str | os.PathLike) -> dict[str, RunInfo]:
+    """The shipped checkpoint of each model among ``runs``, in the registry's order."""
+    shipped = {run.model_key: run for run in runs if run.is_shipped(checkpoints)}
+    return {key: shipped[key] for key in MODELS if key in shipped}
+
+
+def default_runs(
+    runs: Iterable[RunInfo], checkpoints: str | os.PathLike, chosen: Mapping[str, str] | None = None
+) -> dict[str, RunInfo]:
+    """The run each model uses when a person has not said otherwise, in the registry's order.
+
+    For each model: the run ``chosen`` names (model key → run folder) if it is among ``runs``
+    and holds that model; else its shipped checkpoint; else its newest run by creation time.
+    The app and the command line both choose with this.
+    """
+    runs = list(runs)
+    by_path = {str(run.path): run for run in runs}
+    shipped = shipped_runs(runs, checkpoints)
+    result = {}
+    for key in MODELS:
+        picked = by_path.get((chosen or {}).get(key, ""))
+        own = sorted((run for run in runs if run.model_key == key), key=lambda run: (run.created, str(run.path)))
+        if picked is not None and picked.model_key == key:
+            result[key] = picked
+        elif key in shipped:
+            result[key] = shipped[key]
+        elif own:
+            result[key] = own[-1]
+    return result
 
 
 def library_versions() -> dict[str, str]:

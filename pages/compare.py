@@ -6,17 +6,12 @@ import streamlit as st
 
 from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart
 from mnist_core.evaluation import per_class_metrics
-from mnist_core.runs import RunError
-from pages.common import (
-    all_runs,
-    ensure_frame,
-    mnist_or_none,
-    report_run_error,
-    run_label,
-    shipped_runs,
-    test_predictions,
-    upscale,
-)
+from mnist_core.runs import RunError, shipped_runs
+from pages.shared.frame import ensure_frame
+from pages.shared.images import upscale
+from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
+from pages.shared.markdown import literal
+from pages.shared.run_choice import all_runs, checkpoints_folder, path_key, run_label, short_label
 
 GALLERY_SIZE = 30
 
@@ -28,20 +23,20 @@ if not runs:
     st.info("No runs to compare yet. Train some on the **Train** page.")
     st.stop()
 by_path = {str(run.path): run for run in runs}
-default = [str(run.path) for run in shipped_runs().values()] or list(by_path)[:3]
+default = [str(run.path) for run in shipped_runs(runs, checkpoints_folder()).values()] or list(by_path)[:3]
 chosen_paths = st.multiselect("Runs", list(by_path), default=default, format_func=lambda p: run_label(by_path[p]),
                               key="compare.runs")
 if not chosen_paths:
     st.info("Choose one or more runs above.")
     st.stop()
 chosen = [by_path[path] for path in chosen_paths]
-labels = {str(run.path): (run.name if run.shipped else f"{run.name} · {run.run_id}") for run in chosen}
+labels = {str(run.path): short_label(run) for run in chosen}
 
 # --- Curves -----------------------------------------------------------------------------------
 st.subheader("Training curves")
 metric = st.segmented_control("Metric", list(METRIC_LABELS), default="test_accuracy",
                               format_func=METRIC_LABELS.get, key="compare.metric") or "test_accuracy"
-curves = [Curve(labels[str(run.path)], run.model, run.history) for run in chosen if run.history]
+curves = [Curve(labels[str(run.path)], run.model_key, run.history) for run in chosen if run.history]
 if curves:
     st.plotly_chart(history_chart(curves, metric), width="stretch", key="compare.curves")
 else:
@@ -57,10 +52,12 @@ per_row = 3
 for start in range(0, len(chosen), per_row):
     for column, run in zip(st.columns(per_row), chosen[start : start + per_row]):
         with column:
-            figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise, model=run.model)
+            figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
+                                       model_key=run.model_key)
             figure.update_layout(height=430, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+            # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
-                                    key=f"compare.confusion.{run.run_id}.{run.model}")
+                                    key=f"compare.confusion.{path_key(run.path)}")
             points = (event or {}).get("selection", {}).get("points", []) if event else []
             if points:
                 clicked = (int(points[0]["y"]), int(points[0]["x"]))
@@ -109,7 +106,8 @@ for predicted in predictions.values():
     mistaken |= (truth == true_digit) & (predicted == predicted_digit)
 indices = np.flatnonzero(mistaken)
 counts = ", ".join(
-    f"{labels[path]} {int(((truth == true_digit) & (p == predicted_digit)).sum())}" for path, p in predictions.items()
+    f"{literal(labels[path])} {int(((truth == true_digit) & (p == predicted_digit)).sum())}"
+    for path, p in predictions.items()
 )
 if len(indices) == 0:
     st.success(f"No chosen run mistakes a {true_digit} for a {predicted_digit}.")
@@ -120,7 +118,7 @@ st.markdown(f"**{len(indices)}** test images of a **{true_digit}** were predicte
 columns = st.columns(6)
 for slot, index in enumerate(indices[:GALLERY_SIZE]):
     answers = " · ".join(
-        f"{labels[path].split(' · ')[0]} {'✗' if p[index] != true_digit else '✓'}{p[index]}"
+        f"{literal(labels[path].split(' · ')[0])} {'✗' if p[index] != true_digit else '✓'}{p[index]}"
         for path, p in predictions.items()
     )
     with columns[slot % len(columns)]:

@@ -10,17 +10,11 @@ from mnist_core.models import MODELS
 from mnist_core.predict import agreement
 from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
 from mnist_core.runs import RunError
-from pages.common import (
-    SELECTION_KEY,
-    all_runs,
-    ensure_frame,
-    import_pytorch_soon,
-    model_set_for,
-    report_run_error,
-    require_runs,
-    run_label,
-    upscale,
-)
+from pages.shared.frame import ensure_frame
+from pages.shared.images import upscale
+from pages.shared.loading import model_set_for, report_run_error
+from pages.shared.pytorch_preload import import_pytorch_soon
+from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
 
 CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
@@ -30,21 +24,21 @@ PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predi
 ensure_frame()
 st.title("Draw a digit")
 
-def remember_choice(key: str) -> None:
+def choose_run(key: str) -> None:
     # A callback runs before the rerun, so the shared sidebar already shows the new choice;
     # the choice outlives the widget when the person visits other pages.
-    st.session_state[SELECTION_KEY][key] = st.session_state[f"draw.run.{key}"]
+    remember_choice(key, st.session_state[f"draw.run.{key}"])
 
 
 runs = require_runs()
 with st.expander("Models in use", expanded=False):
     available = all_runs()[0]
     for column, (key, current) in zip(st.columns(len(runs)), runs.items()):
-        labels = {str(run.path): run_label(run) for run in available if run.model == key}
+        labels = {str(run.path): run_label(run) for run in available if run.model_key == key}
         with column:
             st.selectbox(
                 MODELS[key].name, list(labels), index=list(labels).index(str(current.path)),
-                format_func=labels.get, key=f"draw.run.{key}", on_change=remember_choice, args=(key,),
+                format_func=labels.get, key=f"draw.run.{key}", on_change=choose_run, args=(key,),
             )
 
 

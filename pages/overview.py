@@ -5,7 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.models import MODELS
-from pages.common import ensure_frame, mnist_or_none, prediction_latency_ms, require_runs, upscale
+from pages.shared.frame import ensure_frame
+from pages.shared.images import upscale
+from pages.shared.loading import mnist_or_none, prediction_latency_ms
+from pages.shared.run_choice import require_runs
 
 ensure_frame()
 st.title("MNIST model comparison")

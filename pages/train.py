@@ -5,9 +5,11 @@ import streamlit as st
 from mnist_core.charts import Curve, history_chart
 from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, TrainingJob, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS
-from mnist_core.runs import user_runs_dir
-from mnist_core.training import recipe_config
-from pages.common import ensure_frame, mnist_or_none
+from mnist_core.recipes import RECIPES, recipe_config
+from pages.shared.frame import ensure_frame
+from pages.shared.loading import mnist_or_none
+from pages.shared.markdown import literal
+from pages.shared.run_choice import user_runs_folder
 
 JOB_KEY = "train.job"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
@@ -30,7 +32,7 @@ with st.form("train.settings", border=True):
     models = st.pills("Models", list(MODEL_KEYS), default=list(MODEL_KEYS), selection_mode="multi",
                       format_func=lambda key: MODELS[key].name, key="train.models")
     recipe = st.segmented_control(
-        "Recipe", ["best", "tutorial"], default="best", key="train.recipe",
+        "Recipe", list(RECIPES), default="best", key="train.recipe",
         help="best: AdamW, one-cycle schedule, random affine augmentation (trains the shipped checkpoints). "
              "tutorial: the tutorials' settings with their bugs fixed: batch 100, 10 epochs, SGD 0.01 for the "
              "MLP, Adam for the CNNs, no augmentation.",
@@ -61,7 +63,7 @@ elif submitted:
         except ValueError as error:
             st.error(str(error))
         else:
-            job = TrainingJob(configs, data, save_to_folder(user_runs_dir(), len(data.train_labels))).start()
+            job = TrainingJob(configs, data, save_to_folder(user_runs_folder(), len(data.train_labels))).start()
             st.session_state[JOB_KEY] = job
             busy = True
 
@@ -74,7 +76,7 @@ if job is None:
 def show_job(job: TrainingJob) -> None:
     snapshot = job.snapshot()
     for status in snapshot.statuses:
-        name = MODELS[status.model].name
+        name = MODELS[status.model_key].name
         detail = f"epoch {status.epoch}/{status.epochs}" if status.state == RUNNING else status.state
         if status.loss is not None and status.state == RUNNING:
             detail += f" · loss {status.loss:.3f}"
@@ -83,7 +85,7 @@ def show_job(job: TrainingJob) -> None:
         st.progress(min(1.0, status.fraction), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
         if status.message:
             (st.error if status.state == FAILED else st.caption)(status.message)
-    curves = [Curve(MODELS[s.model].name, s.model, [row.to_dict() for row in s.history])
+    curves = [Curve(MODELS[s.model_key].name, s.model_key, [row.to_dict() for row in s.history])
               for s in snapshot.statuses if s.history]
     if curves:
         accuracy_column, loss_column = st.columns(2)
@@ -95,7 +97,7 @@ def show_job(job: TrainingJob) -> None:
         saved = snapshot.saved_runs
         if saved:
             st.success(f"Finished in {snapshot.seconds:.0f} s. Saved {len(saved)} run(s): "
-                       + ", ".join(f"`{path.name}`" for path in saved))
+                       + ", ".join(literal(path.name) for path in saved))
             st.page_link("pages/compare.py", label="Compare them", icon=":material/compare:")
         else:
             st.warning("Nothing was saved: training stopped before any epoch finished.")

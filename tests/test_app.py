@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -146,7 +146,7 @@ def test_a_damaged_run_is_listed_with_its_reason_and_the_rest_works(user_runs, r
 
 
 def test_corrupt_mnist_is_explained_and_drawing_still_works(user_runs, tmp_path, monkeypatch):
-    from tests.conftest import write_fake_mnist
+    from tests.support.mnist_files import write_fake_mnist
 
     root = write_fake_mnist(tmp_path / "mnist")
     images = root / "MNIST" / "raw" / "train-images-idx3-ubyte"

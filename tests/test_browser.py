@@ -7,36 +7,24 @@ must run: a missing Chromium fails them instead of skipping.
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import pytest
 
-from mnist_core.browser import (
+from tests.support.browser import (
     canvas_box,
     chromium,
-    chromium_path,
     metric_values,
+    require_chromium,
     streamlit_server,
     stroke,
     vertical_stroke,
     wait_for,
 )
-from tests.conftest import real_data_root_or_none
+from tests.support.mnist_files import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs", "/draw": "Draw a digit"}
-
-
-def require_chromium() -> str:
-    """Chromium's path. In CI a missing browser fails the test; elsewhere it skips."""
-    path = chromium_path()
-    if path is None:
-        message = "Chromium is not installed (apt-get install -y chromium)."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +39,8 @@ def app_url(tmp_path_factory):
     data_root = real_data_root_or_none()
     if data_root is not None:
         env["MNIST_DATA_DIR"] = str(data_root.resolve())
-    with streamlit_server(env) as url:
-        yield url
+    with streamlit_server(env) as server:
+        yield server.url
 
 
 @pytest.fixture

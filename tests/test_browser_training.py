@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from mnist_core.browser import chromium, streamlit_server, wait_for
 from mnist_core.runs import find_runs
-from tests.conftest import real_data_root_or_none
-from tests.test_browser import require_chromium
+from tests.support.browser import chromium, require_chromium, streamlit_server, wait_for
+from tests.support.mnist_files import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
 
@@ -37,50 +36,42 @@ def test_closing_the_tab_or_killing_the_server_loses_nothing(tmp_path, real_mnis
     runs_dir = tmp_path / "runs"
     env = {"MNIST_RUNS_DIR": str(runs_dir), "MNIST_DATA_DIR": str(real_data_root_or_none().resolve())}
     with chromium(executable) as browser:
-        with streamlit_server(env) as url:
+        with streamlit_server(env) as server:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, url, epochs=3)
+            start_training(page, server.url, epochs=3)
             page.close()  # the tab closes mid-epoch: training goes on and saves a complete run
             (run,) = wait_for(lambda: find_runs(runs_dir)[0], timeout=120, what="the run of the closed tab")
-            assert run.model == "lenet5" and len(run.history) == 3 and not run.stopped_early
+            assert run.model_key == "lenet5" and len(run.history) == 3 and not run.stopped_early
             before = {path.name: path.read_bytes() for path in run.path.iterdir()}
 
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, url, epochs=50)
-            server = _server_process()
-            server.send_signal(signal.SIGKILL)  # the server dies mid-training
-            server.wait(timeout=30)
+            start_training(page, server.url, epochs=50)
+            server.process.send_signal(signal.SIGKILL)  # the server dies mid-training
+            server.process.wait(timeout=30)
             page.close()
 
         runs, damaged = find_runs(runs_dir)
         assert [r.path for r in runs] == [run.path] and damaged == []
         assert {path.name: path.read_bytes() for path in run.path.iterdir()} == before
 
-        with streamlit_server(env) as url:  # a fresh server trains again and lists both runs
+        with streamlit_server(env) as server:  # a fresh server trains again and lists both runs
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, url, epochs=1)
+            start_training(page, server.url, epochs=1)
             wait_for(lambda: len(find_runs(runs_dir)[0]) == 2, timeout=120, what="the next run")
             page.get_by_text("Saved 1 run(s)").wait_for(timeout=30_000)
             assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def _server_process():
-    """The most recent `streamlit run` started by mnist_core.browser.streamlit_server."""
-    from mnist_core import browser
-
-    return browser.last_server_process
-
-
 def test_an_unreadable_upload_gets_a_reason_and_a_photo_gets_predictions(tmp_path):
-    from tests.test_preprocess import draw_seven
+    from tests.support.images import draw_seven
 
     executable = require_chromium()
     bad, good = tmp_path / "notes.png", tmp_path / "seven.png"
     bad.write_text("not an image")
     draw_seven(ink=(30, 30, 30), paper=(240, 235, 225), mode="RGB").save(good)  # dark ink on paper
-    with chromium(executable) as browser, streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as url:
+    with chromium(executable) as browser, streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as server:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.goto(f"{url}/draw")
+        page.goto(f"{server.url}/draw")
         page.get_by_role("tab", name="Upload a photo").click()
         upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
         upload.set_input_files(str(bad))

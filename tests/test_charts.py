@@ -26,7 +26,7 @@ def test_loss_chart_is_not_in_percent():
 
 def test_confusion_heatmap_counts_and_row_normalised():
     confusion = np.diag(np.full(10, 90)) + 1
-    counts = confusion_heatmap(confusion, "LeNet-5", model="lenet5")
+    counts = confusion_heatmap(confusion, "LeNet-5", model_key="lenet5")
     assert counts.data[0].text[0][0] == "91"
     cells = counts.data[1]  # the clickable layer: one marker per cell, carrying the value
     assert len(cells.x) == 100 and cells.customdata[1] == 1 and (cells.y[1], cells.x[1]) == (0, 1)

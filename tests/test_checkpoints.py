@@ -5,15 +5,18 @@ import pytest
 from mnist_core.evaluation import evaluate
 from mnist_core.models import MODEL_KEYS
 from mnist_core.predict import load_model_set, shipped_run_dirs
-from mnist_core.runs import SHIPPED_RUNS_DIR, load_model, read_run
+from mnist_core.runs import load_model, read_run
+from tests.support import PROJECT_ROOT
+
+CHECKPOINTS = PROJECT_ROOT / "checkpoints"
 
 PROMISED_ACCURACY = {"mlp": 0.988, "cnn": 0.992, "lenet5": 0.992}
 
 
 @pytest.mark.parametrize("key", MODEL_KEYS)
 def test_shipped_run_is_complete_and_trained_with_best(key):
-    run = read_run(SHIPPED_RUNS_DIR / key)
-    assert run.model == key and run.recipe == "best" and not run.stopped_early
+    run = read_run(CHECKPOINTS / key)
+    assert run.model_key == key and run.recipe == "best" and not run.stopped_early
     assert run.test_images == 10_000 and run.train_images == 60_000
     assert len(run.history) == run.config["epochs"]
     assert run.accuracy >= PROMISED_ACCURACY[key]
@@ -22,7 +25,7 @@ def test_shipped_run_is_complete_and_trained_with_best(key):
 @pytest.mark.real_data
 @pytest.mark.parametrize("key", MODEL_KEYS)
 def test_shipped_run_reproduces_its_recorded_accuracy(real_mnist, key):
-    run = read_run(SHIPPED_RUNS_DIR / key)
+    run = read_run(CHECKPOINTS / key)
     result = evaluate(load_model(run), real_mnist.test_images, real_mnist.test_labels)
     assert result.accuracy == pytest.approx(run.accuracy, abs=0.0005)  # ±0.05 points
     assert (result.confusion == run.confusion).mean() > 0.95
@@ -32,7 +35,7 @@ def test_shipped_run_reproduces_its_recorded_accuracy(real_mnist, key):
 def test_all_three_read_real_test_digits(real_mnist):
     from mnist_core.data import normalize
 
-    models = load_model_set(shipped_run_dirs())
+    models = load_model_set(shipped_run_dirs(CHECKPOINTS))
     images, labels = real_mnist.test_images[:500], real_mnist.test_labels[:500].numpy()
     for key, probabilities in models.predict_batch(normalize(images)).items():
         assert (probabilities.argmax(axis=1) == labels).mean() > 0.97, key

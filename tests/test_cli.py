@@ -11,8 +11,8 @@ from mnist_core.cli import main
 from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import MODEL_KEYS, build_model
 from mnist_core.runs import RUN_FILE, WEIGHTS_FILE, read_run, save_run
-from tests.conftest import PROJECT_ROOT
-from tests.test_preprocess import draw_seven
+from tests.support import PROJECT_ROOT
+from tests.support.images import draw_seven
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
 
 def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
     """Good files still get predictions; each bad one gets its reason; the exit code says so."""
-    from tests.test_preprocess import huge_png_header, png_bytes
+    from tests.support.images import huge_png_header, png_bytes
 
     seven = draw_seven()
     files = {

@@ -11,9 +11,9 @@ from mnist_core.data import (
     load_mnist,
     normalize,
     raw_folder,
-    resolve_data_dir,
 )
-from tests.conftest import write_idx_labels
+from mnist_core.paths import data_dir
+from tests.support.mnist_files import write_idx_labels
 
 
 def test_loads_both_splits_as_tensors(fake_mnist_root):
@@ -26,10 +26,10 @@ def test_loads_both_splits_as_tensors(fake_mnist_root):
 
 def test_data_root_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "from-env"))
-    assert resolve_data_dir(tmp_path / "explicit") == tmp_path / "explicit"
-    assert resolve_data_dir() == tmp_path / "from-env"
+    assert data_dir(tmp_path / "explicit") == tmp_path / "explicit"
+    assert data_dir() == tmp_path / "from-env"
     monkeypatch.delenv("MNIST_DATA_DIR")
-    assert str(resolve_data_dir()) == "data"
+    assert str(data_dir()) == "data"
 
 
 def test_missing_files_name_all_four_and_the_folder(tmp_path):

@@ -3,15 +3,35 @@
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from mnist_core.runs import find_runs, read_run
-from tests.conftest import PROJECT_ROOT, write_fake_mnist
+from tests.support import PROJECT_ROOT
+from tests.support.mnist_files import write_fake_mnist
 
 
 def train_command(data_root, out, epochs):
     return [sys.executable, "-m", "mnist_core", "train", "--model", "mlp", "--recipe", "tutorial",
             "--epochs", str(epochs), "--batch-size", "10", "--data-dir", str(data_root), "--out", str(out)]
+
+
+def start_and_wait_for_training(command, timeout=120) -> tuple[subprocess.Popen, bytearray]:
+    """Start ``command`` and return once its progress bar shows a training loss (batches are running)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT_ROOT)
+    stderr = bytearray()
+
+    def collect():
+        while chunk := process.stderr.read1(4096):
+            stderr.extend(chunk)
+
+    threading.Thread(target=collect, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while b"loss" not in stderr:  # the bar's postfix appears after the first batches
+        assert process.poll() is None, f"training ended early: {bytes(stderr).decode(errors='replace')}"
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.05)
+    return process, stderr
 
 
 def test_killing_training_leaves_no_half_written_run(tmp_path):
@@ -21,9 +41,7 @@ def test_killing_training_leaves_no_half_written_run(tmp_path):
     (existing,) = find_runs(out)[0]
     before = {path.name: path.read_bytes() for path in existing.path.iterdir()}
 
-    process = subprocess.Popen(train_command(data_root, out, 500), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=PROJECT_ROOT)
-    time.sleep(6)  # well into training
+    process, _ = start_and_wait_for_training(train_command(data_root, out, 500))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
 
@@ -34,15 +52,15 @@ def test_killing_training_leaves_no_half_written_run(tmp_path):
     again = subprocess.run(train_command(data_root, out, 1), capture_output=True, text=True, timeout=120,
                            cwd=PROJECT_ROOT)
     assert again.returncode == 0, again.stderr
-    assert len(find_runs(out)[0]) == 2 and read_run(existing.path).model == "mlp"
+    assert len(find_runs(out)[0]) == 2 and read_run(existing.path).model_key == "mlp"
 
 
 def test_ctrl_c_says_nothing_was_saved(tmp_path):
     data_root = write_fake_mnist(tmp_path / "mnist", train=2000, test=100)
-    process = subprocess.Popen(train_command(data_root, tmp_path / "runs", 500), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-    time.sleep(6)
+    process, stderr = start_and_wait_for_training(train_command(data_root, tmp_path / "runs", 500))
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    time.sleep(0.2)  # the reader thread takes the last bytes
+    err = bytes(stderr).decode(errors="replace")
     assert process.returncode == 130 and "Interrupted" in err and "Traceback" not in err
     assert find_runs(tmp_path / "runs") == ([], [])

@@ -4,8 +4,8 @@ import threading
 
 from mnist_core.data import load_mnist
 from mnist_core.jobs import FAILED, SAVED, STOPPED, TrainingJob, save_to_folder
+from mnist_core.recipes import recipe_config
 from mnist_core.runs import find_runs, read_run
-from mnist_core.training import recipe_config
 
 
 def tiny_configs(*keys, epochs=2):
@@ -19,7 +19,7 @@ def test_a_job_trains_each_model_and_saves_a_run(fake_mnist_root, tmp_path):
     snapshot = job.snapshot()
     assert snapshot.finished and [s.state for s in snapshot.statuses] == [SAVED, SAVED]
     assert all(s.fraction == 1.0 and len(s.history) == 2 for s in snapshot.statuses)
-    assert sorted(read_run(path).model for path in snapshot.saved_runs) == ["lenet5", "mlp"]
+    assert sorted(read_run(path).model_key for path in snapshot.saved_runs) == ["lenet5", "mlp"]
 
 
 def test_stop_keeps_finished_epochs_and_skips_the_rest(fake_mnist_root, tmp_path):

@@ -11,8 +11,15 @@ import time
 
 import pytest
 
-from mnist_core.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke
-from tests.test_browser import require_chromium
+from tests.support.browser import (
+    canvas_box,
+    chromium,
+    metric_values,
+    require_chromium,
+    streamlit_server,
+    stroke,
+    vertical_stroke,
+)
 
 pytestmark = pytest.mark.browser
 SESSIONS = 10
@@ -41,11 +48,11 @@ new MutationObserver(() => {
 
 def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
     executable = require_chromium()
-    with streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as url, chromium(executable) as browser:
+    with streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as server, chromium(executable) as browser:
         pages = []
         for _ in range(SESSIONS):  # separate contexts: separate Streamlit sessions
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            page.goto(f"{url}/draw")
+            page.goto(f"{server.url}/draw")
             pages.append(page)
         boxes = [canvas_box(page) for page in pages]
         for page in pages:

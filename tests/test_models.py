@@ -51,6 +51,21 @@ def test_the_light_modules_do_not_import_torch():
     import sys
 
     code = ("import sys; import mnist_core.models, mnist_core.data, mnist_core.runs, mnist_core.preprocess, "
-            "mnist_core.predict, mnist_core.charts, mnist_core.cli; print('torch' in sys.modules)")
+            "mnist_core.predict, mnist_core.charts, mnist_core.cli, mnist_core.recipes, mnist_core.paths, "
+            "mnist_core.bench; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_the_library_is_only_a_library():
+    """mnist_core never drives a browser, starts the app or imports Streamlit: that is the app's and the tools' job."""
+    import re
+    from pathlib import Path
+
+    import mnist_core
+
+    for module in Path(mnist_core.__file__).parent.glob("*.py"):
+        text = module.read_text()
+        assert not re.search(r"^\s*(import|from) streamlit", text, flags=re.MULTILINE), module.name
+        for word in ("playwright", "chromium", "subprocess"):
+            assert word not in text.lower(), f"{module.name} mentions {word}"

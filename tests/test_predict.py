@@ -7,7 +7,7 @@ import torch
 
 from mnist_core.predict import agreement, load_model_set, shipped_run_dirs
 from mnist_core.preprocess import prepare_digit
-from tests.test_preprocess import draw_seven
+from tests.support.images import draw_seven
 
 
 def test_one_call_gives_each_model_probabilities_and_a_digit():

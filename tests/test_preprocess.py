@@ -1,6 +1,3 @@
-import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -8,16 +5,7 @@ from PIL import Image, ImageDraw
 
 from mnist_core.data import MNIST_MEAN, MNIST_STD
 from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
-
-
-def draw_seven(size=280, box=(60, 40, 220, 240), width=None, ink=255, paper=0, mode="L"):
-    """A '7' (a bar and a diagonal) drawn inside ``box`` on a ``size`` x ``size`` image."""
-    left, top, right, bottom = box
-    width = width or max(2, round((bottom - top) / 11))
-    image = Image.new(mode, (size, size), paper)
-    pen = ImageDraw.Draw(image)
-    pen.line([(left, top), (right, top), (left + (right - left) * 0.35, bottom)], fill=ink, width=width, joint="curve")
-    return image
+from tests.support.images import draw_seven, huge_png_header, png_bytes
 
 
 def correlation(a, b):
@@ -108,12 +96,6 @@ def test_real_mnist_digits_survive_the_round_trip(real_mnist):
         assert correlation(original / 255.0, again) > 0.85, index
 
 
-def png_bytes(image, **options):
-    buffer = io.BytesIO()
-    image.save(buffer, format=options.pop("format", "PNG"), **options)
-    return buffer.getvalue()
-
-
 def test_open_image_reads_common_formats(tmp_path):
     seven = draw_seven()
     variants = {
@@ -128,15 +110,6 @@ def test_open_image_reads_common_formats(tmp_path):
         path = tmp_path / name
         path.write_bytes(data)
         assert np.abs(prepare_digit(open_image(path)).pixels - reference).max() < 0.1, name
-
-
-def huge_png_header(width, height):
-    """A tiny PNG file whose header claims ``width`` x ``height`` pixels."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 64))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,14 @@ from mnist_core.runs import (
     RUN_FILE,
     WEIGHTS_FILE,
     RunError,
+    default_runs,
     find_runs,
     load_model,
     new_run_dir,
     read_run,
     safe_run_name,
     save_run,
+    shipped_runs,
 )
 
 
@@ -40,7 +42,7 @@ def test_a_run_round_trips(tmp_path):
     info, model = save(tmp_path / "run")
     assert sorted(os.listdir(tmp_path / "run")) == [RUN_FILE, WEIGHTS_FILE]
     again = read_run(tmp_path / "run")
-    assert again.model == "lenet5" and again.name == "LeNet-5" and again.parameters == 61706
+    assert again.model_key == "lenet5" and again.name == "LeNet-5" and again.parameters == 61706
     assert again.history[0]["test_accuracy"] == 0.85 and again.config["recipe"] == "best"
     assert again.confusion.shape == (10, 10) and again.confusion.sum() == 50 == again.test_images
     assert again.accuracy == pytest.approx(fake_evaluation().accuracy)
@@ -70,7 +72,7 @@ def test_existing_run_is_never_overwritten_by_default(tmp_path):
 def test_overwrite_replaces_the_run_and_leaves_no_debris(tmp_path):
     save(tmp_path / "run")
     save(tmp_path / "run", key="mlp", overwrite=True)
-    assert read_run(tmp_path / "run").model == "mlp"
+    assert read_run(tmp_path / "run").model_key == "mlp"
     assert sorted(os.listdir(tmp_path)) == ["run"]
 
 
@@ -88,7 +90,7 @@ def test_a_crash_while_saving_leaves_nothing_half_written(tmp_path, monkeypatch)
         save(tmp_path / "old", key="mlp", overwrite=True)
     monkeypatch.setattr(os, "rename", real_rename)
     assert sorted(os.listdir(tmp_path)) == ["old"]
-    assert read_run(tmp_path / "old").model == "lenet5"
+    assert read_run(tmp_path / "old").model_key == "lenet5"
 
 
 def test_new_run_dirs_are_unique(tmp_path):
@@ -172,7 +174,7 @@ def test_two_writers_racing_for_one_name_never_lose_a_run(tmp_path):
     def write(key):
         barrier.wait()
         try:
-            outcomes.append(save(tmp_path / "same", key=key)[0].model)
+            outcomes.append(save(tmp_path / "same", key=key)[0].model_key)
         except RunError as error:
             outcomes.append(error.reason)
 
@@ -181,7 +183,7 @@ def test_two_writers_racing_for_one_name_never_lose_a_run(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    winner = read_run(tmp_path / "same").model
+    winner = read_run(tmp_path / "same").model_key
     assert sorted(outcomes) == sorted([winner, "already exists; choose another name or allow overwriting."])
     assert sorted(os.listdir(tmp_path)) == ["same"]  # no staging debris
 
@@ -197,3 +199,38 @@ def test_debris_of_an_old_crash_is_cleaned_but_fresh_staging_is_left(tmp_path):
     os.utime(old, (an_hour_and_more, an_hour_and_more))
     save(tmp_path / "run")
     assert sorted(os.listdir(tmp_path)) == [".tmp-run-in-progress", "run"]
+
+
+def with_created(run, created):
+    """The same run, as if it had been made at ``created`` (an ISO time)."""
+    from dataclasses import replace
+
+    return replace(run, created=created)
+
+
+def test_default_runs_prefer_the_choice_then_the_shipped_run_then_the_newest(tmp_path):
+    checkpoints, mine = tmp_path / "checkpoints", tmp_path / "runs"
+    shipped_lenet = save(checkpoints / "lenet5")[0]
+    older = with_created(save(mine / "z-lenet5-older")[0], "2026-01-02T00:00:00+00:00")
+    newer = with_created(save(mine / "a-lenet5-newer")[0], "2026-03-04T00:00:00+00:00")
+    mlp_old = with_created(save(mine / "mlp-2", key="mlp")[0], "2026-01-01T00:00:00+00:00")
+    mlp_new = with_created(save(mine / "mlp-1", key="mlp")[0], "2026-05-01T00:00:00+00:00")
+    runs = [shipped_lenet, older, newer, mlp_old, mlp_new]
+
+    # No choice: LeNet-5's shipped checkpoint; the MLP's newest run by creation time, not by name.
+    assert default_runs(runs, checkpoints) == {"mlp": mlp_new, "lenet5": shipped_lenet}
+    # A choice wins; one that names a missing run or another model's run is ignored.
+    chosen = {"lenet5": str(older.path), "mlp": str(newer.path), "cnn": str(tmp_path / "gone")}
+    assert default_runs(runs, checkpoints, chosen) == {"mlp": mlp_new, "lenet5": older}
+    # Without the shipped run: the newest of the user's.
+    assert default_runs([older, newer], checkpoints)["lenet5"] == newer
+
+
+def test_shipped_means_the_model_folder_inside_the_checkpoints_folder(tmp_path):
+    shipped = save(tmp_path / "checkpoints" / "lenet5")[0]
+    same_name_elsewhere = save(tmp_path / "runs" / "lenet5")[0]
+    wrong_name = save(tmp_path / "checkpoints" / "cnn")[0]  # holds a LeNet-5
+    assert shipped.is_shipped(tmp_path / "checkpoints")
+    assert not same_name_elsewhere.is_shipped(tmp_path / "checkpoints")
+    assert not wrong_name.is_shipped(tmp_path / "checkpoints")
+    assert shipped_runs([same_name_elsewhere, wrong_name, shipped], tmp_path / "checkpoints") == {"lenet5": shipped}

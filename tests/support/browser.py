@@ -1,8 +1,8 @@
 """Driving the dashboard in a real browser: `streamlit run app.py` and headless Chromium.
 
-Used by the browser tests, the benchmark (app start-up time) and the screenshot script.
-The app runs in a subprocess, so this module imports neither Streamlit nor, until a
-browser is launched, Playwright.
+Used by the browser tests and by the tools (app start-up benchmark, screenshots). The app
+runs in a subprocess, so this module imports neither Streamlit nor, until a browser is
+launched, Playwright.
 """
 
 from __future__ import annotations
@@ -15,15 +15,29 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-last_server_process: subprocess.Popen | None = None
+from tests.support import PROJECT_ROOT
+
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 ]
+
+
+def require_chromium() -> str:
+    """Chromium's path for a test. In CI a missing browser fails the test; elsewhere it skips."""
+    import pytest
+
+    path = chromium_path()
+    if path is None:
+        message = "Chromium is not installed (apt-get install -y chromium)."
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def chromium_path() -> str | None:
@@ -41,17 +55,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class AppServer:
+    """A running ``streamlit run app.py``."""
+
+    url: str  # base URL, e.g. http://127.0.0.1:8765
+    process: subprocess.Popen  # for tests that kill the server
+
+
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90):
-    """Start ``streamlit run app.py`` on a free loopback port; yields its base URL."""
+def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[AppServer]:
+    """Start ``streamlit run app.py`` on a free loopback port and wait until it answers."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     log = tempfile.TemporaryFile("w+")
-    global last_server_process
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
                                stdout=log, stderr=subprocess.STDOUT)
-    last_server_process = process  # for tests that kill the server
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -66,7 +86,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90):
                 log.seek(0)
                 raise RuntimeError(f"streamlit did not start:\n{log.read()[-3000:]}")
             time.sleep(0.2)
-        yield url
+        yield AppServer(url, process)
     finally:
         process.terminate()
         try:

@@ -1,6 +1,6 @@
 """Take the README's screenshots: one per page, in headless Chromium, on the real app.
 
-    MNIST_DATA_DIR=../shared/mnist .venv/bin/python docs/take_screenshots.py
+    MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.take_screenshots   (or: make screenshots)
 
 Starts `streamlit run app.py` on a free port (user runs go to a temporary folder), then
 saves docs/overview.png, docs/train.png, docs/compare.png and docs/draw.png.
@@ -11,13 +11,11 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import PROJECT_ROOT
+from tests.support.browser import canvas_box, chromium, chromium_path, streamlit_server, stroke
 
-from mnist_core.browser import canvas_box, chromium, chromium_path, streamlit_server, stroke  # noqa: E402
-
-OUT = Path(__file__).resolve().parent
+OUT = PROJECT_ROOT / "docs"
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -42,8 +40,9 @@ def main() -> int:
     if executable is None:
         print("Chromium is needed: apt-get install -y chromium", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as runs, streamlit_server({"MNIST_RUNS_DIR": runs}) as url, \
+    with tempfile.TemporaryDirectory() as runs, streamlit_server({"MNIST_RUNS_DIR": runs}) as server, \
             chromium(executable) as browser:
+        url = server.url
         page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
 
         page.goto(f"{url}/")

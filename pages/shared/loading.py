@@ -1,0 +1,82 @@
+"""Models, MNIST and test-set predictions, loaded once and shared by every session.
+
+Models go through ``st.cache_resource`` and are never changed afterwards (every session
+shares them); arrays and tables go through ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from mnist_core import paths
+from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist
+from mnist_core.predict import ModelSet
+from mnist_core.runs import RunError, RunInfo, load_model
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=32)
+def cached_model(run_path: str, weights_sha256: str):
+    """A run's model in eval mode, shared by every session (keyed by checksum: a retrained run reloads)."""
+    return load_model(Path(run_path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cached_model_set(choice: tuple[tuple[str, str, str], ...]) -> ModelSet:
+    return ModelSet({key: cached_model(path, checksum) for key, path, checksum in choice})
+
+
+def model_set_for(runs: dict[str, RunInfo]) -> ModelSet:
+    """The models of ``runs`` as one shared, never-changed :class:`ModelSet` (built once per choice)."""
+    return _cached_model_set(tuple((key, str(run.path), run.weights_sha256) for key, run in runs.items()))
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def _load_data_cached(root: str) -> MnistData:
+    return load_mnist(root, download=False)
+
+
+def mnist_or_none() -> tuple[MnistData | None, str]:
+    """MNIST if it can be loaded (else ``None``), and a sentence on where it is or what to do."""
+    root = paths.data_dir()
+    if not data_available(root):
+        return None, (f"MNIST is not in `{root.resolve()}/MNIST/raw/`. Set `MNIST_DATA_DIR` to the folder that "
+                      "holds `MNIST/raw/` and restart, or run `python -m mnist_core train` once with internet "
+                      "to download it.")
+    try:
+        return _load_data_cached(str(root)), f"MNIST loaded from `{root}`."
+    except MnistDataError as error:
+        return None, str(error)
+
+
+@st.cache_data(show_spinner="Evaluating on the test set…", max_entries=32)
+def test_predictions(run_path: str, weights_sha256: str, data_root: str) -> tuple[np.ndarray, np.ndarray]:
+    """A run's predicted digit and confidence for every test image."""
+    from mnist_core.evaluation import evaluate
+
+    data = _load_data_cached(data_root)
+    result = evaluate(cached_model(run_path, weights_sha256), data.test_images, data.test_labels)
+    return result.predictions, result.confidences
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def prediction_latency_ms(run_path: str, weights_sha256: str, repeats: int = 50) -> float:
+    """Median milliseconds for one 28x28 image through the model (measured once per run)."""
+    import torch
+
+    model = cached_model(run_path, weights_sha256)
+    image = torch.zeros(1, 1, 28, 28)
+    timings = []
+    with torch.inference_mode():
+        for _ in range(repeats + 5):
+            started = time.perf_counter()
+            model(image)
+            timings.append(time.perf_counter() - started)
+    return 1000 * float(np.median(timings[5:]))
+
+
+def report_run_error(error: RunError) -> None:
+    st.error(f"Cannot load the run `{error.path}`: {error.reason}")

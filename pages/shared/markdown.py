@@ -1,0 +1,20 @@
+"""Putting text from outside (run folder names, file names, error reasons) into Markdown safely."""
+
+from __future__ import annotations
+
+import re
+
+# What Markdown, Streamlit's extensions (:colour[...], :emoji:, $math$) or HTML would read anywhere
+# in a line; list and heading markers matter only where the text starts a line.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|~:$<>&])")
+_LINE_START = re.compile(r"^(\s*)(\d+)?([-+.!])", flags=re.MULTILINE)
+
+
+def literal(text: object) -> str:
+    """``text`` escaped so that ``st.markdown`` shows it exactly as it is, never as markup.
+
+    Backslash-escaped ``<`` and ``&`` are text in Markdown, so this is safe inside Markdown
+    rendered with ``unsafe_allow_html`` too: no tag or entity survives.
+    """
+    escaped = _SPECIAL.sub(r"\\\1", str(text))
+    return _LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2) or ''}\\{m.group(3)}", escaped)

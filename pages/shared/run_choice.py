@@ -1,0 +1,93 @@
+"""The runs on disk, how they are labelled, and which run each model uses.
+
+The listing is cached per state of the run folders (a cheap directory scan decides), so a
+run trained or deleted meanwhile shows up on the next rerun without rereading every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_core import paths
+from mnist_core.runs import RunInfo, default_runs, find_runs
+
+APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
+SELECTION_KEY = "draw.runs"  # session state: model key → run folder chosen on the Draw page
+
+
+def checkpoints_folder() -> Path:
+    return paths.checkpoints_dir(APP_FOLDER)
+
+
+def user_runs_folder() -> Path:
+    return paths.user_runs_dir(APP_FOLDER)
+
+
+def _runs_signature(folders: tuple[Path, ...]) -> tuple:
+    """Changes whenever a run folder appears, disappears or is rewritten (cheap: no file reads)."""
+    entries = []
+    for folder in folders:
+        if folder.is_dir():
+            for entry in os.scandir(folder):
+                try:
+                    entries.append((entry.path, entry.stat().st_mtime_ns))
+                except OSError:
+                    continue
+    return tuple(sorted(entries))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _find_runs_cached(signature: tuple, folders: tuple[Path, ...]) -> tuple[list[RunInfo], list[tuple[str, str]]]:
+    runs, errors = find_runs(*folders)
+    return runs, [(str(error.path), error.reason) for error in errors]
+
+
+def all_runs() -> tuple[list[RunInfo], list[tuple[str, str]]]:
+    """Every readable run (shipped first, then the user's by folder name) and the damaged ones."""
+    folders = (checkpoints_folder(), user_runs_folder())
+    return _find_runs_cached(_runs_signature(folders), folders)
+
+
+def is_shipped(run: RunInfo) -> bool:
+    return run.is_shipped(checkpoints_folder())
+
+
+def run_label(run: RunInfo) -> str:
+    """How a run is named in choosers: model, origin, accuracy."""
+    origin = "shipped" if is_shipped(run) else run.run_id
+    stopped = ", stopped early" if run.stopped_early else ""
+    return f"{run.name} · {origin} · {100 * run.accuracy:.2f}%{stopped}"
+
+
+def short_label(run: RunInfo) -> str:
+    """How a run is named on charts: the model, and the folder unless it is the shipped one."""
+    return run.name if is_shipped(run) else f"{run.name} · {run.run_id}"
+
+
+def path_key(path: str | os.PathLike) -> str:
+    """A short widget-key part unique to a run folder (folder names alone can repeat across folders)."""
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]
+
+
+def selected_runs() -> dict[str, RunInfo]:
+    """The run each model uses: this session's choice on the Draw page, else the default
+    (:func:`mnist_core.runs.default_runs`)."""
+    chosen = st.session_state.setdefault(SELECTION_KEY, {})
+    return default_runs(all_runs()[0], checkpoints_folder(), chosen)
+
+
+def remember_choice(model_key: str, run_path: str) -> None:
+    st.session_state.setdefault(SELECTION_KEY, {})[model_key] = run_path
+
+
+def require_runs() -> dict[str, RunInfo]:
+    """The runs in use, or a friendly stop when there are none."""
+    runs = selected_runs()
+    if not runs:
+        st.info("No trained models yet. Train some on the **Train** page, or restore `checkpoints/`.")
+        st.stop()
+    return runs

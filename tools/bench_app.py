@@ -1,0 +1,102 @@
+"""The app's start-up, measured in a real browser: ``python -m tools.bench_app [--quick] [--json]``.
+
+Starts ``streamlit run app.py``, opens /draw in headless Chromium and reports the seconds
+until the canvas and its prompt are on screen, then draws a few times and reads the
+server time of each prediction update that the Draw page shows. ``make bench`` runs this
+after ``python -m mnist_core bench`` (which measures the library). ``--quick`` draws once,
+so the test suite keeps this script working; its numbers are not meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+from tests.support.browser import (
+    canvas_box,
+    chromium,
+    chromium_path,
+    metric_values,
+    streamlit_server,
+    stroke,
+    vertical_stroke,
+    wait_for,
+)
+
+
+@dataclass
+class AppTiming:
+    start_to_draw_seconds: float  # `streamlit run app.py` → Draw page with its canvas in Chromium
+    first_prediction_ms: float  # server time of the first prediction update (cold caches)
+    prediction_rerun_ms: float | None  # median server time of the later ones (None in quick mode)
+    quick: bool
+
+
+def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
+    """Start the app, open /draw, draw ``strokes`` times and read the server times the page shows."""
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("Chromium is not installed (apt-get install -y chromium).")
+    server_times = []
+    with tempfile.TemporaryDirectory() as runs, chromium(executable) as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        started = time.perf_counter()
+        with streamlit_server({"MNIST_RUNS_DIR": runs}, timeout=timeout) as server:
+            page.goto(f"{server.url}/draw")
+            box = canvas_box(page, timeout_ms=timeout * 1000)
+            page.get_by_text("Draw a digit (0–9)").wait_for(timeout=timeout * 1000)
+            start_seconds = time.perf_counter() - started
+            for _ in range(strokes):
+                stroke(page, vertical_stroke(box))
+                wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
+                server_times.append(wait_for(lambda: _server_time(page), timeout=10, what="the server time"))
+                time.sleep(1)  # let the browser finish drawing: it shares the CPU with the server here
+                page.get_by_role("button", name="Reset canvas & history").click()
+                wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
+                time.sleep(1)
+    later = statistics.median(server_times[1:]) if len(server_times) > 1 else None
+    return AppTiming(start_seconds, server_times[0], later, quick=strokes < 3)
+
+
+def _server_time(page) -> float | None:
+    """The milliseconds the Draw page reports for its last update, once it shows predictions."""
+    for text in page.get_by_text("Server time for this update").all_inner_texts():
+        match = re.search(r"Server time for this update: (\d+) ms", text)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def format_markdown(timing: AppTiming) -> str:
+    lines = ["| app | time |", "|---|---:|",
+             f"| `streamlit run app.py` → Draw page rendered in Chromium | {timing.start_to_draw_seconds:.1f} s |",
+             f"| server time of the first prediction rerun | {timing.first_prediction_ms:.0f} ms |"]
+    if timing.prediction_rerun_ms is not None:
+        lines.append(f"| server time of a later prediction rerun | {timing.prediction_rerun_ms:.0f} ms |")
+    if timing.quick:
+        lines.insert(0, "QUICK MODE, numbers not meaningful\n")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_app", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="draw once (checks that it works)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    args = parser.parse_args(argv)
+    try:
+        timing = measure_app(strokes=1 if args.quick else 3)
+    except (RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(timing), indent=2) if args.json else format_markdown(timing))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
