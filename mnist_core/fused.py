@@ -73,9 +73,11 @@ class _ReluMaxPoolDropoutFlatten(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         took_right, took_bottom, output = ctx.saved_tensors
         batch, channels, pooled_height, pooled_width = output.shape
-        # Through dropout and ReLU: the gradient passes where the output is positive.
-        grad = torch.ops.aten.threshold_backward(grad.reshape(output.shape), output, 0.0)
-        grad = grad.permute(0, 2, 3, 1).contiguous()  # back to (B, H-1, W-1, C)
+        # Through dropout and ReLU: the gradient passes where the output is positive (sign: 0/1
+        # floats). Written straight into (B, H-1, W-1, C) order: the layout copy comes free.
+        channels_last = grad.new_empty((batch, pooled_height, pooled_width, channels))
+        torch.mul(grad.reshape(output.shape), output.sign(), out=channels_last.permute(0, 3, 1, 2))
+        grad = channels_last
         if ctx.scale != 1.0:
             grad.mul_(ctx.scale)
         # Undo the row maximum: each pooled gradient goes to the top or the bottom row.
