@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -94,9 +95,9 @@ def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .data import load_mnist
-    from .recipes import recipe_config
-    from .runs import new_run_dir, safe_run_name, save_run
-    from .training import train_model
+    from .recipes import check_config, recipe_config
+    from .runs import new_run_dir, prepare_runs_folder, safe_run_name, save_run_or_rescue
+    from .training import resolve_device, train_model
 
     keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
     args.out = args.out or paths.user_runs_dir()
@@ -114,7 +115,13 @@ def _train(args: argparse.Namespace) -> int:
             if len(keys) > 1 and "{model}" not in args.name:
                 raise ValueError("With --model all, --name must contain {model} so each model gets its own folder.")
             targets[key] = target
+    # Everything that can be wrong is found before minutes of training, not after.
+    for config in configs.values():
+        check_config(config)
+    resolve_device(args.device)
+    prepare_runs_folder(args.out)
     data = load_mnist(args.data_dir)
+    failed = False
 
     for key in keys:
         config = configs[key]
@@ -134,15 +141,19 @@ def _train(args: argparse.Namespace) -> int:
 
         result = train_model(key, data, config, on_progress=show)
         bar.close()
+        if result.diverged_at is not None:
+            print(f"error: {spec.name} diverged in epoch {result.diverged_at} (the loss became NaN or infinite); "
+                  "nothing was saved. Try a lower --lr.", file=sys.stderr)
+            failed = True
+            continue
         target = targets.get(key) or new_run_dir(args.out, key, config.recipe)
-        info = save_run(
-            target, key, result.model, config.to_dict(), [row.to_dict() for row in result.history],
-            result.evaluation, result.training_seconds, train_images=config.train_subset or len(data.train_labels),
-            overwrite=args.overwrite,
+        info = save_run_or_rescue(
+            target, key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
+            result.evaluation, result.training_seconds, train_images=result.train_images, overwrite=args.overwrite,
         )
         print(f"{spec.name}: test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
               f"{result.training_seconds:.1f} s of training. Saved to {_shown(info.path)}")
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -166,16 +177,19 @@ def _evaluate(args: argparse.Namespace) -> int:
             result = evaluate(model, data.test_images, data.test_labels)
             models.append({
                 "model": run.model_key, "name": run.name, "run": _shown(run.path),
-                "accuracy": round(result.accuracy, 6), "loss": round(result.loss, 6),
+                # A model that outputs infinities has no finite loss: null, as strict JSON has no NaN.
+                "accuracy": round(result.accuracy, 6),
+                "loss": round(result.loss, 6) if math.isfinite(result.loss) else None,
                 "parameters": run.parameters,
             })
     if args.json:
-        print(json.dumps({"models": models, "errors": errors}, indent=2))
+        print(json.dumps({"models": models, "errors": errors}, indent=2, allow_nan=False))
     else:
         if models:
             print(f"{'model':<9} {'accuracy':>9} {'loss':>8} {'parameters':>11}  run")
             for row in models:
-                print(f"{row['name']:<9} {100 * row['accuracy']:>8.2f}% {row['loss']:>8.4f} "
+                loss = f"{row['loss']:>8.4f}" if row["loss"] is not None else f"{'-':>8}"
+                print(f"{row['name']:<9} {100 * row['accuracy']:>8.2f}% {loss} "
                       f"{row['parameters']:>11,}  {row['run']}")
         for row in errors:
             print(f"damaged: {row['run']}: {row['error']}", file=sys.stderr)
@@ -221,7 +235,7 @@ def _predict(args: argparse.Namespace) -> int:
             }
 
     if args.json:
-        print(json.dumps({"results": results}))
+        print(json.dumps({"results": results}, allow_nan=False))
     else:
         keys = model_set.keys
         print("  ".join([f"{'file':<30}", *(f"{MODELS[k].name:>12}" for k in keys)]))

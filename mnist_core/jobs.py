@@ -3,7 +3,8 @@
 A user interface starts a :class:`TrainingJob`, polls :meth:`TrainingJob.snapshot` to
 draw progress, and may call :meth:`TrainingJob.stop`. The job saves each finished model
 as a run folder (atomically, see :mod:`mnist_core.runs`), so a stopped or crashed job
-never leaves a half-written run behind.
+never leaves a half-written run behind. A :class:`JobBoard` holds the jobs of one server,
+so every viewer (and a reloaded page) sees and can stop every running job.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data import MnistData
-from .training import EpochStats, TrainConfig, TrainingProgress, train_model
+from .recipes import TrainConfig
+from .runs import RunError, new_run_dir, save_run, save_run_or_rescue
+from .training import EpochStats, TrainingProgress, TrainResult, train_model
 
 # What a model's training can be doing.
 WAITING, RUNNING, SAVED, STOPPED, FAILED = "waiting", "running", "saved", "stopped", "failed"
@@ -48,7 +52,7 @@ class JobSnapshot:
         return [s.run_path for s in self.statuses if s.run_path is not None]
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: compared by identity, never field by field
 class TrainingJob:
     """Train ``configs`` (model key → settings) in order and save each as a run in ``runs_dir``.
 
@@ -58,7 +62,7 @@ class TrainingJob:
 
     configs: dict[str, TrainConfig]
     data: MnistData
-    save: Callable[[str, object], Path]
+    save: Callable[[str, TrainResult], Path]
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # intra-op threads for training
     _statuses: dict[str, ModelStatus] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -69,8 +73,11 @@ class TrainingJob:
 
     def __post_init__(self) -> None:
         self._statuses = {key: ModelStatus(key, epochs=config.epochs) for key, config in self.configs.items()}
+        self.id = uuid.uuid4().hex[:8]
+        self.started_at: float | None = None  # wall-clock time of start(), for "started at 10:42"
 
     def start(self) -> TrainingJob:
+        self.started_at = time.time()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
         self._thread.start()
@@ -126,10 +133,17 @@ class TrainingJob:
 
         try:
             result = train_model(key, self.data, config, on_progress=report, should_stop=self._stop.is_set)
+            if result.diverged_at is not None:
+                self._update(key, state=FAILED, message=f"Diverged in epoch {result.diverged_at} (the loss became NaN "
+                                                        "or infinite): nothing was saved. Try a lower learning rate.")
+                return
             if not result.history:
                 self._update(key, state=STOPPED, message="Stopped during the first epoch: nothing to save.")
                 return
             path = self.save(key, result)
+        except RunError as error:  # could not be saved; the message says where the model went instead
+            self._update(key, state=FAILED, message=f"The run {error.reason}")
+            return
         except Exception as error:  # reported to the user; the thread must not die silently
             self._update(key, state=FAILED, message=f"{type(error).__name__}: {error}")
             return
@@ -140,26 +154,61 @@ class TrainingJob:
             self._update(key, state=SAVED, run_path=path, fraction=1.0, history=tuple(result.history))
 
 
-def save_to_folder(runs_dir: Path, train_images: int) -> Callable[[str, object], Path]:
+def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     """A ``save`` for :class:`TrainingJob`: a fresh run folder in ``runs_dir`` per model.
 
-    Two sessions finishing the same model in the same second get different folders.
+    Two sessions finishing the same model in the same second get different folders. A run
+    that cannot be saved there is saved in the system's temporary folder, and the
+    :class:`~mnist_core.runs.RunError` says where.
     """
-    from .runs import RunError, new_run_dir, save_run
 
-    def save(key: str, result) -> Path:
+    def save(key: str, result: TrainResult) -> Path:
         config = result.config
+        history = [row.to_dict() for row in result.history]
         for attempt in range(5):
             target = new_run_dir(runs_dir, key, config.recipe)
             try:
-                info = save_run(target, key, result.model, config.to_dict(), [r.to_dict() for r in result.history],
-                                result.evaluation, result.training_seconds,
-                                train_images=min(config.train_subset or train_images, train_images),
-                                stopped_early=result.stopped)
-                return info.path
+                return save_run(target, key, result.model, config.to_dict(), history, result.evaluation,
+                                result.training_seconds, train_images=result.train_images,
+                                stopped_early=result.stopped).path
             except (RunError, OSError):
-                if attempt == 4 or not target.exists():
-                    raise  # not a name collision, or too many of them
-        raise AssertionError("unreachable")
+                if not target.exists():
+                    break  # not a name collision: the folder cannot take the run
+        return save_run_or_rescue(target, key, result.model, config.to_dict(), history, result.evaluation,
+                                  result.training_seconds, train_images=result.train_images,
+                                  stopped_early=result.stopped).path
 
     return save
+
+
+class JobBoard:
+    """The training jobs of one server: every session sees and can stop all of them.
+
+    Keeps the running jobs and the last ``keep_finished`` finished ones, newest first.
+    """
+
+    def __init__(self, keep_finished: int = 3) -> None:
+        self._jobs: list[TrainingJob] = []
+        self._lock = threading.Lock()
+        self.keep_finished = keep_finished
+
+    def start(self, job: TrainingJob) -> TrainingJob:
+        """Start ``job`` and put it on the board."""
+        job.start()
+        with self._lock:
+            self._jobs.insert(0, job)
+        return job
+
+    def jobs(self) -> list[TrainingJob]:
+        """The running jobs and the last ``keep_finished`` finished ones, newest first."""
+        with self._lock:
+            finished = [job for job in self._jobs if job.snapshot().finished]
+            for old in finished[self.keep_finished :]:
+                self._jobs.remove(old)
+            return list(self._jobs)
+
+    def running(self) -> list[TrainingJob]:
+        return [job for job in self.jobs() if not job.snapshot().finished]
+
+    def get(self, job_id: str) -> TrainingJob | None:
+        return next((job for job in self.jobs() if job.id == job_id), None)

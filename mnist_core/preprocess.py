@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 
 # Ink weaker than this (after background removal, in [0, 1]) is paper texture or noise.
 INK_THRESHOLD = 0.2
+# Ink must stand this far above the background (in [0, 1]) to be read; a mark that stands out
+# less, but more than MIN_VISIBLE_CONTRAST, is a digit too faint to read rather than a blank.
+MIN_CONTRAST = 0.15
+MIN_VISIBLE_CONTRAST = 0.03
 # Fewer ink pixels than this fraction of the image (or a smaller ink box) is "no digit".
 MIN_INK_FRACTION = 0.0005
 MIN_INK_BOX_FRACTION = 0.1
@@ -31,6 +36,10 @@ MAX_INK_FRACTION = 0.6
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_SIDE = 20_000
 MAX_FILE_BYTES = 25 * 1024 * 1024
+# Decoders for raster images only. Pillow also opens PostScript (it runs Ghostscript for it)
+# and many rarely used formats by their content, whatever a file's name says.
+RASTER_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # JPEG includes multi-picture (MPO) files
+_FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 _TOO_LARGE = f"too large to be a digit (limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
 _BOX = 20  # MNIST digits fit a 20x20 box ...
@@ -70,7 +79,8 @@ def prepare_digit(image: np.ndarray | Image.Image) -> PreparedDigit:
         The 28x28 digit for display and the normalised ``(1, 1, 28, 28)`` tensor.
 
     Raises:
-        NoDigitError: the image is blank, holds only a dot, or is filled with ink.
+        NoDigitError: the image is blank, too faint, holds only a dot, or is filled with ink.
+        ImageReadError: a PIL image in a colour mode that cannot be read.
     """
     ink = ink_map(image)
     return prepared_from_pixels(center_by_mass(fit_to_box(crop_to_ink(ink))))
@@ -103,8 +113,11 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
         grey = 1.0 - grey
         border = 1.0 - border
     background = float(np.median(border))
-    candidates = grey[grey > background + 0.15]
+    candidates = grey[grey > background + MIN_CONTRAST]
     if candidates.size == 0:
+        if float(grey.max()) > background + MIN_VISIBLE_CONTRAST:
+            raise NoDigitError("The digit is too faint to read: photograph it with more light and contrast, "
+                               "or go over it with a darker pen.")
         raise NoDigitError("No digit found: the image is blank. Draw or photograph a digit.")
     # The ink's own bright end, robust to a few hot pixels in a photo.
     peak = float(np.percentile(candidates, 99))
@@ -164,48 +177,81 @@ def center_by_mass(digit: np.ndarray, field: int = _FIELD) -> np.ndarray:
 def open_image(source: str | os.PathLike | bytes) -> Image.Image:
     """Open and decode an image file (or its bytes) safely.
 
-    Refuses before decoding anything larger than :data:`MAX_IMAGE_PIXELS`; reads only
-    the first frame of animations.
+    Only raster formats are read (:data:`RASTER_FORMATS`): Pillow would otherwise hand
+    PostScript, whatever the file's name, to Ghostscript. Refuses before decoding anything
+    larger than :data:`MAX_IMAGE_PIXELS`; reads only the first frame of animations; reads
+    only regular files, at most :data:`MAX_FILE_BYTES` of them. The image comes back in a
+    mode :func:`prepare_digit` reads (``L``, ``LA``, ``RGBA`` or ``F``), so a colour mode
+    that cannot be converted is this file's error, found here.
 
     Raises:
         ImageReadError: with a reason a person can act on.
     """
-    try:
-        if isinstance(source, bytes):
-            data = source
-        else:
-            path = os.fspath(source)
-            if os.path.isdir(path):
-                raise ImageReadError(f"{path} is a folder, not an image file.")
-            if not os.path.exists(path):
-                raise ImageReadError(f"{path} does not exist.")
-            size = os.path.getsize(path)
-            if size > MAX_FILE_BYTES:
-                raise ImageReadError(f"The file is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
-            with open(path, "rb") as handle:
-                data = handle.read()
-    except OSError as error:
-        raise ImageReadError(f"Cannot read the file: {error.strerror or error}.") from None
+    data = source if isinstance(source, bytes) else _read_regular_file(source)
     if not data:
         raise ImageReadError("The file is empty.")
     if len(data) > MAX_FILE_BYTES:
-        raise ImageReadError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+        raise ImageReadError(f"The file is over {MAX_FILE_BYTES // 2**20} MB, the limit.")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=RASTER_FORMATS)
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
             raise ImageReadError(f"The image is {width}x{height} pixels, {_TOO_LARGE}")
         image.seek(0)  # the first frame of an animated image
         image.load()
+        return _readable_mode(image)
     except ImageReadError:
         raise
     except Image.DecompressionBombError:
         raise ImageReadError(f"The image is {_TOO_LARGE}") from None
     except UnidentifiedImageError:
-        raise ImageReadError("Not a readable image (PNG, JPEG, GIF, BMP, WebP, TIFF ...).") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise ImageReadError(f"The image is damaged or truncated ({error}).") from None
-    return image
+        raise ImageReadError(f"Not a readable image: use {_FORMAT_NAMES}.") from None
+    except Exception as error:  # noqa: BLE001  (a damaged file fails inside Pillow in many ways)
+        raise ImageReadError(f"The image is damaged or in a form this program cannot read ({error}).") from None
+
+
+def _read_regular_file(source: str | os.PathLike) -> bytes:
+    """The bytes of a regular file, read with the size limit enforced while reading.
+
+    Opened without blocking, so a FIFO cannot hang the caller; devices such as /dev/zero
+    and folders are refused by type, before any read.
+    """
+    path = os.fspath(source)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise ImageReadError(f"{path} does not exist.") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path} is a folder, not an image file.") from None
+    except OSError as error:
+        raise ImageReadError(f"Cannot read the file: {error.strerror or error}.") from None
+    try:
+        kind = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(kind):
+            raise ImageReadError(f"{path} is a folder, not an image file.")
+        if not stat.S_ISREG(kind):
+            raise ImageReadError(f"{path} is not a regular file (a device, pipe or socket).")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ImageReadError(f"Cannot read the file: {error.strerror or error}.") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageReadError(f"The file is over {MAX_FILE_BYTES // 2**20} MB, the limit.")
+    return data
+
+
+def _readable_mode(image: Image.Image) -> Image.Image:
+    """The image as ``L``, ``LA``, ``RGBA`` (transparency kept) or ``F`` (more than 8 bits a pixel)."""
+    if image.format == "JPEG" or image.format == "MPO":
+        image = ImageOps.exif_transpose(image)  # phone photos are stored sideways with a rotation tag
+    if image.mode in ("L", "LA", "RGBA", "F"):
+        return image
+    if image.mode.startswith("I"):  # 16- and 32-bit grey
+        return image.convert("F")
+    has_alpha = "A" in image.mode or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "L")
 
 
 def _grey_and_alpha(image: np.ndarray | Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -241,14 +287,14 @@ def _grey_and_alpha(image: np.ndarray | Image.Image) -> tuple[np.ndarray, np.nda
 
 
 def _pil_grey_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    image = ImageOps.exif_transpose(image) if image.format == "JPEG" else image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    try:
+        image = _readable_mode(image)
+    except Exception as error:  # noqa: BLE001  (e.g. "conversion from LAB to RGB not supported")
+        raise ImageReadError(f"The image's colour mode {image.mode} cannot be read ({error}).") from None
+    if image.mode == "F":
         array = np.asarray(image, dtype=np.float32)
         top = float(array.max()) if array.size else 0.0
         return (array / (65535.0 if top > 255 else 255.0)), None
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        return _grey_and_alpha(rgba)
-    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
-    return grey, None
+    if image.mode in ("LA", "RGBA"):
+        return _grey_and_alpha(np.asarray(image))
+    return np.asarray(image, dtype=np.float32) / 255.0, None

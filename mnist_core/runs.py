@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .models import MODELS, build_model, count_parameters
+from .run_schema import MAX_RUN_FILE_BYTES, MAX_WEIGHTS_BYTES, RUN_FORMAT, RUN_FORMAT_VERSION, parse_run_record
 
 if TYPE_CHECKING:
     import torch
@@ -41,12 +43,6 @@ if TYPE_CHECKING:
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.safetensors"
-RUN_FORMAT = "mnist-dashboard-run"
-RUN_FORMAT_VERSION = 1
-MAX_RUN_FILE_BYTES = 5 * 2**20
-MAX_WEIGHTS_BYTES = 64 * 2**20  # the largest model (CNN) is 3.7 MB
-
-_REQUIRED_FIELDS = ("model", "config", "history", "metrics", "confusion_matrix", "weights")
 
 
 class RunError(Exception):
@@ -151,7 +147,7 @@ def save_run(
         "history": history,
         "metrics": {
             "accuracy": evaluation.accuracy,
-            "loss": evaluation.loss,
+            "loss": evaluation.loss if math.isfinite(evaluation.loss) else None,  # strict JSON has no NaN
             "precision": per_class["precision"].round(6).tolist(),
             "recall": per_class["recall"].round(6).tolist(),
             "f1": per_class["f1"].round(6).tolist(),
@@ -171,11 +167,17 @@ def save_run(
         },
     }
 
+    try:  # what is written must read back: strict JSON that passes the run schema
+        description = json.dumps(record, indent=1, allow_nan=False).encode()
+        parse_run_record(description)
+    except ValueError as error:
+        raise RunError(run_dir, f"cannot be saved: the run's description {error}.") from None
+
     _remove_stale_debris(run_dir.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run_dir.name}-", dir=run_dir.parent))
     try:
         _write_synced(staging / WEIGHTS_FILE, weights)
-        _write_synced(staging / RUN_FILE, json.dumps(record, indent=1).encode())
+        _write_synced(staging / RUN_FILE, description)
         os.chmod(staging, 0o755)
         if overwrite and run_dir.exists():
             # Move the old run aside, put the new one in place, then delete the old one.
@@ -195,6 +197,50 @@ def save_run(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return read_run(run_dir)
+
+
+def save_run_or_rescue(run_dir: str | os.PathLike, *args, **kwargs) -> RunInfo:
+    """:func:`save_run`, and if that fails, the same run saved where it can be: minutes of
+    training are not lost to a full disk or a folder that went away.
+
+    Raises:
+        RunError: the run could not be saved in ``run_dir``; its message names the folder in
+            the system's temporary folder that holds it instead (or says that failed too).
+    """
+    run_dir = Path(run_dir)
+    try:
+        return save_run(run_dir, *args, **kwargs)
+    except (RunError, OSError) as error:
+        reason = error.reason if isinstance(error, RunError) else (error.strerror or str(error))
+    rescue, number = Path(tempfile.gettempdir()) / "mnist-rescued-runs" / run_dir.name, 1
+    while rescue.exists():
+        number += 1
+        rescue = rescue.parent / f"{run_dir.name}-{number}"
+    try:
+        saved = save_run(rescue, *args, **{**kwargs, "overwrite": False})
+    except (RunError, OSError) as error:
+        raise RunError(run_dir, f"could not be saved ({reason}), nor in {rescue.parent} ({error}).") from None
+    raise RunError(run_dir, f"could not be saved ({reason}). The trained model is kept in {saved.path} "
+                            "instead: move that folder into your runs folder.")
+
+
+def prepare_runs_folder(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and make sure runs can be written into it, before any training.
+
+    Raises:
+        RunError: it is a file, lies under a file, or cannot be written to; the reason says which.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(folder, "is a file, not a folder: choose a folder for the runs.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=".tmp-probe-", dir=folder)
+        os.rmdir(probe)
+    except OSError as error:
+        raise RunError(folder, f"cannot hold runs ({error.strerror or error}): choose a folder you can "
+                               "write to.") from None
+    return folder
 
 
 def new_run_dir(parent: str | os.PathLike, model_key: str, recipe: str) -> Path:
@@ -221,50 +267,37 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
         raise RunError(run_dir, "no such run folder.")
     if not run_file.is_file():
         raise RunError(run_file, "missing: the run has weights but no description; retrain or delete it.")
-    if run_file.stat().st_size > MAX_RUN_FILE_BYTES:
-        raise RunError(run_file, "is too large to be a run description.")
     try:
-        record = json.loads(run_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(run_file, f"is not valid JSON ({error}); retrain or delete the run.") from None
-    if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
-        raise RunError(run_file, "is not a run description of this dashboard.")
-    if record.get("format_version") != RUN_FORMAT_VERSION:
-        raise RunError(run_file, f"has format version {record.get('format_version')!r}; "
-                                 f"this version reads {RUN_FORMAT_VERSION}.")
-    missing = [name for name in _REQUIRED_FIELDS if name not in record]
-    if missing:
-        raise RunError(run_file, f"lacks the field(s) {', '.join(missing)}; retrain or delete the run.")
+        with open(run_file, "rb") as handle:
+            data = handle.read(MAX_RUN_FILE_BYTES + 1)
+        record = parse_run_record(data)
+    except OSError as error:
+        raise RunError(run_file, f"cannot be read ({error.strerror or error}).") from None
+    except ValueError as error:
+        raise RunError(run_file, f"{error}; retrain or delete the run.") from None
     model_key = record["model"]
     if model_key not in MODELS:
-        raise RunError(run_file, f"names an unknown model {model_key!r} (known: {', '.join(MODELS)}).")
+        raise RunError(run_file, f"names an unknown model {model_key[:50]!r} (known: {', '.join(MODELS)}).")
     if not weights_file.is_file():
         raise RunError(weights_file, "missing: the run has a description but no weights; retrain or delete it.")
-    try:
-        weights = record["weights"]
-        confusion = np.asarray(record["confusion_matrix"], dtype=np.int64)
-        if confusion.shape != (10, 10):
-            raise ValueError(f"the confusion matrix has shape {confusion.shape}, not (10, 10)")
-        info = RunInfo(
-            path=run_dir,
-            model_key=model_key,
-            config=dict(record["config"]),
-            history=[dict(row) for row in record["history"]],
-            metrics=dict(record["metrics"]),
-            confusion=confusion,
-            training_seconds=float(record.get("training_seconds", 0.0)),
-            parameters=int(record.get("parameters", 0)),
-            created=str(record.get("created", "")),
-            versions=dict(record.get("versions", {})),
-            weights_sha256=str(weights["sha256"]),
-            weights_bytes=int(weights["bytes"]),
-            stopped_early=bool(record.get("stopped_early", False)),
-            test_images=int(record.get("test_images", confusion.sum())),
-            train_images=int(record.get("train_images", 0)),
-        )
-        float(info.metrics["accuracy"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise RunError(run_file, f"is malformed ({error}); retrain or delete the run.") from None
+    confusion = np.asarray(record["confusion_matrix"], dtype=np.int64)
+    info = RunInfo(
+        path=run_dir,
+        model_key=model_key,
+        config=dict(record["config"]),
+        history=[dict(row) for row in record["history"]],
+        metrics=dict(record["metrics"]),
+        confusion=confusion,
+        training_seconds=float(record.get("training_seconds", 0.0)),
+        parameters=int(record.get("parameters", 0)),
+        created=str(record.get("created", "")),
+        versions=dict(record.get("versions", {})),
+        weights_sha256=record["weights"]["sha256"],
+        weights_bytes=int(record["weights"]["bytes"]),
+        stopped_early=bool(record.get("stopped_early", False)),
+        test_images=int(record.get("test_images", confusion.sum())),
+        train_images=int(record.get("train_images", 0)),
+    )
     actual_size = weights_file.stat().st_size
     if actual_size != info.weights_bytes:
         raise RunError(weights_file, f"has {actual_size} bytes but the run expects {info.weights_bytes}: "
@@ -300,6 +333,8 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
         state = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise RunError(weights_file, f"is not a valid safetensors file ({error}).") from None
+    if not all(bool(tensor.isfinite().all()) for tensor in state.values() if tensor.is_floating_point()):
+        raise RunError(weights_file, "holds NaN or infinite weights (its training diverged): retrain or delete it.")
     model = build_model(info.model_key)
     try:
         model.load_state_dict(state, strict=True)

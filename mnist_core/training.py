@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -65,12 +65,28 @@ class TrainResult:
     evaluation: Evaluation | None = None  # on the test split after the last finished epoch
     training_seconds: float = 0.0
     stopped: bool = False  # True when should_stop ended training early
+    diverged_at: int | None = None  # the epoch whose loss became NaN or infinite: the model is useless
+    train_images: int = 0  # how many training images were used
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    """``auto`` picks CUDA, then Apple MPS, then the CPU.
+
+    Raises:
+        ValueError: ``name`` is no device, or one this machine does not have.
+    """
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"Unknown device {name!r}: use auto, cpu, cuda or mps.") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+        if not available.get(device.type, False):
+            raise ValueError(f"This machine has no {device.type} device; use --device auto or cpu.")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"There is no {device}: this machine has {torch.cuda.device_count()} CUDA device(s).")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -106,6 +122,8 @@ def train_model(
     model = model.to(memory_format=memory_format)
     generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
 
+    if config.train_subset is not None and config.train_subset >= len(data.train_labels):
+        config = replace(config, train_subset=None)  # "more than there are" is all of them
     data = data.training_subset(config.train_subset, seed=config.seed)
     train_inputs = normalize(data.train_images).to(device).contiguous(memory_format=memory_format)
     train_labels = data.train_labels.to(device)
@@ -114,7 +132,7 @@ def train_model(
     batches = math.ceil(len(train_labels) / config.batch_size)
     optimizer = _make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config, batches)
-    result = TrainResult(model_key, model, config)
+    result = TrainResult(model_key, model, config, train_images=len(train_labels))
 
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -151,10 +169,15 @@ def train_model(
             break
         seconds = time.perf_counter() - started
         result.training_seconds += seconds
-        result.evaluation = evaluation_from_logits(predict_logits(model, test_inputs), data.test_labels)
+        evaluation = evaluation_from_logits(predict_logits(model, test_inputs), data.test_labels)
+        if not (math.isfinite(float(loss_sum)) and math.isfinite(evaluation.loss)):
+            # The weights are NaN or infinite now: no use continuing, nothing worth keeping.
+            result.diverged_at = epoch
+            break
+        result.evaluation = evaluation
         result.history.append(
             EpochStats(epoch, float(loss_sum) / seen, int(correct) / seen,
-                       result.evaluation.loss, result.evaluation.accuracy, seconds)
+                       evaluation.loss, evaluation.accuracy, seconds)
         )
         if on_progress is not None:
             on_progress(

@@ -46,7 +46,7 @@ def show_predictions(image, source: str) -> None:
     """Preprocess ``image``, then show what the models see and what they predict."""
     try:
         digit = prepare_digit(image)
-    except NoDigitError as reason:
+    except (NoDigitError, ImageReadError) as reason:
         st.info(PROMPT if source == "canvas" and "blank" in str(reason) else f"{reason}", icon=":material/draw:")
         return
     try:

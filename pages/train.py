@@ -1,20 +1,24 @@
-"""Train: train one, several or all models, with live progress and curves, in the background."""
+"""Train: train one, several or all models, with live progress and curves, in the background.
+
+Jobs belong to the server: after a reload, and in every other session, the Train page shows
+every running job with its Stop button.
+"""
 
 import streamlit as st
 
-from mnist_core.charts import Curve, history_chart
-from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, TrainingJob, save_to_folder
+from mnist_core.jobs import TrainingJob, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.recipes import RECIPES, recipe_config
+from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
+from pages.shared.job_view import describe, job_board, live_board, show_board
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
 from pages.shared.run_choice import user_runs_folder
 
-JOB_KEY = "train.job"
+JOB_KEY = "train.job"  # session state: the last job this session started
+PENDING_KEY = "train.pending"  # session state: settings waiting for "Start anyway"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
-STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
-               SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
 
 ensure_frame()
 st.title("Train models")
@@ -25,8 +29,20 @@ if data is None:
     st.caption("Drawing and the shipped runs' curves keep working without it.")
     st.stop()
 
-job: TrainingJob | None = st.session_state.get(JOB_KEY)
-busy = job is not None and not job.snapshot().finished
+board = job_board()
+
+
+def start(configs) -> bool:
+    """Start a job (the runs folder checked first); False, with the reason shown, if it cannot."""
+    st.session_state.pop(PENDING_KEY, None)
+    try:
+        folder = prepare_runs_folder(user_runs_folder())
+    except RunError as error:
+        st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
+        return False
+    st.session_state[JOB_KEY] = board.start(TrainingJob(configs, data, save_to_folder(folder)))
+    return True
+
 
 with st.form("train.settings", border=True):
     models = st.pills("Models", list(MODEL_KEYS), default=list(MODEL_KEYS), selection_mode="multi",
@@ -46,11 +62,9 @@ with st.form("train.settings", border=True):
                                              format="%.4f", placeholder="recipe's", key="train.lr")
     subset = subset_column.select_slider("Training images", SUBSET_CHOICES, value=60_000, key="train.subset",
                                          format_func=lambda n: f"{n:,}")
-    submitted = st.form_submit_button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")
+    submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
 
-if submitted and busy:
-    st.warning("A training is already running in this session: stop it or wait for it to finish.")
-elif submitted:
+if submitted:
     if not models:
         st.warning("Choose at least one model.")
     else:
@@ -63,58 +77,30 @@ elif submitted:
         except ValueError as error:
             st.error(str(error))
         else:
-            job = TrainingJob(configs, data, save_to_folder(user_runs_folder(), len(data.train_labels))).start()
-            st.session_state[JOB_KEY] = job
-            busy = True
+            if board.running():
+                st.session_state[PENDING_KEY] = configs  # ask first: two jobs share the same cores
+            else:
+                start(configs)
 
-if job is None:
-    st.info("Choose models and settings, then press **Train**. Training runs in the background: you can "
-            "switch pages, and other viewers are not held up. Each finished model is saved as a new run.")
-    st.stop()
+pending = st.session_state.get(PENDING_KEY)
+if pending and board.running():
+    with st.container(border=True):
+        st.warning("A training is already running: " + "; ".join(describe(job) for job in board.running())
+                   + ". Two trainings share this machine's cores, so both will take longer. Start anyway?")
+        confirm_column, cancel_column, _ = st.columns([1, 1, 4])
+        if confirm_column.button("Start anyway", type="primary", key="train.confirm") and start(pending):
+            st.rerun()
+        if cancel_column.button("Cancel", key="train.cancel"):
+            st.session_state.pop(PENDING_KEY, None)
+            st.rerun()
+elif pending:
+    start(pending)  # the other training ended meanwhile: nothing to ask
 
-
-def show_job(job: TrainingJob) -> None:
-    snapshot = job.snapshot()
-    for status in snapshot.statuses:
-        name = MODELS[status.model_key].name
-        detail = f"epoch {status.epoch}/{status.epochs}" if status.state == RUNNING else status.state
-        if status.loss is not None and status.state == RUNNING:
-            detail += f" · loss {status.loss:.3f}"
-        if status.history:
-            detail += f" · test accuracy {100 * status.history[-1].test_accuracy:.2f}%"
-        st.progress(min(1.0, status.fraction), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
-        if status.message:
-            (st.error if status.state == FAILED else st.caption)(status.message)
-    curves = [Curve(MODELS[s.model_key].name, s.model_key, [row.to_dict() for row in s.history])
-              for s in snapshot.statuses if s.history]
-    if curves:
-        accuracy_column, loss_column = st.columns(2)
-        accuracy_column.plotly_chart(history_chart(curves, "test_accuracy"), width="stretch", key="train.accuracy")
-        loss_column.plotly_chart(history_chart(curves, "train_loss"), width="stretch", key="train.loss")
-    else:
-        st.caption("The curves appear after the first epoch.")
-    if snapshot.finished:
-        saved = snapshot.saved_runs
-        if saved:
-            st.success(f"Finished in {snapshot.seconds:.0f} s. Saved {len(saved)} run(s): "
-                       + ", ".join(literal(path.name) for path in saved))
-            st.page_link("pages/compare.py", label="Compare them", icon=":material/compare:")
-        else:
-            st.warning("Nothing was saved: training stopped before any epoch finished.")
-
-
-@st.fragment(run_every=1.0)
-def live_progress() -> None:
-    # Polls the background job once a second; only this fragment reruns.
-    show_job(job)
-    if st.button("Stop", icon=":material/stop:", disabled=job.stopping, key="train.stop"):
-        job.stop()
-        st.toast("Stopping after the current batch; finished epochs are saved.")
-    if job.snapshot().finished:
-        st.rerun()  # once, to leave polling and enable the form again
-
-
-if busy:
-    live_progress()
+if not board.jobs():
+    st.info("Choose models and settings, then press **Train**. Training runs in the background on the server: "
+            "you can switch pages or reload, and other viewers see it too. Each finished model is saved as a "
+            "new run.")
+elif board.running():
+    live_board(board, tuple(job.id for job in board.running()))
 else:
-    show_job(job)
+    show_board(board)

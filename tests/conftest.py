@@ -42,3 +42,30 @@ def _fixed_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def navigation_mode(monkeypatch):
+    """Run every AppTest as a live server runs after its first request: in st.navigation mode.
+
+    AppTest re-detects the legacy ``pages/`` mode on every run; the app then reruns into its
+    frame (``ensure_frame``), which would drop a button's click. The first-request path
+    itself is covered by the browser test, which opens ``/draw`` on a fresh server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init_in_navigation_mode(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_in_navigation_mode)
+
+
+@pytest.fixture
+def user_runs(tmp_path, monkeypatch):
+    """Keep the runs a test trains out of the project's runs/ folder."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
+    return folder

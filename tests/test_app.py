@@ -3,58 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from tests.support import PROJECT_ROOT
+from tests.support.apptest import open_page, sidebar_text, texts
 
-APP = str(PROJECT_ROOT / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    """Run every AppTest as a live server runs after its first request: in st.navigation mode.
-
-    AppTest re-detects the legacy ``pages/`` mode on every run; the app then reruns into its
-    frame (``ensure_frame``), which would drop a button's click. The first-request path
-    itself is covered by the browser test, which opens ``/draw`` on a fresh server.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init_in_navigation_mode(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_in_navigation_mode)
-
-
-@pytest.fixture
-def user_runs(tmp_path, monkeypatch):
-    """Keep the runs a test trains out of the project's runs/ folder."""
-    folder = tmp_path / "runs"
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
-    return folder
-
-
-def open_page(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "Runs in use" in sidebar_text(at)  # the frame (app.py) ran around the page
-    return at
-
-
-def sidebar_text(at: AppTest) -> str:
-    return "\n".join(str(e.value) for e in (*at.sidebar.markdown, *at.sidebar.caption, *at.sidebar.subheader))
-
-
-def texts(at: AppTest) -> str:
-    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.error)]
-    return "\n".join(str(p) for p in parts)
+pytestmark = pytest.mark.usefixtures("navigation_mode")
 
 
 def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monkeypatch):

@@ -1,6 +1,9 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import MODEL_KEYS, build_model
 from mnist_core.runs import RUN_FILE, WEIGHTS_FILE, read_run, save_run
 from tests.support import PROJECT_ROOT
+from tests.support.hostile_files import hostile_files
 from tests.support.images import draw_seven
 
 
@@ -118,6 +122,76 @@ def test_train_refuses_to_overwrite_without_permission(capsys, fake_mnist_root, 
     assert run_cli(capsys, *args, "--overwrite")[0] == 0
 
 
+def train_args(fake_mnist_root, out, *extra):
+    return ["train", "--model", "mlp", "--recipe", "tutorial", "--epochs", "1", "--data-dir", fake_mnist_root,
+            "--out", out, *extra]
+
+
+@pytest.mark.parametrize(
+    "where, reason",
+    [("a-file", "is a file"), ("a-file/runs", "Not a directory"), ("/sys/mnist-runs", "cannot hold runs")],
+)
+def test_a_bad_out_folder_is_found_before_training(capsys, fake_mnist_root, tmp_path, monkeypatch, where, reason):
+    import mnist_core.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(mnist_core.training, "train_model", no_training)
+    (tmp_path / "a-file").write_text("not a folder")
+    code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / where))
+    assert code == 1 and reason in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_save_that_fails_after_training_keeps_the_model_where_the_message_says(capsys, fake_mnist_root, tmp_path,
+                                                                                 monkeypatch):
+    import mnist_core.runs
+
+    real_save = mnist_core.runs.save_run
+
+    def disk_full_in_out(run_dir, *args, **kwargs):
+        if tmp_path / "out" in run_dir.parents:
+            raise OSError(28, "No space left on device")
+        return real_save(run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(mnist_core.runs, "save_run", disk_full_in_out)
+    code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out"))
+    assert code == 1 and "No space left" in err and "Traceback" not in err
+    (message,) = [line for line in err.splitlines() if "error:" in line]
+    kept = Path(message.split("kept in ", 1)[1].split(" instead", 1)[0])
+    assert read_run(kept).model_key == "mlp" and kept.name.startswith("mlp-tutorial-")
+    shutil.rmtree(kept)
+
+
+@pytest.mark.parametrize("device, reason", [("bogus", "Unknown device"), ("cuda", "no cuda device"),
+                                            ("cuda:7", "no cuda device")])
+def test_a_bad_device_is_one_line(capsys, fake_mnist_root, tmp_path, device, reason):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out", "--device", device))
+    assert code == 1 and reason in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_subset_larger_than_the_data_set_is_the_whole_data_set(capsys, fake_mnist_root, tmp_path):
+    code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out", "--subset", "70000"))
+    assert code == 0, err
+    (run,) = (tmp_path / "out").iterdir()
+    info = read_run(run)
+    assert info.train_images == 120 and info.config["train_subset"] is None
+
+
+def test_a_diverging_training_saves_nothing_and_says_why(capsys, fake_mnist_root, tmp_path):
+    code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out", "--lr", "1e30"))
+    assert code == 1 and "diverged" in err and "Traceback" not in err
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_json_output_is_strict(capsys, runs_dir, fake_mnist_root):
+    """No bare NaN or Infinity: a strict parser reads every JSON the CLI prints."""
+    code, out, _ = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
+    json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
 @pytest.mark.parametrize(
     "argv",
     [["train", "--model", "resnet"], ["train", "--epochs", "zero"], ["train", "--epochs", "-3"],
@@ -156,33 +230,20 @@ def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
 
 def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
     """Good files still get predictions; each bad one gets its reason; the exit code says so."""
-    from tests.support.images import huge_png_header, png_bytes
-
-    seven = draw_seven()
-    files = {
-        "good.png": png_bytes(seven),
-        "empty.png": b"",
-        "text.png": b"not an image",
-        "truncated.png": png_bytes(seven)[:300],
-        "bomb.png": huge_png_header(40_000, 40_000),
-        "cmyk.jpg": png_bytes(seven.convert("CMYK"), format="JPEG"),
-        "sixteen.png": png_bytes(Image.fromarray(np.asarray(seven).astype(np.uint16) * 257)),
-        "palette.png": png_bytes(seven.convert("P")),
-        "animated.gif": png_bytes(seven, format="GIF", save_all=True, append_images=[Image.new("L", seven.size)]),
-        "five.png": png_bytes(Image.new("L", (5, 5))),
-    }
+    matrix = hostile_files()
     paths = []
-    for name, content in files.items():
+    for name, (content, _) in matrix.items():
         (tmp_path / name).write_bytes(content)
         paths.append(tmp_path / name)
-    paths += [tmp_path / "missing.png", tmp_path]  # a missing path and a folder
+    os.mkfifo(tmp_path / "pipe.png")
+    paths += [tmp_path / "missing.png", tmp_path, tmp_path / "pipe.png", "/dev/zero"]
     code, out, err = run_cli(capsys, "predict", *paths, "--runs", runs_dir, "--json")
     results = {row["file"].split("/")[-1]: row for row in json.loads(out)["results"]}
-    assert code == 1 and "Traceback" not in err
-    for good in ("good.png", "cmyk.jpg", "sixteen.png", "palette.png", "animated.gif"):
-        assert "models" in results[good], results[good]
-    reasons = {name: row.get("error", "") for name, row in results.items()}
-    assert "empty" in reasons["empty.png"] and "Not a readable image" in reasons["text.png"]
-    assert "truncated" in reasons["truncated.png"] and "too large" in reasons["bomb.png"]
-    assert "blank" in reasons["five.png"] and "does not exist" in reasons["missing.png"]
-    assert "folder" in reasons[tmp_path.name]
+    assert code == 1 and "Traceback" not in err and len(results) == len(paths)
+    for name, (_, refusal) in matrix.items():
+        if refusal is None:
+            assert "models" in results[name], results[name]
+        else:
+            assert refusal in results[name]["error"], (name, results[name])
+    assert "does not exist" in results["missing.png"]["error"] and "folder" in results[tmp_path.name]["error"]
+    assert "not a regular file" in results["pipe.png"]["error"] and "not a regular file" in results["zero"]["error"]

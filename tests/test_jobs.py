@@ -3,7 +3,7 @@
 import threading
 
 from mnist_core.data import load_mnist
-from mnist_core.jobs import FAILED, SAVED, STOPPED, TrainingJob, save_to_folder
+from mnist_core.jobs import FAILED, SAVED, STOPPED, JobBoard, TrainingJob, save_to_folder
 from mnist_core.recipes import recipe_config
 from mnist_core.runs import find_runs, read_run
 
@@ -14,7 +14,7 @@ def tiny_configs(*keys, epochs=2):
 
 def test_a_job_trains_each_model_and_saves_a_run(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
-    job = TrainingJob(tiny_configs("mlp", "lenet5"), data, save_to_folder(tmp_path, len(data.train_labels))).start()
+    job = TrainingJob(tiny_configs("mlp", "lenet5"), data, save_to_folder(tmp_path)).start()
     assert job.wait(timeout=120)
     snapshot = job.snapshot()
     assert snapshot.finished and [s.state for s in snapshot.statuses] == [SAVED, SAVED]
@@ -28,7 +28,7 @@ def test_stop_keeps_finished_epochs_and_skips_the_rest(fake_mnist_root, tmp_path
 
     def save_then_stop(key, result):
         saves.append((key, len(result.history), result.stopped))
-        return save_to_folder(tmp_path, 120)(key, result)
+        return save_to_folder(tmp_path)(key, result)
 
     job = TrainingJob(tiny_configs("mlp", "cnn", epochs=50), data, save_then_stop)
     original = job._update
@@ -50,7 +50,7 @@ def test_stop_keeps_finished_epochs_and_skips_the_rest(fake_mnist_root, tmp_path
 
 def test_stop_during_the_first_epoch_saves_nothing(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
-    job = TrainingJob(tiny_configs("mlp"), data, save_to_folder(tmp_path, 120))
+    job = TrainingJob(tiny_configs("mlp"), data, save_to_folder(tmp_path))
     job.stop()
     job.start()
     assert job.wait(timeout=60)
@@ -74,7 +74,7 @@ def test_a_failing_save_is_reported_not_raised(fake_mnist_root, tmp_path):
 
 def test_two_jobs_at_once_get_their_own_runs(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
-    jobs = [TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path, 120)) for _ in range(2)]
+    jobs = [TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path)) for _ in range(2)]
     barrier = threading.Barrier(2)
     for job in jobs:
         barrier_wait = job.save
@@ -90,3 +90,28 @@ def test_two_jobs_at_once_get_their_own_runs(fake_mnist_root, tmp_path):
     assert paths[0] != paths[1]
     runs, damaged = find_runs(tmp_path)
     assert len(runs) == 2 and damaged == []
+
+
+def test_a_diverging_model_fails_with_a_reason_and_saves_nothing(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    configs = {"mlp": recipe_config("mlp", "tutorial", epochs=2, batch_size=40, learning_rate=1e30)}
+    job = TrainingJob(configs, data, save_to_folder(tmp_path)).start()
+    assert job.wait(timeout=60)
+    (status,) = job.snapshot().statuses
+    assert status.state == FAILED and "Diverged" in status.message and status.run_path is None
+    assert find_runs(tmp_path) == ([], [])
+
+
+def test_the_board_lists_every_job_newest_first_and_forgets_old_finished_ones(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard(keep_finished=2)
+    jobs = []
+    for _ in range(3):
+        jobs.append(board.start(TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))))
+        assert jobs[-1].wait(timeout=60)
+    assert board.jobs() == [jobs[2], jobs[1]] and board.running() == []
+    assert board.get(jobs[1].id) is jobs[1] and board.get("nope") is None
+    slow = board.start(TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path)))
+    assert board.running() == [slow]
+    slow.stop()
+    assert slow.wait(timeout=60)

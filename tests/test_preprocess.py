@@ -1,3 +1,5 @@
+import os
+import time
 
 import numpy as np
 import pytest
@@ -5,7 +7,8 @@ from PIL import Image, ImageDraw
 
 from mnist_core.data import MNIST_MEAN, MNIST_STD
 from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
-from tests.support.images import draw_seven, huge_png_header, png_bytes
+from tests.support.hostile_files import hostile_files
+from tests.support.images import draw_seven, png_bytes
 
 
 def correlation(a, b):
@@ -96,45 +99,69 @@ def test_real_mnist_digits_survive_the_round_trip(real_mnist):
         assert correlation(original / 255.0, again) > 0.85, index
 
 
-def test_open_image_reads_common_formats(tmp_path):
-    seven = draw_seven()
-    variants = {
-        "grey.png": png_bytes(seven),
-        "cmyk.jpg": png_bytes(seven.convert("CMYK"), format="JPEG"),
-        "sixteen.png": png_bytes(Image.fromarray((np.asarray(seven).astype(np.uint16) * 257))),
-        "palette.png": png_bytes(seven.convert("P")),
-        "animated.gif": png_bytes(seven, format="GIF", save_all=True, append_images=[Image.new("L", seven.size)]),
-    }
-    reference = prepare_digit(seven).pixels
-    for name, data in variants.items():
-        path = tmp_path / name
-        path.write_bytes(data)
-        assert np.abs(prepare_digit(open_image(path)).pixels - reference).max() < 0.1, name
-
-
-@pytest.mark.parametrize(
-    "name, content, message",
-    [
-        ("empty.png", b"", "empty"),
-        ("text.png", b"this is not a picture", "Not a readable image"),
-        ("truncated.png", None, "damaged or truncated"),
-        ("bomb.png", huge_png_header(50_000, 50_000), "too large"),
-    ],
-)
-def test_bad_files_get_a_reason(tmp_path, name, content, message):
-    if content is None:
-        content = png_bytes(draw_seven())[:200]
+@pytest.mark.parametrize("name", list(hostile_files()))
+def test_every_file_of_the_hostile_matrix_is_read_or_refused_with_its_reason(tmp_path, name):
+    content, refusal = hostile_files()[name]
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(ImageReadError, match=message):
-        open_image(path)
+    started = time.monotonic()
+    if refusal is None:
+        reference = prepare_digit(draw_seven()).pixels
+        assert np.abs(prepare_digit(open_image(path)).pixels - reference).max() < 0.1
+    else:
+        with pytest.raises((ImageReadError, NoDigitError), match=refusal):
+            prepare_digit(open_image(path))
+    assert time.monotonic() - started < 1.0
 
 
-def test_missing_paths_and_folders_get_a_reason(tmp_path):
+def test_postscript_never_starts_ghostscript(tmp_path, monkeypatch):
+    """Whatever its name, a PostScript file is refused before any program could run."""
+    import subprocess
+
+    def no_child_processes(*args, **kwargs):
+        raise AssertionError(f"a child process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_child_processes)
+    for name in ("postscript.png", "endless.eps"):
+        with pytest.raises(ImageReadError, match="Not a readable image"):
+            open_image(hostile_files()[name][0])
+
+
+def test_only_regular_files_are_read(tmp_path):
     with pytest.raises(ImageReadError, match="does not exist"):
         open_image(tmp_path / "nope.png")
     with pytest.raises(ImageReadError, match="folder"):
         open_image(tmp_path)
+    with pytest.raises(ImageReadError, match="not a regular file"):
+        open_image("/dev/zero")  # endless: read without a bound, it would fill the memory
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageReadError, match="not a regular file"):
+        open_image(fifo)  # nobody writes to it: opening it for reading the usual way would hang
+
+
+def test_a_file_over_the_limit_is_refused_without_reading_it_all(tmp_path, monkeypatch):
+    import mnist_core.preprocess as preprocess
+
+    monkeypatch.setattr(preprocess, "MAX_FILE_BYTES", 1000)
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes(draw_seven()) + b"\0" * 5000)
+    with pytest.raises(ImageReadError, match="over 0 MB|limit"):
+        open_image(big)
+
+
+def test_every_colour_mode_is_read_or_refused_with_a_reason():
+    seven = draw_seven()
+    for mode in ("1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "LA", "PA", "RGBX",
+                 "RGBa", "La", "I;16"):
+        try:
+            image = seven.convert(mode)
+        except ValueError:
+            continue  # Pillow cannot make this mode from grey; nothing to read
+        try:
+            prepare_digit(image)
+        except ImageReadError as reason:
+            assert "colour mode" in str(reason), mode
 
 
 def test_a_scribble_still_gives_an_mnist_like_image():

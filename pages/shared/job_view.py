@@ -1,0 +1,93 @@
+"""The server's training jobs, shown live to every session: progress, curves, Stop.
+
+Jobs belong to the server (one :class:`~mnist_core.jobs.JobBoard`, cached as a resource),
+not to a browser session: a reload, another tab or another viewer sees the same jobs and
+can stop them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from mnist_core.charts import Curve, history_chart
+from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, TrainingJob
+from mnist_core.models import MODELS
+from pages.shared.markdown import literal
+
+STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
+               SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
+
+
+@st.cache_resource
+def job_board() -> JobBoard:
+    """The one board of this server process."""
+    return JobBoard()
+
+
+def describe(job: TrainingJob) -> str:
+    """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe"."""
+    names = ", ".join(MODELS[key].name for key in job.configs)
+    recipe = next(iter(job.configs.values())).recipe
+    started = time.strftime("%H:%M", time.localtime(job.started_at)) if job.started_at else "not started"
+    return f"{names} · started {started} · {recipe} recipe"
+
+
+def show_job(job: TrainingJob, live: bool) -> None:
+    """Progress bars, curves and (when ``live``) a Stop button for ``job``."""
+    snapshot = job.snapshot()
+    for status in snapshot.statuses:
+        name = MODELS[status.model_key].name
+        detail = f"epoch {status.epoch}/{status.epochs}" if status.state == RUNNING else status.state
+        if status.loss is not None and status.state == RUNNING:
+            detail += f" · loss {status.loss:.3f}"
+        if status.history:
+            detail += f" · test accuracy {100 * status.history[-1].test_accuracy:.2f}%"
+        st.progress(min(1.0, status.fraction), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
+        if status.message:
+            (st.error if status.state == FAILED else st.caption)(literal(status.message))
+    curves = [Curve(MODELS[s.model_key].name, s.model_key, [row.to_dict() for row in s.history])
+              for s in snapshot.statuses if s.history]
+    if curves:
+        accuracy_column, loss_column = st.columns(2)
+        accuracy_column.plotly_chart(history_chart(curves, "test_accuracy"), width="stretch",
+                                     key=f"train.accuracy.{job.id}")
+        loss_column.plotly_chart(history_chart(curves, "train_loss"), width="stretch", key=f"train.loss.{job.id}")
+    elif not snapshot.finished:
+        st.caption("The curves appear after the first epoch.")
+    if live and not snapshot.finished:
+        if st.button("Stop", icon=":material/stop:", disabled=job.stopping, key=f"train.stop.{job.id}"):
+            job.stop()
+            st.toast("Stopping after the current batch; finished epochs are saved.")
+    if snapshot.finished:
+        saved = snapshot.saved_runs
+        if saved:
+            st.success(f"Finished in {snapshot.seconds:.0f} s. Saved {len(saved)} run(s): "
+                       + ", ".join(literal(path.name) for path in saved))
+        else:
+            st.warning("Nothing was saved.")
+
+
+def show_board(board: JobBoard) -> None:
+    """Every job on the board, running ones first; polls while any is running."""
+    jobs = board.jobs()
+    running = [job for job in jobs if not job.snapshot().finished]
+    for job in running:
+        with st.container(border=True):
+            st.markdown(f"**Training now:** {describe(job)}")
+            show_job(job, live=True)
+    for job in jobs:
+        if job not in running:
+            with st.expander(f"Finished: {describe(job)}", expanded=job is jobs[0]):
+                show_job(job, live=False)
+    if any(saved for job in jobs for saved in job.snapshot().saved_runs):
+        st.page_link("pages/compare.py", label="Compare the runs", icon=":material/compare:")
+
+
+@st.fragment(run_every=1.0)
+def live_board(board: JobBoard, running_ids: tuple[str, ...]) -> None:
+    # Polls the jobs once a second; only this fragment reruns.
+    show_board(board)
+    if tuple(job.id for job in board.running()) != running_ids:
+        st.rerun()  # a job started or ended: rerun the page (the form's state, polling on or off)

@@ -1,0 +1,29 @@
+"""Opening pages with Streamlit's AppTest and reading what they show."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.support import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Runs in use" in sidebar_text(at)  # the frame (app.py) ran around the page
+    return at
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in (*at.sidebar.markdown, *at.sidebar.caption, *at.sidebar.subheader))
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.error)]
+    return "\n".join(str(p) for p in parts)

@@ -1,0 +1,131 @@
+"""The app against hostile or careless input: crafted run files, clashing and malicious run names,
+and training that must survive a reload and be visible to every session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from mnist_core.evaluation import evaluation_from_logits
+from mnist_core.models import build_model
+from mnist_core.runs import RUN_FILE, save_run
+from pages.shared.run_choice import SELECTION_KEY
+from tests.support import PROJECT_ROOT
+from tests.support.apptest import open_page, sidebar_text, texts
+
+pytestmark = pytest.mark.usefixtures("navigation_mode")
+PAGES = (None, "pages/draw.py", "pages/compare.py", "pages/train.py")
+
+
+def untrained_run(folder, key="lenet5"):
+    torch.manual_seed(0)
+    history = [{"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.1, "test_loss": 2.0, "test_accuracy": 0.1,
+                "seconds": 1.0}]
+    return save_run(folder, key, build_model(key), {"recipe": "tutorial"}, history,
+                    evaluation_from_logits(torch.eye(10), torch.arange(10)), 1.0, 100)
+
+
+def test_crafted_run_files_are_listed_as_damaged_and_every_page_keeps_working(user_runs, real_data_root,
+                                                                             monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    valid = json.loads((PROJECT_ROOT / "checkpoints" / "lenet5" / RUN_FILE).read_text())
+    weights = (PROJECT_ROOT / "checkpoints" / "lenet5" / "weights.safetensors").read_bytes()
+    crafted = {
+        "deep": json.dumps({**valid, "x": "@"}).replace('"@"', "[" * 200_000 + "]" * 200_000),
+        "overflow": json.dumps(valid).replace('"parameters": 61706', '"parameters": 1e999'),
+        "infinite": json.dumps({**valid, "test_images": float("inf")}),
+        "huge-counts": json.dumps({**valid, "confusion_matrix": [[10**30] * 10] * 10}),
+        "no-test-accuracy": json.dumps({**valid, "history": [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5,
+                                                               "test_loss": 1.0, "seconds": 1.0}]}),
+    }
+    for name, text in crafted.items():
+        (user_runs / name).mkdir(parents=True)
+        (user_runs / name / RUN_FILE).write_text(text)
+        (user_runs / name / "weights.safetensors").write_bytes(weights)
+    for page in PAGES:
+        at = open_page(page)
+        expander = [e for e in at.sidebar.expander if "damaged run" in e.label]
+        assert expander and expander[0].label.startswith(f"{len(crafted)} damaged run(s)"), page
+    compare = open_page("pages/compare.py")
+    assert len(compare.get("plotly_chart")) == 4  # the three shipped runs still compare
+
+
+def test_a_user_run_named_like_a_shipped_one_compares_beside_it(user_runs, real_data_root, monkeypatch):
+    """The README's own `--name '{model}'` makes runs/mlp next to checkpoints/mlp: keys must not clash."""
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    mine = untrained_run(user_runs / "mlp", "mlp")
+    at = open_page("pages/compare.py")
+    at.multiselect(key="compare.runs").set_value([*at.multiselect(key="compare.runs").value, str(mine.path)]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 5  # curves + four confusion matrices
+
+
+def test_run_names_are_shown_as_text_never_as_html(user_runs):
+    evil = "x`<img src=x onerror=alert(1)>"
+    untrained_run(user_runs / evil)
+    (user_runs / f"{evil}-damaged").mkdir()
+    (user_runs / f"{evil}-damaged" / RUN_FILE).write_text("{ not json")
+    at = open_page("pages/draw.py")
+    at.session_state[SELECTION_KEY] = {"lenet5": str(user_runs / evil)}
+    at.run()
+    assert not at.exception
+    shown = sidebar_text(at)
+    assert "img" in shown and "<img" not in shown.replace("\\<img", "")  # escaped: text, not a tag
+    assert "`<" not in shown
+
+
+def test_training_belongs_to_the_server_survives_a_reload_and_asks_before_a_second_job(user_runs, real_data_root,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    first = open_page("pages/train.py")
+    first.session_state["train.models"] = ["lenet5"]
+    first.session_state["train.subset"] = 1_000
+    first.session_state["train.epochs"] = 100
+    first.button[0].click().run()  # the form's Train button
+    job = first.session_state["train.job"]
+    try:
+        # A reload (a new session) shows the running job with its Stop button.
+        reloaded = open_page("pages/train.py")
+        assert "Training now" in texts(reloaded) and "LeNet-5" in texts(reloaded)
+        assert reloaded.button(key=f"train.stop.{job.id}") is not None
+
+        # Starting a second job asks first; Cancel starts nothing.
+        reloaded.session_state["train.models"] = ["mlp"]
+        reloaded.button[0].click().run()
+        assert "already running" in texts(reloaded)
+        reloaded.button(key="train.cancel").click().run()
+        assert "already running" not in texts(reloaded) and "train.job" not in reloaded.session_state
+
+        # "Start anyway" starts it: both jobs show, each with its Stop button.
+        reloaded.button[0].click().run()
+        reloaded.button(key="train.confirm").click().run()
+        second = reloaded.session_state["train.job"]
+        assert not reloaded.exception and second is not job
+        both = open_page("pages/train.py")
+        assert texts(both).count("Training now") == 2
+
+        # The other session's Stop button stops the first job; the finished epochs are saved.
+        both.button(key=f"train.stop.{job.id}").click().run()
+        assert job.wait(timeout=120)
+    finally:
+        for started in {job, *([second] if "second" in locals() else [])}:
+            started.stop()
+            started.wait(timeout=120)
+    (status,) = job.snapshot().statuses
+    assert status.state in ("stopped", "saved") and status.epoch < 100
+
+
+def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_path, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(blocker / "runs"))
+    at = open_page("pages/train.py")
+    at.session_state["train.models"] = ["lenet5"]
+    at.button[0].click().run()
+    assert not at.exception and "Cannot save runs" in texts(at)
+    assert "train.job" not in at.session_state
+    shutil.rmtree(tmp_path / "a-file", ignore_errors=True)
