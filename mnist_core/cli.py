@@ -163,8 +163,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     args.runs = args.runs or paths.checkpoints_dir()
     runs, damaged = find_runs(args.runs)
-    errors = [{"run": _shown(error.path if error.path.is_dir() else error.path.parent), "error": error.reason}
-              for error in damaged]
+    errors = [{"run": _shown(error.run_dir), "error": error.problem} for error in damaged]
     models = []
     if runs:
         data = load_mnist(args.data_dir)
@@ -172,7 +171,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             try:
                 model = load_model(run)
             except RunError as error:
-                errors.append({"run": _shown(run.path), "error": error.reason})
+                errors.append({"run": _shown(run.path), "error": error.problem})
                 continue
             result = evaluate(model, data.test_images, data.test_labels)
             models.append({

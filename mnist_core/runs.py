@@ -53,6 +53,16 @@ class RunError(Exception):
         self.path = Path(path)
         self.reason = reason
 
+    @property
+    def run_dir(self) -> Path:
+        """The run folder the error is about (``path`` may name a file inside it)."""
+        return self.path.parent if self.path.name in (RUN_FILE, WEIGHTS_FILE) else self.path
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, naming the file inside the run folder: "run.json is not valid JSON (...)"."""
+        return f"{self.path.name} {self.reason}" if self.path != self.run_dir else self.reason
+
 
 @dataclass(frozen=True)
 class RunInfo:

@@ -13,6 +13,7 @@ from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import model_set_for, report_run_error
+from pages.shared.markdown import literal
 from pages.shared.pytorch_preload import import_pytorch_soon
 from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
 
@@ -110,7 +111,7 @@ with upload_tab:
         try:
             picture = open_image(upload.getvalue())
         except ImageReadError as reason:
-            st.error(f"Cannot use `{upload.name}`: {reason}")
+            st.error(f"Cannot use {literal(upload.name)}: {literal(reason)}")
         else:
             show_predictions(picture, "upload")
 

@@ -43,7 +43,7 @@ def _runs_signature(folders: tuple[Path, ...]) -> tuple:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _find_runs_cached(signature: tuple, folders: tuple[Path, ...]) -> tuple[list[RunInfo], list[tuple[str, str]]]:
     runs, errors = find_runs(*folders)
-    return runs, [(str(error.path), error.reason) for error in errors]
+    return runs, [(str(error.run_dir), error.problem) for error in errors]
 
 
 def all_runs() -> tuple[list[RunInfo], list[tuple[str, str]]]:
