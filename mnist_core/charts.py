@@ -18,6 +18,7 @@ from .models import MODELS
 
 FONT_SIZE = 16
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+_PATTERNS = ("", "/", ".", "x", "-")  # bar fills for several runs of one model (same colour)
 METRIC_LABELS = {
     "test_accuracy": "Test accuracy",
     "train_accuracy": "Train accuracy",
@@ -68,15 +69,21 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
     return style(figure)
 
 
+# Colour-blind-safe scales: a single-hue sequential blue for counts (lightness alone carries the
+# value), and a blue-white-red diverging scale centred on zero for differences (no red-green).
+SEQUENTIAL = [[0, "#f7fbff"], [0.25, "#c6dbef"], [0.5, "#6baed6"], [0.75, "#2171b5"], [1, "#08306b"]]
+DIVERGING = [[0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9cf"], [1, "#2166ac"]]
+
+
 def confusion_heatmap(
     confusion: np.ndarray, title: str = "", normalise: bool = False, model_key: str | None = None
 ) -> go.Figure:
-    """A 10x10 heatmap: rows are true digits, columns predictions.
+    """A 10x10 heatmap: rows are true digits, columns predictions; click a cell to select it.
 
     Args:
         confusion: counts, ``[true, predicted]``.
         normalise: show each row as percentages of that true digit (recall on the diagonal).
-        model_key: a model key; its colour tints the scale.
+        model_key: a model key; the title is drawn in its colour.
     """
     counts = np.asarray(confusion, dtype=np.float64)
     if normalise:
@@ -90,14 +97,33 @@ def confusion_heatmap(
         hover = "true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>"
     # Errors are rare next to the diagonal; a square-root scale keeps them visible.
     scale_top = values.max() if values.size and values.max() > 0 else 1
-    colour = MODELS[model_key].color if model_key in MODELS else "#444444"
+    return _clickable_matrix(np.sqrt(values / scale_top), text, values, hover, title, model_key,
+                             colorscale=SEQUENTIAL, zmin=0, zmax=1)
+
+
+def difference_heatmap(difference: np.ndarray, title: str = "") -> go.Figure:
+    """B − A per cell of two confusion matrices, on a diverging scale centred on zero.
+
+    Blue on the diagonal: B gets that digit right more often; blue off it: B makes that
+    mistake less often. Red: the other way round. Click a cell to select it.
+    """
+    values = np.asarray(difference, dtype=np.float64)
+    # Off the diagonal a difference of a few images matters; the diagonal's gains and losses
+    # mirror them. Sign flipped off the diagonal, so blue always means "B is better here".
+    better = np.where(np.eye(len(values), dtype=bool), values, -values)
+    top = max(1.0, float(np.abs(better).max()))
+    text = [[f"{int(v):+d}" if v else "" for v in row] for row in values]
+    hover = "true %{y}, predicted %{x}: B − A = %{customdata:+.0f} images<extra></extra>"
+    return _clickable_matrix(np.sign(better) * np.sqrt(np.abs(better) / top), text, values, hover, title, None,
+                             colorscale=DIVERGING, zmin=-1, zmax=1)
+
+
+def _clickable_matrix(z, text, values, hover, title, model_key, colorscale, zmin, zmax) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
-            z=np.sqrt(values / scale_top),
-            x=list(range(10)), y=list(range(10)),
-            text=text, texttemplate="%{text}", textfont={"size": 12},
-            colorscale=[[0, "#ffffff"], [1, colour]], showscale=False,
-            hoverinfo="skip", xgap=1, ygap=1,
+            z=z, x=list(range(10)), y=list(range(10)), zmin=zmin, zmax=zmax,
+            text=text, texttemplate="%{text}", textfont={"size": 13},
+            colorscale=colorscale, showscale=False, hoverinfo="skip", xgap=2, ygap=2,
         )
     )
     # Plotly heatmaps cannot be clicked to select a cell; an invisible marker on each cell can.
@@ -105,17 +131,43 @@ def confusion_heatmap(
     true_digits, predicted_digits = np.divmod(np.arange(100), 10)
     figure.add_trace(
         go.Scatter(
-            x=predicted_digits, y=true_digits, mode="markers", customdata=values.ravel(),
-            marker={"symbol": "square-open", "size": 22, "color": "#222222", "opacity": 0,
-                    "line": {"width": 3}},
+            x=predicted_digits, y=true_digits, mode="markers", customdata=np.asarray(values).ravel(),
+            marker={"symbol": "square-open", "size": 26, "color": "#111111", "opacity": 0, "line": {"width": 3}},
             selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0}},
             hovertemplate=hover, showlegend=False, name="",
         )
     )
-    figure.update_layout(title=plain(title), xaxis_title="predicted", yaxis_title="true")
-    figure.update_layout(clickmode="event+select", dragmode=False)
-    figure.update_xaxes(dtick=1, side="bottom", constrain="domain")
-    figure.update_yaxes(dtick=1, autorange="reversed", scaleanchor="x", constrain="domain")
+    colour = MODELS[model_key].color if model_key in MODELS else None
+    figure.update_layout(title={"text": plain(title), "font": {"color": colour} if colour else {}},
+                         xaxis_title="predicted", yaxis_title="true", clickmode="event+select", dragmode=False)
+    # Exactly the ten digits on each axis (the click markers would otherwise pad them to −1…10),
+    # and square cells.
+    figure.update_xaxes(range=[-0.5, 9.5], tickvals=list(range(10)), side="bottom", constrain="domain",
+                        showgrid=False, zeroline=False, fixedrange=True)
+    figure.update_yaxes(range=[9.5, -0.5], tickvals=list(range(10)), scaleanchor="x", constrain="domain",
+                        showgrid=False, zeroline=False, fixedrange=True)
+    return style(figure)
+
+
+def per_class_chart(scores: Mapping[str, tuple[str, Sequence[float]]], score: str) -> go.Figure:
+    """Grouped bars: for each digit, each run's ``score`` (precision, recall or F1) in percent.
+
+    ``scores`` maps a run's label to (its model key, ten scores in [0, 1]).
+    """
+    figure = go.Figure()
+    seen_per_model: dict[str, int] = {}
+    for label, (model_key, values) in scores.items():
+        repeat = seen_per_model.get(model_key, 0)
+        seen_per_model[model_key] = repeat + 1
+        figure.add_trace(go.Bar(
+            x=list(range(10)), y=[100 * float(v) for v in values], name=plain(label),
+            marker={"color": MODELS[model_key].color, "pattern": {"shape": _PATTERNS[repeat % len(_PATTERNS)]}},
+            hovertemplate="%{fullData.name}: digit %{x} %{y:.2f}%<extra></extra>",
+        ))
+    low = min((100 * float(v) for _, values in scores.values() for v in values), default=90)
+    figure.update_layout(barmode="group", xaxis_title="digit", yaxis_title=f"{score} (%)", bargap=0.25)
+    figure.update_xaxes(tickvals=list(range(10)))
+    figure.update_yaxes(range=[max(0.0, min(95.0, low - 1)), 100])
     return style(figure)
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,predict,bench}``.
+"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     evaluate.set_defaults(handler=_evaluate)
+
+    compare = commands.add_parser("compare", help="is the difference between two runs real? (McNemar's test)")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="a run folder, e.g. checkpoints/cnn")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="another run folder, e.g. checkpoints/lenet5")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    compare.set_defaults(handler=_compare)
 
     predict = commands.add_parser("predict", help="predict the digit in image files with every model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
@@ -147,10 +154,16 @@ def _train(args: argparse.Namespace) -> int:
             failed = True
             continue
         target = targets.get(key) or new_run_dir(args.out, key, config.recipe)
-        info = save_run_or_rescue(
-            target, key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
-            result.evaluation, result.training_seconds, train_images=result.train_images, overwrite=args.overwrite,
-        )
+        try:
+            info = save_run_or_rescue(
+                target, key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
+                result.evaluation, result.training_seconds, train_images=result.train_images,
+                overwrite=args.overwrite,
+            )
+        except RunError as error:  # said, and the next model still trains
+            print(f"error: {error}", file=sys.stderr)
+            failed = True
+            continue
         print(f"{spec.name}: test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
               f"{result.training_seconds:.1f} s of training. Saved to {_shown(info.path)}")
     return EXIT_FAILED if failed else EXIT_OK
@@ -196,6 +209,45 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: no run folders in {args.runs}. Train one with: python -m mnist_core train", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .comparison import accuracy_interval, compare_predictions, significance_sentence
+    from .data import load_mnist
+    from .evaluation import evaluate
+    from .runs import load_model, read_run
+
+    runs = [read_run(args.run_a), read_run(args.run_b)]
+    models = [load_model(run) for run in runs]
+    data = load_mnist(args.data_dir)
+    truth = data.test_labels.numpy()
+    predictions = [evaluate(model, data.test_images, data.test_labels).predictions for model in models]
+    paired = compare_predictions(truth, *predictions)
+
+    def side(run, predicted) -> dict:
+        correct = int((predicted == truth).sum())
+        low, high = accuracy_interval(correct, len(truth))
+        return {"run": _shown(run.path), "model": run.model_key, "accuracy": round(correct / len(truth), 6),
+                "ci95": [round(low, 6), round(high, 6)], "errors": len(truth) - correct}
+
+    report = {
+        "a": side(runs[0], predictions[0]), "b": side(runs[1], predictions[1]),
+        "both_right": paired.both_right, "only_a_right": paired.only_a_right,
+        "only_b_right": paired.only_b_right, "both_wrong": paired.both_wrong,
+        "mcnemar_p": round(paired.mcnemar_p, 6), "significant": paired.significant,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=False))
+        return EXIT_OK
+    for label, run in zip("AB", runs):
+        row = report[label.lower()]
+        print(f"{label}: {run.name:<8} {100 * row['accuracy']:.2f}% (95% CI {100 * row['ci95'][0]:.2f}–"
+              f"{100 * row['ci95'][1]:.2f}%), {row['errors']} errors  {row['run']}")
+    print(f"both right {paired.both_right:,} · only A right {paired.only_a_right} · only B right "
+          f"{paired.only_b_right} · both wrong {paired.both_wrong}")
+    names = [run.name if runs[0].name != runs[1].name else f"{run.name} ({label})" for label, run in zip("AB", runs)]
+    print(significance_sentence(*names, paired))
+    return EXIT_OK
 
 
 def _predict(args: argparse.Namespace) -> int:

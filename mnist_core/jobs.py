@@ -192,12 +192,19 @@ class JobBoard:
         self._lock = threading.Lock()
         self.keep_finished = keep_finished
 
-    def start(self, job: TrainingJob) -> TrainingJob:
-        """Start ``job`` and put it on the board."""
-        job.start()
+    def start(self, job: TrainingJob, alongside_running: bool = False) -> bool:
+        """Start ``job`` and put it on the board; returns whether it started.
+
+        Unless ``alongside_running``, a job starts only when none is running: checked and
+        started under one lock, so two sessions pressing Train at once cannot both skip the
+        question whether to share the machine.
+        """
         with self._lock:
+            if not alongside_running and any(not other.snapshot().finished for other in self._jobs):
+                return False
+            job.start()
             self._jobs.insert(0, job)
-        return job
+        return True
 
     def jobs(self) -> list[TrainingJob]:
         """The running jobs and the last ``keep_finished`` finished ones, newest first."""
@@ -209,6 +216,3 @@ class JobBoard:
 
     def running(self) -> list[TrainingJob]:
         return [job for job in self.jobs() if not job.snapshot().finished]
-
-    def get(self, job_id: str) -> TrainingJob | None:
-        return next((job for job in self.jobs() if job.id == job_id), None)

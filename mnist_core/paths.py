@@ -17,9 +17,9 @@ RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 CHECKPOINTS_DIR_ENV = "MNIST_CHECKPOINTS_DIR"
 
 
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The MNIST root (it holds ``MNIST/raw/``): ``explicit``, else ``$MNIST_DATA_DIR``, else ``./data``."""
-    return Path(explicit or os.environ.get(DATA_DIR_ENV) or "data").expanduser()
+def data_dir(explicit: str | os.PathLike | None = None, base: str | os.PathLike = ".") -> Path:
+    """The MNIST root (it holds ``MNIST/raw/``): ``explicit``, else ``$MNIST_DATA_DIR``, else ``<base>/data``."""
+    return Path(explicit or os.environ.get(DATA_DIR_ENV) or Path(base) / "data").expanduser()
 
 
 def user_runs_dir(base: str | os.PathLike = ".") -> Path:

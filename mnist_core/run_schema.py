@@ -11,6 +11,7 @@ to the number of test images). Whatever passes can be shown and charted without 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -58,14 +59,14 @@ _SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": 200}
 
 RUN_SCHEMA = {
     "type": "object",
-    "required": ["format", "format_version", "model", "config", "history", "metrics", "confusion_matrix",
-                 "weights"],
+    "required": ["format", "format_version", "model", "parameters", "config", "history", "metrics",
+                 "confusion_matrix", "weights"],
     "properties": {
         "format": {"const": RUN_FORMAT},
         "format_version": {"const": RUN_FORMAT_VERSION},
         "model": {"type": "string", "maxLength": 50},
         "name": {"type": "string", "maxLength": 100},
-        "parameters": _count(10**9),
+        "parameters": _count(10**9, minimum=1),
         "config": {"type": "object", "additionalProperties": _SCALAR, "maxProperties": 64},
         "history": {"type": "array", "items": _HISTORY_ROW, "maxItems": MAX_EPOCHS},
         "metrics": {
@@ -120,7 +121,7 @@ def parse_run_record(data: bytes) -> dict[str, Any]:
     if depth > MAX_DEPTH:
         raise ValueError(f"nests {depth} levels deep; a run description nests at most {MAX_DEPTH}")
     try:
-        record = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        record = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"is not valid JSON ({error})") from None
     if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
@@ -154,6 +155,13 @@ def json_depth(data: bytes) -> int:
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"holds {name}, which is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 is valid JSON, but Python reads it as infinity
+        raise ValueError(f"holds {text[:20]}, a number too large to be finite")
+    return value
 
 
 def _where(path) -> str:

@@ -1,19 +1,17 @@
-"""Compare: training curves, confusion matrices, per-class scores and the mistakes behind them."""
+"""Compare: is the difference real, where do runs differ, and their curves, matrices and mistakes."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart
+from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart, per_class_chart
 from mnist_core.evaluation import per_class_metrics
 from mnist_core.runs import RunError, shipped_runs
+from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
-from pages.shared.images import upscale
+from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
-from pages.shared.markdown import literal
 from pages.shared.run_choice import all_runs, checkpoints_folder, path_key, run_label, short_label
-
-GALLERY_SIZE = 30
 
 ensure_frame()
 st.title("Compare runs")
@@ -31,6 +29,22 @@ if not chosen_paths:
     st.stop()
 chosen = [by_path[path] for path in chosen_paths]
 labels = {str(run.path): short_label(run) for run in chosen}
+
+# --- Is the difference real? Where do runs differ? (needs each run's answers on the test set) --
+data, data_message = mnist_or_none()
+answers: list[Answers] = []
+if data is None:
+    st.info(f"Testing whether differences are real, and the galleries, need the data set. {data_message}")
+else:
+    try:
+        for run in chosen:
+            predicted, confidence = test_predictions(str(run.path), run.weights_sha256, str(data.root))
+            answers.append(Answers(labels[str(run.path)], run.model_key, predicted, confidence))
+    except RunError as error:
+        report_run_error(error)
+        answers = []
+    if answers:
+        show_differences(answers, data.test_labels.numpy(), data.test_images)
 
 # --- Curves -----------------------------------------------------------------------------------
 st.subheader("Training curves")
@@ -54,7 +68,7 @@ for start in range(0, len(chosen), per_row):
         with column:
             figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
                                        model_key=run.model_key)
-            figure.update_layout(height=430, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+            figure.update_layout(height=440, margin={"l": 50, "r": 10, "t": 50, "b": 40})
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
                                     key=f"compare.confusion.{path_key(run.path)}")
@@ -64,15 +78,18 @@ for start in range(0, len(chosen), per_row):
 
 # --- Per-class scores -------------------------------------------------------------------------
 st.subheader("Per-class precision, recall and F1")
-score = st.segmented_control("Score", ["f1", "precision", "recall"], default="f1",
-                             format_func=str.capitalize, key="compare.score") or "f1"
-scores = pd.DataFrame(
-    {labels[str(run.path)]: 100 * per_class_metrics(run.confusion)[score] for run in chosen},
-    index=pd.Index(range(10), name="digit"),
-)
-st.dataframe(scores, width="stretch",
-             column_config={name: st.column_config.NumberColumn(format="%.2f") for name in scores.columns})
-st.caption(f"{score.capitalize()} in percent for each digit, computed from each run's confusion matrix.")
+score = st.segmented_control("Score", ["recall", "precision", "f1"], default="recall",
+                             format_func=lambda name: "F1" if name == "f1" else name.capitalize(),
+                             key="compare.score") or "recall"
+per_class = {labels[str(run.path)]: (run.model_key, per_class_metrics(run.confusion)[score]) for run in chosen}
+chart_column, table_column = st.columns([3, 2], gap="large")
+chart_column.plotly_chart(per_class_chart(per_class, score.capitalize() if score != "f1" else "F1"),
+                          width="stretch", key="compare.per_class")
+scores = pd.DataFrame({label: 100 * values for label, (_, values) in per_class.items()},
+                      index=pd.Index(range(10), name="digit"))
+table_column.dataframe(scores, width="stretch",
+                       column_config={name: st.column_config.NumberColumn(format="%.2f") for name in scores.columns})
+st.caption("In percent for each digit, computed from each run's confusion matrix.")
 
 # --- Mistakes ---------------------------------------------------------------------------------
 st.subheader("Mistakes")
@@ -86,44 +103,23 @@ true_column, predicted_column = st.columns(2)
 true_digit = true_column.selectbox("True digit", range(10), key="compare.true")
 predicted_digit = predicted_column.selectbox("Predicted as", range(10), key="compare.predicted")
 
-data, data_message = mnist_or_none()
-if data is None:
+if not answers:
     st.info(f"Showing the mistaken images needs the data set. {data_message}")
     st.stop()
 if true_digit == predicted_digit:
     st.caption("Choose two different digits to see the mistakes between them.")
     st.stop()
-
-try:
-    predictions = {str(run.path): test_predictions(str(run.path), run.weights_sha256, str(data.root))[0]
-                   for run in chosen}
-except RunError as error:
-    report_run_error(error)
-    st.stop()
 truth = data.test_labels.numpy()
 mistaken = np.zeros(len(truth), dtype=bool)
-for predicted in predictions.values():
-    mistaken |= (truth == true_digit) & (predicted == predicted_digit)
+for run in answers:
+    mistaken |= (truth == true_digit) & (run.predictions == predicted_digit)
 indices = np.flatnonzero(mistaken)
-counts = ", ".join(
-    f"{literal(labels[path])} {int(((truth == true_digit) & (p == predicted_digit)).sum())}"
-    for path, p in predictions.items()
-)
 if len(indices) == 0:
     st.success(f"No chosen run mistakes a {true_digit} for a {predicted_digit}.")
     st.stop()
 st.markdown(f"**{len(indices)}** test images of a **{true_digit}** were predicted as **{predicted_digit}** by at "
-            f"least one chosen run ({counts}). Each image shows every run's answer"
-            f"{'' if len(indices) <= GALLERY_SIZE else f'; the first {GALLERY_SIZE} are shown'}.")
-columns = st.columns(6)
-for slot, index in enumerate(indices[:GALLERY_SIZE]):
-    answers = " · ".join(
-        f"{literal(labels[path].split(' · ')[0])} {'✗' if p[index] != true_digit else '✓'}{p[index]}"
-        for path, p in predictions.items()
-    )
-    with columns[slot % len(columns)]:
-        st.image(upscale(data.test_images[index].numpy(), 4), width="stretch")
-        st.caption(f"#{index}: {answers}")
+            "least one chosen run. Each shows every run's answer and confidence.")
+show_gallery(indices, data.test_images, truth, answers, limit=30)
 
 if damaged:
     st.caption(f"{len(damaged)} damaged run(s) are not listed; see the sidebar.")

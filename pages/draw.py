@@ -48,7 +48,7 @@ def show_predictions(image, source: str) -> None:
     try:
         digit = prepare_digit(image)
     except (NoDigitError, ImageReadError) as reason:
-        st.info(PROMPT if source == "canvas" and "blank" in str(reason) else f"{reason}", icon=":material/draw:")
+        st.info(PROMPT if source == "canvas" and "blank" in str(reason) else literal(reason), icon=":material/draw:")
         return
     try:
         models = model_set_for(runs)
@@ -71,7 +71,7 @@ def show_predictions(image, source: str) -> None:
     for column, (key, prediction) in zip(st.columns(len(predictions)), predictions.items()):
         with column:
             st.metric(MODELS[key].name, prediction.digit, border=True,
-                      help=f"{100 * prediction.confidence:.1f}% sure — {runs[key].run_id}")
+                      help=f"{100 * prediction.confidence:.1f}% sure — {literal(runs[key].run_id)}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
     figure = probability_chart({key: p.probabilities for key, p in predictions.items()})
     figure.update_layout(height=300, margin={"t": 40})
@@ -96,7 +96,7 @@ def drawing_area() -> None:
         else:
             show_predictions(image, "canvas")
     with canvas_column:
-        # Read by `python -m mnist_core bench` as the server-side time of one prediction rerun.
+        # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.
         st.caption(f"Undo, redo and clear are in the canvas toolbar. "
                    f"Server time for this update: {1000 * (time.perf_counter() - started):.0f} ms.")
 

@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnist_core.comparison import accuracy_interval, compare_predictions, significance_sentence
 from mnist_core.models import MODELS
+from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
-from pages.shared.loading import mnist_or_none, prediction_latency_ms
+from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
 from pages.shared.run_choice import require_runs
 
 ensure_frame()
@@ -26,6 +28,8 @@ for key, run in runs.items():
             "Model": run.name,
             "Parameters": run.parameters,
             "Test accuracy (%)": 100 * run.accuracy,
+            "95% interval (%)": "–".join(f"{100 * bound:.2f}" for bound in accuracy_interval(
+                round(run.accuracy * run.test_images), run.test_images)),
             "Test errors": int(round((1 - run.accuracy) * run.test_images)),
             "Training time (s)": run.training_seconds,
             "Epochs": len(run.history),
@@ -39,25 +43,17 @@ table = pd.DataFrame(rows).sort_values("Test accuracy (%)", ascending=False)
 
 ranked = table.to_dict("records")
 best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+verdict_slot = st.empty()
 if runner_up is not None:
     gap = best["Test accuracy (%)"] - runner_up["Test accuracy (%)"]
-    fewer = runner_up["Test errors"] - best["Test errors"]
     size = runner_up["Parameters"] / best["Parameters"]
     size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
                  else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
-    if gap < 0.05:
-        verdict = (f"**{best['Model']}** and **{runner_up['Model']}** are level: "
-                   f"{best['Test accuracy (%)']:.2f}% against {runner_up['Test accuracy (%)']:.2f}%, "
-                   f"a difference of {fewer} test images — within run-to-run noise.")
-    else:
-        verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
-                   f"{gap:.2f} points ahead of {runner_up['Model']} ({fewer} fewer mistakes out of "
-                   f"{runs[next(iter(runs))].test_images:,}){size_note}.")
-    worst = ranked[-1]
-    verdict += (f" The weakest, {worst['Model']}, still gets {worst['Test accuracy (%)']:.2f}% right: on MNIST the "
-                "differences live in the last percent.")
-    st.markdown(verdict)
-
+    verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%** "
+               f"(95% interval {best['95% interval (%)']}), {gap:.2f} points ahead of {runner_up['Model']}"
+               f"{size_note}. The weakest, {ranked[-1]['Model']}, still gets {ranked[-1]['Test accuracy (%)']:.2f}% "
+               "right: on MNIST the differences live in the last percent.")
+    verdict_slot.markdown(verdict + " Whether the lead is more than chance needs the test images.")
 COLUMNS = {
     "Parameters": st.column_config.NumberColumn(format="localized"),
     "Test accuracy (%)": st.column_config.ProgressColumn(format="%.2f", min_value=95, max_value=100),
@@ -73,12 +69,22 @@ st.caption("Accuracy, errors and training time are read from each run's file; la
 
 # The stored numbers are on screen; measuring latency loads the models (and, on a fresh
 # server, PyTorch: seconds), so it fills its column in afterwards.
-latency = {run.name: prediction_latency_ms(str(run.path), run.weights_sha256) for run in runs.values()}
-table["Latency, 1 image (ms)"] = table["Model"].map(latency)
-table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+data, data_message = mnist_or_none()
+try:
+    latency = {run.name: prediction_latency_ms(str(run.path), run.weights_sha256) for run in runs.values()}
+    table["Latency, 1 image (ms)"] = table["Model"].map(latency)
+    table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+    if runner_up is not None and data is not None:
+        # The same test images, paired: is the leader's margin more than chance?
+        by_name = {run.name: run for run in runs.values()}
+        predictions = [test_predictions(str(by_name[row["Model"]].path), by_name[row["Model"]].weights_sha256,
+                                        str(data.root))[0] for row in (runner_up, best)]
+        paired = compare_predictions(data.test_labels.numpy(), *predictions)
+        verdict_slot.markdown(verdict + " " + significance_sentence(runner_up["Model"], best["Model"], paired))
+except RunError as error:  # the weights turned out damaged: the stored numbers stay on screen
+    report_run_error(error)
 
 st.subheader("MNIST test digits")
-data, data_message = mnist_or_none()
 if data is None:
     st.info(f"The gallery needs the data set. {data_message}")
 else:

@@ -11,12 +11,11 @@ from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.recipes import RECIPES, recipe_config
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
-from pages.shared.job_view import describe, job_board, live_board, show_board
+from pages.shared.job_view import describe, job_board, live_board
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
 from pages.shared.run_choice import user_runs_folder
 
-JOB_KEY = "train.job"  # session state: the last job this session started
 PENDING_KEY = "train.pending"  # session state: settings waiting for "Start anyway"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 
@@ -32,16 +31,21 @@ if data is None:
 board = job_board()
 
 
-def start(configs) -> bool:
-    """Start a job (the runs folder checked first); False, with the reason shown, if it cannot."""
-    st.session_state.pop(PENDING_KEY, None)
+def start(configs, alongside_running: bool = False) -> bool:
+    """Start a job (the runs folder checked first). False if another runs and ``alongside_running``
+    is not given (then the settings wait for an answer), or if it cannot start (the reason shown)."""
     try:
         folder = prepare_runs_folder(user_runs_folder())
     except RunError as error:
+        st.session_state.pop(PENDING_KEY, None)
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return False
-    st.session_state[JOB_KEY] = board.start(TrainingJob(configs, data, save_to_folder(folder)))
-    return True
+    started = board.start(TrainingJob(configs, data, save_to_folder(folder)), alongside_running)
+    if started:
+        st.session_state.pop(PENDING_KEY, None)
+    else:
+        st.session_state[PENDING_KEY] = configs  # ask first: two jobs share the same cores
+    return started
 
 
 with st.form("train.settings", border=True):
@@ -77,30 +81,26 @@ if submitted:
         except ValueError as error:
             st.error(str(error))
         else:
-            if board.running():
-                st.session_state[PENDING_KEY] = configs  # ask first: two jobs share the same cores
-            else:
-                start(configs)
+            start(configs)
 
 pending = st.session_state.get(PENDING_KEY)
-if pending and board.running():
+if pending:  # answered by a click, even when the other training has ended meanwhile
+    running = board.running()
     with st.container(border=True):
-        st.warning("A training is already running: " + "; ".join(describe(job) for job in board.running())
-                   + ". Two trainings share this machine's cores, so both will take longer. Start anyway?")
+        if running:
+            st.warning("A training is already running: " + "; ".join(literal(describe(job)) for job in running)
+                       + ". Two trainings share this machine's cores, so both will take longer. Start anyway?")
+        else:
+            st.info("The other training has finished. Start yours now?")
         confirm_column, cancel_column, _ = st.columns([1, 1, 4])
-        if confirm_column.button("Start anyway", type="primary", key="train.confirm") and start(pending):
+        if confirm_column.button("Start anyway", type="primary", key="train.confirm") and start(pending, True):
             st.rerun()
         if cancel_column.button("Cancel", key="train.cancel"):
             st.session_state.pop(PENDING_KEY, None)
             st.rerun()
-elif pending:
-    start(pending)  # the other training ended meanwhile: nothing to ask
 
 if not board.jobs():
     st.info("Choose models and settings, then press **Train**. Training runs in the background on the server: "
             "you can switch pages or reload, and other viewers see it too. Each finished model is saved as a "
             "new run.")
-elif board.running():
-    live_board(board, tuple(job.id for job in board.running()))
-else:
-    show_board(board)
+live_board(board, tuple(job.id for job in board.running()))

@@ -69,3 +69,15 @@ def user_runs(tmp_path, monkeypatch):
     folder = tmp_path / "runs"
     monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def job_board():
+    """The app's server-wide board of training jobs, empty at the start of the test."""
+    from pages.shared.job_view import job_board as board
+
+    board.clear()
+    yield board()
+    for job in board().jobs():  # nothing keeps training into the next test
+        job.stop()
+        job.wait(timeout=120)

@@ -16,7 +16,8 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     table = at.dataframe[0].value
     assert sorted(table["Model"]) == ["CNN", "LeNet-5", "MLP"]
     assert table["Test accuracy (%)"].min() > 98.5
-    assert "most accurate" in texts(at) or "are level" in texts(at)
+    assert "most accurate" in texts(at) and "not a significant difference (McNemar p = 0.53" in texts(at)
+    assert list(table.sort_values("Model")["95% interval (%)"]) == ["99.07–99.41", "99.14–99.46", "98.87–99.25"]
     assert len(at.get("image")) == 30  # the gallery: three test digits of each class
     assert "Runs in use" in sidebar_text(at) and "MNIST found" in sidebar_text(at)
 
@@ -24,7 +25,7 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
 def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page()
-    assert "MNIST is not in" in texts(at)
+    assert "MNIST is not in" in texts(at) and "needs the test images" in texts(at)
     assert len(at.dataframe[0].value) == 3
 
 
@@ -39,7 +40,17 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_page("pages/compare.py")
     assert len(at.multiselect[0].value) == 3
-    assert len(at.get("plotly_chart")) == 4  # curves + three confusion matrices
+    # B − A, curves, three confusion matrices, per-class bars
+    assert len(at.get("plotly_chart")) == 6
+    assert "McNemar p =" in texts(at) and "Only A right" in [m.label for m in at.metric]
+    table = at.dataframe[0].value
+    assert list(table["Run"]) == ["MLP", "CNN", "LeNet-5"] and "Without doubtful labels (%)" in table
+    for kind in ("A right, B wrong", "B right, A wrong", "all wrong", "only one right"):
+        at.segmented_control(key="compare.filter").set_value(kind).run()
+        assert not at.exception and f"test images: {kind}" in texts(at)
+    at.selectbox(key="compare.a").set_value(2).run()  # A = B = LeNet-5: no difference at all
+    at.selectbox(key="compare.b").set_value(2).run()
+    assert "same number of mistakes" in texts(at) and "not a significant difference" in texts(at)
     at.selectbox(key="compare.true").set_value(4)
     at.selectbox(key="compare.predicted").set_value(9)
     at.run()
@@ -52,7 +63,7 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
 def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("pages/compare.py")
-    assert len(at.get("plotly_chart")) == 4 and "needs the data set" in texts(at)
+    assert len(at.get("plotly_chart")) == 5 and "need the data set" in texts(at)  # curves, matrices, per-class
 
 
 def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatch):
@@ -61,7 +72,7 @@ def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatc
     assert "Training needs the MNIST data set" in texts(at)
 
 
-def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch):
+def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_page("pages/train.py")
     at.session_state["train.models"] = ["lenet5"]
@@ -69,7 +80,7 @@ def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypa
     at.session_state["train.epochs"] = 1
     at.button[0].click().run()  # the form's Train button
     assert not at.exception, [e.value for e in at.exception]
-    job = at.session_state["train.job"]
+    (job,) = job_board.jobs()
     assert job.wait(timeout=120)
     snapshot = job.snapshot()
     assert [s.state for s in snapshot.statuses] == ["saved"], snapshot

@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import build_model
@@ -15,6 +17,8 @@ from mnist_core.runs import RUN_FILE, save_run
 from pages.shared.run_choice import SELECTION_KEY
 from tests.support import PROJECT_ROOT
 from tests.support.apptest import open_page, sidebar_text, texts
+from tests.support.hostile_files import crafted_run_files
+from tests.support.run_mutations import mutated_run_files
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
 PAGES = (None, "pages/draw.py", "pages/compare.py", "pages/train.py")
@@ -33,15 +37,8 @@ def test_crafted_run_files_are_listed_as_damaged_and_every_page_keeps_working(us
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     valid = json.loads((PROJECT_ROOT / "checkpoints" / "lenet5" / RUN_FILE).read_text())
     weights = (PROJECT_ROOT / "checkpoints" / "lenet5" / "weights.safetensors").read_bytes()
-    crafted = {
-        "deep": json.dumps({**valid, "x": "@"}).replace('"@"', "[" * 200_000 + "]" * 200_000),
-        "overflow": json.dumps(valid).replace('"parameters": 61706', '"parameters": 1e999'),
-        "infinite": json.dumps({**valid, "test_images": float("inf")}),
-        "huge-counts": json.dumps({**valid, "confusion_matrix": [[10**30] * 10] * 10}),
-        "no-test-accuracy": json.dumps({**valid, "history": [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5,
-                                                               "test_loss": 1.0, "seconds": 1.0}]}),
-    }
-    for name, text in crafted.items():
+    crafted = crafted_run_files(valid)
+    for name, (text, _) in crafted.items():
         (user_runs / name).mkdir(parents=True)
         (user_runs / name / RUN_FILE).write_text(text)
         (user_runs / name / "weights.safetensors").write_bytes(weights)
@@ -50,7 +47,23 @@ def test_crafted_run_files_are_listed_as_damaged_and_every_page_keeps_working(us
         expander = [e for e in at.sidebar.expander if "damaged run" in e.label]
         assert expander and expander[0].label.startswith(f"{len(crafted)} damaged run(s)"), page
     compare = open_page("pages/compare.py")
-    assert len(compare.get("plotly_chart")) == 4  # the three shipped runs still compare
+    assert len(compare.get("plotly_chart")) == 6  # the three shipped runs still compare
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_a_mutated_run_in_use_never_breaks_overview_or_compare(tmp_path_factory, real_data_root, monkeypatch, data):
+    """The fuzzer's mutations, put where the app uses them: as the shipped LeNet-5 checkpoint."""
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    for key in ("mlp", "cnn", "lenet5"):
+        shutil.copytree(PROJECT_ROOT / "checkpoints" / key, checkpoints / key)
+    record = json.loads((checkpoints / "lenet5" / RUN_FILE).read_text())
+    (checkpoints / "lenet5" / RUN_FILE).write_bytes(data.draw(mutated_run_files(record)))
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(checkpoints))
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    for page in (None, "pages/compare.py"):
+        open_page(page)  # asserts that no exception reached the page
 
 
 def test_a_user_run_named_like_a_shipped_one_compares_beside_it(user_runs, real_data_root, monkeypatch):
@@ -60,7 +73,7 @@ def test_a_user_run_named_like_a_shipped_one_compares_beside_it(user_runs, real_
     at = open_page("pages/compare.py")
     at.multiselect(key="compare.runs").set_value([*at.multiselect(key="compare.runs").value, str(mine.path)]).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 5  # curves + four confusion matrices
+    assert len(at.get("plotly_chart")) == 7  # B − A, curves, four confusion matrices, per-class
 
 
 def test_run_names_are_shown_as_text_never_as_html(user_runs):
@@ -78,47 +91,43 @@ def test_run_names_are_shown_as_text_never_as_html(user_runs):
 
 
 def test_training_belongs_to_the_server_survives_a_reload_and_asks_before_a_second_job(user_runs, real_data_root,
-                                                                                       monkeypatch):
+                                                                                       monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     first = open_page("pages/train.py")
     first.session_state["train.models"] = ["lenet5"]
     first.session_state["train.subset"] = 1_000
     first.session_state["train.epochs"] = 100
     first.button[0].click().run()  # the form's Train button
-    job = first.session_state["train.job"]
-    try:
-        # A reload (a new session) shows the running job with its Stop button.
-        reloaded = open_page("pages/train.py")
-        assert "Training now" in texts(reloaded) and "LeNet-5" in texts(reloaded)
-        assert reloaded.button(key=f"train.stop.{job.id}") is not None
+    (job,) = job_board.jobs()
+    # A reload (a new session) shows the running job with its Stop button.
+    reloaded = open_page("pages/train.py")
+    assert "Training now" in texts(reloaded) and "LeNet-5" in texts(reloaded)
+    assert reloaded.button(key=f"train.stop.{job.id}") is not None
 
-        # Starting a second job asks first; Cancel starts nothing.
-        reloaded.session_state["train.models"] = ["mlp"]
-        reloaded.button[0].click().run()
-        assert "already running" in texts(reloaded)
-        reloaded.button(key="train.cancel").click().run()
-        assert "already running" not in texts(reloaded) and "train.job" not in reloaded.session_state
+    # Starting a second job asks first; Cancel starts nothing.
+    reloaded.session_state["train.models"] = ["mlp"]
+    reloaded.button[0].click().run()
+    assert "already running" in texts(reloaded)
+    reloaded.button(key="train.cancel").click().run()
+    assert "already running" not in texts(reloaded) and job_board.jobs() == [job]
 
-        # "Start anyway" starts it: both jobs show, each with its Stop button.
-        reloaded.button[0].click().run()
-        reloaded.button(key="train.confirm").click().run()
-        second = reloaded.session_state["train.job"]
-        assert not reloaded.exception and second is not job
-        both = open_page("pages/train.py")
-        assert texts(both).count("Training now") == 2
+    # "Start anyway" starts it: both jobs show, each with its Stop button.
+    reloaded.button[0].click().run()
+    reloaded.button(key="train.confirm").click().run()
+    second, _ = job_board.jobs()
+    assert not reloaded.exception and second is not job
+    both = open_page("pages/train.py")
+    assert texts(both).count("Training now") == 2
 
-        # The other session's Stop button stops the first job; the finished epochs are saved.
-        both.button(key=f"train.stop.{job.id}").click().run()
-        assert job.wait(timeout=120)
-    finally:
-        for started in {job, *([second] if "second" in locals() else [])}:
-            started.stop()
-            started.wait(timeout=120)
+    # The other session's Stop button stops the first job; the finished epochs are saved.
+    both.button(key=f"train.stop.{job.id}").click().run()
+    assert job.wait(timeout=120)
     (status,) = job.snapshot().statuses
     assert status.state in ("stopped", "saved") and status.epoch < 100
 
 
-def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_path, real_data_root, monkeypatch):
+def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_path, real_data_root, monkeypatch,
+                                                                          job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -127,5 +136,5 @@ def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_pat
     at.session_state["train.models"] = ["lenet5"]
     at.button[0].click().run()
     assert not at.exception and "Cannot save runs" in texts(at)
-    assert "train.job" not in at.session_state
+    assert job_board.jobs() == []
     shutil.rmtree(tmp_path / "a-file", ignore_errors=True)

@@ -99,6 +99,7 @@ def test_every_hostile_file_uploaded_gets_its_reason_or_predictions_and_names_st
             page.locator('[data-testid="stFileChipDeleteBtn"] button').first.click()  # start clean for the next
             wait_for(lambda: page.locator('[data-testid="stMetricValue"]').count() == 0
                      and main.get_by_text(refusal or "no such text").count() == 0
-                     and page.locator('[data-testid="stFileChip"]').count() == 0, timeout=30, what=f"a clean page after {name}")
+                     and page.locator('[data-testid="stFileChip"]').count() == 0,
+                     timeout=30, what=f"a clean page after {name}")
         assert page.locator('img[src="x"]').count() == 0 and page.evaluate("window.__pwned") is None
         assert page.get_by_text(evil).count() >= 1  # shown, as text

@@ -1,8 +1,7 @@
 import json
-import os
-import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import MODEL_KEYS, build_model
 from mnist_core.runs import RUN_FILE, WEIGHTS_FILE, read_run, save_run
 from tests.support import PROJECT_ROOT
-from tests.support.hostile_files import hostile_files
+from tests.support.hostile_files import hostile_files, special_paths
 from tests.support.images import draw_seven
 
 
@@ -155,12 +154,14 @@ def test_a_save_that_fails_after_training_keeps_the_model_where_the_message_says
         return real_save(run_dir, *args, **kwargs)
 
     monkeypatch.setattr(mnist_core.runs, "save_run", disk_full_in_out)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))  # where the rescue goes
+    (tmp_path / "system-tmp").mkdir()
     code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out"))
     assert code == 1 and "No space left" in err and "Traceback" not in err
     (message,) = [line for line in err.splitlines() if "error:" in line]
     kept = Path(message.split("kept in ", 1)[1].split(" instead", 1)[0])
     assert read_run(kept).model_key == "mlp" and kept.name.startswith("mlp-tutorial-")
-    shutil.rmtree(kept)
+    assert kept.parent.parent == tmp_path / "system-tmp"
 
 
 @pytest.mark.parametrize("device, reason", [("bogus", "Unknown device"), ("cuda", "no cuda device"),
@@ -187,9 +188,17 @@ def test_a_diverging_training_saves_nothing_and_says_why(capsys, fake_mnist_root
 
 
 def test_json_output_is_strict(capsys, runs_dir, fake_mnist_root):
-    """No bare NaN or Infinity: a strict parser reads every JSON the CLI prints."""
+    """No bare NaN or Infinity: a strict parser reads every JSON the CLI prints, even for a model whose
+    outputs overflow (its loss is not finite, so it is null)."""
+    model = build_model("mlp")
+    with torch.no_grad():
+        model.output.weight.fill_(1e38)  # finite weights, infinite logits
+    save_run(runs_dir / "overflowing", "mlp", model, {"recipe": "best"}, [],
+             evaluation_from_logits(torch.eye(10), torch.arange(10)), 1.0, 100)
     code, out, _ = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
-    json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    report = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    (overflowing,) = [row for row in report["models"] if row["run"].endswith("overflowing")]
+    assert overflowing["loss"] is None and code == 0
 
 
 @pytest.mark.parametrize(
@@ -235,15 +244,14 @@ def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
     for name, (content, _) in matrix.items():
         (tmp_path / name).write_bytes(content)
         paths.append(tmp_path / name)
-    os.mkfifo(tmp_path / "pipe.png")
-    paths += [tmp_path / "missing.png", tmp_path, tmp_path / "pipe.png", "/dev/zero"]
+    specials = special_paths(tmp_path / "special")
+    paths += [path for path, _ in specials.values()]
     code, out, err = run_cli(capsys, "predict", *paths, "--runs", runs_dir, "--json")
-    results = {row["file"].split("/")[-1]: row for row in json.loads(out)["results"]}
-    assert code == 1 and "Traceback" not in err and len(results) == len(paths)
-    for name, (_, refusal) in matrix.items():
+    results = json.loads(out)["results"]
+    assert code == 1 and "Traceback" not in err and [row["file"] for row in results] == [str(p) for p in paths]
+    expected = [refusal for _, refusal in matrix.values()] + [refusal for _, refusal in specials.values()]
+    for row, refusal in zip(results, expected):
         if refusal is None:
-            assert "models" in results[name], results[name]
+            assert "models" in row, row
         else:
-            assert refusal in results[name]["error"], (name, results[name])
-    assert "does not exist" in results["missing.png"]["error"] and "folder" in results[tmp_path.name]["error"]
-    assert "not a regular file" in results["pipe.png"]["error"] and "not a regular file" in results["zero"]["error"]
+            assert refusal in row["error"], row

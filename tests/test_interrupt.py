@@ -16,8 +16,10 @@ def train_command(data_root, out, epochs):
             "--epochs", str(epochs), "--batch-size", "10", "--data-dir", str(data_root), "--out", str(out)]
 
 
-def start_and_wait_for_training(command, timeout=120) -> tuple[subprocess.Popen, bytearray]:
-    """Start ``command`` and return once its progress bar shows a training loss (batches are running)."""
+def start_and_wait_for_training(command, timeout=120) -> tuple[subprocess.Popen, bytearray, threading.Thread]:
+    """Start ``command`` and return once its progress bar shows a training loss (batches are running).
+
+    Also returns the buffer its standard error is collected into, and the thread that collects it."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT_ROOT)
     stderr = bytearray()
 
@@ -25,13 +27,14 @@ def start_and_wait_for_training(command, timeout=120) -> tuple[subprocess.Popen,
         while chunk := process.stderr.read1(4096):
             stderr.extend(chunk)
 
-    threading.Thread(target=collect, daemon=True).start()
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
     while b"loss" not in stderr:  # the bar's postfix appears after the first batches
         assert process.poll() is None, f"training ended early: {bytes(stderr).decode(errors='replace')}"
         assert time.monotonic() < deadline, "training did not start"
         time.sleep(0.05)
-    return process, stderr
+    return process, stderr, reader
 
 
 def test_killing_training_leaves_no_half_written_run(tmp_path):
@@ -41,7 +44,7 @@ def test_killing_training_leaves_no_half_written_run(tmp_path):
     (existing,) = find_runs(out)[0]
     before = {path.name: path.read_bytes() for path in existing.path.iterdir()}
 
-    process, _ = start_and_wait_for_training(train_command(data_root, out, 500))
+    process, _, _ = start_and_wait_for_training(train_command(data_root, out, 500))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
 
@@ -57,10 +60,10 @@ def test_killing_training_leaves_no_half_written_run(tmp_path):
 
 def test_ctrl_c_says_nothing_was_saved(tmp_path):
     data_root = write_fake_mnist(tmp_path / "mnist", train=2000, test=100)
-    process, stderr = start_and_wait_for_training(train_command(data_root, tmp_path / "runs", 500))
+    process, stderr, reader = start_and_wait_for_training(train_command(data_root, tmp_path / "runs", 500))
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
-    time.sleep(0.2)  # the reader thread takes the last bytes
+    reader.join(timeout=10)  # it ends at the end of the stream
     err = bytes(stderr).decode(errors="replace")
     assert process.returncode == 130 and "Interrupted" in err and "Traceback" not in err
     assert find_runs(tmp_path / "runs") == ([], [])

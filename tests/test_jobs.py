@@ -107,11 +107,45 @@ def test_the_board_lists_every_job_newest_first_and_forgets_old_finished_ones(fa
     board = JobBoard(keep_finished=2)
     jobs = []
     for _ in range(3):
-        jobs.append(board.start(TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))))
-        assert jobs[-1].wait(timeout=60)
+        jobs.append(TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path)))
+        assert board.start(jobs[-1]) and jobs[-1].wait(timeout=60)
     assert board.jobs() == [jobs[2], jobs[1]] and board.running() == []
-    assert board.get(jobs[1].id) is jobs[1] and board.get("nope") is None
-    slow = board.start(TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path)))
-    assert board.running() == [slow]
-    slow.stop()
-    assert slow.wait(timeout=60)
+
+
+def test_a_second_job_starts_only_when_asked_to_run_alongside(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard()
+    slow = TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path))
+    second = TrainingJob(tiny_configs("lenet5", epochs=1), data, save_to_folder(tmp_path))
+    try:
+        assert board.start(slow) and board.running() == [slow]
+        assert not board.start(second) and board.jobs() == [slow]  # refused: one is running
+        assert board.start(second, alongside_running=True) and board.jobs() == [second, slow]
+    finally:
+        for job in (slow, second):
+            job.stop()
+            job.wait(timeout=60)
+
+
+def test_two_sessions_pressing_train_at_once_start_one_job(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard()
+    jobs = [TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path)) for _ in range(8)]
+    barrier = threading.Barrier(len(jobs))
+    started = []
+
+    def press_train(job):
+        barrier.wait(timeout=30)
+        started.append(board.start(job))
+
+    threads = [threading.Thread(target=press_train, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert started.count(True) == 1 and len(board.running()) == 1
+    finally:
+        for job in board.jobs():
+            job.stop()
+            job.wait(timeout=60)

@@ -12,6 +12,7 @@ def test_each_folder_comes_from_its_environment_variable_else_the_base(monkeypat
     assert paths.checkpoints_dir(tmp_path) == tmp_path / "checkpoints"
     assert paths.user_runs_dir(tmp_path) == tmp_path / "runs"
     assert paths.data_dir() == Path("data") and paths.data_dir(tmp_path / "x") == tmp_path / "x"
+    assert paths.data_dir(base=tmp_path) == tmp_path / "data"
 
     monkeypatch.setenv(paths.CHECKPOINTS_DIR_ENV, str(tmp_path / "ship"))
     monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path / "mine"))

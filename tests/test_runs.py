@@ -234,3 +234,12 @@ def test_shipped_means_the_model_folder_inside_the_checkpoints_folder(tmp_path):
     assert not same_name_elsewhere.is_shipped(tmp_path / "checkpoints")
     assert not wrong_name.is_shipped(tmp_path / "checkpoints")
     assert shipped_runs([same_name_elsewhere, wrong_name, shipped], tmp_path / "checkpoints") == {"lenet5": shipped}
+
+
+def test_nan_weights_are_refused_when_the_model_is_loaded(tmp_path):
+    info, model = save(tmp_path / "diverged")
+    with torch.no_grad():
+        model.fc.weight[0, 0] = float("nan")
+    broken = save_run(tmp_path / "nan", "lenet5", model, {"recipe": "best"}, [], fake_evaluation(), 1.0, 100)
+    with pytest.raises(RunError, match="NaN or infinite weights"):
+        load_model(broken)

@@ -89,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="draw once (checks that it works)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     args = parser.parse_args(argv)
+    from playwright.sync_api import Error as PlaywrightError
+
     try:
         timing = measure_app(strokes=1 if args.quick else 3)
-    except (RuntimeError, TimeoutError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (RuntimeError, TimeoutError, PlaywrightError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     print(json.dumps(asdict(timing), indent=2) if args.json else format_markdown(timing))
     return 0

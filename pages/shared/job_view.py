@@ -87,7 +87,8 @@ def show_board(board: JobBoard) -> None:
 
 @st.fragment(run_every=1.0)
 def live_board(board: JobBoard, running_ids: tuple[str, ...]) -> None:
-    # Polls the jobs once a second; only this fragment reruns.
+    # Polls the jobs once a second, also when none runs (one may start in another session);
+    # only this fragment reruns.
     show_board(board)
     if tuple(job.id for job in board.running()) != running_ids:
         st.rerun()  # a job started or ended: rerun the page (the form's state, polling on or off)

@@ -16,6 +16,8 @@ from mnist_core import paths
 from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist
 from mnist_core.predict import ModelSet
 from mnist_core.runs import RunError, RunInfo, load_model
+from pages.shared.markdown import literal
+from pages.shared.run_choice import APP_FOLDER
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=32)
@@ -41,7 +43,7 @@ def _load_data_cached(root: str) -> MnistData:
 
 def mnist_or_none() -> tuple[MnistData | None, str]:
     """MNIST if it can be loaded (else ``None``), and a sentence on where it is or what to do."""
-    root = paths.data_dir()
+    root = paths.data_dir(base=APP_FOLDER)
     if not data_available(root):
         return None, (f"MNIST is not in `{root.resolve()}/MNIST/raw/`. Set `MNIST_DATA_DIR` to the folder that "
                       "holds `MNIST/raw/` and restart, or run `python -m mnist_core train` once with internet "
@@ -79,4 +81,4 @@ def prediction_latency_ms(run_path: str, weights_sha256: str, repeats: int = 50)
 
 
 def report_run_error(error: RunError) -> None:
-    st.error(f"Cannot load the run `{error.path}`: {error.reason}")
+    st.error(f"Cannot load the run {literal(error.run_dir.name)}: {literal(error.problem)}")

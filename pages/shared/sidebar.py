@@ -10,7 +10,7 @@ from mnist_core import paths
 from mnist_core.data import data_available
 from mnist_core.models import MODELS
 from pages.shared.markdown import literal
-from pages.shared.run_choice import all_runs, is_shipped, selected_runs
+from pages.shared.run_choice import APP_FOLDER, all_runs, is_shipped, selected_runs
 
 
 def sidebar() -> None:
@@ -33,7 +33,7 @@ def sidebar() -> None:
                 for path, reason in damaged:
                     st.caption(f"**{literal(Path(path).name)}**: {literal(reason)}")
         st.subheader("Data")
-        root = paths.data_dir()
+        root = paths.data_dir(base=APP_FOLDER)
         if data_available(root):
             st.caption(f"MNIST found in {literal(root)}.")
         else:

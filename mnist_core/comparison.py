@@ -1,0 +1,99 @@
+"""Is the difference between two runs real? Paired counts, McNemar's test, confidence intervals.
+
+Two runs evaluated on the same test images are paired: on each image both are right, only
+one is, or both are wrong. Only the images where exactly one is right say anything about
+which is better; McNemar's exact test asks whether they split more unevenly than a fair
+coin would (a two-sided binomial test on the discordant pairs). Each accuracy gets a 95 %
+Wilson interval. ``scipy.stats`` does the statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+SIGNIFICANCE_LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two runs' answers on the same labelled images."""
+
+    both_right: int
+    only_a_right: int
+    only_b_right: int
+    both_wrong: int
+    mcnemar_p: float  # exact two-sided McNemar test; 1.0 when the runs never disagree on correctness
+
+    @property
+    def images(self) -> int:
+        return self.both_right + self.only_a_right + self.only_b_right + self.both_wrong
+
+    @property
+    def a_errors(self) -> int:
+        return self.only_b_right + self.both_wrong
+
+    @property
+    def b_errors(self) -> int:
+        return self.only_a_right + self.both_wrong
+
+    @property
+    def significant(self) -> bool:
+        return self.mcnemar_p < SIGNIFICANCE_LEVEL
+
+
+def compare_predictions(truth: np.ndarray, predictions_a: np.ndarray, predictions_b: np.ndarray) -> PairedComparison:
+    """Paired counts and McNemar's exact test for two runs' predictions of the same images."""
+    truth, predictions_a, predictions_b = (np.asarray(array) for array in (truth, predictions_a, predictions_b))
+    if not truth.shape == predictions_a.shape == predictions_b.shape:
+        raise ValueError("Both runs must be evaluated on the same images.")
+    a_right, b_right = predictions_a == truth, predictions_b == truth
+    only_a, only_b = int((a_right & ~b_right).sum()), int((b_right & ~a_right).sum())
+    return PairedComparison(
+        both_right=int((a_right & b_right).sum()),
+        only_a_right=only_a,
+        only_b_right=only_b,
+        both_wrong=int((~a_right & ~b_right).sum()),
+        mcnemar_p=mcnemar_exact_p(only_a, only_b),
+    )
+
+
+def mcnemar_exact_p(only_a_right: int, only_b_right: int) -> float:
+    """Two-sided exact McNemar p-value: is a split of the discordant pairs this uneven chance?"""
+    discordant = only_a_right + only_b_right
+    if discordant == 0:
+        return 1.0  # they are right on exactly the same images: no evidence either way
+    return float(stats.binomtest(only_a_right, discordant, 0.5).pvalue)
+
+
+def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for an accuracy of ``correct`` out of ``total`` (fractions)."""
+    if total <= 0:
+        raise ValueError("An accuracy needs at least one image.")
+    interval = stats.binomtest(int(correct), int(total)).proportion_ci(confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def difference_matrix(confusion_a: np.ndarray, confusion_b: np.ndarray) -> np.ndarray:
+    """B − A per cell: on the diagonal, digits B gets right more often; off it, mistakes B adds (+)
+    or removes (−). Each row sums to zero when both saw the same images."""
+    return np.asarray(confusion_b, dtype=np.int64) - np.asarray(confusion_a, dtype=np.int64)
+
+
+def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison) -> str:
+    """One plain sentence: who makes fewer mistakes, by how many, and whether that is more than chance."""
+    fewer = comparison.a_errors - comparison.b_errors
+    if fewer == 0:
+        lead = f"{name_a} and {name_b} make the same number of mistakes ({comparison.a_errors})"
+    else:
+        better, worse = (name_b, name_a) if fewer > 0 else (name_a, name_b)
+        lead = f"{better} makes {abs(fewer)} fewer mistake{'s' if abs(fewer) != 1 else ''} than {worse}"
+    verdict = "a significant difference" if comparison.significant else "not a significant difference"
+    return (f"{lead} on {comparison.images:,} test images: {verdict} (McNemar p = {format_p(comparison.mcnemar_p)}; "
+            f"they disagree on {comparison.only_a_right + comparison.only_b_right} images).")
+
+
+def format_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"

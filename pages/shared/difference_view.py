@@ -1,0 +1,99 @@
+"""Compare, part one: is the difference between runs real, and where do two runs differ?
+
+Needs every chosen run's answers on the test images (evaluated once per run checksum).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_core.charts import difference_heatmap
+from mnist_core.comparison import (
+    accuracy_interval,
+    compare_predictions,
+    difference_matrix,
+    significance_sentence,
+)
+from mnist_core.evaluation import confusion_matrix
+from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
+from pages.shared.gallery import Answers, show_gallery
+from pages.shared.markdown import literal
+
+FILTERS = ("only one right", "A right, B wrong", "B right, A wrong", "all wrong")
+
+
+def accuracy_table(answers: list[Answers], truth: np.ndarray) -> None:
+    rows = []
+    for run in answers:
+        correct = int((run.predictions == truth).sum())
+        low, high = accuracy_interval(correct, len(truth))
+        rows.append({"Run": run.label, "Test accuracy (%)": 100 * correct / len(truth),
+                     "95% interval (%)": f"{100 * low:.2f}–{100 * high:.2f}", "Errors": len(truth) - correct,
+                     "Without doubtful labels (%)": 100 * accuracy_without_doubtful_labels(truth, run.predictions)})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "Test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
+        "Without doubtful labels (%)": st.column_config.NumberColumn(
+            format="%.2f", help=f"On the {len(truth) - len(label_issues().indices):,} test images whose label no "
+                                "audit doubts. The official accuracy is the one on all of them."),
+    })
+
+
+def disagreements(answers: list[Answers], a: Answers, b: Answers, truth: np.ndarray, kind: str,
+                  cell: tuple[int, int] | None) -> np.ndarray:
+    """Test images matching ``kind`` (and the difference-matrix ``cell``), most confident mistake first."""
+    right = np.stack([run.predictions == truth for run in answers])
+    chosen = {
+        "only one right": right.sum(axis=0) == 1,
+        "A right, B wrong": (a.predictions == truth) & (b.predictions != truth),
+        "B right, A wrong": (b.predictions == truth) & (a.predictions != truth),
+        "all wrong": ~right.any(axis=0),
+    }[kind]
+    if cell is not None:
+        true_digit, predicted = cell
+        chosen &= (truth == true_digit) & ((a.predictions == predicted) | (b.predictions == predicted))
+    indices = np.flatnonzero(chosen)
+    wrong_confidence = np.max([np.where(r, 0.0, run.confidences) for r, run in zip(right, answers)], axis=0)
+    return indices[np.argsort(-wrong_confidence[indices], kind="stable")]
+
+
+def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
+    st.subheader("Is the difference real?")
+    accuracy_table(answers, truth)
+    if len(answers) < 2:
+        st.caption("Choose two or more runs to test their difference.")
+        return
+    names = [run.label for run in answers]
+    ranked = sorted(range(len(answers)), key=lambda i: int((answers[i].predictions == truth).sum()))
+    a_column, b_column = st.columns(2)
+    a_index = a_column.selectbox("Run A", range(len(answers)), index=ranked[-2], format_func=names.__getitem__,
+                                 key="compare.a")
+    b_index = b_column.selectbox("Run B", range(len(answers)), index=ranked[-1], format_func=names.__getitem__,
+                                 key="compare.b")
+    a, b = answers[a_index], answers[b_index]
+    paired = compare_predictions(truth, a.predictions, b.predictions)
+    st.markdown(significance_sentence(f"**A** ({literal(a.label)})", f"**B** ({literal(b.label)})", paired))
+    counts = {"Both right": paired.both_right, "Only A right": paired.only_a_right,
+              "Only B right": paired.only_b_right, "Both wrong": paired.both_wrong}
+    for column, (label, value) in zip(st.columns(4), counts.items()):
+        column.metric(label, f"{value:,}")
+
+    st.subheader("Where A and B differ")
+    matrix_column, gallery_column = st.columns([2, 3], gap="large")
+    with matrix_column:
+        difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
+        figure = difference_heatmap(difference, "B − A")
+        figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+        event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
+                                key="compare.difference")
+        st.caption("Blue: B does better there (more right on the diagonal, fewer of that mistake off it); red: "
+                   "A does. Click a cell to see its images.")
+    points = (event or {}).get("selection", {}).get("points", [])
+    cell = (int(points[0]["y"]), int(points[0]["x"])) if points else None
+    with gallery_column:
+        kind = st.segmented_control("Show", FILTERS, default=FILTERS[0], key="compare.filter") or FILTERS[0]
+        shown = disagreements(answers, a, b, truth, kind, cell)
+        where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
+        st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")
+        show_gallery(shown, images, truth, answers, limit=12, per_row=4)
