@@ -143,9 +143,9 @@ def _clickable_matrix(z, text, values, hover, title, model_key, colorscale, zmin
     # Exactly the ten digits on each axis (the click markers would otherwise pad them to −1…10),
     # and square cells.
     figure.update_xaxes(range=[-0.5, 9.5], tickvals=list(range(10)), side="bottom", constrain="domain",
-                        showgrid=False, zeroline=False, fixedrange=True)
+                        constraintoward="left", showgrid=False, zeroline=False, fixedrange=True, tickfont={"size": 14})
     figure.update_yaxes(range=[9.5, -0.5], tickvals=list(range(10)), scaleanchor="x", constrain="domain",
-                        showgrid=False, zeroline=False, fixedrange=True)
+                        constraintoward="top", showgrid=False, zeroline=False, fixedrange=True, tickfont={"size": 14})
     return style(figure)
 
 

@@ -62,13 +62,13 @@ normalise = st.toggle("Row-normalised (% of each true digit)", key="compare.norm
 st.caption("Rows are the true digits, columns the predictions; off the diagonal are the mistakes. "
            "Click a cell to see those test images below.")
 clicked: tuple[int, int] | None = None
-per_row = 3
+per_row = 2  # three in a row leave cells too small for four-digit counts at 1280x720
 for start in range(0, len(chosen), per_row):
     for column, run in zip(st.columns(per_row), chosen[start : start + per_row]):
         with column:
             figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
                                        model_key=run.model_key)
-            figure.update_layout(height=440, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+            figure.update_layout(height=460, margin={"l": 50, "r": 10, "t": 50, "b": 40})
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
                                     key=f"compare.confusion.{path_key(run.path)}")

@@ -96,7 +96,7 @@ def test_every_page_renders_without_exception(app_url, page, path, title):
 def test_clicking_a_confusion_cell_shows_those_mistakes(app_url, page, real_data_root):
     page.goto(f"{app_url}/compare")
     page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
-    heatmap = page.locator('[data-testid="stPlotlyChart"]').nth(1)  # the first run's matrix
+    heatmap = page.locator('[data-testid="stPlotlyChart"]').nth(2)  # the first run's matrix (after B − A, curves)
     heatmap.scroll_into_view_if_needed()
     area = heatmap.locator(".nsewdrag").first
     area.wait_for(timeout=30_000)
@@ -106,3 +106,33 @@ def test_clicking_a_confusion_cell_shows_those_mistakes(app_url, page, real_data
              or page.get_by_text("No chosen run mistakes a 7 for a 2").count(),
              timeout=60, what="the mistakes of 7 → 2")
     assert_no_exception(page)
+
+
+def axis_ticks(chart, axis: str) -> list[str]:
+    """The tick labels of a Plotly chart's ``x`` or ``y`` axis (SVG text, so textContent)."""
+    return chart.locator(f"g.{axis}tick text").evaluate_all("texts => texts.map(text => text.textContent)")
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_matrices_read_0_to_9_and_a_difference_cell_filters_the_gallery(app_url, browser, real_data_root,
+                                                                         width, height):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{app_url}/compare")
+    page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=90_000)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    wait_for(lambda: charts.count() == 6, timeout=60, what="six charts")
+    digits = [str(d) for d in range(10)]
+    for index in (0, 2, 3, 4):  # B − A and the three confusion matrices
+        charts.nth(index).scroll_into_view_if_needed()
+        wait_for(lambda: axis_ticks(charts.nth(index), "x") == digits, timeout=30, what=f"0–9 on chart {index}")
+        assert axis_ticks(charts.nth(index), "y") == digits
+        box = charts.nth(index).locator(".nsewdrag").first.bounding_box()
+        assert box["width"] / 10 >= 28 and abs(box["width"] - box["height"]) < 2  # square cells, big enough
+    difference = charts.nth(0)
+    difference.scroll_into_view_if_needed()
+    area = difference.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * 5.5 / 10, area["y"] + area["height"] * 6.5 / 10)  # true 6, said 5
+    wait_for(lambda: page.get_by_text("with true digit 6, answered 5 by A or B").count(), timeout=60,
+             what="the gallery filtered by the clicked cell")
+    assert_no_exception(page)
+    page.context.close()

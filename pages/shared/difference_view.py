@@ -80,7 +80,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         column.metric(label, f"{value:,}")
 
     st.subheader("Where A and B differ")
-    matrix_column, gallery_column = st.columns([2, 3], gap="large")
+    matrix_column, gallery_column = st.columns([1, 1], gap="large")
     with matrix_column:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
         figure = difference_heatmap(difference, "B − A")
@@ -96,4 +96,4 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
         st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")
-        show_gallery(shown, images, truth, answers, limit=12, per_row=4)
+        show_gallery(shown, images, truth, answers, limit=12, per_row=3)
