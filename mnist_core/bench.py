@@ -6,6 +6,8 @@
 2. Time to accuracy: training seconds of the ``best`` recipe until the test accuracy first
    reaches a target, beside the ``tutorial`` recipe's best accuracy and its time.
 3. Prediction latency: decode a canvas PNG, preprocess, run all three models.
+4. Comparison: the first evaluation of the three shipped runs on the test set (loading each
+   model included), as the Compare page does it once per run, then the paired statistics.
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
@@ -34,7 +36,7 @@ from .recipes import recipe_config
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare")
 TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
 TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}}  # the tutorials' pipeline runs the stock layers
 
@@ -61,6 +63,13 @@ class TimeToAccuracy:
 
 
 @dataclass
+class CompareTiming:
+    images: int
+    first_evaluation_seconds: float  # load + evaluate the three shipped runs, one after another
+    statistics_ms: float  # paired counts, McNemar, intervals and B − A for every pair of the three
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -76,6 +85,7 @@ class BenchReport:
     throughput: list[Throughput] = field(default_factory=list)
     time_to_accuracy: list[TimeToAccuracy] = field(default_factory=list)
     latency: Latency | None = None
+    compare: CompareTiming | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -99,7 +109,7 @@ def run_bench(
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
-    data = load_mnist(data_dir) if {"epoch", "accuracy"} & set(parts) else None
+    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare"} & set(parts) else None
     for key in MODEL_KEYS:
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
@@ -108,6 +118,9 @@ def run_bench(
         if "accuracy" in parts:
             log(f"time to {100 * TARGETS[key]:.0f}% for {MODELS[key].name}, and the tutorial recipe")
             report.time_to_accuracy.append(measure_time_to_accuracy(key, data, quick))
+    if "compare" in parts:
+        log("first evaluation of the three shipped runs, and the paired statistics")
+        report.compare = measure_compare(data, quick)
     if "latency" in parts:
         log("prediction latency")
         report.latency = measure_latency(repeats=20 if quick else 200)
@@ -189,6 +202,29 @@ def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> 
     )
 
 
+def measure_compare(data: MnistData, quick: bool = False) -> CompareTiming:
+    """What the Compare page computes for the three shipped runs, timed."""
+    from itertools import combinations
+
+    from .comparison import accuracy_interval, compare_predictions, difference_matrix
+    from .evaluation import confusion_matrix, evaluate
+    from .predict import shipped_run_dirs
+    from .runs import load_model
+
+    data = data.test_subset(500) if quick else data
+    truth = data.test_labels.numpy()
+    started = time.perf_counter()
+    predictions = [evaluate(load_model(path), data.test_images, data.test_labels).predictions
+                   for path in shipped_run_dirs().values()]
+    evaluated = time.perf_counter()
+    for a, b in combinations(predictions, 2):
+        compare_predictions(truth, a, b)
+        difference_matrix(confusion_matrix(truth, a), confusion_matrix(truth, b))
+    for predicted in predictions:
+        accuracy_interval(int((predicted == truth).sum()), len(truth))
+    return CompareTiming(len(truth), evaluated - started, 1000 * (time.perf_counter() - evaluated))
+
+
 def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
     import torch
@@ -245,6 +281,16 @@ def format_markdown(report: BenchReport) -> str:
             "|---|---:|---:|",
             f"| one canvas image | {latency.single_median_ms:.2f} ms | {latency.single_p95_ms:.2f} ms |",
             f"| a batch of {latency.batch_size} | {latency.batch_median_ms:.1f} ms | {latency.batch_p95_ms:.1f} ms |",
+            "",
+        ]
+    if report.compare:
+        timing = report.compare
+        lines += [
+            "| Compare, three shipped runs | time |",
+            "|---|---:|",
+            f"| first evaluation on {timing.images:,} test images (load + evaluate) | "
+            f"{timing.first_evaluation_seconds:.2f} s |",
+            f"| paired statistics and B − A for all three pairs | {timing.statistics_ms:.1f} ms |",
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

@@ -4,7 +4,8 @@ Two runs evaluated on the same test images are paired: on each image both are ri
 one is, or both are wrong. Only the images where exactly one is right say anything about
 which is better; McNemar's exact test asks whether they split more unevenly than a fair
 coin would (a two-sided binomial test on the discordant pairs). Each accuracy gets a 95 %
-Wilson interval. ``scipy.stats`` does the statistics.
+Wilson interval. ``scipy.stats`` does the statistics; it is imported on first use (it takes
+over a second to import, and the app's first page should not wait for it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -65,6 +65,8 @@ def mcnemar_exact_p(only_a_right: int, only_b_right: int) -> float:
     discordant = only_a_right + only_b_right
     if discordant == 0:
         return 1.0  # they are right on exactly the same images: no evidence either way
+    from scipy import stats
+
     return float(stats.binomtest(only_a_right, discordant, 0.5).pvalue)
 
 
@@ -72,6 +74,8 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
     """Wilson score interval for an accuracy of ``correct`` out of ``total`` (fractions)."""
     if total <= 0:
         raise ValueError("An accuracy needs at least one image.")
+    from scipy import stats
+
     interval = stats.binomtest(int(correct), int(total)).proportion_ci(confidence, method="wilson")
     return float(interval.low), float(interval.high)
 

@@ -119,7 +119,7 @@ if len(indices) == 0:
     st.stop()
 st.markdown(f"**{len(indices)}** test images of a **{true_digit}** were predicted as **{predicted_digit}** by at "
             "least one chosen run. Each shows every run's answer and confidence.")
-show_gallery(indices, data.test_images, truth, answers, limit=30)
+show_gallery(indices, data.test_images, truth, answers, limit=18)
 
 if damaged:
     st.caption(f"{len(damaged)} damaged run(s) are not listed; see the sidebar.")

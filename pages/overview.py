@@ -28,8 +28,7 @@ for key, run in runs.items():
             "Model": run.name,
             "Parameters": run.parameters,
             "Test accuracy (%)": 100 * run.accuracy,
-            "95% interval (%)": "–".join(f"{100 * bound:.2f}" for bound in accuracy_interval(
-                round(run.accuracy * run.test_images), run.test_images)),
+            "95% interval (%)": None,  # filled in below, once the table is on screen (SciPy loads slowly)
             "Test errors": int(round((1 - run.accuracy) * run.test_images)),
             "Training time (s)": run.training_seconds,
             "Epochs": len(run.history),
@@ -49,11 +48,12 @@ if runner_up is not None:
     size = runner_up["Parameters"] / best["Parameters"]
     size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
                  else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
-    verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%** "
-               f"(95% interval {best['95% interval (%)']}), {gap:.2f} points ahead of {runner_up['Model']}"
-               f"{size_note}. The weakest, {ranked[-1]['Model']}, still gets {ranked[-1]['Test accuracy (%)']:.2f}% "
-               "right: on MNIST the differences live in the last percent.")
+    verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
+               f"{gap:.2f} points ahead of {runner_up['Model']}{size_note}. The weakest, {ranked[-1]['Model']}, "
+               f"still gets {ranked[-1]['Test accuracy (%)']:.2f}% right: on MNIST the differences live in the "
+               "last percent.")
     verdict_slot.markdown(verdict + " Whether the lead is more than chance needs the test images.")
+
 COLUMNS = {
     "Parameters": st.column_config.NumberColumn(format="localized"),
     "Test accuracy (%)": st.column_config.ProgressColumn(format="%.2f", min_value=95, max_value=100),
@@ -73,6 +73,8 @@ data, data_message = mnist_or_none()
 try:
     latency = {run.name: prediction_latency_ms(str(run.path), run.weights_sha256) for run in runs.values()}
     table["Latency, 1 image (ms)"] = table["Model"].map(latency)
+    table["95% interval (%)"] = table["Model"].map({run.name: "–".join(f"{100 * bound:.2f}" for bound in (
+        accuracy_interval(round(run.accuracy * run.test_images), run.test_images))) for run in runs.values()})
     table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
     if runner_up is not None and data is not None:
         # The same test images, paired: is the leader's margin more than chance?

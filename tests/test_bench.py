@@ -21,6 +21,7 @@ def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     assert all(row.tutorial_images_per_second > 0 and row.ours_images_per_second > 0 for row in report.throughput)
     assert [row.model_key for row in report.time_to_accuracy] == ["mlp", "cnn", "lenet5"]
     assert 0 < report.latency.single_median_ms <= report.latency.single_p95_ms
+    assert report.compare.images == 500 and report.compare.first_evaluation_seconds > 0
     text = format_markdown(report)
     assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text
 
@@ -45,3 +46,4 @@ def test_quick_app_bench_starts_the_app_and_draws(tmp_path):
     assert done.returncode == 0, done.stderr
     timing = json.loads(done.stdout)
     assert timing["quick"] and timing["start_to_draw_seconds"] > 0 and timing["first_prediction_ms"] > 0
+    assert timing["compare_first_seconds"] > 0 and timing["compare_cached_seconds"] > 0

@@ -35,6 +35,8 @@ class AppTiming:
     start_to_draw_seconds: float  # `streamlit run app.py` → Draw page with its canvas in Chromium
     first_prediction_ms: float  # server time of the first prediction update (cold caches)
     prediction_rerun_ms: float | None  # median server time of the later ones (None in quick mode)
+    compare_first_seconds: float  # Compare clicked → all its charts drawn, evaluating the three runs first
+    compare_cached_seconds: float  # the same once the evaluations are cached
     quick: bool
 
 
@@ -60,8 +62,22 @@ def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
                 page.get_by_role("button", name="Reset canvas & history").click()
                 wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
                 time.sleep(1)
+            compare = [_time_compare(page, server.url, timeout) for _ in range(2)]
     later = statistics.median(server_times[1:]) if len(server_times) > 1 else None
-    return AppTiming(start_seconds, server_times[0], later, quick=strokes < 3)
+    return AppTiming(start_seconds, server_times[0], later, compare[0], compare[1], quick=strokes < 3)
+
+
+def _time_compare(page, url: str, timeout: float) -> float:
+    """Seconds from clicking Compare in the sidebar (on the Draw page) until its six charts
+    (B − A, curves, three matrices, per-class bars) have drawn their axes."""
+    page.get_by_role("link", name="Draw").click()
+    page.get_by_text("Draw a digit (0–9)").wait_for(timeout=timeout * 1000)
+    started = time.perf_counter()
+    page.get_by_role("link", name="Compare").click()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    wait_for(lambda: charts.count() == 6 and page.locator('[data-testid="stPlotlyChart"] g.xtick').count() >= 60
+             and page.get_by_text("Running...").count() == 0, timeout=timeout, what="the Compare page's charts")
+    return time.perf_counter() - started
 
 
 def _server_time(page) -> float | None:
@@ -79,6 +95,8 @@ def format_markdown(timing: AppTiming) -> str:
              f"| server time of the first prediction rerun | {timing.first_prediction_ms:.0f} ms |"]
     if timing.prediction_rerun_ms is not None:
         lines.append(f"| server time of a later prediction rerun | {timing.prediction_rerun_ms:.0f} ms |")
+    lines += [f"| /compare, three runs, first visit (evaluates them) | {timing.compare_first_seconds:.1f} s |",
+              f"| /compare again (evaluations cached) | {timing.compare_cached_seconds:.1f} s |"]
     if timing.quick:
         lines.insert(0, "QUICK MODE, numbers not meaningful\n")
     return "\n".join(lines)

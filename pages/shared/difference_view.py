@@ -96,4 +96,4 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
         st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")
-        show_gallery(shown, images, truth, answers, limit=12, per_row=3)
+        show_gallery(shown, images, truth, answers, limit=9, per_row=3)
