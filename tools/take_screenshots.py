@@ -3,7 +3,9 @@
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.take_screenshots   (or: make screenshots)
 
 Starts `streamlit run app.py` on a free port (user runs go to a temporary folder), then
-saves docs/overview.png, docs/train.png, docs/compare.png and docs/draw.png.
+saves docs/overview.png, docs/train.png, docs/compare.png and docs/draw.png, and the
+confusion and difference matrices at 1280x720 and 1920x1080 (docs/confusion_*.png,
+docs/difference_*.png).
 """
 
 from __future__ import annotations
@@ -60,8 +62,20 @@ def main() -> int:
 
         page.goto(f"{url}/compare")
         page.get_by_role("heading", name="Compare runs").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=90_000)
         settle(page, 3)
-        page.screenshot(path=str(OUT / "compare.png"), full_page=True)
+        page.screenshot(path=str(OUT / "compare.png"))
+        # The matrices and where two runs differ, as a projector (1280x720) and a big screen show them.
+        for width, height in ((1280, 720), (1920, 1080)):
+            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
+            sized.goto(f"{url}/compare")
+            for heading, name in (("Confusion matrices", "confusion"), ("Where A and B differ", "difference")):
+                sized.get_by_role("heading", name=heading).wait_for(timeout=90_000)
+                settle(sized, 2)
+                sized.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+                time.sleep(1)
+                sized.screenshot(path=str(OUT / f"{name}_{width}x{height}.png"))
+            sized.context.close()
 
         page.goto(f"{url}/train")
         page.get_by_role("heading", name="Train models").wait_for(timeout=60_000)
