@@ -32,7 +32,22 @@ def test_confusion_heatmap_counts_and_row_normalised():
     assert len(cells.x) == 100 and cells.customdata[1] == 1 and (cells.y[1], cells.x[1]) == (0, 1)
     normalised = confusion_heatmap(confusion, normalise=True)
     assert abs(normalised.data[1].customdata[:10].sum() - 100) < 1e-9
-    assert normalised.layout.yaxis.autorange == "reversed"  # digit 0 on top, as people read a matrix
+    # Exactly the digits 0-9 (digit 0 on top, as people read a matrix), whatever the click layer adds.
+    assert tuple(normalised.layout.yaxis.range) == (9.5, -0.5) and tuple(normalised.layout.xaxis.range) == (-0.5, 9.5)
+    assert normalised.layout.yaxis.scaleanchor == "x"  # square cells
+
+
+def test_difference_heatmap_is_centred_on_zero_and_blue_means_b_is_better():
+    from mnist_core.charts import difference_heatmap
+
+    difference = np.zeros((10, 10), dtype=int)
+    difference[4, 4], difference[4, 9] = 3, -3  # B gets three more 4s right, by mistaking fewer for 9s
+    figure = difference_heatmap(difference, "B − A")
+    z = np.asarray(figure.data[0].z)
+    assert figure.data[0].zmin == -1 and figure.data[0].zmax == 1
+    assert z[4, 4] > 0 and z[4, 9] > 0 and z[0, 0] == 0  # both cells say "B is better here"
+    assert figure.data[0].text[4][9] == "-3" and figure.data[0].text[4][4] == "+3"
+    assert figure.data[1].customdata[49] == -3
 
 
 def test_probability_chart_groups_models():
