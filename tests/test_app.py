@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import open_page, sidebar_text, texts
+from tests.support.apptest import open_page, press_train, sidebar_text, texts
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
 
@@ -74,11 +74,7 @@ def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatc
 
 def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
-    at = open_page("pages/train.py")
-    at.session_state["train.models"] = ["lenet5"]
-    at.session_state["train.subset"] = 1_000
-    at.session_state["train.epochs"] = 1
-    at.button[0].click().run()  # the form's Train button
+    at = press_train(open_page("pages/train.py"), ["lenet5"], epochs=1)
     assert not at.exception, [e.value for e in at.exception]
     (job,) = job_board.jobs()
     assert job.wait(timeout=120)

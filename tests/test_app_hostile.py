@@ -16,7 +16,7 @@ from mnist_core.models import build_model
 from mnist_core.runs import RUN_FILE, save_run
 from pages.shared.run_choice import SELECTION_KEY
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import open_page, sidebar_text, texts
+from tests.support.apptest import open_page, press_train, sidebar_text, texts
 from tests.support.hostile_files import crafted_run_files
 from tests.support.run_mutations import mutated_run_files
 
@@ -93,11 +93,7 @@ def test_run_names_are_shown_as_text_never_as_html(user_runs):
 def test_training_belongs_to_the_server_survives_a_reload_and_asks_before_a_second_job(user_runs, real_data_root,
                                                                                        monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
-    first = open_page("pages/train.py")
-    first.session_state["train.models"] = ["lenet5"]
-    first.session_state["train.subset"] = 1_000
-    first.session_state["train.epochs"] = 100
-    first.button[0].click().run()  # the form's Train button
+    press_train(open_page("pages/train.py"), ["lenet5"], epochs=100)
     (job,) = job_board.jobs()
     # A reload (a new session) shows the running job with its Stop button.
     reloaded = open_page("pages/train.py")

@@ -27,3 +27,11 @@ def sidebar_text(at: AppTest) -> str:
 def texts(at: AppTest) -> str:
     parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.error)]
     return "\n".join(str(p) for p in parts)
+
+
+def press_train(at: AppTest, models: list[str], epochs: int, subset: int = 1_000) -> AppTest:
+    """On the Train page, choose ``models``, ``epochs`` and ``subset`` training images, and press Train."""
+    at.session_state["train.models"] = models
+    at.session_state["train.subset"] = subset
+    at.session_state["train.epochs"] = epochs
+    return at.button[0].click().run()  # the form's Train button
