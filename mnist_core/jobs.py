@@ -163,20 +163,17 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     """
 
     def save(key: str, result: TrainResult) -> Path:
-        config = result.config
-        history = [row.to_dict() for row in result.history]
-        for attempt in range(5):
-            target = new_run_dir(runs_dir, key, config.recipe)
+        run = (key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
+               result.evaluation, result.training_seconds)
+        options = {"train_images": result.train_images, "stopped_early": result.stopped}
+        for _ in range(5):
+            target = new_run_dir(runs_dir, key, result.config.recipe)
             try:
-                return save_run(target, key, result.model, config.to_dict(), history, result.evaluation,
-                                result.training_seconds, train_images=result.train_images,
-                                stopped_early=result.stopped).path
+                return save_run(target, *run, **options).path
             except (RunError, OSError):
                 if not target.exists():
                     break  # not a name collision: the folder cannot take the run
-        return save_run_or_rescue(target, key, result.model, config.to_dict(), history, result.evaluation,
-                                  result.training_seconds, train_images=result.train_images,
-                                  stopped_early=result.stopped).path
+        return save_run_or_rescue(target, *run, **options).path
 
     return save
 
