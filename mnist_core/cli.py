@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,bench}``.
+"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,robustness,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -19,6 +19,7 @@ from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .models import MODEL_KEYS, MODELS
 from .recipes import RECIPES
+from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -87,6 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: checkpoints/)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
+
+    robustness = commands.add_parser(
+        "robustness", help="each model's accuracy as test digits are shifted, rotated, scaled, thickened, "
+                           "made noisy or partly hidden")
+    robustness.add_argument("--runs", type=Path, default=None,
+                            help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
+                                 "(default: checkpoints/)")
+    robustness.add_argument("--images", type=_image_count, default=DEFAULT_IMAGES,
+                            help=f"how many test images, drawn at random with --seed, or 'all' "
+                                 f"(default: {DEFAULT_IMAGES})")
+    robustness.add_argument("--seed", type=int, default=0,
+                            help="picks the images, the noise and the patches (default: 0)")
+    robustness.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    robustness.add_argument("--save", action="store_true",
+                            help=f"also store each model's results in its run folder ({STORED_FILE}), "
+                                 "where the dashboard reads them instead of recomputing")
+    robustness.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    robustness.set_defaults(handler=_robustness)
 
     bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency")
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
@@ -302,6 +321,50 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
 
 
+def _robustness(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .data import load_mnist
+    from .robustness import summary_sentence, sweep_runs, write_stored
+    from .runs import default_runs, find_runs
+
+    args.runs = args.runs or paths.checkpoints_dir()
+    runs, _ = find_runs(args.runs)
+    chosen = default_runs(runs, paths.checkpoints_dir())
+    if not chosen:
+        raise RunError(args.runs, "holds no usable run. Train one with: python -m mnist_core train")
+    data = load_mnist(args.data_dir)
+    with tqdm(desc="robustness", unit="level", dynamic_ncols=True, leave=False) as bar:
+        def show(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        # --save recomputes: what it stores is measured now, not read back.
+        result = sweep_runs(chosen, data.test_images, data.test_labels, args.images, args.seed,
+                            on_progress=show, use_stored=not args.save)
+    if args.save:
+        for key, run in chosen.items():
+            accuracy = {r.perturbation.name: r.accuracy[key] for r in result.results}
+            write_stored(run, result.images, result.seed, accuracy)
+    report = {"images": result.images, "seed": result.seed,
+              "runs": {key: _shown(run.path) for key, run in chosen.items()},
+              "perturbations": [r.to_dict() for r in result.results]}
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=False))
+        return EXIT_OK
+    names = {key: MODELS[key].name for key in chosen}
+    print(f"Accuracy (%) on {result.images:,} test images (seed {result.seed}): "
+          + ", ".join(f"{names[key]} {_shown(run.path)}" for key, run in chosen.items()))
+    for row in result.results:
+        perturbation = row.perturbation
+        print(f"\n{perturbation.title} ({perturbation.unit})")
+        print(f"{'':<9}" + "".join(f"{level:>7g}" for level in perturbation.levels))
+        for key, values in row.accuracy.items():
+            print(f"{names[key]:<9}" + "".join(f"{100 * value:>7.1f}" for value in values))
+        print(summary_sentence(row, names))
+    return EXIT_OK
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .bench import format_markdown, run_bench
 
@@ -317,6 +380,12 @@ def _bench_parts(text: str) -> tuple[str, ...]:
     if unknown or not parts:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCH_PARTS)}")
     return parts
+
+
+def _image_count(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    return _positive_int(text)
 
 
 def _shown(path: Path) -> str:

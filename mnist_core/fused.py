@@ -50,6 +50,19 @@ def keep_mask(shape: tuple[int, ...], p: float, dtype: torch.dtype = torch.float
     return torch.ge(draws, round(p * 2**16) - 2**15, out=torch.empty(shape, dtype=dtype))
 
 
+def relu_maxpool_flatten(conv_output: torch.Tensor) -> torch.Tensor:
+    """``flatten(max_pool2d(relu(x), 2, stride=1), 1)`` for inference on the CPU: the forward
+    above without dropout and without remembering the winners (equal to the stock layers, exactly).
+
+    Evaluation and robustness sweeps spend most of the CNN's time in the stock stride-1
+    max-pool; this takes a fifth of it.
+    """
+    pixels = conv_output.permute(0, 2, 3, 1)  # (B, H, W, C): a plain view of channels-last memory
+    rows = torch.maximum(pixels[:, :, :-1], pixels[:, :, 1:])
+    pooled = torch.maximum(rows[:, :-1], rows[:, 1:]).clamp_min_(0.0)
+    return pooled.permute(0, 3, 1, 2).flatten(1)
+
+
 class _ReluMaxPoolDropoutFlatten(torch.autograd.Function):
     @staticmethod
     def forward(ctx, conv_output: torch.Tensor, p: float) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .fused import relu_maxpool_dropout_flatten
+from .fused import relu_maxpool_dropout_flatten, relu_maxpool_flatten
 
 
 class MLP(nn.Module):
@@ -44,8 +44,11 @@ class SimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
-        if self.training and self.fused_cpu_training and x.device.type == "cpu":
-            x = relu_maxpool_dropout_flatten(x, self.dropout.p)  # (B, 7290)
+        if self.fused_cpu_training and x.device.type == "cpu":
+            if self.training:
+                x = relu_maxpool_dropout_flatten(x, self.dropout.p)  # (B, 7290)
+            else:
+                x = relu_maxpool_flatten(x)  # dropout is the identity in eval mode
         else:
             x = torch.flatten(self.dropout(self.pool(torch.relu(x))), 1)  # (B, 10, 27, 27) → (B, 7290)
         return self.output(torch.relu(self.hidden(x)))

@@ -255,3 +255,33 @@ def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
             assert "models" in row, row
         else:
             assert refusal in row["error"], row
+
+
+def test_robustness_json_has_exactly_the_documented_shape(capsys, real_data_root):
+    code, out, err = run_cli(capsys, "robustness", "--runs", PROJECT_ROOT / "checkpoints", "--images", 60,
+                             "--seed", 3, "--json", "--data-dir", real_data_root)
+    report = json.loads(out)
+    assert code == 0 and set(report) == {"images", "seed", "runs", "perturbations"}
+    assert report["images"] == 60 and report["seed"] == 3
+    assert set(report["runs"]) == set(MODEL_KEYS) and report["runs"]["mlp"].endswith("mlp")
+    assert [p["name"] for p in report["perturbations"]] == [
+        "shift_x", "shift_y", "rotation", "scale", "thickness", "noise", "occlusion"]
+    for perturbation in report["perturbations"]:
+        assert set(perturbation) == {"name", "unit", "levels", "accuracy"}
+        assert set(perturbation["accuracy"]) == set(MODEL_KEYS)
+        for values in perturbation["accuracy"].values():
+            assert len(values) == len(perturbation["levels"]) and all(0 <= v <= 1 for v in values)
+    shift = report["perturbations"][0]
+    assert shift["unit"] == "px" and shift["levels"][0] == -6 and shift["levels"][-1] == 6
+    assert isinstance(shift["levels"][0], int)
+
+
+def test_robustness_table_and_its_errors(capsys, real_data_root, tmp_path):
+    code, out, err = run_cli(capsys, "robustness", "--runs", PROJECT_ROOT / "checkpoints", "--images", 30,
+                             "--data-dir", real_data_root)
+    assert code == 0 and "Horizontal shift (px)" in out and "Occlusion (px)" in out and "LeNet-5" in out
+    code, out, err = run_cli(capsys, "robustness", "--runs", tmp_path / "empty", "--data-dir", real_data_root)
+    assert code == 1 and "holds no usable run" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["robustness", "--images", "some"])
+    assert "is not a whole number" in capsys.readouterr().err

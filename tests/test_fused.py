@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mnist_core.fused import keep_mask, relu_maxpool_dropout_flatten
+from mnist_core.fused import keep_mask, relu_maxpool_dropout_flatten, relu_maxpool_flatten
 from mnist_core.models import build_model
 
 
@@ -35,6 +35,13 @@ def test_without_dropout_forward_and_gradient_equal_the_stock_layers(layout):
         (reference_grad,) = torch.autograd.grad(reference, x, upstream, retain_graph=True)
         # Ties go to the same neighbour as PyTorch's max-pool; only the order of sums may differ.
         torch.testing.assert_close(fused_grad, reference_grad, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_the_inference_path_equals_the_stock_layers_exactly(layout):
+    x = conv_like_output().detach().contiguous(memory_format=layout)
+    with torch.inference_mode():
+        assert torch.equal(relu_maxpool_flatten(x), stock(x))
 
 
 def test_dropout_drops_a_fraction_p_and_scales_the_rest():
@@ -76,7 +83,7 @@ def test_bad_probability_is_refused():
         relu_maxpool_dropout_flatten(conv_like_output(), 1.0)
 
 
-def test_the_cnn_trains_through_the_fused_path_and_evaluates_through_the_stock_layers():
+def test_the_cnn_gives_the_same_answers_through_the_fused_paths_and_the_stock_layers():
     torch.manual_seed(0)
     model = build_model("cnn").to(memory_format=torch.channels_last)
     stock = build_model("cnn", fused_cpu_training=False).to(memory_format=torch.channels_last)
@@ -86,7 +93,9 @@ def test_the_cnn_trains_through_the_fused_path_and_evaluates_through_the_stock_l
     fused = model(x)
     torch.testing.assert_close(fused, stock(x))
     model.eval()
+    stock.eval()
     torch.testing.assert_close(fused, model(x))
+    assert torch.equal(model(x), stock(x))  # evaluation: the same values exactly
 
 
 def test_gradient_passes_gradcheck_on_any_shape():
