@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
     ]
 )

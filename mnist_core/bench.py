@@ -8,6 +8,9 @@
 3. Prediction latency: decode a canvas PNG, preprocess, run all three models.
 4. Comparison: the first evaluation of the three shipped runs on the test set (loading each
    model included), as the Compare page does it once per run, then the paired statistics.
+5. Robustness: the default sweep of the three shipped runs (every perturbation, 2,000 test
+   images), computed rather than read from the stored results, and one "Nudge it" update
+   (move, turn, scale and thicken a drawn digit, then run the three models).
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
@@ -36,7 +39,7 @@ from .recipes import recipe_config
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency", "compare")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness")
 TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
 TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}}  # the tutorials' pipeline runs the stock layers
 
@@ -70,6 +73,15 @@ class CompareTiming:
 
 
 @dataclass
+class RobustnessTiming:
+    images: int
+    levels: int  # perturbation levels visited (the unchanged level once)
+    sweep_seconds: float  # the three shipped runs, every level, computed (not read from robustness.json)
+    nudge_median_ms: float  # nudge a prepared drawing + the three models' predictions
+    nudge_p95_ms: float
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -86,6 +98,7 @@ class BenchReport:
     time_to_accuracy: list[TimeToAccuracy] = field(default_factory=list)
     latency: Latency | None = None
     compare: CompareTiming | None = None
+    robustness: RobustnessTiming | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -109,7 +122,7 @@ def run_bench(
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
-    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare"} & set(parts) else None
+    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness"} & set(parts) else None
     for key in MODEL_KEYS:
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
@@ -121,6 +134,9 @@ def run_bench(
     if "compare" in parts:
         log("first evaluation of the three shipped runs, and the paired statistics")
         report.compare = measure_compare(data, quick)
+    if "robustness" in parts:
+        log("the default robustness sweep of the three shipped runs, and a Nudge it update")
+        report.robustness = measure_robustness(data, quick)
     if "latency" in parts:
         log("prediction latency")
         report.latency = measure_latency(repeats=20 if quick else 200)
@@ -225,6 +241,34 @@ def measure_compare(data: MnistData, quick: bool = False) -> CompareTiming:
     return CompareTiming(len(truth), evaluated - started, 1000 * (time.perf_counter() - evaluated))
 
 
+def measure_robustness(data: MnistData, quick: bool = False) -> RobustnessTiming:
+    """The Robustness page's sweep for the three shipped runs (computed, as for a new run), and Draw's nudge."""
+    from .predict import load_model_set, shipped_run_dirs
+    from .preprocess import prepare_digit, prepared_from_pixels
+    from .robustness import DEFAULT_IMAGES, PERTURBATIONS, nudge, sweep_runs
+    from .runs import read_run
+
+    runs = {key: read_run(path) for key, path in shipped_run_dirs().items()}
+    count = 100 if quick else DEFAULT_IMAGES
+    started = time.perf_counter()
+    sweep_runs(runs, data.test_images, data.test_labels, count, use_stored=False)
+    sweep_seconds = time.perf_counter() - started
+    levels = sum(len(p.levels) - 1 for p in PERTURBATIONS) + 1
+
+    models = load_model_set(runs)
+    drawn = prepare_digit(_decode_data_url(_canvas_data_url(0)))
+
+    def nudge_and_predict() -> None:
+        moved = nudge(drawn.pixels, shift_x=2, shift_y=-1, rotation=15, scale=110, thickness=0.5)
+        models.predict(prepared_from_pixels(moved).tensor)
+
+    for _ in range(5):
+        nudge_and_predict()
+    timings = _timings(nudge_and_predict, 20 if quick else 200)
+    return RobustnessTiming(count, levels, sweep_seconds, 1000 * statistics.median(timings),
+                            1000 * _percentile(timings, 95))
+
+
 def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
     import torch
@@ -291,6 +335,17 @@ def format_markdown(report: BenchReport) -> str:
             f"| first evaluation on {timing.images:,} test images (load + evaluate) | "
             f"{timing.first_evaluation_seconds:.2f} s |",
             f"| paired statistics and B − A for all three pairs | {timing.statistics_ms:.1f} ms |",
+            "",
+        ]
+    if report.robustness:
+        timing = report.robustness
+        lines += [
+            "| Robustness, three shipped runs | time |",
+            "|---|---:|",
+            f"| default sweep: {timing.levels} levels on {timing.images:,} test images | "
+            f"{timing.sweep_seconds:.1f} s |",
+            f"| one \"Nudge it\" update (nudge + three models), median / p95 | "
+            f"{timing.nudge_median_ms:.1f} / {timing.nudge_p95_ms:.1f} ms |",
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

@@ -171,22 +171,49 @@ def per_class_chart(scores: Mapping[str, tuple[str, Sequence[float]]], score: st
     return style(figure)
 
 
-def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
-    """Grouped bars: for each digit 0-9, each model's probability (in percent)."""
+def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str = "", height: int | None = None,
+                      top_margin: int = 60) -> go.Figure:
+    """Grouped bars: for each digit 0-9, each model's probability (in percent).
+
+    Drawn on every stroke, so the figure is written out as plain data and not validated
+    property by property (20 ms of each Draw update otherwise); ``tests/test_charts.py``
+    checks that Plotly's validation accepts it unchanged.
+    """
+    data = [
+        {"type": "bar", "x": list(range(10)), "y": [100 * float(p) for p in probs], "name": MODELS[key].name,
+         "marker": {"color": MODELS[key].color},
+         "hovertemplate": f"{MODELS[key].name}: digit %{{x}} %{{y:.1f}}%<extra></extra>"}
+        for key, probs in probabilities.items()
+    ]
+    layout = {
+        **_STYLE, "margin": {**_STYLE["margin"], "t": top_margin},
+        "title": {"text": plain(title)}, "barmode": "group", "bargap": 0.2,
+        "xaxis": {"title": {"text": "digit"}, "dtick": 1},
+        "yaxis": {"title": {"text": "probability (%)"}, "range": [0, 100]},
+    }
+    if height is not None:
+        layout["height"] = height
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def robustness_chart(levels: Sequence[float], accuracy: Mapping[str, Sequence[float]], unit: str,
+                     identity: float, title: str = "") -> go.Figure:
+    """Accuracy (%) against severity, one line per model in its colour; the unchanged level marked."""
     figure = go.Figure()
-    for key, probs in probabilities.items():
+    for key, values in accuracy.items():
         spec = MODELS[key]
-        figure.add_trace(
-            go.Bar(
-                x=list(range(10)), y=[100 * float(p) for p in probs], name=spec.name,
-                marker_color=spec.color,
-                hovertemplate=f"{spec.name}: digit %{{x}} %{{y:.1f}}%<extra></extra>",
-            )
-        )
-    figure.update_layout(title=plain(title), barmode="group", xaxis_title="digit", yaxis_title="probability (%)",
-                         bargap=0.2)
-    figure.update_xaxes(dtick=1)
-    figure.update_yaxes(range=[0, 100])
+        figure.add_trace(go.Scatter(
+            x=list(levels), y=[100 * float(v) for v in values], name=spec.name, mode="lines+markers",
+            line={"color": spec.color, "width": 3}, marker={"size": 8},
+            hovertemplate=f"{spec.name}: %{{y:.1f}}%<extra></extra>",
+        ))
+    figure.add_vline(x=identity, line={"color": "#888888", "width": 1.5, "dash": "dot"},
+                     annotation={"text": "unchanged", "font": {"size": FONT_SIZE - 2, "color": "#666666"}},
+                     annotation_position="top")
+    figure.update_layout(title=plain(title), xaxis_title=f"severity ({unit})", yaxis_title="accuracy (%)",
+                         hovermode="x unified")
+    figure.update_xaxes(tickvals=list(levels), ticktext=[f"{level:g}" for level in levels])
+    figure.update_yaxes(range=[0, 101])
     return style(figure)
 
 
@@ -201,10 +228,13 @@ def style(figure: go.Figure) -> go.Figure:
     No Plotly template: Streamlit's chart theme styles the figure in the browser, and
     applying a template costs a noticeable part of every prediction update.
     """
-    figure.update_layout(
-        template="none",
-        font={"size": FONT_SIZE},
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-    )
+    figure.update_layout(**_STYLE)
     return figure
+
+
+_STYLE = {
+    "template": {"data": {"scatter": [{"type": "scatter"}]}},  # what template="none" becomes
+    "font": {"size": FONT_SIZE},
+    "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+}

@@ -131,7 +131,12 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``(N, 28, 28)`` pixels → normalised float ``(N, 1, 28, 28)`` model input."""
-    return ((images.float() / 255.0 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+    return normalize_pixels(images.float() / 255.0)
+
+
+def normalize_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """Float ``(N, 28, 28)`` pixels in ``[0, 1]`` → normalised ``(N, 1, 28, 28)`` model input."""
+    return ((pixels - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
 def _check_split(split: str, images: torch.Tensor, labels: torch.Tensor, root: Path) -> None:

@@ -8,18 +8,36 @@ from streamlit_drawable_canvas import st_canvas  # registers its component: impo
 from mnist_core.charts import probability_chart
 from mnist_core.models import MODELS
 from mnist_core.predict import agreement
-from mnist_core.preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
+from mnist_core.preprocess import (
+    ImageReadError,
+    NoDigitError,
+    PreparedDigit,
+    open_image,
+    prepare_digit,
+    prepared_from_pixels,
+)
+from mnist_core.robustness import PERTURBATION_NAMES, get_perturbation, nudge
 from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import model_set_for, report_run_error
 from pages.shared.markdown import literal
+from pages.shared.perturbation_strip import show_strip
 from pages.shared.pytorch_preload import import_pytorch_soon
 from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
 
 CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
+# name: (label, lowest, highest, default, step, format), as robustness.nudge takes them
+NUDGE_SLIDERS = {
+    "shift_x": ("Shift right (px)", -6, 6, 0, 1, "%+d"),
+    "shift_y": ("Shift down (px)", -6, 6, 0, 1, "%+d"),
+    "rotation": ("Turn anticlockwise (°)", -60, 60, 0, 5, "%+d°"),
+    "scale": ("Scale (%)", 50, 150, 100, 5, "%d %%"),
+    "thickness": ("Thicker strokes (px)", -2.0, 2.0, 0.0, 0.5, "%+.1f"),
+}
+NUDGE_DEFAULTS = {name: slider[3] for name, slider in NUDGE_SLIDERS.items()}
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
 
 ensure_frame()
@@ -43,23 +61,41 @@ with st.expander("Models in use", expanded=False):
             )
 
 
-def show_predictions(image, source: str) -> None:
-    """Preprocess ``image``, then show what the models see and what they predict."""
+def nudge_controls() -> dict[str, float]:
+    """The "Nudge it" sliders: how to move, turn, scale and thicken the drawing before the models see it."""
+    with st.expander("Nudge it", icon=":material/open_with:", key="draw.nudge"):
+        values = {name: st.slider(label, low, high, default, step, key=f"draw.nudge.{name}", format=fmt)
+                  for name, (label, low, high, default, step, fmt) in NUDGE_SLIDERS.items()}
+        st.button("Reset nudges", on_click=reset_nudges, key="draw.nudge.reset", icon=":material/restart_alt:")
+    return values
+
+
+def reset_nudges() -> None:
+    for name, (_, _, _, default, _, _) in NUDGE_SLIDERS.items():
+        st.session_state[f"draw.nudge.{name}"] = default
+
+
+def show_predictions(image, source: str, nudges: dict[str, float] | None = None) -> PreparedDigit | None:
+    """Preprocess ``image`` (then nudge it), show what the models see and what they predict; return the digit."""
     try:
         digit = prepare_digit(image)
     except (NoDigitError, ImageReadError) as reason:
         st.info(PROMPT if source == "canvas" and "blank" in str(reason) else literal(reason), icon=":material/draw:")
-        return
+        return None
+    nudged = nudges is not None and nudges != NUDGE_DEFAULTS
+    if nudged:
+        digit = prepared_from_pixels(nudge(digit.pixels, **nudges))
     try:
         models = model_set_for(runs)
     except RunError as error:
         report_run_error(error)
-        return
+        return None
     predictions = models.predict(digit.tensor)
 
     seen, verdict = st.columns([1, 3], vertical_alignment="center")
     with seen:
-        st.image(upscale(digit.image, 5), caption="What the models see (28x28)", width=140)
+        caption = "What the models see, nudged" if nudged else "What the models see (28x28)"
+        st.image(upscale(digit.image, 5), caption=caption, width=140)
     with verdict:
         agreed = agreement(predictions)
         if agreed is not None:
@@ -73,9 +109,21 @@ def show_predictions(image, source: str) -> None:
             st.metric(MODELS[key].name, prediction.digit, border=True,
                       help=f"{100 * prediction.confidence:.1f}% sure — {literal(runs[key].run_id)}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
-    figure = probability_chart({key: p.probabilities for key, p in predictions.items()})
-    figure.update_layout(height=300, margin={"t": 40})
+    figure = probability_chart({key: p.probabilities for key, p in predictions.items()}, height=300, top_margin=40)
     st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"probabilities.{source}")
+    return digit
+
+
+def sweep_my_drawing(digit: PreparedDigit) -> None:
+    """Small multiples of the drawing under one perturbation, with the three answers under each."""
+    panel = st.expander("Sweep my drawing", icon=":material/view_week:", key="draw.sweep", on_change="rerun")
+    if not panel.open:  # tracked, so a closed panel costs nothing on each stroke
+        return
+    with panel:
+        name = st.selectbox("Perturbation", PERTURBATION_NAMES, format_func=lambda n: get_perturbation(n).title,
+                            key="draw.sweep.perturbation")
+        st.caption(get_perturbation(name).explanation)
+        show_strip(digit.pixels, name, model_set_for(runs))
 
 
 @st.fragment
@@ -89,12 +137,16 @@ def drawing_area() -> None:
             width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
             return_image_data=True, key="draw.canvas",
         )
+        nudges = nudge_controls()
+    digit = None
     with result_column:
         image = canvas.image_data
         if image is None:
             st.info(PROMPT, icon=":material/draw:")
         else:
-            show_predictions(image, "canvas")
+            digit = show_predictions(image, "canvas", nudges)
+    if digit is not None:
+        sweep_my_drawing(digit)
     with canvas_column:
         # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.
         st.caption(f"Undo, redo and clear are in the canvas toolbar. "

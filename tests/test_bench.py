@@ -22,8 +22,11 @@ def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     assert [row.model_key for row in report.time_to_accuracy] == ["mlp", "cnn", "lenet5"]
     assert 0 < report.latency.single_median_ms <= report.latency.single_p95_ms
     assert report.compare.images == 500 and report.compare.first_evaluation_seconds > 0
+    assert report.robustness.images == 100 and report.robustness.levels == 57
+    timing = report.robustness
+    assert timing.sweep_seconds > 0 and 0 < timing.nudge_median_ms <= timing.nudge_p95_ms
     text = format_markdown(report)
-    assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text
+    assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text and "default sweep" in text
 
 
 def test_bench_json_and_parts(capsys):
@@ -47,3 +50,4 @@ def test_quick_app_bench_starts_the_app_and_draws(tmp_path):
     timing = json.loads(done.stdout)
     assert timing["quick"] and timing["start_to_draw_seconds"] > 0 and timing["first_prediction_ms"] > 0
     assert timing["compare_first_seconds"] > 0 and timing["compare_cached_seconds"] > 0
+    assert timing["nudge_rerun_ms"] > 0

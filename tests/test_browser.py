@@ -24,7 +24,8 @@ from tests.support.browser import (
 from tests.support.mnist_files import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
-PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs", "/draw": "Draw a digit"}
+PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs",
+         "/robustness": "Robustness", "/draw": "Draw a digit"}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,31 @@ def test_drawing_a_one_then_a_zero(app_url, page, tmp_path):
                       what="three zeros")
     assert values == ["0", "0", "0"]
     assert page.get_by_text("All 3 models agree").count() == 1
+    assert_no_exception(page)
+
+
+def test_nudging_a_drawing_and_sweeping_it(app_url, page):
+    page.goto(f"{app_url}/draw")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: len(metric_values(page)) == 3, what="3 predictions")
+    page.get_by_text("Nudge it").click()
+    shift = page.get_by_role("slider").first  # "Shift right (px)"
+    shift.wait_for(timeout=10_000)
+    shift.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    wait_for(lambda: page.get_by_text("What the models see, nudged").count(), what="the nudged digit")
+    shown = page.locator('[data-testid="stSliderThumbValue"]').first
+    assert shown.inner_text() == "+4"
+    wait_for(lambda: len(metric_values(page)) == 3, what="3 predictions of the nudged digit")
+    page.get_by_role("button", name="Reset nudges").click()
+    wait_for(lambda: page.get_by_text("What the models see (28x28)").count(), what="the digit as drawn")
+    wait_for(lambda: shown.inner_text() == "+0", what="the slider back at 0")
+
+    page.get_by_text("Sweep my drawing").click()
+    strip = page.locator("img[alt^='Shifted']")
+    wait_for(lambda: strip.count() == 8, what="the drawing at eight shifts")
+    assert page.locator("img[alt='unchanged']").count() == 1
     assert_no_exception(page)
 
 

@@ -54,3 +54,25 @@ def test_probability_chart_groups_models():
     figure = probability_chart({"mlp": np.eye(10)[3], "lenet5": np.full(10, 0.1)})
     assert [trace.name for trace in figure.data] == ["MLP", "LeNet-5"]
     assert figure.data[0].y[3] == 100 and figure.layout.barmode == "group"
+
+
+def test_the_unvalidated_probability_chart_is_what_plotly_validation_accepts_unchanged():
+    import plotly.graph_objects as go
+
+    figure = probability_chart({"mlp": np.eye(10)[3], "cnn": np.full(10, 0.1)}, title="<b>x</b>", height=300,
+                               top_margin=40)
+    as_written = figure.to_dict()
+    assert go.Figure(as_written).to_dict() == as_written  # raises on any invalid property
+    assert as_written["layout"]["height"] == 300 and as_written["layout"]["margin"]["t"] == 40
+    assert as_written["layout"]["title"]["text"] == "&lt;b&gt;x&lt;/b&gt;"
+    assert as_written["layout"]["font"]["size"] == 16  # the dashboard's style, as on every other chart
+
+
+def test_robustness_chart_draws_one_line_per_model_and_marks_the_unchanged_level():
+    from mnist_core.charts import robustness_chart
+
+    figure = robustness_chart([-6, 0, 6], {"mlp": [0.5, 0.99, 0.49], "lenet5": [0.8, 0.99, 0.78]}, "px", 0)
+    assert [trace.name for trace in figure.data] == ["MLP", "LeNet-5"]
+    assert list(figure.data[1].y) == [80, 99, 78] and list(figure.data[0].x) == [-6, 0, 6]
+    assert figure.layout.shapes[0].x0 == 0 and figure.layout.annotations[0].text == "unchanged"
+    assert figure.layout.yaxis.range == (0, 101)

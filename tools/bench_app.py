@@ -35,6 +35,7 @@ class AppTiming:
     start_to_draw_seconds: float  # `streamlit run app.py` → Draw page with its canvas in Chromium
     first_prediction_ms: float  # server time of the first prediction update (cold caches)
     prediction_rerun_ms: float | None  # median server time of the later ones (None in quick mode)
+    nudge_rerun_ms: float  # median server time of an update after moving a "Nudge it" slider
     compare_first_seconds: float  # Compare clicked → all its charts drawn, evaluating the three runs first
     compare_cached_seconds: float  # the same once the evaluations are cached
     quick: bool
@@ -62,9 +63,34 @@ def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
                 page.get_by_role("button", name="Reset canvas & history").click()
                 wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
                 time.sleep(1)
+            nudge_times = _time_nudges(page, box, moves=strokes + 1)
             compare = [_time_compare(page, server.url, timeout) for _ in range(2)]
     later = statistics.median(server_times[1:]) if len(server_times) > 1 else None
-    return AppTiming(start_seconds, server_times[0], later, compare[0], compare[1], quick=strokes < 3)
+    return AppTiming(start_seconds, server_times[0], later, statistics.median(nudge_times), compare[0], compare[1],
+                     quick=strokes < 3)
+
+
+def _time_nudges(page, box: dict, moves: int) -> list[float]:
+    """Draw a 1, open "Nudge it" and move the first slider (shift right) ``moves`` times, one pixel at a
+    time; the server time of each update (the first move is not counted: it may load code)."""
+    stroke(page, vertical_stroke(box))
+    wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
+    page.get_by_text("Nudge it").click()
+    slider = page.get_by_role("slider").first
+    slider.wait_for(timeout=30_000)
+    times = []
+    for move in range(1, moves + 2):
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for(lambda: page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() == f"+{move}",
+                 timeout=30, what="the slider to move")
+        time.sleep(1.5)  # the update and the browser's drawing, on the CPU the server shares
+        wait_for(lambda: page.get_by_text("What the models see, nudged").count(), timeout=30, what="the update")
+        times.append(wait_for(lambda: _server_time(page), timeout=10, what="the server time"))
+    page.get_by_role("button", name="Reset nudges").click()
+    page.get_by_role("button", name="Reset canvas & history").click()
+    wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
+    return times[1:]
 
 
 def _time_compare(page, url: str, timeout: float) -> float:
@@ -95,6 +121,7 @@ def format_markdown(timing: AppTiming) -> str:
              f"| server time of the first prediction rerun | {timing.first_prediction_ms:.0f} ms |"]
     if timing.prediction_rerun_ms is not None:
         lines.append(f"| server time of a later prediction rerun | {timing.prediction_rerun_ms:.0f} ms |")
+    lines.append(f"| server time of a \"Nudge it\" update (slider moved) | {timing.nudge_rerun_ms:.0f} ms |")
     lines += [f"| /compare, three runs, first visit (evaluates them) | {timing.compare_first_seconds:.1f} s |",
               f"| /compare again (evaluations cached) | {timing.compare_cached_seconds:.1f} s |"]
     if timing.quick:

@@ -6,8 +6,11 @@ shares them); arrays and tables go through ``st.cache_data``.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -18,6 +21,9 @@ from mnist_core.predict import ModelSet
 from mnist_core.runs import RunError, RunInfo, load_model
 from pages.shared.markdown import literal
 from pages.shared.run_choice import APP_FOLDER
+
+if TYPE_CHECKING:
+    from mnist_core.robustness import Sweep
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=32)
@@ -82,3 +88,35 @@ def prediction_latency_ms(run_path: str, weights_sha256: str, repeats: int = 50)
 
 def report_run_error(error: RunError) -> None:
     st.error(f"Cannot load the run {literal(error.run_dir.name)}: {literal(error.problem)}")
+
+
+_SWEEPS_KEPT = 16
+
+
+@st.cache_resource(show_spinner=False)
+def _sweep_store() -> tuple[dict, threading.Lock]:
+    """Finished robustness sweeps, shared by every session: (run checksums, images, seed) → Sweep."""
+    return {}, threading.Lock()
+
+
+def robustness_sweep(runs: dict[str, RunInfo], data: MnistData, count: int | None, seed: int,
+                     on_progress: Callable[[int, int], None] | None = None) -> Sweep:
+    """The robustness sweep of ``runs``: stored beside the runs, computed once per server, or computed now.
+
+    Not ``st.cache_data``: the computation reports progress to this session's progress bar,
+    which a cached function's replay would not do.
+    """
+    from mnist_core.robustness import sweep_runs
+
+    key = (tuple((k, str(run.path), run.weights_sha256) for k, run in runs.items()), count, seed, str(data.root))
+    store, lock = _sweep_store()
+    with lock:
+        if key in store:
+            return store[key]
+    result = sweep_runs(runs, data.test_images, data.test_labels, count, seed,
+                        load=lambda run: cached_model(str(run.path), run.weights_sha256), on_progress=on_progress)
+    with lock:
+        while len(store) >= _SWEEPS_KEPT:
+            store.pop(next(iter(store)))
+        store[key] = result
+    return result

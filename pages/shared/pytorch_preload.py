@@ -11,6 +11,8 @@ _pytorch_import_lock = threading.Lock()
 
 def _import_pytorch(delay: float) -> None:
     time.sleep(delay)
+    import torchvision.transforms.v2.functional  # noqa: F401  (2 s: "Nudge it" and the sweeps move digits with it)
+
     import mnist_core.networks  # noqa: F401  (torch, and the networks the models are built from)
 
 
