@@ -3,9 +3,9 @@
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.take_screenshots   (or: make screenshots)
 
 Starts `streamlit run app.py` on a free port (user runs go to a temporary folder), then
-saves docs/overview.png, docs/train.png, docs/compare.png and docs/draw.png, and the
-confusion and difference matrices at 1280x720 and 1920x1080 (docs/confusion_*.png,
-docs/difference_*.png).
+saves docs/overview.png, docs/train.png, docs/compare.png, docs/robustness.png and
+docs/draw.png, and the confusion and difference matrices and the Robustness page at 1280x720
+and 1920x1080 (docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png).
 """
 
 from __future__ import annotations
@@ -75,6 +75,22 @@ def main() -> int:
                 sized.get_by_role("heading", name=heading).scroll_into_view_if_needed()
                 time.sleep(1)
                 sized.screenshot(path=str(OUT / f"{name}_{width}x{height}.png"))
+            sized.context.close()
+
+        page.goto(f"{url}/robustness")
+        page.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
+        settle(page)
+        page.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
+        time.sleep(1)
+        page.screenshot(path=str(OUT / "robustness.png"))
+        for width, height in ((1280, 720), (1920, 1080)):
+            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
+            sized.goto(f"{url}/robustness")
+            sized.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
+            settle(sized)
+            sized.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
+            time.sleep(1)
+            sized.screenshot(path=str(OUT / f"robustness_{width}x{height}.png"))
             sized.context.close()
 
         page.goto(f"{url}/train")
