@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,robustness,bench}``.
+"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,robustness,audience,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import paths
+from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStoreError
 from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .models import MODEL_KEYS, MODELS
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.handler(args)
-    except (MnistDataError, RunError, ValueError) as error:
+    except (MnistDataError, RunError, AudienceStoreError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -106,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
                                  "where the dashboard reads them instead of recomputing")
     robustness.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     robustness.set_defaults(handler=_robustness)
+
+    audience = commands.add_parser("audience", help="the audience's labelled drawings: scores and export")
+    audience_commands = audience.add_subparsers(dest="audience_command", metavar="ACTION", required=True)
+    stats = audience_commands.add_parser("stats", help="how many drawings, and each model's accuracy on them")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    export = audience_commands.add_parser("export", help="write the drawings as PNGs and labels.csv into DIR")
+    export.add_argument("folder", type=Path, metavar="DIR", help="folder to write into (created if needed)")
+    for action in (stats, export):
+        action.add_argument("--db", type=Path, default=None,
+                            help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
+    stats.set_defaults(handler=_audience_stats)
+    export.set_defaults(handler=_audience_export)
 
     bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency")
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
@@ -362,6 +375,40 @@ def _robustness(args: argparse.Namespace) -> int:
         for key, values in row.accuracy.items():
             print(f"{names[key]:<9}" + "".join(f"{100 * value:>7.1f}" for value in values))
         print(summary_sentence(row, names))
+    return EXIT_OK
+
+
+def _audience_stats(args: argparse.Namespace) -> int:
+    from .audience import AudienceStore, audience_db
+    from .comparison import accuracy_interval
+
+    store = AudienceStore(args.db or audience_db())
+    stats = store.stats()
+    accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in MODEL_KEYS}
+    if args.json:
+        print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy}, allow_nan=False))
+        return EXIT_OK
+    print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
+    for key in MODEL_KEYS:
+        if stats.answered[key]:
+            low, high = accuracy_interval(stats.correct[key], stats.answered[key])
+            print(f"{MODELS[key].name:<9} {100 * accuracy[key]:6.1f}%  ({stats.correct[key]} of {stats.answered[key]}; "
+                  f"95% CI {100 * low:.1f}–{100 * high:.1f}%)")
+    return EXIT_OK
+
+
+def _audience_export(args: argparse.Namespace) -> int:
+    from .audience import AudienceStore, audience_db
+
+    store = AudienceStore(args.db or audience_db())
+    if args.folder.exists() and not args.folder.is_dir():
+        raise ValueError(f"{args.folder} is a file: give a folder to write the drawings into.")
+    try:
+        labels = store.export(args.folder)
+    except OSError as error:
+        raise ValueError(f"Cannot write into {args.folder}: {error.strerror or error}.") from None
+    print(f"Wrote {store.count():,} drawing(s) and {_shown(labels)}. Read them back with: "
+          f"python -m mnist_core predict {_shown(args.folder)}/*.png")
     return EXIT_OK
 
 

@@ -1,0 +1,167 @@
+"""The audience store: what is kept, label corrections, concurrent writers, export, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
+from mnist_core.cli import main
+from tests.support import PROJECT_ROOT
+from tests.support.images import draw_seven
+
+RUNS = {"mlp": "checkpoints/mlp", "cnn": "checkpoints/cnn", "lenet5": "checkpoints/lenet5"}
+
+
+def answers_for(digits: dict[str, int]) -> dict[str, list[float]]:
+    return {key: list(np.eye(10)[digit] * 0.9 + 0.01) for key, digit in digits.items()}
+
+
+def add(store: AudienceStore, label: int, png: bytes, session: str = "s1", said=None) -> int:
+    said = said or {"mlp": label, "cnn": label, "lenet5": label}
+    return store.add(label=label, canvas_png=png, pixels=np.zeros((28, 28), np.uint8), answers=answers_for(said),
+                     runs=RUNS, session=session)
+
+
+def test_a_drawing_is_stored_with_its_label_answers_and_runs(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    assert store.count() == 0 and not store.path.exists()  # reading an absent store creates nothing
+    pixels = np.linspace(0, 1, 784, dtype=np.float32).reshape(28, 28)
+    store.add(label=7, canvas_png=b"png-1", pixels=pixels, answers=answers_for({"mlp": 1, "cnn": 7, "lenet5": 7}),
+              runs=RUNS, session="abc")
+    (drawing,) = store.drawings(with_canvas=True)
+    assert drawing.label == 7 and drawing.answers == {"mlp": 1, "cnn": 7, "lenet5": 7}
+    assert drawing.session == "abc" and drawing.runs == RUNS and drawing.canvas_png == b"png-1"
+    assert drawing.pixels.dtype == np.uint8 and drawing.pixels[27, 27] == 255 and drawing.pixels[0, 0] == 0
+    assert len(drawing.probabilities["cnn"]) == 10 and drawing.created.endswith("+00:00")
+    stats = store.stats()
+    assert stats.drawings == 1 and stats.accuracy("mlp") == 0 and stats.accuracy("lenet5") == 1
+
+
+def test_pressing_another_label_for_the_same_drawing_corrects_it(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    first = add(store, 1, b"same canvas")
+    assert add(store, 7, b"same canvas") == first  # same session, same drawing: one row, new label
+    assert [d.label for d in store.drawings()] == [7]
+    add(store, 7, b"same canvas", session="another person")
+    add(store, 7, b"another canvas")
+    assert store.count() == 3
+
+
+def test_bad_labels_and_shapes_are_refused(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    for label in (-1, 10, "7", 7.0, None):
+        with pytest.raises(ValueError, match="digit from 0 to 9"):
+            add(store, label, b"x", said={"mlp": 1, "cnn": 1, "lenet5": 1})
+    with pytest.raises(ValueError, match="28x28"):
+        store.add(label=1, canvas_png=b"x", pixels=np.zeros((27, 28)), answers={}, runs={}, session="s")
+    assert store.count() == 0
+
+
+def test_the_schema_is_versioned_and_wal_is_on(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    add(store, 3, b"x")
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(AudienceStoreError, match="newer version"):
+        AudienceStore(store.path).count()
+
+
+def test_a_file_that_is_not_a_store_gets_a_clear_message(tmp_path):
+    path = tmp_path / "a.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(AudienceStoreError, match="cannot be used.*Move the file away"):
+        AudienceStore(path).count()
+
+
+def test_many_threads_writing_at_once_lose_nothing(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    errors = []
+
+    def write(worker: int) -> None:
+        try:
+            for index in range(25):
+                add(store, (worker + index) % 10, f"{worker}-{index}".encode(), session=f"worker {worker}")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    drawings = store.drawings()
+    assert len(drawings) == 200 and len({d.id for d in drawings}) == 200
+
+
+def _write_from_a_process(path: str, worker: int) -> None:
+    store = AudienceStore(path)
+    for index in range(20):
+        add(store, index % 10, f"process {worker}, drawing {index}".encode(), session=f"process {worker}")
+
+
+def test_many_processes_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "a.sqlite3")
+    context = multiprocessing.get_context("spawn")  # fresh interpreters, as separate programs would be
+    processes = [context.Process(target=_write_from_a_process, args=(path, worker)) for worker in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+    assert AudienceStore(path).count() == 80
+
+
+def test_clear_empties_the_store(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    add(store, 1, b"a")
+    add(store, 2, b"b")
+    assert store.clear() == 2 and store.count() == 0 and store.stats().accuracy("mlp") is None
+
+
+def test_the_store_lives_beside_the_users_runs_unless_told(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_AUDIENCE_DB", raising=False)
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    assert audience_db() == tmp_path / "runs" / "audience.sqlite3"
+    monkeypatch.setenv("MNIST_AUDIENCE_DB", str(tmp_path / "elsewhere.db"))
+    assert audience_db() == tmp_path / "elsewhere.db"
+
+
+def test_cli_stats_json_has_exactly_the_documented_shape(tmp_path, capsys):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    add(store, 4, b"a", said={"mlp": 4, "cnn": 4, "lenet5": 4})
+    add(store, 9, b"b", said={"mlp": 4, "cnn": 9, "lenet5": 9})
+    assert main(["audience", "stats", "--json", "--db", str(store.path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"drawings": 2, "accuracy": {"mlp": 0.5, "cnn": 1.0, "lenet5": 1.0}}
+    assert main(["audience", "stats", "--db", str(store.path)]) == 0
+    assert "2 labelled drawing(s)" in capsys.readouterr().out
+
+
+def test_cli_export_writes_pngs_and_labels_that_predict_reads_back(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)  # predict's default runs: the shipped checkpoints
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    canvas = encode_png(np.asarray(draw_seven()))
+    add(store, 7, canvas)
+    add(store, 1, encode_png(np.rot90(np.asarray(draw_seven()))), session="s2")
+    out = tmp_path / "export"
+    assert main(["audience", "export", str(out), "--db", str(store.path)]) == 0
+    assert "Wrote 2 drawing(s)" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "labels.csv").open()))
+    assert [row["file"] for row in rows] == ["drawing-000001.png", "drawing-000002.png"]
+    assert [row["label"] for row in rows] == ["7", "1"] and rows[0]["lenet5_answer"] == "7"
+    assert (out / "drawing-000001.png").read_bytes() == canvas
+    assert main(["predict", "--json", *(str(out / row["file"]) for row in rows)]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results[0]["models"]["lenet5"]["digit"] == 7
+    (tmp_path / "a file").write_text("x")
+    assert main(["audience", "export", str(tmp_path / "a file"), "--db", str(store.path)]) == 1
+    assert "is a file" in capsys.readouterr().err
