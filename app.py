@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
         st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+        st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
     ]
 )
 sidebar()

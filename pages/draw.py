@@ -18,6 +18,7 @@ from mnist_core.preprocess import (
 )
 from mnist_core.robustness import PERTURBATION_NAMES, get_perturbation, nudge
 from mnist_core.runs import RunError
+from pages.shared.audience import label_buttons
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import model_set_for, report_run_error
@@ -146,6 +147,8 @@ def drawing_area() -> None:
         else:
             digit = show_predictions(image, "canvas", nudges)
     if digit is not None:
+        with result_column:
+            label_buttons(image, runs)
         sweep_my_drawing(digit)
     with canvas_column:
         # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.

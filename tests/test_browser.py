@@ -25,7 +25,7 @@ from tests.support.mnist_files import real_data_root_or_none
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs",
-         "/robustness": "Robustness", "/draw": "Draw a digit"}
+         "/robustness": "Robustness", "/draw": "Draw a digit", "/audience": "Audience"}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    env = {"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+def audience_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("audience") / "audience.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, audience_path):
+    env = {"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), "MNIST_AUDIENCE_DB": str(audience_path)}
     data_root = real_data_root_or_none()
     if data_root is not None:
         env["MNIST_DATA_DIR"] = str(data_root.resolve())
@@ -106,6 +111,28 @@ def test_nudging_a_drawing_and_sweeping_it(app_url, page):
     strip = page.locator("img[alt^='Shifted']")
     wait_for(lambda: strip.count() == 8, what="the drawing at eight shifts")
     assert page.locator("img[alt='unchanged']").count() == 1
+    assert_no_exception(page)
+
+
+def test_labelling_a_drawing_stores_it_once_and_the_audience_page_counts_it(app_url, page, audience_path):
+    from mnist_core.audience import AudienceStore
+
+    store = AudienceStore(audience_path)
+    before = store.count()
+    page.goto(f"{app_url}/draw")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], what="three 1s")
+    assert store.count() == before  # nothing is stored before a digit is pressed
+    page.locator(".st-key-audience_label_7 button").click()  # the wrong digit first...
+    wait_for(lambda: page.get_by_text("Stored as a 7").count(), what="the stored label")
+    page.locator(".st-key-audience_label_1 button").click()  # ...then corrected
+    wait_for(lambda: page.get_by_text("Stored as a 1").count(), what="the corrected label")
+    assert store.count() == before + 1
+    newest = store.drawings()[-1]
+    assert newest.label == 1 and newest.answers == {"mlp": 1, "cnn": 1, "lenet5": 1}
+    page.goto(f"{app_url}/audience")
+    page.get_by_role("heading", name="Audience").wait_for(timeout=60_000)
+    wait_for(lambda: page.get_by_text(f"{before + 1} drawing(s)").count(), what="the audience's count")
     assert_no_exception(page)
 
 

@@ -41,21 +41,23 @@ def png_data_url(pixels: np.ndarray) -> str:
 
 
 def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[Answers], limit: int = 24,
-                 per_row: int = 6) -> None:
+                 per_row: int = 6, test_images: bool = True) -> None:
     """``images[index]`` for the first ``limit`` indices, each captioned with its true label, every
-    run's answer (✓ right, ✗ wrong) and confidence, and a warning where the label itself is doubtful."""
-    issues = label_issues()
+    run's answer (✓ right, ✗ wrong) and confidence, and — for MNIST test images — a warning where
+    the label itself is doubtful."""
+    issues = label_issues() if test_images else None
     cells = []
     for index in (int(i) for i in indices[:limit]):
         lines = [f"<b>#{index}</b> · label {int(truth[index])}"]
-        if (note := issues.note(index)) is not None:
+        if issues is not None and (note := issues.note(index)) is not None:
             lines.append(f"<i>⚠ {html.escape(note)}</i>")
         for run in answers:
             digit, right = int(run.predictions[index]), run.predictions[index] == truth[index]
             lines.append(f"<span style='color:{MODELS[run.model_key].color};font-weight:600'>"
                          f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit} "
                          f"({100 * float(run.confidences[index]):.0f}%)")
-        cells.append(f"<div><img src='{png_data_url(images[index].numpy())}' alt='test image {index}' "
+        what = "test image" if test_images else "drawing"
+        cells.append(f"<div><img src='{png_data_url(np.asarray(images[index]))}' alt='{what} {index}' "
                      f"style='{_IMAGE}'><div>{'<br>'.join(lines)}</div></div>")
     # The only markup is ours: run labels and notes are escaped.
     st.html(f"<div style='{_GRID.format(columns=per_row)}'>{''.join(cells)}</div>")

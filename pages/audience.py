@@ -1,0 +1,104 @@
+"""Audience: the drawings people labelled on the Draw page, as a live test set for the three models."""
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnist_core.audience import AudienceStoreError
+from mnist_core.charts import confusion_heatmap
+from mnist_core.comparison import accuracy_interval
+from mnist_core.evaluation import confusion_matrix
+from mnist_core.models import MODEL_KEYS, MODELS
+from pages.shared.audience import audience_store
+from pages.shared.frame import ensure_frame
+from pages.shared.gallery import Answers, show_gallery
+from pages.shared.markdown import literal
+
+CONFIRM_KEY = "audience.confirm_clear"
+REFRESH_SECONDS = 3
+
+ensure_frame()
+st.title("Audience")
+st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page, scored live: how well "
+           "does each model read this room's handwriting? Nothing is stored unless a digit is pressed.")
+store = audience_store()
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_results() -> None:
+    # A fragment that reruns every few seconds: new drawings appear while the page is open.
+    try:
+        drawings = store.drawings()
+    except AudienceStoreError as error:
+        st.error(literal(error))
+        return
+    if not drawings:
+        st.info("No labelled drawings yet. On the **Draw** page, draw a digit and press the digit you drew.",
+                icon=":material/groups:")
+        return
+    truth = np.array([d.label for d in drawings])
+    keys = [key for key in MODEL_KEYS if all(key in d.answers for d in drawings)]
+    said = {key: np.array([d.answers[key] for d in drawings]) for key in keys}
+    sessions = len({d.session for d in drawings})
+    st.markdown(f"### {len(drawings):,} drawing(s) from {sessions:,} session(s)")
+
+    rows = []
+    for column, key in zip(st.columns(len(keys)), keys):
+        right = int((said[key] == truth).sum())
+        low, high = accuracy_interval(right, len(truth))
+        column.metric(MODELS[key].name, f"{100 * right / len(truth):.1f}%", border=True,
+                      help=f"{right} of {len(truth)} read right")
+        column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%")
+        rows.append({"Model": MODELS[key].name, "Right": right, "Wrong": len(truth) - right,
+                     "Accuracy (%)": round(100 * right / len(truth), 1),
+                     "95% interval (%)": f"{100 * low:.1f}–{100 * high:.1f}"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    st.subheader("Confusion matrices")
+    for column, key in zip(st.columns(len(keys)), keys):
+        figure = confusion_heatmap(confusion_matrix(truth, said[key]), title=MODELS[key].name, model_key=key)
+        column.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"audience.confusion.{key}")
+
+    st.subheader("Misread drawings")
+    misread = np.flatnonzero(np.any([said[key] != truth for key in keys], axis=0))[::-1]  # newest first
+    if len(misread) == 0:
+        st.caption("Every model read every drawing right.")
+    else:
+        probabilities = {key: np.array([d.probabilities[key] for d in drawings]) for key in keys}
+        answers = [Answers(MODELS[key].name, key, said[key], probabilities[key].max(axis=1)) for key in keys]
+        show_gallery(misread, [d.pixels for d in drawings], truth, answers, limit=18, test_images=False)
+
+
+def export_zip() -> bytes:
+    """Every drawing as a PNG, and labels.csv (as ``python -m mnist_core audience export`` writes them)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in store.export_files():
+            archive.writestr(f"audience/{name}", data)
+    return buffer.getvalue()
+
+
+def ask_to_clear() -> None:
+    st.session_state[CONFIRM_KEY] = True
+
+
+def clear(confirmed: bool) -> None:
+    st.session_state[CONFIRM_KEY] = False
+    if confirmed:
+        st.toast(f"Deleted {store.clear():,} drawing(s).", icon=":material/delete:")
+
+
+live_results()
+st.divider()
+export_column, clear_column, _ = st.columns([1, 1, 3])
+export_column.download_button("Export (ZIP)", data=export_zip, file_name="audience.zip", mime="application/zip",
+                              icon=":material/download:", key="audience.export", on_click="ignore")
+clear_column.button("Clear…", on_click=ask_to_clear, icon=":material/delete:", key="audience.clear")
+if st.session_state.get(CONFIRM_KEY):
+    st.warning(f"Delete all {store.count():,} labelled drawings? This cannot be undone (export them first).")
+    yes, no, _ = st.columns([1, 1, 3])
+    yes.button("Delete them all", type="primary", on_click=clear, args=(True,), key="audience.clear.confirm")
+    no.button("Cancel", on_click=clear, args=(False,), key="audience.clear.cancel")

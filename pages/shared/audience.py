@@ -1,0 +1,71 @@
+"""The audience's digits: "What did you draw?" on the Draw page, and the store every page shares."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
+from mnist_core.preprocess import NoDigitError, prepare_digit
+from mnist_core.runs import RunInfo
+from pages.shared.loading import model_set_for
+from pages.shared.run_choice import APP_FOLDER
+
+PENDING_KEY = "audience.canvas"  # the canvas image the label buttons would store
+SESSION_KEY = "audience.session"  # an anonymous id for this browser session
+LAST_KEY = "audience.last"  # what this session stored last: (label, total, canvas fingerprint)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> AudienceStore:
+    return AudienceStore(path)
+
+
+def audience_store() -> AudienceStore:
+    """The store (``$MNIST_AUDIENCE_DB``, else ``audience.sqlite3`` in the user's runs folder)."""
+    return _store(str(audience_db(APP_FOLDER)))
+
+
+def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo]) -> None:
+    """"What did you draw?" with the digits 0–9 (keys ``audience_label_0`` … ``audience_label_9``).
+
+    Nothing is stored until a digit is pressed; then the drawing as drawn (not nudged), its
+    28x28 digit, each model's probabilities and the runs used go into the store.
+    """
+    st.session_state[PENDING_KEY] = canvas_image
+    st.markdown("**What did you draw?** Press the digit to add your drawing to the audience's test set.")
+    for digit, column in enumerate(st.columns(10, gap="small")):
+        column.button(str(digit), key=f"audience_label_{digit}", on_click=_store_drawing, args=(digit, runs),
+                      width="stretch")
+    last = st.session_state.get(LAST_KEY)
+    if last is not None and last[2] == _fingerprint(canvas_image):  # only for the drawing on the canvas
+        st.caption(f"Stored as a **{last[0]}**, thank you ({last[1]:,} drawings so far; press another digit "
+                   "to correct it).")
+
+
+def _store_drawing(label: int, runs: dict[str, RunInfo]) -> None:
+    image = st.session_state.get(PENDING_KEY)
+    if image is None:
+        return
+    try:
+        digit = prepare_digit(image)
+    except NoDigitError:
+        return
+    probabilities = model_set_for(runs).predict_batch(digit.tensor)
+    session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+    store = audience_store()
+    try:
+        store.add(label=label, canvas_png=encode_png(image), pixels=digit.image,
+                  answers={key: probs[0] for key, probs in probabilities.items()},
+                  runs={key: str(run.path) for key, run in runs.items()}, session=session)
+        st.session_state[LAST_KEY] = (label, store.count(), _fingerprint(image))
+    except AudienceStoreError as error:
+        st.session_state[LAST_KEY] = None
+        st.toast(f"Could not store the drawing: {error}", icon=":material/error:")
+
+
+def _fingerprint(image: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()

@@ -1,0 +1,47 @@
+"""AppTest for the Audience page and the Draw page's label buttons' store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core.audience import AudienceStore
+from tests.support.apptest import open_page, texts
+
+pytestmark = pytest.mark.usefixtures("navigation_mode")
+
+
+@pytest.fixture
+def audience(tmp_path, monkeypatch):
+    path = tmp_path / "audience.sqlite3"
+    monkeypatch.setenv("MNIST_AUDIENCE_DB", str(path))
+    return AudienceStore(path)
+
+
+def store_drawing(store, label, said, session="s"):
+    answers = {key: np.eye(10)[digit] for key, digit in said.items()}
+    store.add(label=label, canvas_png=f"{label}{said}{session}".encode(), pixels=np.zeros((28, 28), np.uint8),
+              answers=answers, runs={}, session=session)
+
+
+def test_audience_page_without_drawings_says_how_to_add_them(user_runs, audience):
+    at = open_page("pages/audience.py")
+    assert "No labelled drawings yet" in texts(at)
+
+
+def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs, audience):
+    store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
+    store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8}, session="b")
+    at = open_page("pages/audience.py")
+    assert "2 drawing(s) from 2 session(s)" in texts(at)
+    assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
+    assert len(at.get("plotly_chart")) == 3
+    gallery = at.get("html")[0].proto.body
+    assert "drawing 1" in gallery and "drawing 0" in gallery and "label itself" not in gallery
+    at.button(key="audience.clear").click().run()
+    assert "Delete all 2 labelled drawings?" in texts(at) and audience.count() == 2
+    at.button(key="audience.clear.cancel").click().run()
+    assert audience.count() == 2
+    at.button(key="audience.clear").click().run()
+    at.button(key="audience.clear.confirm").click().run()
+    assert audience.count() == 0 and "No labelled drawings yet" in texts(at)
