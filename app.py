@@ -5,9 +5,13 @@ This file is only the frame: page config, navigation, the shared sidebar, then t
 
 import streamlit as st
 
+from pages.shared.presenter import page_style, projector_mode
 from pages.shared.sidebar import sidebar
 
-st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide")
+present = projector_mode()
+st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
+                   initial_sidebar_state="collapsed" if present else "auto")
+page_style(present)
 
 navigation = st.navigation(
     [

@@ -172,7 +172,7 @@ def per_class_chart(scores: Mapping[str, tuple[str, Sequence[float]]], score: st
 
 
 def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str = "", height: int | None = None,
-                      top_margin: int = 60) -> go.Figure:
+                      top_margin: int = 60, font_size: int | None = None) -> go.Figure:
     """Grouped bars: for each digit 0-9, each model's probability (in percent).
 
     Drawn on every stroke, so the figure is written out as plain data and not validated
@@ -186,11 +186,16 @@ def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str =
         for key, probs in probabilities.items()
     ]
     layout = {
-        **_STYLE, "margin": {**_STYLE["margin"], "t": top_margin},
+        **_STYLE, "margin": {**_STYLE["margin"], "t": top_margin}, "font": {"size": font_size or FONT_SIZE},
         "title": {"text": plain(title)}, "barmode": "group", "bargap": 0.2,
         "xaxis": {"title": {"text": "digit"}, "dtick": 1},
         "yaxis": {"title": {"text": "probability (%)"}, "range": [0, 100]},
     }
+    if font_size is not None:  # the tick labels too (Streamlit's chart theme sets its own otherwise)
+        for axis in ("xaxis", "yaxis"):
+            layout[axis]["tickfont"] = {"size": font_size}
+            layout[axis]["title"]["font"] = {"size": font_size}
+        layout["legend"] = {**layout["legend"], "font": {"size": font_size}}
     if height is not None:
         layout["height"] = height
     return go.Figure({"data": data, "layout": layout}, _validate=False)

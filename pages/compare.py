@@ -23,7 +23,7 @@ if not runs:
 by_path = {str(run.path): run for run in runs}
 default = [str(run.path) for run in shipped_runs(runs, checkpoints_folder()).values()] or list(by_path)[:3]
 chosen_paths = st.multiselect("Runs", list(by_path), default=default, format_func=lambda p: run_label(by_path[p]),
-                              key="compare.runs")
+                              key="compare.runs", bind="query-params")
 if not chosen_paths:
     st.info("Choose one or more runs above.")
     st.stop()
@@ -48,8 +48,8 @@ else:
 
 # --- Curves -----------------------------------------------------------------------------------
 st.subheader("Training curves")
-metric = st.segmented_control("Metric", list(METRIC_LABELS), default="test_accuracy",
-                              format_func=METRIC_LABELS.get, key="compare.metric") or "test_accuracy"
+metric = st.segmented_control("Metric", list(METRIC_LABELS), default="test_accuracy", format_func=METRIC_LABELS.get,
+                              key="compare.metric", bind="query-params") or "test_accuracy"
 curves = [Curve(labels[str(run.path)], run.model_key, run.history) for run in chosen if run.history]
 if curves:
     st.plotly_chart(history_chart(curves, metric), width="stretch", key="compare.curves")
@@ -58,7 +58,7 @@ else:
 
 # --- Confusion matrices -----------------------------------------------------------------------
 st.subheader("Confusion matrices")
-normalise = st.toggle("Row-normalised (% of each true digit)", key="compare.normalise")
+normalise = st.toggle("Row-normalised (% of each true digit)", key="compare.normalise", bind="query-params")
 st.caption("Rows are the true digits, columns the predictions; off the diagonal are the mistakes. "
            "Click a cell to see those test images below.")
 clicked: tuple[int, int] | None = None
@@ -80,7 +80,7 @@ for start in range(0, len(chosen), per_row):
 st.subheader("Per-class precision, recall and F1")
 score = st.segmented_control("Score", ["recall", "precision", "f1"], default="recall",
                              format_func=lambda name: "F1" if name == "f1" else name.capitalize(),
-                             key="compare.score") or "recall"
+                             key="compare.score", bind="query-params") or "recall"
 per_class = {labels[str(run.path)]: (run.model_key, per_class_metrics(run.confusion)[score]) for run in chosen}
 chart_column, table_column = st.columns([3, 2], gap="large")
 chart_column.plotly_chart(per_class_chart(per_class, score.capitalize() if score != "f1" else "F1"),
@@ -97,11 +97,13 @@ st.subheader("Mistakes")
 if clicked is not None and clicked != st.session_state.get("compare.last_click"):
     st.session_state["compare.true"], st.session_state["compare.predicted"] = clicked
 st.session_state["compare.last_click"] = clicked
-st.session_state.setdefault("compare.true", 4)  # a classic confusion to start with
-st.session_state.setdefault("compare.predicted", 9)
+for key, start in (("compare.true", 4), ("compare.predicted", 9)):  # a classic confusion to start with...
+    if key not in st.query_params:  # ...unless a lesson link names another
+        st.session_state.setdefault(key, start)
 true_column, predicted_column = st.columns(2)
-true_digit = true_column.selectbox("True digit", range(10), key="compare.true")
-predicted_digit = predicted_column.selectbox("Predicted as", range(10), key="compare.predicted")
+true_digit = true_column.selectbox("True digit", range(10), key="compare.true", bind="query-params")
+predicted_digit = predicted_column.selectbox("Predicted as", range(10), key="compare.predicted",
+                                             bind="query-params")
 
 if not answers:
     st.info(f"Showing the mistaken images needs the data set. {data_message}")

@@ -60,9 +60,11 @@ st.caption(f"Accuracy on {sweep.images:,} test images (seed {sweep.seed}). Each 
 
 titles = {ALL: "All seven", **{p.name: p.title for p in PERTURBATIONS}}
 choice_column, example_column, button_column = st.columns([3, 2, 1], vertical_alignment="bottom")
-shown = choice_column.selectbox("Perturbation", list(titles), format_func=titles.get, key="robustness.perturbation")
+shown = choice_column.selectbox("Perturbation", list(titles), format_func=titles.get, key="robustness.perturbation",
+                              bind="query-params")
 example = example_column.number_input("Example: test image #", min_value=0, max_value=len(data.test_labels) - 1,
-                                      value=0, step=1, key="robustness.example")
+                                      value=0, step=1, key="robustness.example",
+                                      bind="query-params")
 
 
 def random_example() -> None:

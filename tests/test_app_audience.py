@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core.audience import AudienceStore
-from tests.support.apptest import open_page, texts
+from tests.support.apptest import html_blocks, open_page, texts
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
 
@@ -36,7 +36,7 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     assert "2 drawing(s) from 2 session(s)" in texts(at)
     assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
     assert len(at.get("plotly_chart")) == 3
-    gallery = at.get("html")[0].proto.body
+    (gallery,) = html_blocks(at)
     assert "drawing 1" in gallery and "drawing 0" in gallery and "label itself" not in gallery
     at.button(key="audience.clear").click().run()
     assert "Delete all 2 labelled drawings?" in texts(at) and audience.count() == 2

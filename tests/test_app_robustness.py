@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.apptest import open_page, texts
+from tests.support.apptest import html_blocks, open_page, texts
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
 
@@ -18,8 +18,8 @@ def test_robustness_page_shows_every_perturbation_from_the_stored_sweep(user_run
     assert "falls to" in shown and "keeps" in shown
     assert [s.value for s in at.main.subheader] == ["Horizontal shift", "Vertical shift", "Rotation", "Scale",
                                                "Stroke thickness", "Gaussian noise", "Occlusion"]
-    strips = [e for e in at.get("html")]
-    assert len(strips) == 7 and "LeNet-5" in strips[0].proto.body
+    strips = html_blocks(at)
+    assert len(strips) == 7 and "LeNet-5" in strips[0]
 
 
 def test_robustness_page_focuses_one_perturbation_and_sweeps_new_settings(user_runs, real_data_root, monkeypatch):

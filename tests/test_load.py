@@ -1,7 +1,9 @@
-"""Load test: ten browser sessions draw at once on one server, on loopback, bounded in time.
+"""Load test: a classroom of 30 browser sessions draw and label at once on one server, on
+loopback, bounded in time.
 
 Run with ``-s`` to see the latency report (p50/p95, from the stroke's end until all three
-predictions show, and the server time each page reports).
+predictions show, the server time each page reports, and from pressing a label until the page
+confirms it was stored).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from tests.support.browser import (
 )
 
 pytestmark = pytest.mark.browser
-SESSIONS = 10
-TIME_LIMIT = 120  # seconds for all sessions to get their predictions
+SESSIONS = 30
+TIME_LIMIT = 180  # seconds for all sessions to get their predictions, and again to store their labels
 
 
 def percentile(values: list[float], percent: float) -> float:
@@ -46,9 +48,22 @@ new MutationObserver(() => {
 """
 
 
-def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
+def wait_for_all(pages: list, ready, what: str) -> None:
+    deadline = time.monotonic() + TIME_LIMIT
+    waiting = set(range(len(pages)))
+    while waiting and time.monotonic() < deadline:
+        waiting = {index for index in waiting if not ready(pages[index])}
+        time.sleep(0.1)
+    assert not waiting, f"{len(waiting)} of {len(pages)} sessions: no {what} in {TIME_LIMIT} s"
+
+
+def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp_path):
+    from mnist_core.audience import AudienceStore
+
     executable = require_chromium()
-    with streamlit_server({"MNIST_RUNS_DIR": str(tmp_path / "runs")}) as server, chromium(executable) as browser:
+    store = AudienceStore(tmp_path / "audience.sqlite3")
+    env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_AUDIENCE_DB": str(store.path)}
+    with streamlit_server(env) as server, chromium(executable) as browser:
         pages = []
         for _ in range(SESSIONS):  # separate contexts: separate Streamlit sessions
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -59,15 +74,9 @@ def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
             page.get_by_text("Loading the models").wait_for(state="detached", timeout=60_000)
             page.evaluate(TIMER)
 
-        for page, box in zip(pages, boxes):  # ten strokes, one after another, within a second or two
+        for page, box in zip(pages, boxes):  # the strokes, one after another, within a few seconds
             stroke(page, vertical_stroke(box, steps=10))
-
-        deadline = time.monotonic() + TIME_LIMIT
-        waiting = set(range(SESSIONS))
-        while waiting and time.monotonic() < deadline:
-            waiting = {index for index in waiting if len(metric_values(pages[index])) != 3}
-            time.sleep(0.1)
-        assert not waiting, f"{len(waiting)} of {SESSIONS} sessions got no predictions in {TIME_LIMIT} s"
+        wait_for_all(pages, lambda page: len(metric_values(page)) == 3, "predictions")
 
         latencies, server_ms = [], []
         for page in pages:
@@ -77,6 +86,17 @@ def test_ten_sessions_draw_at_once_and_all_get_predictions(tmp_path):
             caption = page.get_by_text("Server time for this update").first.inner_text()
             server_ms.append(float(caption.rsplit(":", 1)[1].split("ms")[0]))
 
+        label_started = []
+        for page in pages:  # everyone presses "1" at (nearly) the same time
+            label_started.append(time.monotonic())
+            page.locator(".st-key-audience_label_1 button").click(no_wait_after=True)
+        wait_for_all(pages, lambda page: page.get_by_text("Stored as a 1").count() > 0, "stored label")
+        label_seconds = time.monotonic() - min(label_started)
+        drawings = store.drawings()
+        assert len(drawings) == SESSIONS and len({d.session for d in drawings}) == SESSIONS
+        assert all(d.label == 1 and d.answers == {"mlp": 1, "cnn": 1, "lenet5": 1} for d in drawings)
+
     print(f"\n{SESSIONS} concurrent sessions (browsers and server on the same machine): stroke → predictions "
           f"shown p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms; "
-          f"server time per update p50 {statistics.median(server_ms):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms")
+          f"server time per update p50 {statistics.median(server_ms):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms; "
+          f"all {SESSIONS} labels pressed → all stored and confirmed on every page in {label_seconds:.1f} s")

@@ -92,7 +92,8 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
     points = (event or {}).get("selection", {}).get("points", [])
     cell = (int(points[0]["y"]), int(points[0]["x"])) if points else None
     with gallery_column:
-        kind = st.segmented_control("Show", FILTERS, default=FILTERS[0], key="compare.filter") or FILTERS[0]
+        kind = st.segmented_control("Show", FILTERS, default=FILTERS[0], key="compare.filter",
+                                    bind="query-params") or FILTERS[0]
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
         st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")

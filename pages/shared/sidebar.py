@@ -10,11 +10,13 @@ from mnist_core import paths
 from mnist_core.data import data_available
 from mnist_core.models import MODELS
 from pages.shared.markdown import literal
+from pages.shared.presenter import projector_toggle
 from pages.shared.run_choice import APP_FOLDER, all_runs, is_shipped, selected_runs
 
 
 def sidebar() -> None:
     with st.sidebar:
+        projector_toggle()
         st.subheader("Runs in use")
         runs = selected_runs()
         if not runs:

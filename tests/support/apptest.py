@@ -35,3 +35,9 @@ def press_train(at: AppTest, models: list[str], epochs: int, subset: int = 1_000
     at.session_state["train.subset"] = subset
     at.session_state["train.epochs"] = epochs
     return at.button[0].click().run()  # the form's Train button
+
+
+def html_blocks(at: AppTest) -> list[str]:
+    """The bodies of the page's ``st.html`` blocks, without the frame's style sheet."""
+    bodies = [element.proto.body for element in at.get("html")]
+    return [body for body in bodies if not body.lstrip().startswith("<style>")]

@@ -1,0 +1,59 @@
+"""Projector mode: ``?present=1`` or the sidebar's toggle.
+
+Hides the sidebar, enlarges the type for the back of a room, and lets the Draw page fit its
+canvas, the three answers and the probabilities on one 1280x720 screen. The mode lives in
+the session and is mirrored into the URL, so a prepared link opens in it and it survives
+moving between pages.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.models import MODELS
+
+PRESENT_KEY = "present"
+_ON = ("1", "true", "yes", "on")
+
+# Each model's answer (an st.metric inside a container keyed answer_<model>) in its colour, always.
+_ANSWER_COLOURS = "".join(
+    f".st-key-answer_{key} [data-testid='stMetricValue']{{color:{spec.color};font-weight:700}}"
+    for key, spec in MODELS.items()
+)
+_PROJECTOR = """
+html { font-size: 20px; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
+[data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.3rem; }
+[data-testid="stMetricValue"] { font-size: 4.2rem; line-height: 1.05; }
+[data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: #111; }
+[data-testid="stCaptionContainer"] { color: #222; font-size: 1rem; }
+[data-testid="stExpander"] summary p { font-size: 1rem; }
+"""
+
+
+def projector_mode() -> bool:
+    """Whether this session is in projector mode: first from the URL, then from the toggle."""
+    if PRESENT_KEY not in st.session_state:
+        st.session_state[PRESENT_KEY] = st.query_params.get(PRESENT_KEY, "").lower() in _ON
+    present = bool(st.session_state[PRESENT_KEY])
+    if present:
+        st.query_params[PRESENT_KEY] = "1"
+    elif PRESENT_KEY in st.query_params:
+        del st.query_params[PRESENT_KEY]
+    return present
+
+
+def projector_toggle() -> None:
+    st.toggle("Projector mode", key=PRESENT_KEY, help="Large type, no sidebar, the Draw page on one screen. "
+                                                      "A link with ?present=1 opens in it; open the sidebar "
+                                                      "(top left) to leave it.")
+
+
+def page_style(present: bool) -> None:
+    """The dashboard's extra CSS: model colours on the answers, and projector mode's type and spacing."""
+    st.html(f"<style>{_ANSWER_COLOURS}{_PROJECTOR if present else ''}</style>")
+
+
+def presenting() -> bool:
+    """Whether this session is in projector mode (set by the frame, ``app.py``)."""
+    return bool(st.session_state.get(PRESENT_KEY, False))

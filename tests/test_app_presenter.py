@@ -1,0 +1,68 @@
+"""Projector mode and lesson links: the state that makes a view lives in the URL."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support.apptest import APP, sidebar_text, texts
+
+pytestmark = pytest.mark.usefixtures("navigation_mode")
+
+
+def open_with(query: dict[str, str], page: str | None = None) -> AppTest:
+    """The app opened on ``page`` with ``query`` in its URL, as a shared link opens it."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in query.items():
+        at.query_params[name] = value
+    if page:
+        at.run()
+        at.switch_page(page)  # a page switch starts from a clean URL: the link's parameters again
+        for name, value in query.items():
+            at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def style(at: AppTest) -> str:
+    return "".join(e.proto.body for e in at.get("html") if e.proto.body.lstrip().startswith("<style>"))
+
+
+def test_present_1_turns_projector_mode_on_and_the_toggle_turns_it_off(user_runs):
+    at = open_with({"present": "1"}, "pages/draw.py")
+    assert at.session_state["present"] is True and at.toggle(key="present").value is True
+    assert "html { font-size: 20px; }" in style(at)
+    assert not at.title  # the Draw page drops its title to fit one screen
+    assert at.query_params["present"] == "1"
+    at.toggle(key="present").set_value(False).run()
+    assert "font-size: 20px" not in style(at) and "present" not in at.query_params
+    assert [t.value for t in at.title] == ["Draw a digit"]
+
+
+def test_without_the_parameter_the_app_is_not_in_projector_mode(user_runs):
+    at = open_with({})
+    assert at.session_state["present"] is False and "Projector mode" in [t.label for t in at.sidebar.toggle]
+    assert "Runs in use" in sidebar_text(at)
+
+
+def test_a_lesson_link_opens_a_test_image_with_its_label(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_with({"draw.tab": "Test image", "draw.test_index": "42"}, "pages/draw.py")
+    assert "Test image #42, labelled **4**" in texts(at)
+    assert [m.value for m in at.metric] == ["4", "4", "4"]
+    at.number_input(key="draw.test_index").set_value(7).run()
+    assert "Test image #7, labelled **9**" in texts(at)
+    at.segmented_control(key="draw.test_digit").set_value(3).run()
+    assert "labelled **3**" in texts(at)
+
+
+def test_lesson_links_round_trip_the_compare_and_robustness_views(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    # A chooser's parameter holds the option as shown: readable in a link.
+    at = open_with({"robustness.perturbation": "Rotation", "robustness.example": "7"}, "pages/robustness.py")
+    assert [s.value for s in at.main.subheader] == ["Rotation"] and "Test image #7, a 9" in texts(at)
+    at = open_with({"compare.metric": "Test loss", "compare.true": "7", "compare.predicted": "2"},
+                   "pages/compare.py")
+    assert at.segmented_control(key="compare.metric").value == "test_loss"
+    assert at.selectbox(key="compare.true").value == 7 and at.selectbox(key="compare.predicted").value == 2
