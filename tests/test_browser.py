@@ -189,3 +189,87 @@ def test_matrices_read_0_to_9_and_a_difference_cell_filters_the_gallery(app_url,
              what="the gallery filtered by the clicked cell")
     assert_no_exception(page)
     page.context.close()
+
+
+def test_projector_mode_fits_the_canvas_answers_and_chart_on_a_1280x720_screen(app_url, browser):
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    page.goto(f"{app_url}/draw?present=1")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], what="three 1s")
+    page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    time.sleep(0.5)
+    parts = [page.locator("canvas.upper-canvas"), *page.locator('[data-testid="stMetricValue"]').all(),
+             page.locator('[data-testid="stPlotlyChart"]').first]
+    for part in parts:
+        box = part.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, box
+    assert page.locator('[data-testid="stSidebar"]').bounding_box()["width"] == 0  # the sidebar is hidden
+    sizes = page.evaluate("""() => ['[data-testid="stMetricLabel"] p', '[data-testid="stMetricValue"]']
+        .map(selector => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize))""")
+    assert sizes[0] >= 20 and sizes[1] >= 60, sizes  # labels from the back of the room; answers much larger
+    assert "present=1" in page.url
+    assert_no_exception(page)
+    page.context.close()
+
+
+def test_changing_the_view_puts_it_in_the_url_and_the_link_opens_it_again(app_url, page, real_data_root):
+    page.goto(f"{app_url}/robustness")
+    page.get_by_role("heading", name="Occlusion").wait_for(timeout=90_000)
+    page.get_by_role("combobox", name="Perturbation").click()
+    page.get_by_role("option", name="Rotation").click()
+    wait_for(lambda: "robustness.perturbation=Rotation" in page.url, what="the perturbation in the URL")
+    link = page.url
+    other = page.context.browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    other.goto(link)
+    other.get_by_role("heading", name="Rotation").wait_for(timeout=90_000)
+    wait_for(lambda: other.get_by_role("heading", name="Occlusion").count() == 0, what="only the linked view")
+    assert_no_exception(other)
+    other.context.close()
+
+
+def test_a_test_image_without_a_mouse(app_url, page, real_data_root):
+    page.goto(f"{app_url}/draw")
+    canvas_box(page)
+    for _ in range(60):  # Tab through the page to the tabs, then the arrow key to "Test image"
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.getAttribute('role')") == "tab":
+            break
+    else:
+        pytest.fail("the page's tabs cannot be reached with the Tab key")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    index = page.get_by_label("Test image #")
+    index.wait_for(timeout=60_000)
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.getAttribute('aria-label')") == \
+                "Test image #":
+            break
+    else:
+        pytest.fail("the test image number cannot be reached with the Tab key")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("42")
+    page.keyboard.press("Enter")
+    wait_for(lambda: page.get_by_text("Test image #42, labelled 4").count(), timeout=60, what="test image 42")
+    wait_for(lambda: metric_values(page) == ["4", "4", "4"], what="three 4s")
+    assert "draw.test_index=42" in page.url
+    assert_no_exception(page)
+
+
+def test_drawing_with_a_finger_on_a_phone_sized_screen(app_url, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=2)
+    page = context.new_page()
+    page.goto(f"{app_url}/draw")
+    box = canvas_box(page)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # the canvas fits the screen
+    touch = context.new_cdp_session(page)
+    points = vertical_stroke(box)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0],
+                                                                                  "y": points[0][1]}]})
+    for x, y in points[1:]:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s from a finger")
+    assert_no_exception(page)
+    context.close()
