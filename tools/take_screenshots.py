@@ -42,7 +42,8 @@ def main() -> int:
     if executable is None:
         print("Chromium is needed: apt-get install -y chromium", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as runs, streamlit_server({"MNIST_RUNS_DIR": runs}) as server, \
+    with tempfile.TemporaryDirectory() as runs, \
+            streamlit_server({"MNIST_RUNS_DIR": runs, "MNIST_AUDIENCE_DB": f"{runs}/audience.sqlite3"}) as server, \
             chromium(executable) as browser:
         url = server.url
         page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
@@ -92,6 +93,26 @@ def main() -> int:
             time.sleep(1)
             sized.screenshot(path=str(OUT / f"robustness_{width}x{height}.png"))
             sized.context.close()
+
+        # Projector mode (?present=1): the Draw page on one screen, as a projector and a big screen show it.
+        for width, height in ((1280, 720), (1920, 1080)):
+            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
+            sized.goto(f"{url}/draw?present=1")
+            draw_seven(sized)
+            sized.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
+            settle(sized)
+            sized.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            time.sleep(0.5)
+            sized.locator(".st-key-audience_label_7 button").click()  # the audience's first drawing
+            sized.get_by_text("Stored as a 7").wait_for(timeout=30_000)
+            sized.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            time.sleep(0.5)
+            sized.screenshot(path=str(OUT / f"present_{width}x{height}.png"))
+            sized.context.close()
+        page.goto(f"{url}/audience")
+        page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
+        settle(page)
+        page.screenshot(path=str(OUT / "audience.png"))
 
         page.goto(f"{url}/train")
         page.get_by_role("heading", name="Train models").wait_for(timeout=60_000)
