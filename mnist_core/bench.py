@@ -11,6 +11,8 @@
 5. Robustness: the default sweep of the three shipped runs (every perturbation, 2,000 test
    images), computed rather than read from the stored results, and one "Nudge it" update
    (move, turn, scale and thicken a drawn digit, then run the three models).
+6. Explanations: occlusion and integrated-gradients maps of the three models for one drawing,
+   the one-time pass over the training set for each model's nearest neighbours, and a search.
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
@@ -39,7 +41,7 @@ from .recipes import recipe_config
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain")
 TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
 TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}}  # the tutorials' pipeline runs the stock layers
 
@@ -82,6 +84,14 @@ class RobustnessTiming:
 
 
 @dataclass
+class ExplainTiming:
+    occlusion_median_ms: float  # the three models' occlusion maps for one drawing
+    integrated_gradients_median_ms: float  # the same with integrated gradients (32 steps)
+    feature_pass_seconds: dict[str, float]  # per model: the training set through its last hidden layer
+    nearest_median_ms: dict[str, float]  # per model: the five nearest training images of a drawing
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -99,6 +109,7 @@ class BenchReport:
     latency: Latency | None = None
     compare: CompareTiming | None = None
     robustness: RobustnessTiming | None = None
+    explain: ExplainTiming | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -122,7 +133,7 @@ def run_bench(
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
-    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness"} & set(parts) else None
+    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain"} & set(parts) else None
     for key in MODEL_KEYS:
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
@@ -137,6 +148,9 @@ def run_bench(
     if "robustness" in parts:
         log("the default robustness sweep of the three shipped runs, and a Nudge it update")
         report.robustness = measure_robustness(data, quick)
+    if "explain" in parts:
+        log("explanations: attribution maps, the nearest-neighbour feature pass and a search")
+        report.explain = measure_explain(data, quick)
     if "latency" in parts:
         log("prediction latency")
         report.latency = measure_latency(repeats=20 if quick else 200)
@@ -269,6 +283,31 @@ def measure_robustness(data: MnistData, quick: bool = False) -> RobustnessTiming
                             1000 * _percentile(timings, 95))
 
 
+def measure_explain(data: MnistData, quick: bool = False) -> ExplainTiming:
+    """The Draw page's "Why?" panel for one drawing, with the three shipped runs."""
+    from .explain import attributions, features, training_features
+    from .predict import shipped_run_dirs
+    from .preprocess import prepare_digit
+    from .runs import load_model
+
+    models = {key: load_model(path) for key, path in shipped_run_dirs().items()}
+    drawn = prepare_digit(_decode_data_url(_canvas_data_url(0))).tensor
+    repeats = 3 if quick else 20
+    maps = {}
+    for method in ("occlusion", "integrated-gradients"):
+        attributions(models, drawn, method)  # the first call loads Captum's code
+        maps[method] = 1000 * statistics.median(_timings(lambda: attributions(models, drawn, method), repeats))
+    images = data.train_images[:2000] if quick else data.train_images
+    passes, searches = {}, {}
+    for key, model in models.items():
+        started = time.perf_counter()
+        bank = training_features(key, model, images)
+        passes[key] = time.perf_counter() - started
+        query = features(key, model, drawn)[0]
+        searches[key] = 1000 * statistics.median(_timings(lambda: bank.nearest(query), repeats))
+    return ExplainTiming(maps["occlusion"], maps["integrated-gradients"], passes, searches)
+
+
 def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
     import torch
@@ -346,6 +385,18 @@ def format_markdown(report: BenchReport) -> str:
             f"{timing.sweep_seconds:.1f} s |",
             f"| one \"Nudge it\" update (nudge + three models), median / p95 | "
             f"{timing.nudge_median_ms:.1f} / {timing.nudge_p95_ms:.1f} ms |",
+            "",
+        ]
+    if report.explain:
+        timing = report.explain
+        lines += [
+            "| Explanations (\"Why?\"), three shipped runs, one drawing | time |",
+            "|---|---:|",
+            f"| occlusion maps, all three models (median) | {timing.occlusion_median_ms:.0f} ms |",
+            f"| integrated gradients, 32 steps, all three (median) | {timing.integrated_gradients_median_ms:.0f} ms |",
+            *(f"| {MODELS[key].name}: one-time pass over the training set / nearest five | "
+              f"{timing.feature_pass_seconds[key]:.1f} s / {timing.nearest_median_ms[key]:.1f} ms |"
+              for key in timing.feature_pass_seconds),
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,robustness,audience,bench}``.
+"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,explain,robustness,audience,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -13,15 +13,22 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from . import paths
 from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStoreError
 from .bench import BENCH_PARTS
 from .data import MnistDataError
+from .explain import METHODS
 from .models import MODEL_KEYS, MODELS
 from .recipes import RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
+
+if TYPE_CHECKING:
+    import torch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -89,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: checkpoints/)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
+
+    explain = commands.add_parser("explain", help="attribution maps: which pixels made each model's answer")
+    explain.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
+    explain.add_argument("--method", choices=METHODS, default="occlusion",
+                         help="occlusion (default: a black 5x5 patch slid over the digit) or integrated-gradients "
+                              "(from a black image, 32 steps)")
+    explain.add_argument("--runs", type=Path, default=None,
+                         help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
+                              "(default: checkpoints/)")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    explain.set_defaults(handler=_explain)
 
     robustness = commands.add_parser(
         "robustness", help="each model's accuracy as test digits are shifted, rotated, scaled, thickened, "
@@ -282,23 +300,26 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _predict(args: argparse.Namespace) -> int:
-    import torch
-
-    from .predict import load_model_set
-    from .preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
+def _default_runs(folder: Path | None) -> dict:
+    """Each model's run in ``folder`` (default: checkpoints/), as ``predict`` and ``explain`` choose it."""
     from .runs import default_runs, find_runs
 
-    args.runs = args.runs or paths.checkpoints_dir()
-    runs, _ = find_runs(args.runs)
+    folder = folder or paths.checkpoints_dir()
+    runs, _ = find_runs(folder)
     chosen = default_runs(runs, paths.checkpoints_dir())
     if not chosen:
-        raise RunError(args.runs, "holds no usable run. Train one with: python -m mnist_core train")
-    model_set = load_model_set(chosen)
+        raise RunError(folder, "holds no usable run. Train one with: python -m mnist_core train")
+    return chosen
+
+
+def _prepare_files(files: Sequence[str]) -> tuple[list[dict], list[tuple[int, torch.Tensor]]]:
+    """One result per file (``{"file", "error"}`` for those that hold no readable digit), and the
+    prepared inputs of the others with their index in the results."""
+    from .preprocess import ImageReadError, NoDigitError, open_image, prepare_digit
 
     results: list[dict] = []
-    prepared: list[tuple[int, torch.Tensor]] = []  # (index in results, input)
-    for path in args.images:
+    prepared = []
+    for path in files:
         try:
             digit = prepare_digit(open_image(path))
         except (ImageReadError, NoDigitError) as error:
@@ -306,6 +327,16 @@ def _predict(args: argparse.Namespace) -> int:
             continue
         prepared.append((len(results), digit.tensor))
         results.append({"file": path, "models": {}})
+    return results, prepared
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from .predict import load_model_set
+
+    model_set = load_model_set(_default_runs(args.runs))
+    results, prepared = _prepare_files(args.images)
 
     chunk = 512  # one forward pass per model for many images; chunked to bound memory
     for start in range(0, len(prepared), chunk):
@@ -331,6 +362,33 @@ def _predict(args: argparse.Namespace) -> int:
                 answer = result["models"][key]
                 cells.append(f"{answer['digit']} ({100 * answer['probabilities'][answer['digit']]:.0f}%)".rjust(12))
             print("  ".join([f"{result['file']:<30}", *cells]))
+    return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import attributions
+    from .runs import load_model
+
+    models = {key: load_model(run) for key, run in _default_runs(args.runs).items()}
+    results, prepared = _prepare_files(args.images)
+    for index, inputs in prepared:
+        for key, found in attributions(models, inputs, args.method).items():
+            results[index]["models"][key] = {"digit": found.digit,
+                                             "attribution": [[round(float(v), 6) for v in row] for row in found.map]}
+    if args.json:
+        print(json.dumps({"results": results}, allow_nan=False))
+    else:
+        for result in results:
+            if "error" in result:
+                print(f"{result['file']}: error: {result['error']}")
+                continue
+            answers = []
+            for key, answer in result["models"].items():
+                credit = np.clip(np.asarray(answer["attribution"]), 0, None)
+                row, column = np.unravel_index(int(credit.argmax()), credit.shape)
+                answers.append(f"{MODELS[key].name} {answer['digit']} (most credit at row {row}, column {column})")
+            print(f"{result['file']}: " + "; ".join(answers))
+        print(f"({args.method}; --json prints the 28x28 maps)")
     return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
 
 

@@ -25,6 +25,9 @@ def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     assert report.robustness.images == 100 and report.robustness.levels == 57
     timing = report.robustness
     assert timing.sweep_seconds > 0 and 0 < timing.nudge_median_ms <= timing.nudge_p95_ms
+    explained = report.explain
+    assert explained.occlusion_median_ms > 0 and explained.integrated_gradients_median_ms > 0
+    assert set(explained.feature_pass_seconds) == set(explained.nearest_median_ms) == {"mlp", "cnn", "lenet5"}
     text = format_markdown(report)
     assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text and "default sweep" in text
 

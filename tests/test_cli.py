@@ -285,3 +285,23 @@ def test_robustness_table_and_its_errors(capsys, real_data_root, tmp_path):
     with pytest.raises(SystemExit):
         main(["robustness", "--images", "some"])
     assert "is not a whole number" in capsys.readouterr().err
+
+
+def test_explain_json_has_exactly_the_documented_shape(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)  # the shipped checkpoints
+    seven = tmp_path / "seven.png"
+    draw_seven().save(seven)
+    (tmp_path / "empty.png").write_bytes(b"")
+    for method in ("occlusion", "integrated-gradients"):
+        code, out, err = run_cli(capsys, "explain", seven, tmp_path / "empty.png", "--method", method, "--json")
+        (good, bad) = json.loads(out)["results"]
+        assert code == 1  # one file had no digit
+        assert set(good) == {"file", "models"} and good["file"] == str(seven)
+        assert set(bad) == {"file", "error"} and "empty" in bad["error"]
+        assert set(good["models"]) == {"mlp", "cnn", "lenet5"}
+        for answer in good["models"].values():
+            assert set(answer) == {"digit", "attribution"} and answer["digit"] == 7
+            grid = np.array(answer["attribution"])
+            assert grid.shape == (28, 28) and np.isfinite(grid).all() and grid.max() > 0
+    code, out, err = run_cli(capsys, "explain", seven)
+    assert code == 0 and "LeNet-5 7 (most credit at row" in out
