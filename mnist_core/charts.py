@@ -222,6 +222,36 @@ def robustness_chart(levels: Sequence[float], accuracy: Mapping[str, Sequence[fl
     return style(figure)
 
 
+def attribution_chart(pixels: np.ndarray, maps: Mapping[str, tuple[str, np.ndarray]]) -> go.Figure:
+    """One heatmap per model side by side, on one symmetric blue-white-red scale, with the digit's
+    outline drawn over each (``maps``: model key → (title, 28x28 attribution))."""
+    from plotly.subplots import make_subplots
+
+    keys = list(maps)
+    figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[plain(maps[key][0]) for key in keys],
+                           horizontal_spacing=0.04)
+    top = max((float(np.abs(values).max()) for _, values in maps.values()), default=1.0) or 1.0
+    for column, key in enumerate(keys, start=1):
+        values = np.asarray(maps[key][1], dtype=float)
+        figure.add_trace(go.Heatmap(
+            z=values, coloraxis="coloraxis", hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+        ), row=1, col=column)
+        figure.add_trace(go.Contour(
+            z=np.asarray(pixels, dtype=float), showscale=False, contours={"start": 0.5, "end": 0.5, "coloring": "none"},
+            line={"color": "#222222", "width": 1.5}, hoverinfo="skip",
+        ), row=1, col=column)
+        figure.update_xaxes(visible=False, range=[-0.5, 27.5], constrain="domain", row=1, col=column)
+        figure.update_yaxes(visible=False, range=[27.5, -0.5], scaleanchor=f"x{column if column > 1 else ''}",
+                            row=1, col=column)
+    # Red for pixels that supported the answer, blue for those against it: the diverging scale, turned round.
+    figure.update_layout(coloraxis={"colorscale": [[1 - position, colour] for position, colour in DIVERGING[::-1]],
+                                    "cmin": -top, "cmax": top, "colorbar": {"title": {"text": "credit"}}},
+                         showlegend=False)
+    for annotation, key in zip(figure.layout.annotations, keys):
+        annotation.font = {"color": MODELS[key].color, "size": FONT_SIZE + 2}
+    return style(figure)
+
+
 def plain(text: str) -> str:
     """``text`` for a Plotly label: Plotly reads a few HTML tags in labels; show them as text."""
     return html.escape(str(text), quote=False)

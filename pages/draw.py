@@ -29,6 +29,7 @@ from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, sweep_my_drawing
 from pages.shared.presenter import presenting
 from pages.shared.pytorch_preload import import_pytorch_soon
 from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
+from pages.shared.why import why_panel
 
 CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
@@ -129,6 +130,7 @@ def drawing_area() -> None:
             if digit is not None:
                 label_buttons(image, runs)
     if digit is not None:
+        why_panel(digit.tensor, digit.pixels, runs, "draw")
         sweep_my_drawing(digit, model_set_for(runs))
     with canvas_column:
         # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.

@@ -140,3 +140,17 @@ def test_choosing_a_run_on_draw_shows_at_once_in_the_sidebar_and_persists(user_r
     assert not at.exception and "lenet5-mine" in sidebar_text(at)
     at.switch_page("pages/compare.py").run()  # the Draw widgets are gone; the choice stays
     assert "lenet5-mine" in sidebar_text(at)
+
+
+def test_compare_explains_any_test_image(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page("pages/compare.py")
+    at.number_input(key="compare.explain").set_value(7).run()
+    assert "Test image #7, labelled **9**" in texts(at)
+    at.session_state["compare.why"] = True  # open the collapsed "Why?" panel
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 7  # the six charts and the three maps (one figure)
+    assert "Inside the networks" in texts(at) and "What it reminds each model of" in texts(at)
+    at.segmented_control(key="compare.why.method").set_value("integrated-gradients").run()
+    assert "cannot credit a stroke that is missing" in texts(at)

@@ -273,3 +273,22 @@ def test_drawing_with_a_finger_on_a_phone_sized_screen(app_url, browser):
     wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s from a finger")
     assert_no_exception(page)
     context.close()
+
+
+def test_the_why_panel_shows_three_maps_and_the_nearest_training_images(app_url, page, real_data_root):
+    page.goto(f"{app_url}/draw")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], what="three 1s")
+    page.get_by_text("Why? What the models look at").click()
+    maps = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator("g.heatmaplayer"))
+    wait_for(lambda: maps.count() == 1 and maps.first.locator("g.heatmaplayer image, g.hm image").count() >= 3,
+             timeout=60, what="three attribution maps")
+    titles = " ".join(maps.first.locator("text").evaluate_all("texts => texts.map(t => t.textContent)"))
+    assert "MLP: 1" in titles and "CNN: 1" in titles and "LeNet-5: 1" in titles
+    wait_for(lambda: page.locator("img[alt^='a 1 ·']").count() >= 3, timeout=120,
+             what="nearest training images labelled 1")
+    page.get_by_text("Sanity check: randomised weights").click()
+    wait_for(lambda: "weights randomised" in " ".join(
+        maps.first.locator("text").evaluate_all("texts => texts.map(t => t.textContent)")), timeout=60,
+        what="the randomised models' maps")
+    assert_no_exception(page)

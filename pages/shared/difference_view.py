@@ -16,10 +16,13 @@ from mnist_core.comparison import (
     difference_matrix,
     significance_sentence,
 )
+from mnist_core.data import normalize
 from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import literal
+from pages.shared.run_choice import selected_runs
+from pages.shared.why import why_panel
 
 FILTERS = ("only one right", "A right, B wrong", "B right, A wrong", "all wrong")
 
@@ -98,3 +101,17 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
         st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")
         show_gallery(shown, images, truth, answers, limit=9, per_row=3)
+    explain_test_image(shown, images, truth)
+
+
+def explain_test_image(suggested: np.ndarray, images, truth: np.ndarray) -> None:
+    """The "Why?" panel for any test image (the number under each gallery image), with the runs in use."""
+    if "compare.explain" not in st.query_params:  # start from the gallery's first image, unless a link says
+        st.session_state.setdefault("compare.explain", int(suggested[0]) if len(suggested) else 0)
+    index = int(st.number_input("Why? Test image #", min_value=0, max_value=len(truth) - 1, step=1,
+                                key="compare.explain", bind="query-params",
+                                help="Any test image: the number above each image in the galleries."))
+    st.caption(f"Test image #{index}, labelled **{int(truth[index])}**; the models are the runs in use "
+               "(chosen on the Draw page).")
+    why_panel(normalize(images[index : index + 1]), images[index].float().numpy() / 255, selected_runs(),
+              "compare")

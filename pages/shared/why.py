@@ -1,0 +1,142 @@
+"""The "Why?" panel: attribution maps of the three models side by side, what their first layers do,
+and the training images each model is reminded of. Used under the Draw page's predictions and
+for any test image on the Compare page."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.charts import attribution_chart
+from mnist_core.explain import (
+    BASELINE_HELP,
+    METHOD_TITLES,
+    METHODS,
+    attributions,
+    features,
+    inside,
+    randomised_copy,
+    training_features,
+)
+from mnist_core.models import MODELS
+from mnist_core.runs import RunInfo
+from pages.shared.gallery import png_data_url
+from pages.shared.loading import cached_model, mnist_or_none
+
+_ROW = ("display:flex;flex-wrap:wrap;gap:0.5rem 0.7rem;align-items:flex-start;margin:0.2rem 0 0.8rem 0;"
+        "font-size:0.9rem;text-align:center")
+_PICTURE = "width:{size}px;height:{size}px;image-rendering:pixelated;border-radius:4px;display:block"
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _randomised(run_path: str, weights_sha256: str):
+    return randomised_copy(cached_model(run_path, weights_sha256), seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _feature_bank(run_path: str, weights_sha256: str, model_key: str, data_root: str, _on_progress=None):
+    data = mnist_or_none()[0]
+    return training_features(model_key, cached_model(run_path, weights_sha256), data.train_images, _on_progress)
+
+
+def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) -> None:
+    """The panel for one digit (``inputs``: normalised ``(1, 1, 28, 28)``; ``pixels``: 28x28 in [0, 1]).
+
+    Collapsed by default and remembered per session (``<key>.why``); it computes only while open.
+    """
+    panel = st.expander("Why? What the models look at", icon=":material/psychology:", key=f"{key}.why",
+                        on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
+        method_column, sanity_column = st.columns([3, 2], vertical_alignment="bottom")
+        method = method_column.segmented_control(
+            "Method", METHODS, default=METHODS[0], format_func=METHOD_TITLES.get, key=f"{key}.why.method",
+            help="Occlusion: how much the answer's probability drops when a black 5x5 patch hides each place "
+                 "(the same for all three models). Integrated gradients: each pixel's share of the answer, "
+                 "from a black image to the digit.") or METHODS[0]
+        sanity = sanity_column.toggle(
+            "Sanity check: randomised weights", key=f"{key}.why.sanity",
+            help="The same map for copies of the models with their weights re-initialised (Adebayo et al. 2018). "
+                 "If the map hardly changes, it did not show what the model learned.")
+        if method == "integrated-gradients":
+            st.caption(BASELINE_HELP)
+        trained = {k: cached_model(str(run.path), run.weights_sha256) for k, run in runs.items()}
+        answers = attributions(trained, inputs, method)
+        shown = answers
+        if sanity:
+            models = {k: _randomised(str(run.path), run.weights_sha256) for k, run in runs.items()}
+            shown = attributions(models, inputs, method, targets={k: a.digit for k, a in answers.items()})
+        titles = {k: (f"{MODELS[k].name}: {a.digit} ({100 * a.probability:.0f}%)" if not sanity
+                      else f"{MODELS[k].name}, weights randomised", shown[k].map) for k, a in answers.items()}
+        figure = attribution_chart(pixels, titles)
+        figure.update_layout(height=330, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+        st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"{key}.why.maps")
+        st.caption("Red: pixels that made the answer more likely; blue: less likely. One colour scale for all three"
+                   + (" — the randomised models' maps are what chance looks like." if sanity else "."))
+        _inside_the_networks(trained, inputs)
+        _reminders(trained, runs, inputs)
+
+
+def _inside_the_networks(models: dict, inputs) -> None:
+    st.markdown("**Inside the networks: the first layer**")
+    for key, model in models.items():
+        found = inside(key, model, inputs)
+        if found.kind == "filters":
+            cells = [f"<div>{_picture(_diverging(kernel), 44, '')}{_picture(_grey(response), 44, label)}</div>"
+                     for kernel, response, label in zip(found.kernels, found.responses, found.labels)]
+            what = (f"{len(found.kernels)} filters (5x5; red positive, blue negative) and, under each, its feature "
+                    "map for this digit")
+        else:
+            cells = [_picture(_diverging(kernel), 60, f"{label}: {value:.1f}")
+                     for kernel, value, label in zip(found.kernels, found.responses, found.labels)]
+            what = "the input weights (28x28) of its six most active hidden units, and their activation"
+        st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+                f"{what}</div><div style='{_ROW}'>{''.join(cells)}</div>")
+
+
+def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
+    st.markdown("**What it reminds each model of: the five nearest training images in its last hidden layer**")
+    data, message = mnist_or_none()
+    if data is None:
+        st.caption(f"Needs the training images. {message}")
+        return
+    for key, model in models.items():
+        run = runs[key]
+        progress = st.empty()
+
+        def show(done: int, total: int, progress=progress, name=MODELS[key].name) -> None:
+            progress.progress(done / total, text=f"{name}: reading the training set once ({done:,} of {total:,})…")
+
+        bank = _feature_bank(str(run.path), run.weights_sha256, key, str(data.root), show)
+        progress.empty()
+        found, distances = bank.nearest(features(key, model, inputs)[0])
+        cells = [_picture(data.train_images[int(i)].numpy(), 56, f"a {int(data.train_labels[int(i)])} · {d:.1f}")
+                 for i, d in zip(found, distances)]
+        size = bank.values.shape[1]
+        st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b> "
+                f"({size} values; label · distance)</div><div style='{_ROW}'>{''.join(cells)}</div>")
+
+
+def _picture(pixels: np.ndarray, size: int, caption: str) -> str:
+    image = f"<img src='{png_data_url(pixels)}' alt='{html.escape(caption)}' style='{_PICTURE.format(size=size)}'>"
+    return f"<div style='margin-bottom:2px'>{image}{html.escape(caption)}</div>"
+
+
+def _grey(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    span = values.max() - values.min()
+    return np.round(255 * (values - values.min()) / span if span > 0 else np.zeros_like(values)).astype(np.uint8)
+
+
+def _diverging(values: np.ndarray) -> np.ndarray:
+    """Red for positive, blue for negative, white for zero (RGB)."""
+    values = np.asarray(values, dtype=np.float64)
+    scaled = values / (np.abs(values).max() or 1.0)
+    red, blue = np.array([178, 24, 43]), np.array([33, 102, 172])
+    white = np.array([247, 247, 247])
+    weight = np.abs(scaled)[..., None]
+    colour = np.where(scaled[..., None] >= 0, red, blue)
+    return np.round(white * (1 - weight) + colour * weight).astype(np.uint8)
