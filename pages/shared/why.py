@@ -46,8 +46,10 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
 
     Collapsed by default and remembered per session (``<key>.why``); it computes only while open.
     """
+    remembered = f"{key}.why.remembered"  # outlives the widget's own state when the person visits other pages
     panel = st.expander("Why? What the models look at", icon=":material/psychology:", key=f"{key}.why",
-                        on_change="rerun")
+                        expanded=st.session_state.get(remembered, False), on_change=_remember,
+                        args=(f"{key}.why", remembered))
     if not panel.open:
         return
     with panel:
@@ -78,6 +80,10 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
                    + (" — the randomised models' maps are what chance looks like." if sanity else "."))
         _inside_the_networks(trained, inputs)
         _reminders(trained, runs, inputs)
+
+
+def _remember(widget_key: str, remembered: str) -> None:
+    st.session_state[remembered] = bool(st.session_state.get(widget_key))
 
 
 def _inside_the_networks(models: dict, inputs) -> None:
