@@ -154,3 +154,5 @@ def test_compare_explains_any_test_image(user_runs, real_data_root, monkeypatch)
     assert "Inside the networks" in texts(at) and "What it reminds each model of" in texts(at)
     at.segmented_control(key="compare.why.method").set_value("integrated-gradients").run()
     assert "cannot credit a stroke that is missing" in texts(at)
+    at.toggle(key="compare.why.sanity").set_value(True).run()  # the feature banks are cached: no replay error
+    assert not at.exception and "what chance looks like" in texts(at)

@@ -5,6 +5,7 @@ for any test image on the Compare page."""
 from __future__ import annotations
 
 import html
+import threading
 
 import numpy as np
 import streamlit as st
@@ -14,6 +15,7 @@ from mnist_core.explain import (
     BASELINE_HELP,
     METHOD_TITLES,
     METHODS,
+    FeatureBank,
     attributions,
     features,
     inside,
@@ -35,10 +37,30 @@ def _randomised(run_path: str, weights_sha256: str):
     return randomised_copy(cached_model(run_path, weights_sha256), seed=0)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _feature_bank(run_path: str, weights_sha256: str, model_key: str, data_root: str, _on_progress=None):
-    data = mnist_or_none()[0]
-    return training_features(model_key, cached_model(run_path, weights_sha256), data.train_images, _on_progress)
+_BANKS_KEPT = 6  # the MLP's is 188 MB
+
+
+@st.cache_resource(show_spinner=False)
+def _bank_store() -> tuple[dict, threading.Lock]:
+    """Feature banks shared by every session: (run checksum, data root) → FeatureBank."""
+    return {}, threading.Lock()
+
+
+def _feature_bank(run: RunInfo, data, on_progress) -> FeatureBank:
+    """The run's training-set features, computed once per server (not ``st.cache_resource``: the
+    computation reports progress to this session's bar, which a cached function's replay would not do)."""
+    key = (run.weights_sha256, str(data.root))
+    store, lock = _bank_store()
+    with lock:
+        if key in store:
+            return store[key]
+    bank = training_features(run.model_key, cached_model(str(run.path), run.weights_sha256), data.train_images,
+                             on_progress)
+    with lock:
+        while len(store) >= _BANKS_KEPT:
+            store.pop(next(iter(store)))
+        store[key] = bank
+    return bank
 
 
 def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) -> None:
@@ -116,7 +138,7 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
         def show(done: int, total: int, progress=progress, name=MODELS[key].name) -> None:
             progress.progress(done / total, text=f"{name}: reading the training set once ({done:,} of {total:,})…")
 
-        bank = _feature_bank(str(run.path), run.weights_sha256, key, str(data.root), show)
+        bank = _feature_bank(run, data, show)
         progress.empty()
         found, distances = bank.nearest(features(key, model, inputs)[0])
         cells = [_picture(data.train_images[int(i)].numpy(), 56, f"a {int(data.train_labels[int(i)])} · {d:.1f}")
