@@ -3,9 +3,10 @@
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.take_screenshots   (or: make screenshots)
 
 Starts `streamlit run app.py` on a free port (user runs go to a temporary folder), then
-saves docs/overview.png, docs/train.png, docs/compare.png, docs/robustness.png and
-docs/draw.png, and the confusion and difference matrices and the Robustness page at 1280x720
-and 1920x1080 (docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png).
+saves docs/overview.png, docs/train.png, docs/compare.png, docs/robustness.png,
+docs/draw.png, docs/why.png and docs/audience.png, and at 1280x720 and 1920x1080 the confusion
+and difference matrices, the Robustness page and the Draw page in projector mode
+(docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png, docs/present_*.png).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def main() -> int:
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
         settle(page)
         page.screenshot(path=str(OUT / "draw.png"))
+        page.get_by_text("Why? What the models look at").click()  # the first time reads the training set
+        page.get_by_text("What it reminds each model of").wait_for(timeout=120_000)
+        page.locator("img[alt^='a 7 ·']").first.wait_for(timeout=120_000)
+        settle(page, 4)
+        page.get_by_text("Why? What the models look at").evaluate("e => e.scrollIntoView({block: 'start'})")
+        time.sleep(1)
+        page.screenshot(path=str(OUT / "why.png"))
+        page.get_by_text("Why? What the models look at").click()  # closed again for the pictures below
 
         page.goto(f"{url}/compare")
         page.get_by_role("heading", name="Compare runs").wait_for(timeout=60_000)
