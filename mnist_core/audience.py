@@ -110,8 +110,9 @@ class AudienceStore:
         pixels = np.asarray(pixels)
         if pixels.shape != (28, 28):
             raise ValueError(f"The digit the models saw must be 28x28, not {pixels.shape}.")
-        if pixels.dtype != np.uint8:
-            pixels = np.clip(np.round(np.asarray(pixels, dtype=np.float64) * 255), 0, 255).astype(np.uint8)
+        if np.issubdtype(pixels.dtype, np.floating):  # [0, 1], as the models saw it
+            pixels = np.round(np.clip(pixels, 0, 1) * 255)
+        pixels = np.clip(pixels, 0, 255).astype(np.uint8)
         probabilities = {key: [round(float(p), 6) for p in probs] for key, probs in answers.items()}
         record = {key: {"digit": int(np.argmax(probs)), "probabilities": probs}
                   for key, probs in probabilities.items()}
@@ -220,7 +221,10 @@ class AudienceStore:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
+        except sqlite3.OperationalError as error:  # locked for longer than the wait, read-only, disk full…
+            raise AudienceStoreError(f"The audience store {self.path} is busy or cannot be written ({error}). "
+                                     "Try again in a moment.") from None
+        except sqlite3.DatabaseError as error:  # not a database, or damaged
             raise AudienceStoreError(f"The audience store {self.path} cannot be used: {error}. "
                                      "Move the file away to start a new one.") from None
         finally:

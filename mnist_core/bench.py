@@ -301,9 +301,9 @@ def measure_explain(data: MnistData, quick: bool = False) -> ExplainTiming:
     passes, searches = {}, {}
     for key, model in models.items():
         started = time.perf_counter()
-        bank = training_features(key, model, images)
+        bank = training_features(model, images)
         passes[key] = time.perf_counter() - started
-        query = features(key, model, drawn)[0]
+        query = features(model, drawn)[0]
         searches[key] = 1000 * statistics.median(_timings(lambda: bank.nearest(query), repeats))
     return ExplainTiming(maps["occlusion"], maps["integrated-gradients"], passes, searches)
 

@@ -384,9 +384,13 @@ def _explain(args: argparse.Namespace) -> int:
                 continue
             answers = []
             for key, answer in result["models"].items():
-                credit = np.clip(np.asarray(answer["attribution"]), 0, None)
-                row, column = np.unravel_index(int(credit.argmax()), credit.shape)
-                answers.append(f"{MODELS[key].name} {answer['digit']} (most credit at row {row}, column {column})")
+                credit = np.asarray(answer["attribution"])
+                if credit.max() > 0:
+                    row, column = np.unravel_index(int(credit.argmax()), credit.shape)
+                    where = f"most credit at row {row}, column {column}"
+                else:
+                    where = "no pixel credited"
+                answers.append(f"{MODELS[key].name} {answer['digit']} ({where})")
             print(f"{result['file']}: " + "; ".join(answers))
         print(f"({args.method}; --json prints the 28x28 maps)")
     return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK
@@ -397,13 +401,8 @@ def _robustness(args: argparse.Namespace) -> int:
 
     from .data import load_mnist
     from .robustness import summary_sentence, sweep_runs, write_stored
-    from .runs import default_runs, find_runs
 
-    args.runs = args.runs or paths.checkpoints_dir()
-    runs, _ = find_runs(args.runs)
-    chosen = default_runs(runs, paths.checkpoints_dir())
-    if not chosen:
-        raise RunError(args.runs, "holds no usable run. Train one with: python -m mnist_core train")
+    chosen = _default_runs(args.runs)
     data = load_mnist(args.data_dir)
     with tqdm(desc="robustness", unit="level", dynamic_ncols=True, leave=False) as bar:
         def show(done: int, total: int) -> None:
@@ -416,7 +415,10 @@ def _robustness(args: argparse.Namespace) -> int:
     if args.save:
         for key, run in chosen.items():
             accuracy = {r.perturbation.name: r.accuracy[key] for r in result.results}
-            write_stored(run, result.images, result.seed, accuracy)
+            try:
+                write_stored(run, result.images, result.seed, accuracy)
+            except OSError as error:
+                raise ValueError(f"Cannot write {STORED_FILE} into {run.path}: {error.strerror or error}.") from None
     report = {"images": result.images, "seed": result.seed,
               "runs": {key: _shown(run.path) for key, run in chosen.items()},
               "perturbations": [r.to_dict() for r in result.results]}

@@ -37,8 +37,6 @@ PATCH, STRIDE = 5, 2  # occlusion: a 5x5 patch every 2 pixels (144 positions), o
 STEPS = 32  # integrated gradients
 _BACKGROUND = -MNIST_MEAN / MNIST_STD  # a black pixel, normalised
 
-# The last hidden layer of each model: (module name, activation after it).
-FEATURE_LAYERS = {"mlp": ("hidden", "relu"), "cnn": ("hidden", "relu"), "lenet5": ("fc", "tanh")}
 FIRST_CONVOLUTION = {"cnn": "conv", "lenet5": "conv1"}
 
 
@@ -55,7 +53,9 @@ def attributions(models: Mapping[str, nn.Module], inputs: torch.Tensor, method: 
                  targets: Mapping[str, int] | None = None) -> dict[str, Attribution]:
     """Each model's attribution map for one normalised digit ``(1, 1, 28, 28)``.
 
-    ``targets`` names the digit to explain per model (default: the model's own answer).
+    The models must be in eval mode (as loaded runs are); they are not changed, so models shared
+    between sessions can be explained at once. ``targets`` names the digit to explain per model
+    (default: the model's own answer).
     """
     import torch
 
@@ -63,14 +63,13 @@ def attributions(models: Mapping[str, nn.Module], inputs: torch.Tensor, method: 
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}.")
     result = {}
     for key, model in models.items():
-        model.eval()
         with torch.no_grad():
             probabilities = model(inputs).softmax(dim=1)[0]
         digit = int(targets[key]) if targets and key in targets else int(probabilities.argmax())
         if method == "occlusion":
             values = _occlusion(model, inputs, digit)
         else:
-            values = _integrated_gradients(model, inputs, digit)[0]
+            values = _integrated_gradients(model, inputs, digit)
         result[key] = Attribution(digit, float(probabilities[digit]), values)
     return result
 
@@ -88,24 +87,22 @@ def _occlusion(model: nn.Module, inputs: torch.Tensor, digit: int) -> np.ndarray
     return values[0, 0].detach().numpy()
 
 
-def _integrated_gradients(model: nn.Module, inputs: torch.Tensor, digit: int) -> tuple[np.ndarray, float]:
-    """The map, and the completeness gap: sum of the map minus (logit at the digit − logit at the baseline)."""
+def _integrated_gradients(model: nn.Module, inputs: torch.Tensor, digit: int) -> np.ndarray:
     import torch
     from captum.attr import IntegratedGradients
 
     explainer = IntegratedGradients(model)
     baseline = torch.full_like(inputs, _BACKGROUND)
-    values, delta = explainer.attribute(inputs, baselines=baseline, target=digit, n_steps=STEPS,
-                                        method="gausslegendre", internal_batch_size=STEPS,
-                                        return_convergence_delta=True)
-    return values[0, 0].detach().numpy(), float(delta[0])
+    values = explainer.attribute(inputs, baselines=baseline, target=digit, n_steps=STEPS, method="gausslegendre",
+                                 internal_batch_size=STEPS)
+    return values[0, 0].detach().numpy()
 
 
 def completeness_gap(model: nn.Module, inputs: torch.Tensor, digit: int) -> tuple[float, float]:
     """(sum of the integrated-gradients map, logit difference to the black baseline): equal when complete."""
     import torch
 
-    values, _ = _integrated_gradients(model, inputs, digit)
+    values = _integrated_gradients(model, inputs, digit)
     with torch.no_grad():
         difference = model(inputs)[0, digit] - model(torch.full_like(inputs, _BACKGROUND))[0, digit]
     return float(values.sum()), float(difference)
@@ -160,28 +157,18 @@ def inside(model_key: str, model: nn.Module, inputs: torch.Tensor, units: int = 
 # --- Nearest training images --------------------------------------------------------------
 
 
-def features(model_key: str, model: nn.Module, inputs: torch.Tensor, batch_size: int = 1000,
+def features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 1000,
              on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """The last hidden layer's values for normalised ``inputs`` ``(N, 1, 28, 28)``: ``(N, F)`` float32."""
+    """The last hidden layer's values (``model.hidden_features``) for normalised ``inputs``
+    ``(N, 1, 28, 28)``: ``(N, F)`` float32. The model must be in eval mode; it is not changed."""
     import torch
 
-    name, activation = FEATURE_LAYERS[model_key]
-    layer = getattr(model, name)
-    captured: list[torch.Tensor] = []
-    hook = layer.register_forward_hook(lambda module, args, output: captured.append(output))
     chunks = []
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(inputs), batch_size):
-                captured.clear()
-                model(inputs[start : start + batch_size].contiguous())
-                values = torch.relu(captured[0]) if activation == "relu" else torch.tanh(captured[0])
-                chunks.append(values.clone())
-                if on_progress is not None:
-                    on_progress(min(start + batch_size, len(inputs)), len(inputs))
-    finally:
-        hook.remove()
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            chunks.append(model.hidden_features(inputs[start : start + batch_size].contiguous()))
+            if on_progress is not None:
+                on_progress(min(start + batch_size, len(inputs)), len(inputs))
     return torch.cat(chunks)
 
 
@@ -208,7 +195,7 @@ class FeatureBank:
         return indices.numpy(), values.clamp_min(0).sqrt().numpy()
 
 
-def training_features(model_key: str, model: nn.Module, images: torch.Tensor,
+def training_features(model: nn.Module, images: torch.Tensor,
                       on_progress: Callable[[int, int], None] | None = None) -> FeatureBank:
     """The :class:`FeatureBank` of uint8 training images ``(N, 28, 28)``, a chunk at a time (bounded memory)."""
     import torch
@@ -216,7 +203,7 @@ def training_features(model_key: str, model: nn.Module, images: torch.Tensor,
     chunks = []
     for start in range(0, len(images), 10_000):
         chunk = normalize(images[start : start + 10_000])
-        chunks.append(features(model_key, model, chunk))
+        chunks.append(features(model, chunk))
         if on_progress is not None:
             on_progress(min(start + 10_000, len(images)), len(images))
     values = torch.cat(chunks)

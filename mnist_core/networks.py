@@ -23,8 +23,11 @@ class MLP(nn.Module):
         self.output = nn.Linear(28 * 28, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.flatten(x)  # (B, 784)
-        return self.output(torch.relu(self.hidden(x)))
+        return self.output(self.hidden_features(x))
+
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's values ``(B, 784)``: what the output layer reads."""
+        return torch.relu(self.hidden(self.flatten(x)))
 
 
 class SimpleCNN(nn.Module):
@@ -43,6 +46,10 @@ class SimpleCNN(nn.Module):
         self.fused_cpu_training = fused_cpu_training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden_features(x))
+
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's values ``(B, 128)``: what the output layer reads."""
         x = self.conv(x)
         if self.fused_cpu_training and x.device.type == "cpu":
             if self.training:
@@ -51,7 +58,7 @@ class SimpleCNN(nn.Module):
                 x = relu_maxpool_flatten(x)  # dropout is the identity in eval mode
         else:
             x = torch.flatten(self.dropout(self.pool(torch.relu(x))), 1)  # (B, 10, 27, 27) → (B, 7290)
-        return self.output(torch.relu(self.hidden(x)))
+        return torch.relu(self.hidden(x))
 
 
 class LeNet5(nn.Module):
@@ -68,10 +75,14 @@ class LeNet5(nn.Module):
         self.output = nn.Linear(84, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden_features(x))
+
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's values ``(B, 84)``: what the output layer reads."""
         x = self.pool1(torch.tanh(self.conv1(x)))  # (B, 6, 14, 14)
         x = self.pool2(torch.tanh(self.conv2(x)))  # (B, 16, 5, 5)
         x = torch.tanh(self.conv3(x)).flatten(1)  # (B, 120)
-        return self.output(torch.tanh(self.fc(x)))
+        return torch.tanh(self.fc(x))
 
 
 def preferred_memory_format(model: nn.Module, device: torch.device | str = "cpu") -> torch.memory_format:

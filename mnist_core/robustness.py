@@ -20,7 +20,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,10 +100,6 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
 PERTURBATION_NAMES = tuple(p.name for p in PERTURBATIONS)
 _BY_NAME = {p.name: p for p in PERTURBATIONS}
 
-# "Nudge it" on the Draw page: the geometric perturbations and thickness, applied together.
-NUDGES = ("shift_x", "shift_y", "rotation", "scale", "thickness")
-
-
 def get_perturbation(name: str) -> Perturbation:
     try:
         return _BY_NAME[name]
@@ -176,7 +172,8 @@ def _cross_step(pixels: torch.Tensor, dilate: bool) -> torch.Tensor:
     from torch.nn import functional as F
 
     image = pixels.unsqueeze(1) if dilate else -pixels.unsqueeze(1)  # erosion is dilation of the negative
-    padded = F.pad(image, (1, 1, 1, 1), value=0.0 if dilate else -1.0)  # outside the image: background
+    # The border never wins: 0 is below any dilated value, −1 below any negated (eroded) one.
+    padded = F.pad(image, (1, 1, 1, 1), value=0.0 if dilate else -1.0)
     across = F.max_pool2d(padded, (1, 3), stride=1)[:, :, 1:-1, :]
     down = F.max_pool2d(padded, (3, 1), stride=1)[:, :, :, 1:-1]
     result = across.maximum(down).squeeze(1)
@@ -376,8 +373,9 @@ STORED_FILE = "robustness.json"
 
 
 def definition_fingerprint() -> str:
-    """A hash of every perturbation's definition: a stored sweep made under other definitions is ignored."""
-    text = json.dumps([asdict(p) for p in PERTURBATIONS], sort_keys=True) + "|v1"
+    """A hash of what each perturbation computes (name, unit, levels, identity; not its help text):
+    a stored sweep made under other definitions is ignored."""
+    text = json.dumps([[p.name, p.unit, list(p.levels), p.identity] for p in PERTURBATIONS]) + "|v1"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -462,8 +460,8 @@ def sweep_runs(
     stored = {key: read_stored(run, used, seed) if use_stored else None for key, run in runs.items()}
     missing = {key: (load or load_model)(run) for key, run in runs.items() if stored[key] is None}
     computed = sweep(missing, images[chosen], labels[chosen], seed=seed, on_progress=on_progress) if missing else {}
-    for perturbation in PERTURBATIONS:
-        for key in runs:
-            source = stored[key] if stored[key] is not None else computed[perturbation.name]
-            accuracy[perturbation.name][key] = source[perturbation.name] if stored[key] is not None else source[key]
+    for key in runs:
+        own = stored[key] or {name: per_model[key] for name, per_model in computed.items()}
+        for perturbation in PERTURBATIONS:
+            accuracy[perturbation.name][key] = own[perturbation.name]
     return build_sweep(accuracy, used, seed)

@@ -41,6 +41,9 @@ def live_results() -> None:
         return
     truth = np.array([d.label for d in drawings])
     keys = [key for key in MODEL_KEYS if all(key in d.answers for d in drawings)]
+    if not keys:
+        st.info("No model answered every drawing: the store holds drawings from another set of models.")
+        return
     said = {key: np.array([d.answers[key] for d in drawings]) for key in keys}
     sessions = len({d.session for d in drawings})
     st.markdown(f"### {len(drawings):,} drawing(s) from {sessions:,} session(s)")
@@ -69,15 +72,23 @@ def live_results() -> None:
     else:
         probabilities = {key: np.array([d.probabilities[key] for d in drawings]) for key in keys}
         answers = [Answers(MODELS[key].name, key, said[key], probabilities[key].max(axis=1)) for key in keys]
-        show_gallery(misread, [d.pixels for d in drawings], truth, answers, limit=18, test_images=False)
+        show_gallery(misread, [d.pixels for d in drawings], truth, answers, limit=18, test_images=False,
+                     numbers=[d.id for d in drawings])
 
 
 def export_zip() -> bytes:
-    """Every drawing as a PNG, and labels.csv (as ``python -m mnist_core audience export`` writes them)."""
+    """Every drawing as a PNG, and labels.csv (as ``python -m mnist_core audience export`` writes them).
+
+    Runs when the button is pressed, in a thread of its own: a store that cannot be read gives
+    a ZIP holding only a note saying why, never a traceback.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in store.export_files():
-            archive.writestr(f"audience/{name}", data)
+        try:
+            for name, data in store.export_files():
+                archive.writestr(f"audience/{name}", data)
+        except AudienceStoreError as error:
+            archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
     return buffer.getvalue()
 
 
@@ -88,7 +99,17 @@ def ask_to_clear() -> None:
 def clear(confirmed: bool) -> None:
     st.session_state[CONFIRM_KEY] = False
     if confirmed:
-        st.toast(f"Deleted {store.clear():,} drawing(s).", icon=":material/delete:")
+        try:
+            st.toast(f"Deleted {store.clear():,} drawing(s).", icon=":material/delete:")
+        except AudienceStoreError as error:
+            st.toast(f"Nothing was deleted: {error}", icon=":material/error:")
+
+
+def stored_count() -> int | None:
+    try:
+        return store.count()
+    except AudienceStoreError:
+        return None  # the live section above says what is wrong
 
 
 live_results()
@@ -97,8 +118,8 @@ export_column, clear_column, _ = st.columns([1, 1, 3])
 export_column.download_button("Export (ZIP)", data=export_zip, file_name="audience.zip", mime="application/zip",
                               icon=":material/download:", key="audience.export", on_click="ignore")
 clear_column.button("Clear…", on_click=ask_to_clear, icon=":material/delete:", key="audience.clear")
-if st.session_state.get(CONFIRM_KEY):
-    st.warning(f"Delete all {store.count():,} labelled drawings? This cannot be undone (export them first).")
+if st.session_state.get(CONFIRM_KEY) and (count := stored_count()) is not None:
+    st.warning(f"Delete all {count:,} labelled drawings? This cannot be undone (export them first).")
     yes, no, _ = st.columns([1, 1, 3])
     yes.button("Delete them all", type="primary", on_click=clear, args=(True,), key="audience.clear.confirm")
     no.button("Cancel", on_click=clear, args=(False,), key="audience.clear.cancel")

@@ -41,7 +41,7 @@ progress = st.empty()
 
 
 def show_progress(done: int, total: int) -> None:
-    progress.progress(done / total, text=f"Sweeping: {done} of {total} levels, three models each…")
+    progress.progress(done / total, text=f"Sweeping: {done} of {total} levels, {len(runs)} models each…")
 
 
 try:

@@ -1,4 +1,5 @@
-"""AppTest for the Audience page and the Draw page's label buttons' store."""
+"""AppTest for the Audience page (the Draw page's label buttons are tested in a real browser:
+``test_browser.py`` and the load test)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
     assert len(at.get("plotly_chart")) == 3
     (gallery,) = html_blocks(at)
-    assert "drawing 1" in gallery and "drawing 0" in gallery and "label itself" not in gallery
+    # Numbered as the export names them (drawing-000001.png …), newest first; no MNIST label notes.
+    assert "drawing 2" in gallery and "drawing 1" in gallery and "label itself" not in gallery
+    assert gallery.index("#2") < gallery.index("#1")
     at.button(key="audience.clear").click().run()
     assert "Delete all 2 labelled drawings?" in texts(at) and audience.count() == 2
     at.button(key="audience.clear.cancel").click().run()

@@ -10,6 +10,12 @@ pytestmark = pytest.mark.usefixtures("navigation_mode")
 
 
 def test_robustness_page_shows_every_perturbation_from_the_stored_sweep(user_runs, real_data_root, monkeypatch):
+    import mnist_core.robustness
+
+    def must_not_sweep(*args, **kwargs):
+        raise AssertionError("the shipped runs' default sweep is stored: nothing should be computed")
+
+    monkeypatch.setattr(mnist_core.robustness, "sweep", must_not_sweep)
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_page("pages/robustness.py")
     assert len(at.get("plotly_chart")) == 7

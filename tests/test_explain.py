@@ -100,10 +100,10 @@ def test_inside_shows_filters_feature_maps_and_the_mlps_units(models, digits):
 def test_the_nearest_training_images_of_a_training_image_include_itself(models, real_mnist):
     images = real_mnist.train_images[:600]
     for key, model in models.items():
-        bank = training_features(key, model, images)
+        bank = training_features(model, images)
         assert bank.values.shape == (600, {"mlp": 784, "cnn": 128, "lenet5": 84}[key])
         for index in (5, 123, 599):
-            query = features(key, model, normalize(images[index : index + 1]))[0]
+            query = features(model, normalize(images[index : index + 1]))[0]
             found, distances = bank.nearest(query)
             assert found[0] == index and distances[0] == pytest.approx(0, abs=0.05)  # float rounding
             assert len(found) == 5 and list(distances) == sorted(distances)

@@ -59,9 +59,13 @@ def test_every_perturbation_has_the_documented_name_and_an_identity_level():
 
 
 @pytest.mark.parametrize("name", PERTURBATION_NAMES)
-def test_the_identity_level_changes_nothing(name):
+def test_the_identity_level_changes_nothing_and_every_other_level_changes_something(name):
     pixels = digit_like()
-    assert torch.equal(perturb(pixels, name, get_perturbation(name).identity), pixels)
+    perturbation = get_perturbation(name)
+    assert torch.equal(perturb(pixels, name, perturbation.identity), pixels)
+    for level in perturbation.levels:
+        if level != perturbation.identity:
+            assert not torch.equal(perturb(pixels, name, level), pixels), level
 
 
 def test_rotation_by_zero_and_scale_100_are_identities_through_the_transform_too():

@@ -111,7 +111,7 @@ def explain_test_image(suggested: np.ndarray, images, truth: np.ndarray) -> None
     index = int(st.number_input("Why? Test image #", min_value=0, max_value=len(truth) - 1, step=1,
                                 key="compare.explain", bind="query-params",
                                 help="Any test image: the number above each image in the galleries."))
-    st.caption(f"Test image #{index}, labelled **{int(truth[index])}**; the models are the runs in use "
-               "(chosen on the Draw page).")
+    st.caption(f"Test image #{index}, labelled **{int(truth[index])}**; explained for the models chosen on the "
+               "Draw page.")
     why_panel(normalize(images[index : index + 1]), images[index].float().numpy() / 255, selected_runs(),
               "compare")

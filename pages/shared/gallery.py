@@ -41,14 +41,16 @@ def png_data_url(pixels: np.ndarray) -> str:
 
 
 def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[Answers], limit: int = 24,
-                 per_row: int = 6, test_images: bool = True) -> None:
-    """``images[index]`` for the first ``limit`` indices, each captioned with its true label, every
-    run's answer (✓ right, ✗ wrong) and confidence, and — for MNIST test images — a warning where
-    the label itself is doubtful."""
+                 per_row: int = 6, test_images: bool = True, numbers=None) -> None:
+    """``images[index]`` for the first ``limit`` indices, each captioned with its number
+    (``numbers[index]``, default the index itself), true label, every run's answer (✓ right,
+    ✗ wrong) and confidence, and — for MNIST test images — a warning where the label itself is
+    doubtful."""
     issues = label_issues() if test_images else None
     cells = []
     for index in (int(i) for i in indices[:limit]):
-        lines = [f"<b>#{index}</b> · label {int(truth[index])}"]
+        number = index if numbers is None else numbers[index]
+        lines = [f"<b>#{number}</b> · label {int(truth[index])}"]
         if issues is not None and (note := issues.note(index)) is not None:
             lines.append(f"<i>⚠ {html.escape(note)}</i>")
         for run in answers:
@@ -57,7 +59,7 @@ def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[A
                          f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit} "
                          f"({100 * float(run.confidences[index]):.0f}%)")
         what = "test image" if test_images else "drawing"
-        cells.append(f"<div><img src='{png_data_url(np.asarray(images[index]))}' alt='{what} {index}' "
+        cells.append(f"<div><img src='{png_data_url(np.asarray(images[index]))}' alt='{what} {number}' "
                      f"style='{_IMAGE}'><div>{'<br>'.join(lines)}</div></div>")
     # The only markup is ours: run labels and notes are escaped.
     st.html(f"<div style='{_GRID.format(columns=per_row)}'>{''.join(cells)}</div>")

@@ -90,33 +90,57 @@ def report_run_error(error: RunError) -> None:
     st.error(f"Cannot load the run {literal(error.run_dir.name)}: {literal(error.problem)}")
 
 
-_SWEEPS_KEPT = 16
+class SharedResults:
+    """Results shared by every session, each computed once: a session that asks for a result
+    another session is computing waits for it instead of computing it again (a classroom
+    opening the same page at once starts one computation, not thirty).
+
+    Not ``st.cache_resource`` on the computing function: the computation reports progress to
+    the asking session's progress bar, which a cached function's replay would not do.
+    """
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._results: dict = {}
+        self._pending: dict[object, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, compute: Callable[[], object]):
+        while True:
+            with self._lock:
+                if key in self._results:
+                    return self._results[key]
+                waiting = self._pending.get(key)
+                if waiting is None:
+                    done = self._pending[key] = threading.Event()
+            if waiting is None:
+                break
+            waiting.wait()  # then look again: the other session's result, or its turn failed
+        try:
+            result = compute()
+            with self._lock:
+                while len(self._results) >= self._kept:
+                    self._results.pop(next(iter(self._results)))  # the oldest
+                self._results[key] = result
+            return result
+        finally:
+            with self._lock:
+                del self._pending[key]
+            done.set()
 
 
 @st.cache_resource(show_spinner=False)
-def _sweep_store() -> tuple[dict, threading.Lock]:
-    """Finished robustness sweeps, shared by every session: (run checksums, images, seed) → Sweep."""
-    return {}, threading.Lock()
+def _sweeps() -> SharedResults:
+    """Finished robustness sweeps: (run checksums, images, seed, data) → Sweep."""
+    return SharedResults(kept=16)
 
 
 def robustness_sweep(runs: dict[str, RunInfo], data: MnistData, count: int | None, seed: int,
                      on_progress: Callable[[int, int], None] | None = None) -> Sweep:
-    """The robustness sweep of ``runs``: stored beside the runs, computed once per server, or computed now.
-
-    Not ``st.cache_data``: the computation reports progress to this session's progress bar,
-    which a cached function's replay would not do.
-    """
+    """The robustness sweep of ``runs``: stored beside the runs, computed once per server, or computed now."""
     from mnist_core.robustness import sweep_runs
 
     key = (tuple((k, str(run.path), run.weights_sha256) for k, run in runs.items()), count, seed, str(data.root))
-    store, lock = _sweep_store()
-    with lock:
-        if key in store:
-            return store[key]
-    result = sweep_runs(runs, data.test_images, data.test_labels, count, seed,
-                        load=lambda run: cached_model(str(run.path), run.weights_sha256), on_progress=on_progress)
-    with lock:
-        while len(store) >= _SWEEPS_KEPT:
-            store.pop(next(iter(store)))
-        store[key] = result
-    return result
+    return _sweeps().get(key, lambda: sweep_runs(
+        runs, data.test_images, data.test_labels, count, seed,
+        load=lambda run: cached_model(str(run.path), run.weights_sha256), on_progress=on_progress))

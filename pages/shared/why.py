@@ -5,7 +5,6 @@ for any test image on the Compare page."""
 from __future__ import annotations
 
 import html
-import threading
 
 import numpy as np
 import streamlit as st
@@ -23,9 +22,9 @@ from mnist_core.explain import (
     training_features,
 )
 from mnist_core.models import MODELS
-from mnist_core.runs import RunInfo
+from mnist_core.runs import RunError, RunInfo
 from pages.shared.gallery import png_data_url
-from pages.shared.loading import cached_model, mnist_or_none
+from pages.shared.loading import SharedResults, cached_model, mnist_or_none, report_run_error
 
 _ROW = ("display:flex;flex-wrap:wrap;gap:0.5rem 0.7rem;align-items:flex-start;margin:0.2rem 0 0.8rem 0;"
         "font-size:0.9rem;text-align:center")
@@ -37,30 +36,17 @@ def _randomised(run_path: str, weights_sha256: str):
     return randomised_copy(cached_model(run_path, weights_sha256), seed=0)
 
 
-_BANKS_KEPT = 6  # the MLP's is 188 MB
-
-
 @st.cache_resource(show_spinner=False)
-def _bank_store() -> tuple[dict, threading.Lock]:
-    """Feature banks shared by every session: (run checksum, data root) → FeatureBank."""
-    return {}, threading.Lock()
+def _banks() -> SharedResults:
+    """Feature banks shared by every session: (run checksum, data root) → FeatureBank (the MLP's is 188 MB)."""
+    return SharedResults(kept=6)
 
 
 def _feature_bank(run: RunInfo, data, on_progress) -> FeatureBank:
-    """The run's training-set features, computed once per server (not ``st.cache_resource``: the
-    computation reports progress to this session's bar, which a cached function's replay would not do)."""
-    key = (run.weights_sha256, str(data.root))
-    store, lock = _bank_store()
-    with lock:
-        if key in store:
-            return store[key]
-    bank = training_features(run.model_key, cached_model(str(run.path), run.weights_sha256), data.train_images,
-                             on_progress)
-    with lock:
-        while len(store) >= _BANKS_KEPT:
-            store.pop(next(iter(store)))
-        store[key] = bank
-    return bank
+    """The run's training-set features, computed once per server."""
+    model = cached_model(str(run.path), run.weights_sha256)
+    return _banks().get((run.weights_sha256, str(data.root)),
+                        lambda: training_features(model, data.train_images, on_progress))
 
 
 def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) -> None:
@@ -87,7 +73,11 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
                  "If the map hardly changes, it did not show what the model learned.")
         if method == "integrated-gradients":
             st.caption(BASELINE_HELP)
-        trained = {k: cached_model(str(run.path), run.weights_sha256) for k, run in runs.items()}
+        try:
+            trained = {k: cached_model(str(run.path), run.weights_sha256) for k, run in runs.items()}
+        except RunError as error:
+            report_run_error(error)
+            return
         answers = attributions(trained, inputs, method)
         shown = answers
         if sanity:
@@ -140,7 +130,7 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
 
         bank = _feature_bank(run, data, show)
         progress.empty()
-        found, distances = bank.nearest(features(key, model, inputs)[0])
+        found, distances = bank.nearest(features(model, inputs)[0])
         cells = [_picture(data.train_images[int(i)].numpy(), 56, f"a {int(data.train_labels[int(i)])} · {d:.1f}")
                  for i, d in zip(found, distances)]
         size = bank.values.shape[1]
