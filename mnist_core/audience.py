@@ -92,8 +92,9 @@ class AudienceStats:
 class AudienceStore:
     """The audience's labelled drawings in one SQLite file. Safe to share between threads."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, wait_seconds: float = _WAIT_SECONDS) -> None:
         self.path = Path(path)
+        self.wait_seconds = wait_seconds  # how long a writer waits for another before giving up
         self._ready = False
 
     # --- writing -------------------------------------------------------------------------
@@ -207,7 +208,7 @@ class AudienceStore:
         """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=_WAIT_SECONDS, isolation_level=None)
+            connection = sqlite3.connect(self.path, timeout=self.wait_seconds, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
             raise AudienceStoreError(f"Cannot open the audience store {self.path}: {error}. "
                                      f"Set {AUDIENCE_DB_ENV} to a writable file.") from None
@@ -232,7 +233,7 @@ class AudienceStore:
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         """WAL mode, and the schema created or checked (once per store object)."""
-        connection.execute(f"PRAGMA busy_timeout = {_WAIT_SECONDS * 1000}")
+        connection.execute(f"PRAGMA busy_timeout = {round(self.wait_seconds * 1000)}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")  # a stored label survives a power cut
         connection.execute("BEGIN IMMEDIATE")  # two processes creating the schema at once: one waits

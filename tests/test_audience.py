@@ -75,6 +75,17 @@ def test_the_schema_is_versioned_and_wal_is_on(tmp_path):
         AudienceStore(store.path).count()
 
 
+def test_a_store_locked_for_too_long_says_try_again_and_keeps_nothing_half_written(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3", wait_seconds=0.2)
+    add(store, 1, b"first")
+    with sqlite3.connect(store.path, isolation_level=None) as other:
+        other.execute("BEGIN EXCLUSIVE")  # another writer holding the lock
+        with pytest.raises(AudienceStoreError, match="busy or cannot be written.*Try again"):
+            add(store, 2, b"second")
+        other.execute("ROLLBACK")
+    assert [d.label for d in store.drawings()] == [1]
+
+
 def test_a_file_that_is_not_a_store_gets_a_clear_message(tmp_path):
     path = tmp_path / "a.sqlite3"
     path.write_bytes(b"this is not a database" * 100)

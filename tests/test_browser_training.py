@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from mnist_core.runs import find_runs
-from tests.support.browser import chromium, require_chromium, streamlit_server, wait_for
+from tests.support.browser import chromium, require_chromium, streamlit_server, wait_for, wait_until_idle
 from tests.support.hostile_files import hostile_files
 from tests.support.mnist_files import real_data_root_or_none
 
@@ -101,5 +101,7 @@ def test_every_hostile_file_uploaded_gets_its_reason_or_predictions_and_names_st
                      and main.get_by_text(refusal or "no such text").count() == 0
                      and page.locator('[data-testid="stFileChip"]').count() == 0,
                      timeout=30, what=f"a clean page after {name}")
+            # The removal's rerun must end first: a file set while it runs can be dropped by the frontend.
+            wait_until_idle(page)
         assert page.locator('img[src="x"]').count() == 0 and page.evaluate("window.__pwned") is None
         assert page.get_by_text(evil).count() >= 1  # shown, as text

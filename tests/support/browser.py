@@ -120,6 +120,22 @@ def wait_for(condition, timeout: float = 30, what: str = "condition"):
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def wait_until_idle(page, timeout: float = 30, quiet: float = 0.5) -> None:
+    """Wait until the app has shown no "Running…" indicator for ``quiet`` seconds (a rerun finished)."""
+    status = page.locator('[data-testid="stStatusWidget"]')
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if status.count() == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= quiet:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    raise TimeoutError(f"the app was still running after {timeout:.0f} s")
+
+
 def canvas_box(page, timeout_ms: float = 60_000) -> dict:
     """The drawing canvas's position on the page (the top Fabric.js layer takes the mouse)."""
     canvas = page.locator("canvas.upper-canvas")
