@@ -88,7 +88,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
         figure = difference_heatmap(difference, "B − A")
         figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 40})
-        event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
+        event = st.plotly_chart(figure, width="stretch", theme=None, on_select="rerun", selection_mode="points",
                                 key="compare.difference")
         st.caption("Blue: B does better there (more right on the diagonal, fewer of that mistake off it); red: "
                    "A does. Click a cell to see its images.")
