@@ -27,6 +27,14 @@ def settle(page, seconds: float = 2.0) -> None:
     time.sleep(seconds)
 
 
+def screens(browser):
+    """A fresh page at a projector's 1280x720, then at 1920x1080, with its size as "1280x720"."""
+    for width, height in ((1280, 720), (1920, 1080)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        yield context.new_page(), f"{width}x{height}"
+        context.close()
+
+
 def draw_seven(page) -> None:
     box = canvas_box(page)
     left, top = box["x"], box["y"]
@@ -76,36 +84,25 @@ def main() -> int:
         settle(page, 3)
         page.screenshot(path=str(OUT / "compare.png"))
         # The matrices and where two runs differ, as a projector (1280x720) and a big screen show them.
-        for width, height in ((1280, 720), (1920, 1080)):
-            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        for sized, size in screens(browser):
             sized.goto(f"{url}/compare")
             for heading, name in (("Confusion matrices", "confusion"), ("Where A and B differ", "difference")):
                 sized.get_by_role("heading", name=heading).wait_for(timeout=90_000)
                 settle(sized, 2)
                 sized.get_by_role("heading", name=heading).scroll_into_view_if_needed()
                 time.sleep(1)
-                sized.screenshot(path=str(OUT / f"{name}_{width}x{height}.png"))
-            sized.context.close()
+                sized.screenshot(path=str(OUT / f"{name}_{size}.png"))
 
-        page.goto(f"{url}/robustness")
-        page.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
-        settle(page)
-        page.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
-        time.sleep(1)
-        page.screenshot(path=str(OUT / "robustness.png"))
-        for width, height in ((1280, 720), (1920, 1080)):
-            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
-            sized.goto(f"{url}/robustness")
-            sized.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
-            settle(sized)
-            sized.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
+        for shown, name in ((page, "robustness"), *((sized, f"robustness_{size}") for sized, size in screens(browser))):
+            shown.goto(f"{url}/robustness")
+            shown.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
+            settle(shown)
+            shown.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
             time.sleep(1)
-            sized.screenshot(path=str(OUT / f"robustness_{width}x{height}.png"))
-            sized.context.close()
+            shown.screenshot(path=str(OUT / f"{name}.png"))
 
         # Projector mode (?present=1): the Draw page on one screen, as a projector and a big screen show it.
-        for width, height in ((1280, 720), (1920, 1080)):
-            sized = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        for sized, size in screens(browser):
             sized.goto(f"{url}/draw?present=1")
             draw_seven(sized)
             sized.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
@@ -116,8 +113,7 @@ def main() -> int:
             sized.get_by_text("Stored as a 7").wait_for(timeout=30_000)
             sized.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
             time.sleep(0.5)
-            sized.screenshot(path=str(OUT / f"present_{width}x{height}.png"))
-            sized.context.close()
+            sized.screenshot(path=str(OUT / f"present_{size}.png"))
         page.goto(f"{url}/audience")
         page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
         settle(page)

@@ -11,9 +11,14 @@ _pytorch_import_lock = threading.Lock()
 
 def _import_pytorch(delay: float) -> None:
     time.sleep(delay)
-    import torchvision.transforms.v2.functional  # noqa: F401  (2 s: "Nudge it" and the sweeps move digits with it)
+    import importlib
 
     import mnist_core.networks  # noqa: F401  (torch, and the networks the models are built from)
+
+    # Then torchvision's transforms (2 s; "Nudge it" and the sweeps move digits with them) in a
+    # thread of their own: whoever joins this one (the Draw page, to load the models) need not wait.
+    threading.Thread(target=importlib.import_module, args=("torchvision.transforms.v2.functional",),
+                     name="import-torchvision", daemon=True).start()
 
 
 def import_pytorch_soon(delay: float = 1.5) -> threading.Thread:
