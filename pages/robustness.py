@@ -86,7 +86,7 @@ for result in sweep.results:
     st.markdown(f"**{summary_sentence(result, names)}**")
     figure = robustness_chart(perturbation.levels, result.accuracy, perturbation.unit, perturbation.identity)
     figure.update_layout(height=330, margin={"t": 50, "b": 50})
-    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False},
+    st.plotly_chart(figure, width="stretch", theme=None, config={"displayModeBar": False},  # own style, as on Compare
                     key=f"robustness.chart.{perturbation.name}")
     st.caption(f"{perturbation.explanation} Test image #{int(example)}, a {truth}:")
     show_strip(pixels, perturbation.name, models, truth=truth, seed=sweep.seed)

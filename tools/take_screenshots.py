@@ -93,13 +93,17 @@ def main() -> int:
                 time.sleep(1)
                 sized.screenshot(path=str(OUT / f"{name}_{size}.png"))
 
-        for shown, name in ((page, "robustness"), *((sized, f"robustness_{size}") for sized, size in screens(browser))):
+        def robustness(shown, name: str) -> None:
             shown.goto(f"{url}/robustness")
             shown.get_by_role("heading", name="Occlusion").wait_for(timeout=120_000)
             settle(shown)
             shown.get_by_role("heading", name="Horizontal shift").scroll_into_view_if_needed()
             time.sleep(1)
             shown.screenshot(path=str(OUT / f"{name}.png"))
+
+        robustness(page, "robustness")
+        for sized, size in screens(browser):  # each page is used before the next size opens
+            robustness(sized, f"robustness_{size}")
 
         # Projector mode (?present=1): the Draw page on one screen, as a projector and a big screen show it.
         for sized, size in screens(browser):
