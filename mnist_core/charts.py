@@ -39,28 +39,42 @@ class Curve:
 def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title: str | None = None) -> go.Figure:
     """Per-epoch ``metric`` of each curve, overlaid. Accuracies are shown in percent.
 
-    Several runs of the same model share its colour and differ by dash style.
+    Several runs of the same model share its colour and differ by dash style. For a test
+    metric, a run that held out validation images also shows its validation curve, dotted
+    and fainter, in the same colour: settings are chosen on that one.
     """
     percent = metric.endswith("accuracy")
+    companion = "validation_" + metric.removeprefix("test_") if metric.startswith("test_") else None
     figure = go.Figure()
     seen_per_model: dict[str, int] = {}
+    hover = f"%{{fullData.name}}<br>epoch %{{x}}: %{{y:.{2 if percent else 4}f}}{'%' if percent else ''}<extra></extra>"
     for curve in curves:
         repeat = seen_per_model.get(curve.model_key, 0)
         seen_per_model[curve.model_key] = repeat + 1
+        color = MODELS[curve.model_key].color
         epochs = [row["epoch"] for row in curve.history]
         values = [row[metric] * (100 if percent else 1) for row in curve.history]
         figure.add_trace(
             go.Scatter(
-                x=epochs, y=values, name=plain(curve.label), mode="lines+markers",
-                line={"color": MODELS[curve.model_key].color, "width": 3, "dash": _DASHES[repeat % len(_DASHES)]},
-                marker={"size": 7},
-                hovertemplate=f"%{{fullData.name}}<br>epoch %{{x}}: %{{y:.{2 if percent else 4}f}}"
-                              f"{'%' if percent else ''}<extra></extra>",
+                x=epochs, y=values, name=plain(curve.label), mode="lines+markers", legendgroup=curve.label,
+                line={"color": color, "width": 3, "dash": _DASHES[repeat % len(_DASHES)]},
+                marker={"size": 7}, hovertemplate=hover,
             )
         )
+        checked = [row for row in curve.history if row.get(companion) is not None] if companion else []
+        if checked:
+            scale = 100 if percent else 1
+            figure.add_trace(
+                go.Scatter(
+                    x=[row["epoch"] for row in checked], y=[row[companion] * scale for row in checked],
+                    name=plain(f"{curve.label} · validation"), mode="lines", legendgroup=curve.label, opacity=0.7,
+                    line={"color": color, "width": 2, "dash": "dot"}, hovertemplate=hover,
+                )
+            )
     label = METRIC_LABELS.get(metric, metric)
+    dotted = any(trace.line.dash == "dot" and trace.name.endswith("· validation") for trace in figure.data)
     figure.update_layout(
-        title=plain(title) if title else f"{label} per epoch",
+        title=plain(title) if title else f"{label} per epoch" + (" (dotted: validation)" if dotted else ""),
         xaxis_title="epoch",
         yaxis_title=f"{label} (%)" if percent else label,
         hovermode="x unified",

@@ -1,4 +1,4 @@
-"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,explain,robustness,audience,bench}``.
+"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,explain,robustness,drawn,audience,bench}``.
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -21,6 +21,7 @@ from . import paths
 from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStoreError
 from .bench import BENCH_PARTS
 from .data import MnistDataError
+from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
 from .models import MODEL_KEYS, MODELS
 from .recipes import RECIPES
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
     train.add_argument("--lr", type=_positive_float, help="(peak) learning rate (default: the recipe's)")
     train.add_argument("--subset", type=_positive_int, help="train on this many random training images")
+    train.add_argument("--validation", type=_count, metavar="N",
+                       help="hold out N training images (always the same ones) to choose settings on; "
+                            "0 for none (default: the recipe's: best 5,000, tutorial 0)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     train.add_argument("--out", type=Path, default=None,
@@ -126,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     robustness.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     robustness.set_defaults(handler=_robustness)
 
+    drawn = commands.add_parser(
+        "drawn", help="each model's accuracy on test digits re-drawn as people draw on the canvas: "
+                      "round brushes of 14-30 px and 2-6 px, small and large")
+    drawn.add_argument("--runs", type=Path, default=None,
+                       help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
+                            "(default: checkpoints/)")
+    drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
+                       help=f"drawings per brush range, of test digits drawn at random with --seed "
+                            f"(default: {DRAWN_IMAGES})")
+    drawn.add_argument("--seed", type=int, default=0, help="picks the digits, brushes, sizes and places (default: 0)")
+    drawn.add_argument("--keep-width", action="store_true",
+                       help="do not redraw the strokes at MNIST's width (how the app read drawings before)")
+    drawn.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    drawn.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    drawn.set_defaults(handler=_drawn)
+
     audience = commands.add_parser("audience", help="the audience's labelled drawings: scores and export")
     audience_commands = audience.add_subparsers(dest="audience_command", metavar="ACTION", required=True)
     stats = audience_commands.add_parser("stats", help="how many drawings, and each model's accuracy on them")
@@ -160,7 +180,8 @@ def _train(args: argparse.Namespace) -> int:
     args.out = args.out or paths.user_runs_dir()
     configs = {
         key: recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
-                           learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset)
+                           learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset,
+                           validation=args.validation)
         for key in keys
     }
     targets = {}
@@ -191,7 +212,10 @@ def _train(args: argparse.Namespace) -> int:
             bar.n = progress.epoch - 1 + progress.batch / progress.batches
             postfix = f"loss {progress.loss:.3f}"
             if progress.history:
-                postfix += f", test {100 * progress.history[-1].test_accuracy:.2f}%"
+                last = progress.history[-1]
+                if last.validation_accuracy is not None:
+                    postfix += f", validation {100 * last.validation_accuracy:.2f}%"
+                postfix += f", test {100 * last.test_accuracy:.2f}%"
             bar.set_postfix_str(postfix, refresh=False)
             if progress.epoch_finished or progress.batch % 20 == 0:
                 bar.refresh()
@@ -208,13 +232,15 @@ def _train(args: argparse.Namespace) -> int:
             info = save_run_or_rescue(
                 target, key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
                 result.evaluation, result.training_seconds, train_images=result.train_images,
-                overwrite=args.overwrite,
+                overwrite=args.overwrite, validation_images=result.validation_images,
             )
         except RunError as error:  # said, and the next model still trains
             print(f"error: {error}", file=sys.stderr)
             failed = True
             continue
-        print(f"{spec.name}: test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
+        checked = result.history[-1].validation_accuracy
+        validation = f"validation accuracy {100 * checked:.2f}%, " if checked is not None else ""
+        print(f"{spec.name}: {validation}test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
               f"{result.training_seconds:.1f} s of training. Saved to {_shown(info.path)}")
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -438,6 +464,42 @@ def _robustness(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _drawn(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .comparison import accuracy_interval
+    from .data import load_mnist
+    from .drawn import check
+    from .predict import load_model_set
+
+    chosen = _default_runs(args.runs)
+    models = load_model_set(chosen)
+    data = load_mnist(args.data_dir)
+    with tqdm(desc="drawings", unit="drawing", dynamic_ncols=True, leave=False) as bar:
+        def show(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        results = check(models, data.test_images.numpy(), data.test_labels.numpy(), args.images, args.seed,
+                        normalise_width=not args.keep_width, on_progress=show)
+    width = "kept" if args.keep_width else "normalised"
+    if args.json:
+        print(json.dumps({"images": args.images, "seed": args.seed, "stroke_width": width,
+                          "runs": {key: _shown(run.path) for key, run in chosen.items()},
+                          "sets": [result.to_dict() for result in results]}, indent=2, allow_nan=False))
+        return EXIT_OK
+    print(f"Accuracy on MNIST test digits re-drawn on a 280x280 canvas (seed {args.seed}; stroke width {width}): "
+          + ", ".join(f"{MODELS[key].name} {_shown(run.path)}" for key, run in chosen.items()))
+    for result in results:
+        refused = f"; {result.unreadable} refused as unreadable" if result.unreadable else ""
+        print(f"\n{result.name}, {result.images:,} drawings{refused}")
+        for key, correct in result.correct.items():
+            low, high = accuracy_interval(correct, result.images)
+            print(f"  {MODELS[key].name:<9} {100 * correct / result.images:6.2f}%  "
+                  f"(95% CI {100 * low:.2f}–{100 * high:.2f}%)")
+    return EXIT_OK
+
+
 def _audience_stats(args: argparse.Namespace) -> int:
     from .audience import AudienceStore, audience_db
     from .comparison import accuracy_interval
@@ -504,12 +566,20 @@ def _shown(path: Path) -> str:
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
     return value
 
 

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 # exactly once, with these, everywhere: training, evaluation and drawn digits.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
+# The held-out validation images are drawn with this seed, whatever the training seed: every
+# run and every model that holds out N images holds out the same N, so their validation
+# accuracies compare.
+VALIDATION_SEED = 20_240_531
 
 RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -32,6 +36,17 @@ RAW_FILES = (
 
 class MnistDataError(RuntimeError):
     """MNIST is missing, incomplete or damaged; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images ``(N, 28, 28)`` uint8 and their labels ``(N,)`` int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,25 @@ class MnistData:
         return MnistData(
             self.train_images[chosen], self.train_labels[chosen], self.test_images, self.test_labels, self.root
         )
+
+    def validation_split(self, size: int, seed: int = VALIDATION_SEED) -> tuple[MnistData, Split]:
+        """Hold out ``size`` random training images for validation (none for 0).
+
+        Returns the data without them (test split unchanged) and the held-out images. The
+        choice depends only on ``size`` and ``seed``: the same images every time.
+        """
+        if size == 0:
+            return self, Split(self.train_images[:0], self.train_labels[:0])
+        if not 0 < size < len(self.train_labels):
+            raise ValueError(f"Cannot hold out {size} of {len(self.train_labels)} training images for validation: "
+                             f"choose 0 (none) to {len(self.train_labels) - 1}.")
+        import torch
+
+        order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
+        held_out, kept = order[:size].sort().values, order[size:].sort().values
+        remaining = MnistData(self.train_images[kept], self.train_labels[kept],
+                              self.test_images, self.test_labels, self.root)
+        return remaining, Split(self.train_images[held_out], self.train_labels[held_out])
 
     def test_subset(self, size: int | None) -> MnistData:
         """The same data with only the first ``size`` test images (for quick checks)."""

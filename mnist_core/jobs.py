@@ -165,7 +165,8 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     def save(key: str, result: TrainResult) -> Path:
         run = (key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
                result.evaluation, result.training_seconds)
-        options = {"train_images": result.train_images, "stopped_early": result.stopped}
+        options = {"train_images": result.train_images, "validation_images": result.validation_images,
+                   "stopped_early": result.stopped}
         for _ in range(5):
             target = new_run_dir(runs_dir, key, result.config.recipe)
             try:

@@ -3,6 +3,9 @@
 MNIST's recipe (LeCun et al.): scale the digit to fit a 20x20 box keeping its aspect
 ratio, with anti-aliasing (hence grey levels), then place it in a 28x28 field so that
 its centre of mass sits at the centre. Background 0, ink up to 255 (white on black).
+Before the 20x20 fit, the strokes are redrawn at MNIST's typical width
+(:mod:`mnist_core.strokes`): a digit drawn small with a thick brush, or large with a thin
+one, looks like an MNIST digit too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import MNIST_MEAN, MNIST_STD
+from .strokes import normalise_stroke_width
 
 if TYPE_CHECKING:
     import torch
@@ -67,13 +71,14 @@ class PreparedDigit:
         return np.round(self.pixels * 255).astype(np.uint8)
 
 
-def prepare_digit(image: np.ndarray | Image.Image) -> PreparedDigit:
+def prepare_digit(image: np.ndarray | Image.Image, normalise_width: bool = True) -> PreparedDigit:
     """Find the digit in ``image`` and turn it into MNIST-style model input.
 
     Args:
         image: the RGBA array streamlit-drawable-canvas returns, any 2-D (grey) or 3-D
             (RGB/RGBA) array, or a PIL image of any mode and size: white ink on black or
             dark ink on light paper, with or without transparency.
+        normalise_width: redraw the strokes at MNIST's typical width (False: keep them as drawn).
 
     Returns:
         The 28x28 digit for display and the normalised ``(1, 1, 28, 28)`` tensor.
@@ -82,8 +87,10 @@ def prepare_digit(image: np.ndarray | Image.Image) -> PreparedDigit:
         NoDigitError: the image is blank, too faint, holds only a dot, or is filled with ink.
         ImageReadError: a PIL image in a colour mode that cannot be read.
     """
-    ink = ink_map(image)
-    return prepared_from_pixels(center_by_mass(fit_to_box(crop_to_ink(ink))))
+    digit = crop_to_ink(ink_map(image))
+    if normalise_width:
+        digit = trim_to_ink(normalise_stroke_width(digit))
+    return prepared_from_pixels(center_by_mass(fit_to_box(digit)))
 
 
 def prepared_from_pixels(pixels: np.ndarray) -> PreparedDigit:
@@ -134,11 +141,17 @@ def crop_to_ink(ink: np.ndarray) -> np.ndarray:
         raise NoDigitError("No digit found: the image is (nearly) blank. Draw a digit.")
     if count > MAX_INK_FRACTION * ink.size:
         raise NoDigitError("No digit found: the image is almost entirely ink. Clear it and draw a digit.")
+    cropped = trim_to_ink(ink)
+    if max(cropped.shape) < max(3, MIN_INK_BOX_FRACTION * max(ink.shape)):
+        raise NoDigitError("That is only a dot, or a digit too small to read: draw it bigger.")
+    return cropped
+
+
+def trim_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The smallest rectangle holding all ink (no checks: ``ink`` holds some)."""
+    inked = ink > INK_THRESHOLD
     rows = np.flatnonzero(inked.any(axis=1))
     cols = np.flatnonzero(inked.any(axis=0))
-    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    if max(height, width) < max(3, MIN_INK_BOX_FRACTION * max(ink.shape)):
-        raise NoDigitError("That is only a dot, or a digit too small to read: draw it bigger.")
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 

@@ -14,6 +14,7 @@ from .models import get_spec
 RECIPES = ("best", "tutorial")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
+MAX_VALIDATION = 30_000  # at most half of MNIST's 60,000 training images held out
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,13 @@ class TrainConfig:
     momentum: float = 0.0  # SGD only
     schedule: str = "constant"  # "onecycle": warm up to learning_rate, then anneal to ~0
     augment: bool = False  # random affine (rotation, scale, shear, shift), batch-wise
+    thickness: float = 0.0  # random thinning/thickening of strokes, up to this fraction of a pixel step
+    average: float = 0.0  # decay of an exponential moving average of the weights (0: none); it is saved
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"  # "auto": CUDA (or Apple MPS) when present, else CPU
-    train_subset: int | None = None  # train on this many random training images (None: all 60,000)
+    train_subset: int | None = None  # train on this many random training images (None: all of them)
+    validation: int = 0  # hold out this many training images (always the same ones) to choose settings on
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,8 +52,9 @@ def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainCon
 
     ``tutorial``: the tutorials' settings with their bugs fixed (the real test split, inputs
     normalised once): batch 100, 10 epochs, plain SGD at 0.01 for the MLP, Adam for the CNNs.
-    ``best``: our recipe for these exact layers: AdamW with a one-cycle schedule and
-    random affine augmentation; it trains the shipped checkpoints.
+    ``best``: our recipe for these exact layers: AdamW with a one-cycle schedule, random
+    affine and stroke-thickness augmentation and a moving average of the weights; 5,000
+    training images are held out to choose settings on. It trains the shipped checkpoints.
     """
     get_spec(model_key)
     if recipe == "tutorial":
@@ -64,18 +69,19 @@ def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainCon
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
+# Chosen on the 5,000 held-out validation images, never on the test split (README, "Training").
 _BEST = {
     "mlp": TrainConfig(
-        "best", epochs=10, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-        schedule="onecycle", augment=True, label_smoothing=0.05,
+        "best", epochs=40, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        schedule="onecycle", augment=True, thickness=0.5, average=0.999, label_smoothing=0.05, validation=5000,
     ),
     "cnn": TrainConfig(
-        "best", epochs=12, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-        schedule="onecycle", augment=True, label_smoothing=0.05,
+        "best", epochs=24, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
+        schedule="onecycle", augment=True, thickness=0.5, average=0.999, label_smoothing=0.05, validation=5000,
     ),
     "lenet5": TrainConfig(
-        "best", epochs=8, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
-        schedule="onecycle", augment=True, label_smoothing=0.05,
+        "best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
+        schedule="onecycle", augment=True, thickness=0.5, average=0.999, label_smoothing=0.05, validation=5000,
     ),
 }
 
@@ -94,6 +100,12 @@ def check_config(config: TrainConfig) -> None:
         problems.append("batch size must be between 1 and 60000")
     if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
         problems.append("learning rate must be a positive number")
+    if not 0 <= config.validation <= MAX_VALIDATION:
+        problems.append(f"validation images must be between 0 and {MAX_VALIDATION:,}")
+    if not 0 <= config.thickness <= 3:
+        problems.append("thickness variation must be between 0 and 3 pixel steps")
+    if not 0 <= config.average < 1:
+        problems.append("the weight average's decay must be at least 0 and below 1")
     if config.train_subset is not None and config.train_subset < 1:
         problems.append("the training subset needs at least one image")
     if problems:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import normalize_pixels
+from .strokes import change_thickness
 
 if TYPE_CHECKING:
     import torch
@@ -149,35 +150,6 @@ def every_level(pixels: np.ndarray, name: str, seed: int = 0) -> torch.Tensor:
 
     image = torch.as_tensor(np.asarray(pixels, dtype=np.float32)).unsqueeze(0)
     return torch.cat([perturb(image, name, level, seed) for level in get_perturbation(name).levels])
-
-
-def change_thickness(pixels: torch.Tensor, level: float) -> torch.Tensor:
-    """Grey-level dilation (``level`` > 0) or erosion (< 0) with a cross-shaped element, ``|level|`` times.
-
-    A fractional level blends the last step linearly, so the ink mass changes monotonically
-    with the level.
-    """
-    thicker = level > 0
-    steps, fraction = divmod(abs(level), 1.0)
-    result = pixels
-    for _ in range(int(steps)):
-        result = _cross_step(result, thicker)
-    if fraction:
-        result = (1 - fraction) * result + fraction * _cross_step(result, thicker)
-    return result
-
-
-def _cross_step(pixels: torch.Tensor, dilate: bool) -> torch.Tensor:
-    """Max (dilation) or min (erosion) over each pixel and its four neighbours."""
-    from torch.nn import functional as F
-
-    image = pixels.unsqueeze(1) if dilate else -pixels.unsqueeze(1)  # erosion is dilation of the negative
-    # The border never wins: 0 is below any dilated value, −1 below any negated (eroded) one.
-    padded = F.pad(image, (1, 1, 1, 1), value=0.0 if dilate else -1.0)
-    across = F.max_pool2d(padded, (1, 3), stride=1)[:, :, 1:-1, :]
-    down = F.max_pool2d(padded, (3, 1), stride=1)[:, :, :, 1:-1]
-    result = across.maximum(down).squeeze(1)
-    return result if dilate else -result
 
 
 def _affine(pixels: torch.Tensor, shift_x: float = 0, shift_y: float = 0, rotation: float = 0,

@@ -50,6 +50,8 @@ _HISTORY_ROW = {
         "test_loss": _number(),
         "test_accuracy": _FRACTION,
         "seconds": _number(),
+        "validation_loss": _number(),
+        "validation_accuracy": _FRACTION,
     },
     # Later versions may add per-epoch numbers; they must be numbers too (or null).
     "additionalProperties": {"type": ["number", "null"]},

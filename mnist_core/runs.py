@@ -118,6 +118,7 @@ def save_run(
     train_images: int,
     stopped_early: bool = False,
     overwrite: bool = False,
+    validation_images: int = 0,
 ) -> RunInfo:
     """Write a complete run folder atomically.
 
@@ -131,6 +132,7 @@ def save_run(
         evaluation: the final evaluation on the test split.
         training_seconds: training time, evaluation excluded.
         train_images: how many training images were used.
+        validation_images: how many training images were held out to choose settings on.
 
     Returns:
         The saved run, as :func:`read_run` would return it.
@@ -166,6 +168,7 @@ def save_run(
         "confusion_matrix": evaluation.confusion.tolist(),
         "test_images": int(evaluation.confusion.sum()),
         "train_images": int(train_images),
+        "validation_images": int(validation_images),
         "training_seconds": round(float(training_seconds), 3),
         "stopped_early": bool(stopped_early),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

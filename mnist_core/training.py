@@ -6,6 +6,7 @@ index into it, augmented batch-wise on tensors (no per-sample Python work).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from .evaluation import Evaluation, evaluation_from_logits, predict_logits
 from .models import build_model
 from .networks import preferred_memory_format
 from .recipes import TrainConfig, check_config
+from .strokes import vary_thickness
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,12 @@ class EpochStats:
     train_accuracy: float  # on the epoch's (augmented) batches, as seen while training
     test_loss: float
     test_accuracy: float  # on the whole test split
-    seconds: float  # training time of this epoch, test evaluation excluded
+    seconds: float  # training time of this epoch, evaluation excluded
+    validation_loss: float | None = None  # on the held-out training images (None: none held out)
+    validation_accuracy: float | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class TrainResult:
     stopped: bool = False  # True when should_stop ended training early
     diverged_at: int | None = None  # the epoch whose loss became NaN or infinite: the model is useless
     train_images: int = 0  # how many training images were used
+    validation_images: int = 0  # how many were held out for validation
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -101,11 +106,16 @@ def train_model(
     on_progress: Callable[[TrainingProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train a fresh ``model_key`` model on ``data`` and evaluate it on the test split after each epoch.
+    """Train a fresh ``model_key`` model on ``data`` and evaluate it after each epoch.
+
+    The test split is only ever reported. With ``config.validation`` images held out of the
+    training split, each epoch is also evaluated on them: that is what settings are chosen on.
+    With ``config.average``, the moving average of the weights is what is evaluated and returned.
 
     Args:
         model_key: a key of :data:`mnist_core.models.MODELS`.
-        data: MNIST in memory; ``config.train_subset`` picks a random part of its training split.
+        data: MNIST in memory; ``config.validation`` images of its training split are held out,
+            then ``config.train_subset`` picks a random part of the rest.
         config: every training setting (see :func:`mnist_core.recipes.recipe_config`).
         on_progress: called after every batch, and once more at the end of each epoch.
         should_stop: polled before every batch; returning True ends training cleanly after
@@ -122,17 +132,22 @@ def train_model(
     model = model.to(memory_format=memory_format)
     generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
 
+    data, validation = data.validation_split(config.validation)
     if config.train_subset is not None and config.train_subset >= len(data.train_labels):
         config = replace(config, train_subset=None)  # "more than there are" is all of them
     data = data.training_subset(config.train_subset, seed=config.seed)
-    train_inputs = normalize(data.train_images).to(device).contiguous(memory_format=memory_format)
-    train_labels = data.train_labels.to(device)
-    test_inputs = normalize(data.test_images).to(device).contiguous(memory_format=memory_format)
+    as_input = lambda images: normalize(images).to(device).contiguous(memory_format=memory_format)  # noqa: E731
+    train_inputs, train_labels = as_input(data.train_images), data.train_labels.to(device)
+    test_inputs = as_input(data.test_images)
+    validation_inputs = as_input(validation.images) if len(validation) else None
 
     batches = math.ceil(len(train_labels) / config.batch_size)
     optimizer = _make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config, batches)
-    result = TrainResult(model_key, model, config, train_images=len(train_labels))
+    average = WeightAverage(model, config.average) if config.average else None
+    evaluated = average.model if average is not None else model
+    result = TrainResult(model_key, evaluated, config, train_images=len(train_labels),
+                         validation_images=len(validation))
 
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -147,6 +162,8 @@ def train_model(
                 break
             index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
             inputs, labels = train_inputs[index], train_labels[index]
+            if config.thickness:
+                inputs = random_thickness(inputs, generator, config.thickness)
             if config.augment:
                 inputs = random_affine(inputs, generator)
             logits = model(inputs)
@@ -156,6 +173,8 @@ def train_model(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+            if average is not None:
+                average.update(model)
             # Accumulated on the device: no per-batch synchronisation except for the callback.
             loss_sum += loss.detach() * len(labels)
             correct += (logits.detach().argmax(dim=1) == labels).sum()
@@ -169,15 +188,18 @@ def train_model(
             break
         seconds = time.perf_counter() - started
         result.training_seconds += seconds
-        evaluation = evaluation_from_logits(predict_logits(model, test_inputs), data.test_labels)
+        evaluation = evaluation_from_logits(predict_logits(evaluated, test_inputs), data.test_labels)
         if not (math.isfinite(float(loss_sum)) and math.isfinite(evaluation.loss)):
             # The weights are NaN or infinite now: no use continuing, nothing worth keeping.
             result.diverged_at = epoch
             break
+        checked = (evaluation_from_logits(predict_logits(evaluated, validation_inputs), validation.labels)
+                   if validation_inputs is not None else None)
         result.evaluation = evaluation
         result.history.append(
             EpochStats(epoch, float(loss_sum) / seen, int(correct) / seen,
-                       evaluation.loss, evaluation.accuracy, seconds)
+                       evaluation.loss, evaluation.accuracy, seconds,
+                       checked.loss if checked else None, checked.accuracy if checked else None)
         )
         if on_progress is not None:
             on_progress(
@@ -186,7 +208,42 @@ def train_model(
             )
 
     model.eval()
+    evaluated.eval()
     return result
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (Polyak averaging), kept in a copy.
+
+    The average is smoother than the weights that training moves: it reads better mid-training,
+    at a high learning rate, and a little better at the end. Early on the decay is lowered (as
+    in TensorFlow's ``ExponentialMovingAverage``), so the random initial weights fade quickly.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.updates = 0
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - decay)
+
+
+def random_thickness(inputs: torch.Tensor, generator: torch.Generator, level: float) -> torch.Tensor:
+    """Thin or thicken the strokes of each image in a normalised batch ``(B, 1, 28, 28)``.
+
+    Each image gets its own level, uniform in [-``level``, ``level``] (in steps of one
+    pixel's erosion or dilation; see :func:`mnist_core.strokes.vary_thickness`).
+    """
+    levels = (torch.rand(len(inputs), generator=generator) * 2 - 1).to(inputs.device) * level
+    pixels = inputs.squeeze(1) * MNIST_STD + MNIST_MEAN
+    varied = vary_thickness(pixels, levels)
+    return ((varied - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
 # The blank background of a normalised image: pixel value 0 after normalisation.

@@ -8,7 +8,7 @@ import streamlit as st
 
 from mnist_core.jobs import TrainingJob, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS
-from mnist_core.recipes import RECIPES, recipe_config
+from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
 from pages.shared.job_view import describe, job_board, live_board
@@ -53,11 +53,12 @@ with st.form("train.settings", border=True):
                       format_func=lambda key: MODELS[key].name, key="train.models")
     recipe = st.segmented_control(
         "Recipe", list(RECIPES), default="best", key="train.recipe",
-        help="best: AdamW, one-cycle schedule, random affine augmentation (trains the shipped checkpoints). "
-             "tutorial: the tutorials' settings with their bugs fixed: batch 100, 10 epochs, SGD 0.01 for the "
-             "MLP, Adam for the CNNs, no augmentation.",
+        help="best: AdamW, one-cycle schedule, random affine and stroke-thickness augmentation, a moving "
+             "average of the weights, 5,000 training images held out for validation (trains the shipped "
+             "checkpoints). tutorial: the tutorials' settings with their bugs fixed: batch 100, 10 epochs, SGD "
+             "0.01 for the MLP, Adam for the CNNs, no augmentation, all 60,000 images for training.",
     )
-    epochs_column, batch_column, rate_column, subset_column = st.columns(4)
+    epochs_column, batch_column, rate_column, subset_column, validation_column = st.columns(5)
     epochs = epochs_column.number_input("Epochs", min_value=1, max_value=100, value=None, step=1,
                                         placeholder="recipe's", key="train.epochs")
     batch_size = batch_column.number_input("Batch size", min_value=8, max_value=4096, value=None, step=16,
@@ -65,7 +66,11 @@ with st.form("train.settings", border=True):
     learning_rate = rate_column.number_input("Learning rate", min_value=1e-5, max_value=1.0, value=None,
                                              format="%.4f", placeholder="recipe's", key="train.lr")
     subset = subset_column.select_slider("Training images", SUBSET_CHOICES, value=60_000, key="train.subset",
-                                         format_func=lambda n: f"{n:,}")
+                                         format_func=lambda n: "all" if n >= 60_000 else f"{n:,}")
+    validation = validation_column.number_input(
+        "Validation images", min_value=0, max_value=MAX_VALIDATION, value=None, step=1000, placeholder="recipe's",
+        key="train.validation", help="Training images held out (always the same ones) to choose settings on: "
+                                     "their accuracy is shown per epoch beside the test accuracy. 0 for none.")
     submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
 
 if submitted:
@@ -75,7 +80,8 @@ if submitted:
         try:
             configs = {
                 key: recipe_config(key, recipe or "best", epochs=epochs, batch_size=batch_size,
-                                   learning_rate=learning_rate, train_subset=None if subset >= 60_000 else subset)
+                                   learning_rate=learning_rate, train_subset=None if subset >= 60_000 else subset,
+                                   validation=validation)
                 for key in models
             }
         except ValueError as error:

@@ -94,8 +94,9 @@ def test_real_mnist_digits_survive_the_round_trip(real_mnist):
     for index in range(20):
         original = real_mnist.test_images[index].numpy()
         enlarged = Image.fromarray(original).resize((280, 280), Image.Resampling.NEAREST)
-        again = prepare_digit(enlarged).pixels
-        assert correlation(original / 255.0, again) > 0.85, index
+        assert correlation(original / 255.0, prepare_digit(enlarged, normalise_width=False).pixels) > 0.95, index
+        # Redrawn at MNIST's median stroke width, a thin or bold digit changes width, not shape.
+        assert correlation(original / 255.0, prepare_digit(enlarged).pixels) > 0.7, index
 
 
 @pytest.mark.parametrize("name", list(hostile_files()))

@@ -15,10 +15,15 @@ def _import_pytorch(delay: float) -> None:
 
     import mnist_core.networks  # noqa: F401  (torch, and the networks the models are built from)
 
-    # Then torchvision's transforms (2 s; "Nudge it" and the sweeps move digits with them) in a
-    # thread of their own: whoever joins this one (the Draw page, to load the models) need not wait.
-    threading.Thread(target=importlib.import_module, args=("torchvision.transforms.v2.functional",),
-                     name="import-torchvision", daemon=True).start()
+    # Then, in a thread of their own (whoever joins this one, the Draw page to load the models,
+    # need not wait): scikit-image's skeletons and SciPy's distance transforms (1 s; every drawing's
+    # stroke width is measured with them), then torchvision's transforms (2 s; "Nudge it" and the
+    # sweeps move digits with them).
+    def import_the_rest() -> None:
+        for name in ("scipy.ndimage", "skimage.morphology", "torchvision.transforms.v2.functional"):
+            importlib.import_module(name)
+
+    threading.Thread(target=import_the_rest, name="import-image-libraries", daemon=True).start()
 
 
 def import_pytorch_soon(delay: float = 1.5) -> threading.Thread:

@@ -1,0 +1,140 @@
+"""MNIST test digits re-drawn as people draw them on the canvas: the check set for stroke width.
+
+Each digit's centre line (the skeleton of its ink) is traced with a round brush of fixed width
+on a black 280x280 canvas, the pen's path spanning 25-90 % of the canvas height, at a random
+place, anti-aliased as a browser draws. The canvas then goes through the app's own
+preprocessing (:func:`mnist_core.preprocess.prepare_digit`), exactly as a drawing does.
+
+Two brush ranges: the canvas's kind (14-30 px, so a small digit becomes a blob) and very thin
+pens (2-6 px, a hairline once scaled into the 20x20 box). ``python -m mnist_core drawn``
+reports each model's accuracy on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from .predict import ModelSet
+
+CANVAS = 280
+BRUSHES = {"brush 14-30 px": (14, 30), "brush 2-6 px": (2, 6)}
+HEIGHTS = (0.25, 0.90)  # the pen's path, as a fraction of the canvas height
+DEFAULT_IMAGES = 2000  # drawings per brush range
+_SUPERSAMPLE = 4  # drawn 4x larger, then averaged down: anti-aliased edges, as in a browser
+_TRACE_SCALE = 10  # the 28x28 digit is enlarged 10x before its centre line is found
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One re-drawn test digit."""
+
+    index: int  # in the MNIST test split
+    label: int
+    brush: float  # pixels on the canvas
+    height: float  # the pen's path, as a fraction of the canvas height
+    canvas: np.ndarray  # (280, 280) uint8, white ink on black
+
+
+def centre_line(image: np.ndarray) -> np.ndarray:
+    """The centre line of a 28x28 digit: ``(K, 2)`` points (row, column) in 28x28 pixel units."""
+    from skimage.morphology import skeletonize
+
+    enlarged = Image.fromarray(np.asarray(image, dtype=np.float32), mode="F").resize(
+        (28 * _TRACE_SCALE, 28 * _TRACE_SCALE), Image.Resampling.BICUBIC)
+    pixels = np.asarray(enlarged)
+    rows, columns = np.nonzero(skeletonize(pixels >= 0.5 * float(pixels.max())))
+    return (np.stack([rows, columns], axis=1) + 0.5) / _TRACE_SCALE
+
+
+def redraw(points: np.ndarray, brush: float, height: float, rng: np.random.Generator,
+           canvas: int = CANVAS) -> np.ndarray:
+    """Trace ``points`` (from :func:`centre_line`) with a round ``brush`` on a black canvas.
+
+    The path is scaled so it spans ``height`` of the canvas (less if its width would not fit)
+    and placed at a random position where the whole stroke fits.
+    """
+    top_left, bottom_right = points.min(axis=0), points.max(axis=0)
+    extent = np.maximum(bottom_right - top_left, 1e-6)
+    room = canvas - brush - 2  # the stroke's edges stay on the canvas
+    scale = min(height * canvas / extent[0], room / extent[0], room / extent[1])
+    lowest = 1 + brush / 2
+    offset = np.array([rng.uniform(lowest, max(lowest, canvas - 1 - brush / 2 - extent[i] * scale)) for i in (0, 1)])
+    placed = (points - top_left) * scale + offset
+    big = Image.new("L", (canvas * _SUPERSAMPLE, canvas * _SUPERSAMPLE), 0)
+    pen = ImageDraw.Draw(big)
+    radius = brush * _SUPERSAMPLE / 2
+    for row, column in placed * _SUPERSAMPLE:
+        pen.ellipse((column - radius, row - radius, column + radius, row + radius), fill=255)
+    return np.asarray(big.resize((canvas, canvas), Image.Resampling.BOX))
+
+
+def check_set(images: np.ndarray, labels: np.ndarray, brushes: tuple[float, float], count: int,
+              seed: int = 0) -> list[Drawing]:
+    """``count`` random test digits, each re-drawn with a random brush in ``brushes`` at a random size and place.
+
+    The same ``seed`` gives the same drawings.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(labels), size=min(count, len(labels)), replace=False)
+    drawings = []
+    for index in chosen:
+        brush = float(rng.uniform(*brushes))
+        height = float(rng.uniform(*HEIGHTS))
+        canvas = redraw(centre_line(images[index]), brush, height, rng)
+        drawings.append(Drawing(int(index), int(labels[index]), brush, height, canvas))
+    return drawings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Each model's accuracy on one set of drawings."""
+
+    name: str  # a key of BRUSHES
+    brushes: tuple[float, float]
+    images: int
+    correct: dict[str, int]  # model key → drawings read right
+    unreadable: int  # drawings the preprocessing refused (counted as wrong)
+
+    @property
+    def accuracy(self) -> dict[str, float]:
+        return {key: count / self.images for key, count in self.correct.items()}
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "brush_px": list(self.brushes), "images": self.images,
+                "unreadable": self.unreadable, "accuracy": {key: round(v, 6) for key, v in self.accuracy.items()}}
+
+
+def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
+          normalise_width: bool = True, on_progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+    """Each model's accuracy on ``count`` drawings per brush range of :data:`BRUSHES`.
+
+    The drawings go through the app's preprocessing (``normalise_width`` as the app has it
+    unless False), then every model reads the same batch. ``on_progress(done, total)`` after
+    each drawing.
+    """
+    import torch
+
+    from .preprocess import NoDigitError, prepare_digit
+
+    results, total = [], count * len(BRUSHES)
+    for number, (name, brushes) in enumerate(BRUSHES.items()):
+        inputs, truth, unreadable = [], [], 0
+        for done, drawing in enumerate(check_set(images, labels, brushes, count, seed + number), start=1):
+            try:
+                inputs.append(prepare_digit(drawing.canvas, normalise_width=normalise_width).tensor)
+                truth.append(drawing.label)
+            except NoDigitError:
+                unreadable += 1
+            if on_progress is not None:
+                on_progress(number * count + done, total)
+        answers = models.predict_batch(torch.cat(inputs)) if inputs else {}
+        correct = {key: int((probabilities.argmax(axis=1) == np.asarray(truth)).sum())
+                   for key, probabilities in answers.items()}
+        results.append(CheckResult(name, brushes, min(count, len(labels)), correct, unreadable))
+    return results
