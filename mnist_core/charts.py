@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from .models import MODELS
 
 FONT_SIZE = 16
-_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+_DASHES = ("solid", "dash", "dashdot", "longdash")  # not "dot": validation curves are dotted
 _PATTERNS = ("", "/", ".", "x", "-")  # bar fills for several runs of one model (same colour)
 METRIC_LABELS = {
     "test_accuracy": "Test accuracy",
@@ -47,6 +47,7 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
     companion = "validation_" + metric.removeprefix("test_") if metric.startswith("test_") else None
     figure = go.Figure()
     seen_per_model: dict[str, int] = {}
+    dotted = False
     hover = f"%{{fullData.name}}<br>epoch %{{x}}: %{{y:.{2 if percent else 4}f}}{'%' if percent else ''}<extra></extra>"
     for curve in curves:
         repeat = seen_per_model.get(curve.model_key, 0)
@@ -63,6 +64,7 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
         )
         checked = [row for row in curve.history if row.get(companion) is not None] if companion else []
         if checked:
+            dotted = True
             scale = 100 if percent else 1
             figure.add_trace(
                 go.Scatter(
@@ -72,7 +74,6 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
                 )
             )
     label = METRIC_LABELS.get(metric, metric)
-    dotted = any(trace.line.dash == "dot" and trace.name.endswith("· validation") for trace in figure.data)
     figure.update_layout(
         title=plain(title) if title else f"{label} per epoch" + (" (dotted: validation)" if dotted else ""),
         xaxis_title="epoch",

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", type=_positive_int, help="train on this many random training images")
     train.add_argument("--validation", type=_count, metavar="N",
                        help="hold out N training images (always the same ones) to choose settings on; "
-                            "0 for none (default: the recipe's: best 5,000, tutorial 0)")
+                            "0 for none (default: the recipe's: best 5,000, tutorial none)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     train.add_argument("--out", type=Path, default=None,
@@ -131,15 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     robustness.set_defaults(handler=_robustness)
 
     drawn = commands.add_parser(
-        "drawn", help="each model's accuracy on test digits re-drawn as people draw on the canvas: "
+        "drawn", help="each model's accuracy on MNIST digits re-drawn as people draw on the canvas: "
                       "round brushes of 14-30 px and 2-6 px, small and large")
     drawn.add_argument("--runs", type=Path, default=None,
                        help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
                             "(default: checkpoints/)")
     drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
-                       help=f"drawings per brush range, of test digits drawn at random with --seed "
+                       help=f"drawings per brush range, of digits of the split drawn at random with --seed "
                             f"(default: {DRAWN_IMAGES})")
     drawn.add_argument("--seed", type=int, default=0, help="picks the digits, brushes, sizes and places (default: 0)")
+    drawn.add_argument("--split", choices=("test", "validation"), default="test",
+                       help="re-draw test digits (default), or the training images the best recipe holds out "
+                            "for validation (to choose settings on)")
     drawn.add_argument("--keep-width", action="store_true",
                        help="do not redraw the strokes at MNIST's width (how the app read drawings before)")
     drawn.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -197,8 +200,13 @@ def _train(args: argparse.Namespace) -> int:
     for config in configs.values():
         check_config(config)
     resolve_device(args.device)
-    prepare_runs_folder(args.out)
     data = load_mnist(args.data_dir)
+    for config in configs.values():
+        try:
+            data.check_validation_size(config.validation)
+        except ValueError as error:
+            raise ValueError(f"{error} Pass --validation N.") from None
+    prepare_runs_folder(args.out)
     failed = False
 
     for key in keys:
@@ -471,24 +479,37 @@ def _drawn(args: argparse.Namespace) -> int:
     from .data import load_mnist
     from .drawn import check
     from .predict import load_model_set
+    from .recipes import BEST_VALIDATION
 
     chosen = _default_runs(args.runs)
     models = load_model_set(chosen)
     data = load_mnist(args.data_dir)
+    if args.split == "validation":
+        trained_on_them = [f"{_shown(run.path)} ({run.validation_images:,})" for run in chosen.values()
+                           if run.validation_images != BEST_VALIDATION]
+        if trained_on_them:
+            raise ValueError(f"--split validation re-draws the {BEST_VALIDATION:,} training images the best recipe "
+                             "holds out, but these runs did not hold out (the same) images: "
+                             + ", ".join(trained_on_them) + ". Use the test split, or runs of the best recipe.")
+        _, held_out = data.validation_split(BEST_VALIDATION)
+        images, labels = held_out.images, held_out.labels
+    else:
+        images, labels = data.test_images, data.test_labels
     with tqdm(desc="drawings", unit="drawing", dynamic_ncols=True, leave=False) as bar:
         def show(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        results = check(models, data.test_images.numpy(), data.test_labels.numpy(), args.images, args.seed,
+        results = check(models, images.numpy(), labels.numpy(), args.images, args.seed,
                         normalise_width=not args.keep_width, on_progress=show)
     width = "kept" if args.keep_width else "normalised"
     if args.json:
-        print(json.dumps({"images": args.images, "seed": args.seed, "stroke_width": width,
+        print(json.dumps({"split": args.split, "images": args.images, "seed": args.seed, "stroke_width": width,
                           "runs": {key: _shown(run.path) for key, run in chosen.items()},
                           "sets": [result.to_dict() for result in results]}, indent=2, allow_nan=False))
         return EXIT_OK
-    print(f"Accuracy on MNIST test digits re-drawn on a 280x280 canvas (seed {args.seed}; stroke width {width}): "
+    print(f"Accuracy on MNIST {args.split} digits re-drawn on a 280x280 canvas "
+          f"(seed {args.seed}; stroke width {width}): "
           + ", ".join(f"{MODELS[key].name} {_shown(run.path)}" for key, run in chosen.items()))
     for result in results:
         refused = f"; {result.unreadable} refused as unreadable" if result.unreadable else ""

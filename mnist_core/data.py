@@ -82,11 +82,9 @@ class MnistData:
         Returns the data without them (test split unchanged) and the held-out images. The
         choice depends only on ``size`` and ``seed``: the same images every time.
         """
+        self.check_validation_size(size)
         if size == 0:
             return self, Split(self.train_images[:0], self.train_labels[:0])
-        if not 0 < size < len(self.train_labels):
-            raise ValueError(f"Cannot hold out {size} of {len(self.train_labels)} training images for validation: "
-                             f"choose 0 (none) to {len(self.train_labels) - 1}.")
         import torch
 
         order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
@@ -94,6 +92,12 @@ class MnistData:
         remaining = MnistData(self.train_images[kept], self.train_labels[kept],
                               self.test_images, self.test_labels, self.root)
         return remaining, Split(self.train_images[held_out], self.train_labels[held_out])
+
+    def check_validation_size(self, size: int) -> None:
+        """Raises ValueError unless ``size`` training images can be held out (and some left to train on)."""
+        if not 0 <= size < len(self.train_labels):
+            raise ValueError(f"Cannot hold out {size:,} of the {len(self.train_labels):,} training images for "
+                             f"validation: choose 0 (none) to {len(self.train_labels) - 1:,}.")
 
     def test_subset(self, size: int | None) -> MnistData:
         """The same data with only the first ``size`` test images (for quick checks)."""

@@ -1,4 +1,4 @@
-"""MNIST test digits re-drawn as people draw them on the canvas: the check set for stroke width.
+"""MNIST digits re-drawn as people draw them on the canvas: the check set for stroke width.
 
 Each digit's centre line (the skeleton of its ink) is traced with a round brush of fixed width
 on a black 280x280 canvas, the pen's path spanning 25-90 % of the canvas height, at a random
@@ -7,7 +7,8 @@ preprocessing (:func:`mnist_core.preprocess.prepare_digit`), exactly as a drawin
 
 Two brush ranges: the canvas's kind (14-30 px, so a small digit becomes a blob) and very thin
 pens (2-6 px, a hairline once scaled into the 20x20 box). ``python -m mnist_core drawn``
-reports each model's accuracy on both.
+reports each model's accuracy on both, for test digits (what is reported) or for the training
+images the ``best`` recipe holds out (what settings are chosen on).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ _TRACE_SCALE = 10  # the 28x28 digit is enlarged 10x before its centre line is f
 
 @dataclass(frozen=True)
 class Drawing:
-    """One re-drawn test digit."""
+    """One re-drawn digit."""
 
-    index: int  # in the MNIST test split
+    index: int  # in the images it was drawn from (a split of MNIST)
     label: int
     brush: float  # pixels on the canvas
     height: float  # the pen's path, as a fraction of the canvas height
@@ -76,7 +77,8 @@ def redraw(points: np.ndarray, brush: float, height: float, rng: np.random.Gener
 
 def check_set(images: np.ndarray, labels: np.ndarray, brushes: tuple[float, float], count: int,
               seed: int = 0) -> list[Drawing]:
-    """``count`` random test digits, each re-drawn with a random brush in ``brushes`` at a random size and place.
+    """``count`` random digits of ``images``, each re-drawn with a random brush in ``brushes`` at a random
+    size and place.
 
     The same ``seed`` gives the same drawings.
     """
@@ -112,16 +114,19 @@ class CheckResult:
 
 def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
           normalise_width: bool = True, on_progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
-    """Each model's accuracy on ``count`` drawings per brush range of :data:`BRUSHES`.
+    """Each model's accuracy on ``count`` drawings (at most one per image) per brush range of :data:`BRUSHES`.
 
     The drawings go through the app's preprocessing (``normalise_width`` as the app has it
     unless False), then every model reads the same batch. ``on_progress(done, total)`` after
-    each drawing.
+    each drawing. A drawing the preprocessing refuses counts as wrong for every model.
     """
     import torch
 
     from .preprocess import NoDigitError, prepare_digit
 
+    if len(labels) == 0:
+        raise ValueError("No images to re-draw.")
+    count = min(count, len(labels))
     results, total = [], count * len(BRUSHES)
     for number, (name, brushes) in enumerate(BRUSHES.items()):
         inputs, truth, unreadable = [], [], 0
@@ -133,8 +138,9 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
                 unreadable += 1
             if on_progress is not None:
                 on_progress(number * count + done, total)
-        answers = models.predict_batch(torch.cat(inputs)) if inputs else {}
-        correct = {key: int((probabilities.argmax(axis=1) == np.asarray(truth)).sum())
-                   for key, probabilities in answers.items()}
-        results.append(CheckResult(name, brushes, min(count, len(labels)), correct, unreadable))
+        correct = dict.fromkeys(models.keys, 0)
+        if inputs:
+            for key, probabilities in models.predict_batch(torch.cat(inputs)).items():
+                correct[key] = int((probabilities.argmax(axis=1) == np.asarray(truth)).sum())
+        results.append(CheckResult(name, brushes, count, correct, unreadable))
     return results

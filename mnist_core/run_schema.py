@@ -91,6 +91,7 @@ RUN_SCHEMA = {
         },
         "test_images": _count(minimum=1),
         "train_images": _count(),
+        "validation_images": _count(),
         "training_seconds": _number(0, 10**8),
         "stopped_early": {"type": "boolean"},
         "created": {"type": "string", "maxLength": 64},

@@ -83,6 +83,7 @@ class RunInfo:
     stopped_early: bool
     test_images: int  # size of the test split the metrics were measured on
     train_images: int
+    validation_images: int = 0  # training images held out to choose settings on (0: none, or an older run)
 
     @property
     def name(self) -> str:
@@ -92,6 +93,12 @@ class RunInfo:
     @property
     def accuracy(self) -> float:
         return float(self.metrics["accuracy"])
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        """The last epoch's accuracy on the held-out validation images (None: none were held out)."""
+        value = self.history[-1].get("validation_accuracy") if self.history else None
+        return float(value) if value is not None else None
 
     @property
     def recipe(self) -> str:
@@ -310,6 +317,7 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
         stopped_early=bool(record.get("stopped_early", False)),
         test_images=int(record.get("test_images", confusion.sum())),
         train_images=int(record.get("train_images", 0)),
+        validation_images=int(record.get("validation_images", 0)),
     )
     actual_size = weights_file.stat().st_size
     if actual_size != info.weights_bytes:

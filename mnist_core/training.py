@@ -162,8 +162,8 @@ def train_model(
                 break
             index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
             inputs, labels = train_inputs[index], train_labels[index]
-            if config.thickness:
-                inputs = random_thickness(inputs, generator, config.thickness)
+            if config.thinner or config.thicker:
+                inputs = random_thickness(inputs, generator, config.thinner, config.thicker)
             if config.augment:
                 inputs = random_affine(inputs, generator)
             logits = model(inputs)
@@ -218,31 +218,33 @@ class WeightAverage:
     The average is smoother than the weights that training moves: it reads better mid-training,
     at a high learning rate, and a little better at the end. Early on the decay is lowered (as
     in TensorFlow's ``ExponentialMovingAverage``), so the random initial weights fade quickly.
+    Parameters only: none of the three networks has buffers (no batch normalisation).
     """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.model = copy.deepcopy(model).eval()
         self.decay = decay
         self.updates = 0
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - decay)
+        for averaged, current in zip(self.model.parameters(), model.parameters()):
+            averaged.lerp_(current, 1 - decay)
 
 
-def random_thickness(inputs: torch.Tensor, generator: torch.Generator, level: float) -> torch.Tensor:
+def random_thickness(inputs: torch.Tensor, generator: torch.Generator, thinner: float,
+                     thicker: float) -> torch.Tensor:
     """Thin or thicken the strokes of each image in a normalised batch ``(B, 1, 28, 28)``.
 
-    Each image gets its own level, uniform in [-``level``, ``level``] (in steps of one
-    pixel's erosion or dilation; see :func:`mnist_core.strokes.vary_thickness`).
+    Each image gets its own level, uniform in [-``thinner``, ``thicker``], in pixel steps of
+    grey-level erosion or dilation (see :func:`mnist_core.strokes.vary_thickness`).
     """
-    levels = (torch.rand(len(inputs), generator=generator) * 2 - 1).to(inputs.device) * level
+    draws = torch.rand(len(inputs), generator=generator).to(inputs.device)
+    levels = draws * (thinner + thicker) - thinner
     pixels = inputs.squeeze(1) * MNIST_STD + MNIST_MEAN
-    varied = vary_thickness(pixels, levels)
+    varied = vary_thickness(pixels, levels, steps=math.ceil(max(thinner, thicker)))
     return ((varied - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
@@ -297,6 +299,6 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, batch
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=config.learning_rate, epochs=config.epochs, steps_per_epoch=batches,
-            pct_start=0.2,
+            pct_start=min(config.warmup_epochs / config.epochs, 0.3) if config.warmup_epochs else 0.2,
         )
     return None

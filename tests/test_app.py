@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import PROJECT_ROOT
@@ -16,9 +18,10 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     table = at.dataframe[0].value
     assert sorted(table["Model"]) == ["CNN", "LeNet-5", "MLP"]
     assert table["Test accuracy (%)"].min() > 98.5
-    assert "most accurate" in texts(at) and "not a significant difference (McNemar p = 0.53" in texts(at)
-    assert list(table.sort_values("Model")["95% interval (%)"]) == ["99.07–99.41", "99.14–99.46", "98.87–99.25"]
+    assert "most accurate" in texts(at) and "not a significant difference (McNemar p = 0.36" in texts(at)
+    assert list(table.sort_values("Model")["95% interval (%)"]) == ["99.21–99.52", "99.30–99.59", "99.06–99.40"]
     assert len(at.get("image")) == 30  # the gallery: three test digits of each class
+    assert table["Validation accuracy (%)"].min() > 98.5  # the shipped runs held out 5,000 training images
     assert "Runs in use" in sidebar_text(at) and "MNIST found" in sidebar_text(at)
 
 
@@ -58,6 +61,8 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     assert "test images of a **4** were predicted as **9**" in texts(at) or "No chosen run" in texts(at)
     at.toggle(key="compare.normalise").set_value(True).run()
     assert not at.exception
+    curves = next(chart for chart in at.get("plotly_chart") if "per epoch" in chart.proto.spec)
+    assert "LeNet-5 · validation" in curves.proto.spec and "dotted: validation" in curves.proto.spec
 
 
 def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, monkeypatch):
@@ -74,7 +79,9 @@ def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatc
 
 def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
-    at = press_train(open_page("pages/train.py"), ["lenet5"], epochs=1)
+    at = open_page("pages/train.py")
+    at.session_state["train.validation"] = 500
+    at = press_train(at, ["lenet5"], epochs=1)
     assert not at.exception, [e.value for e in at.exception]
     (job,) = job_board.jobs()
     assert job.wait(timeout=120)
@@ -82,6 +89,8 @@ def test_training_a_slice_appears_on_compare(user_runs, real_data_root, monkeypa
     assert [s.state for s in snapshot.statuses] == ["saved"], snapshot
     (saved,) = snapshot.saved_runs
     assert saved.parent == user_runs and saved.name.startswith("lenet5-best-")
+    record = json.loads((saved / "run.json").read_text())
+    assert record["validation_images"] == 500 and "validation_accuracy" in record["history"][0]
     at.run()
     assert "Saved 1 run(s)" in texts(at)
 

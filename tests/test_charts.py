@@ -19,6 +19,16 @@ def test_history_chart_overlays_runs_in_model_colours_and_percent():
     assert "(%)" in figure.layout.yaxis.title.text
 
 
+def test_a_run_with_validation_images_shows_its_validation_curve_dotted_in_its_colour():
+    history = [{**row, "validation_accuracy": row["test_accuracy"] - 0.01, "validation_loss": 0.5} for row in HISTORY]
+    figure = history_chart([Curve("LeNet-5", "lenet5", history), Curve("CNN", "cnn", HISTORY)])
+    assert [trace.name for trace in figure.data] == ["LeNet-5", "LeNet-5 · validation", "CNN"]
+    assert figure.data[1].line.dash == "dot" and figure.data[1].line.color == MODELS["lenet5"].color
+    assert list(figure.data[1].y) == [89.0, 94.0]
+    assert "dotted: validation" in figure.layout.title.text
+    assert len(history_chart([Curve("LeNet-5", "lenet5", history)], metric="train_loss").data) == 1
+
+
 def test_loss_chart_is_not_in_percent():
     figure = history_chart([Curve("CNN", "cnn", HISTORY)], metric="train_loss")
     assert list(figure.data[0].y) == [0.3, 0.2] and "%" not in figure.layout.yaxis.title.text

@@ -111,9 +111,26 @@ def test_train_writes_a_run_folder(capsys, fake_mnist_root, tmp_path):
     assert info.config["epochs"] == 1 and len(info.history) == 1 and info.train_images == 120
 
 
+def test_train_holds_out_validation_images_and_records_their_accuracy(capsys, fake_mnist_root, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--model", "lenet5", "--epochs", "1", "--validation", "20",
+                             "--data-dir", fake_mnist_root, "--out", tmp_path / "out", "--name", "held-out")
+    assert code == 0, err
+    assert "validation accuracy" in out
+    record = json.loads((tmp_path / "out" / "held-out" / RUN_FILE).read_text())
+    assert record["config"]["validation"] == 20 and record["validation_images"] == 20
+    assert record["train_images"] == 100 and 0 <= record["history"][0]["validation_accuracy"] <= 1
+
+
+def test_the_best_recipe_on_too_few_images_says_to_pass_validation(capsys, fake_mnist_root, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--model", "mlp", "--epochs", "1", "--data-dir", fake_mnist_root,
+                           "--out", tmp_path / "out")
+    assert code == 1 and "--validation" in err and "5,000" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_train_refuses_to_overwrite_without_permission(capsys, fake_mnist_root, tmp_path):
-    args = ["train", "--model", "all", "--epochs", "1", "--subset", "40", "--data-dir", fake_mnist_root,
-            "--out", tmp_path / "out", "--name", "{model}"]
+    args = ["train", "--model", "all", "--epochs", "1", "--subset", "40", "--validation", "0",
+            "--data-dir", fake_mnist_root, "--out", tmp_path / "out", "--name", "{model}"]
     assert run_cli(capsys, *args)[0] == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cnn", "lenet5", "mlp"]
     code, _, err = run_cli(capsys, *args)

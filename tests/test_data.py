@@ -86,6 +86,33 @@ def test_training_subset_is_random_and_reproducible(fake_mnist_root):
     assert data.training_subset(None) is data
 
 
+def test_validation_split_is_disjoint_from_training_and_always_the_same(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    remaining, held_out = data.validation_split(30)
+    again_remaining, again_held_out = data.validation_split(30)
+    assert len(held_out) == 30 and len(remaining.train_labels) == 90
+    assert torch.equal(held_out.images, again_held_out.images) and torch.equal(remaining.train_images,
+                                                                              again_remaining.train_images)
+    kept = {bytes(image.numpy()) for image in remaining.train_images}
+    assert not kept & {bytes(image.numpy()) for image in held_out.images}  # no image in both
+    assert len(kept | {bytes(image.numpy()) for image in held_out.images}) == 120  # together: all of them
+    assert torch.equal(remaining.test_images, data.test_images)  # the test split stays whole
+    assert not torch.equal(data.validation_split(30, seed=1)[1].images, held_out.images)
+
+
+def test_no_validation_split_keeps_every_training_image(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    remaining, held_out = data.validation_split(0)
+    assert remaining is data and len(held_out) == 0
+
+
+@pytest.mark.parametrize("size", [120, 500, -1])
+def test_a_validation_split_too_large_is_refused_with_the_limit(fake_mnist_root, size):
+    data = load_mnist(fake_mnist_root, download=False)
+    with pytest.raises(ValueError, match="0 \\(none\\) to 119"):
+        data.validation_split(size)
+
+
 def test_normalize_applies_mnist_statistics_once():
     images = torch.zeros(1, 28, 28, dtype=torch.uint8)
     images[0, 0, 0] = 255

@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
-from mnist_core.data import load_mnist, normalize
-from mnist_core.models import MODEL_KEYS
+from mnist_core.data import VALIDATION_SEED, load_mnist, normalize
+from mnist_core.evaluation import evaluate
+from mnist_core.models import MODEL_KEYS, build_model
 from mnist_core.recipes import TrainConfig, recipe_config
-from mnist_core.training import random_affine, train_model
+from mnist_core.training import WeightAverage, random_affine, random_thickness, train_model
 
 
 def test_tutorial_recipe_is_the_tutorials_settings():
@@ -20,6 +21,33 @@ def test_best_recipe_uses_augmentation_and_a_schedule():
     for key in MODEL_KEYS:
         config = recipe_config(key, "best")
         assert config.augment and config.schedule == "onecycle" and config.optimizer == "adamw"
+        assert config.thinner > 0 and config.thicker > 0 and config.average > 0
+
+
+def test_best_holds_out_5000_validation_images_and_the_tutorial_none():
+    for key in MODEL_KEYS:
+        assert recipe_config(key, "best").validation == 5000
+        assert recipe_config(key, "tutorial").validation == 0
+        assert recipe_config(key, "best", validation=0).validation == 0
+
+
+def test_the_tutorial_recipe_trains_on_every_training_image(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    result = train_model("mlp", data, recipe_config("mlp", "tutorial", epochs=1, batch_size=40))
+    assert (result.train_images, result.validation_images) == (120, 0)
+    assert "validation_accuracy" not in result.history[0].to_dict()
+
+
+def test_validation_accuracy_is_reported_per_epoch_beside_the_test_accuracy(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    result = train_model("lenet5", data, recipe_config("lenet5", "best", epochs=2, batch_size=30, validation=40))
+    assert (result.train_images, result.validation_images) == (80, 40)
+    for row in result.history:
+        assert 0 <= row.validation_accuracy <= 1 and row.validation_loss > 0
+        assert {"validation_accuracy", "validation_loss", "test_accuracy"} <= row.to_dict().keys()
+    _, held_out = data.validation_split(40, seed=VALIDATION_SEED)
+    again = evaluate(result.model, held_out.images, held_out.labels)
+    assert again.accuracy == pytest.approx(result.history[-1].validation_accuracy)
 
 
 def test_overrides_apply_and_none_is_ignored():
@@ -35,7 +63,8 @@ def test_config_round_trips_through_a_dict():
 @pytest.mark.parametrize(
     "override, message",
     [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch size"), ({"learning_rate": -1.0}, "learning rate"),
-     ({"optimizer": "lbfgs"}, "optimizer")],
+     ({"optimizer": "lbfgs"}, "optimizer"), ({"validation": -5}, "validation"), ({"validation": 200}, "hold out"),
+     ({"average": 1.0}, "average"), ({"thicker": -1.0}, "thickening")],
 )
 def test_bad_settings_are_refused_with_a_reason(fake_mnist_root, override, message):
     data = load_mnist(fake_mnist_root, download=False)
@@ -73,6 +102,41 @@ def test_should_stop_ends_training_cleanly(fake_mnist_root):
     result = train_model("mlp", data, recipe_config("mlp", "tutorial", epochs=5, batch_size=40),
                          should_stop=stop_in_second_epoch)
     assert result.stopped and len(result.history) == 1 and result.evaluation is not None
+
+
+def test_the_weight_average_follows_the_weights_and_forgets_the_start_quickly():
+    torch.manual_seed(0)
+    model = build_model("lenet5")
+    average = WeightAverage(model, decay=0.999)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+    for _ in range(2000):
+        average.update(model)
+    for mine, theirs in zip(average.model.parameters(), model.parameters()):
+        # The start's weight after 2,000 updates: the product of the warm-up decays (t+1)/(t+10), < 0.001.
+        assert torch.allclose(mine, theirs, atol=1e-3)
+    assert not average.model.training
+
+
+def test_trained_with_an_average_the_returned_model_is_what_was_evaluated(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    result = train_model("mlp", data, recipe_config("mlp", "best", epochs=2, batch_size=30, validation=0))
+    again = evaluate(result.model, data.test_images, data.test_labels)
+    assert again.accuracy == result.evaluation.accuracy and not result.model.training
+
+
+@pytest.mark.real_data
+def test_random_thickness_thins_and_thickens_each_image_reproducibly(real_mnist):
+    inputs = normalize(real_mnist.test_images[:64])
+    varied = random_thickness(inputs, torch.Generator().manual_seed(0), 0.5, 1.5)
+    again = random_thickness(inputs, torch.Generator().manual_seed(0), 0.5, 1.5)
+    assert torch.equal(varied, again) and varied.shape == inputs.shape
+    change = (varied - inputs).flatten(1).sum(dim=1)
+    assert (change > 0).any() and (change < 0).any()  # some thicker, some thinner
+    background = normalize(torch.zeros(1, 28, 28, dtype=torch.uint8))[0, 0, 0, 0]
+    assert torch.allclose(varied[:, :, 0, 0], background.expand(64, 1))  # the blank border stays blank
+    assert torch.allclose(random_thickness(inputs, torch.Generator().manual_seed(0), 0.0, 0.0), inputs, atol=1e-5)
 
 
 def test_random_affine_moves_digits_but_keeps_the_background():

@@ -32,3 +32,16 @@ def huge_png_header(width, height):
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     pixels = chunk(b"IDAT", zlib.compress(b"\0" * 64))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
+
+
+def aligned(image, reference):
+    """``image`` moved by at most one pixel each way to match ``reference`` best.
+
+    Digits are centred by whole pixels, as in MNIST; a centre of mass near half a pixel can
+    round either way, so two nearly equal drawings may land one pixel apart.
+    """
+    import numpy as np
+
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    moved = [np.roll(image, shift, axis=(0, 1)) for shift in shifts]
+    return min(moved, key=lambda candidate: float(np.abs(candidate - reference).sum()))

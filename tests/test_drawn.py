@@ -1,0 +1,58 @@
+import json
+
+import numpy as np
+import pytest
+
+from mnist_core.cli import main
+from mnist_core.drawn import BRUSHES, CANVAS, centre_line, check_set, redraw
+from mnist_core.preprocess import prepare_digit
+
+
+def correlation(a, b):
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.mark.real_data
+def test_the_check_set_is_the_same_for_the_same_seed_and_within_its_ranges(real_mnist):
+    images, labels = real_mnist.test_images[:200].numpy(), real_mnist.test_labels[:200].numpy()
+    first = check_set(images, labels, (14, 30), 12, seed=3)
+    again = check_set(images, labels, (14, 30), 12, seed=3)
+    other = check_set(images, labels, (14, 30), 12, seed=4)
+    assert [d.index for d in first] == [d.index for d in again] != [d.index for d in other]
+    assert all(np.array_equal(a.canvas, b.canvas) for a, b in zip(first, again))
+    for drawing in first:
+        assert drawing.canvas.shape == (CANVAS, CANVAS) and drawing.canvas.dtype == np.uint8
+        assert 14 <= drawing.brush <= 30 and 0.25 <= drawing.height <= 0.9
+        assert drawing.label == labels[drawing.index]
+        rows = np.flatnonzero(drawing.canvas.max(axis=1) > 127)
+        assert rows[0] > 0 and rows[-1] < CANVAS - 1  # the whole stroke is on the canvas
+        # The pen's path spans the chosen height (less only when the digit is wider than tall).
+        assert rows[-1] - rows[0] + 1 <= drawing.height * CANVAS + drawing.brush + 2
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("brush", [3, 22])
+def test_a_re_drawn_digit_is_read_as_the_same_shape(real_mnist, brush):
+    for index in range(10):
+        original = real_mnist.test_images[index].numpy()
+        canvas = redraw(centre_line(original), brush, 0.6, np.random.default_rng(index))
+        assert correlation(prepare_digit(canvas).pixels, prepare_digit(original).pixels) > 0.6, index
+
+
+def test_the_brush_ranges_are_the_canvas_brush_and_very_thin_pens():
+    assert list(BRUSHES.values()) == [(14, 30), (2, 6)]
+
+
+@pytest.mark.real_data
+def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data_root):
+    code = main(["drawn", "--images", "6", "--json", "--data-dir", str(real_data_root)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["images"] == 6 and report["seed"] == 0 and report["stroke_width"] == "normalised"
+    assert report["split"] == "test"
+    assert set(report["runs"]) == {"mlp", "cnn", "lenet5"}
+    assert [s["name"] for s in report["sets"]] == list(BRUSHES)
+    for result in report["sets"]:
+        assert result["images"] == 6 and result["unreadable"] == 0
+        assert set(result["accuracy"]) == {"mlp", "cnn", "lenet5"}
+        assert all(0 <= value <= 1 for value in result["accuracy"].values())
