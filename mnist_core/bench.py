@@ -86,7 +86,7 @@ class RobustnessTiming:
 @dataclass
 class ExplainTiming:
     occlusion_median_ms: float  # the three models' occlusion maps for one drawing
-    integrated_gradients_median_ms: float  # the same with integrated gradients (32 steps)
+    integrated_gradients_median_ms: float  # the same with integrated gradients (64 steps)
     feature_pass_seconds: dict[str, float]  # per model: the training set through its last hidden layer
     nearest_median_ms: dict[str, float]  # per model: the five nearest training images of a drawing
 
@@ -393,7 +393,7 @@ def format_markdown(report: BenchReport) -> str:
             "| Explanations (\"Why?\"), three shipped runs, one drawing | time |",
             "|---|---:|",
             f"| occlusion maps, all three models (median) | {timing.occlusion_median_ms:.0f} ms |",
-            f"| integrated gradients, 32 steps, all three (median) | {timing.integrated_gradients_median_ms:.0f} ms |",
+            f"| integrated gradients, 64 steps, all three (median) | {timing.integrated_gradients_median_ms:.0f} ms |",
             *(f"| {MODELS[key].name}: one-time pass over the training set / nearest five | "
               f"{timing.feature_pass_seconds[key]:.1f} s / {timing.nearest_median_ms[key]:.1f} ms |"
               for key in timing.feature_pass_seconds),

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     explain.add_argument("--method", choices=METHODS, default="occlusion",
                          help="occlusion (default: a black 5x5 patch slid over the digit) or integrated-gradients "
-                              "(from a black image, 32 steps)")
+                              "(from a black image, 64 steps)")
     explain.add_argument("--runs", type=Path, default=None,
                          help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
                               "(default: checkpoints/)")

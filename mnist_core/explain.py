@@ -2,7 +2,7 @@
 
 - Attribution maps with Captum, the same method for all three models: **occlusion** (a black
   5x5 patch slid over the digit; how much the answer's probability drops — model-agnostic, the
-  default) and **integrated gradients** (from a black image to the digit, 32 steps). A black
+  default) and **integrated gradients** (from a black image to the digit, 64 steps). A black
   baseline cannot credit *missing* strokes: integrated gradients only says which ink mattered.
 - A sanity check (Adebayo et al. 2018): the same map for a copy of the model with its weights
   re-initialised. A method whose map does not change has not looked at what the model learned
@@ -34,7 +34,7 @@ METHOD_TITLES = {"occlusion": "Occlusion", "integrated-gradients": "Integrated g
 BASELINE_HELP = ("Integrated gradients start from a black image (no ink): they credit the ink that is there and "
                  "cannot credit a stroke that is missing.")
 PATCH, STRIDE = 5, 2  # occlusion: a 5x5 patch every 2 pixels (144 positions), one batch per model
-STEPS = 32  # integrated gradients
+STEPS = 64  # integrated gradients: 32 left a 6-13 % completeness gap for LeNet-5 on some digits
 _BACKGROUND = -MNIST_MEAN / MNIST_STD  # a black pixel, normalised
 
 FIRST_CONVOLUTION = {"cnn": "conv", "lenet5": "conv1"}

@@ -61,8 +61,9 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     assert "test images of a **4** were predicted as **9**" in texts(at) or "No chosen run" in texts(at)
     at.toggle(key="compare.normalise").set_value(True).run()
     assert not at.exception
-    curves = next(chart for chart in at.get("plotly_chart") if "per epoch" in chart.proto.spec)
-    assert "LeNet-5 · validation" in curves.proto.spec and "dotted: validation" in curves.proto.spec
+    curves = next(json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if "per epoch" in chart.proto.spec)
+    assert "LeNet-5 · validation" in [trace["name"] for trace in curves["data"]]
+    assert "dotted: validation" in curves["layout"]["title"]["text"]
 
 
 def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, monkeypatch):

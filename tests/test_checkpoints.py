@@ -17,7 +17,8 @@ PROMISED_ACCURACY = {"mlp": 0.988, "cnn": 0.992, "lenet5": 0.992}
 def test_shipped_run_is_complete_and_trained_with_best(key):
     run = read_run(CHECKPOINTS / key)
     assert run.model_key == key and run.recipe == "best" and not run.stopped_early
-    assert run.test_images == 10_000 and run.train_images == 60_000
+    assert run.test_images == 10_000 and (run.train_images, run.validation_images) == (55_000, 5_000)
+    assert run.validation_accuracy is not None and run.validation_accuracy > 0.99
     assert len(run.history) == run.config["epochs"]
     assert run.accuracy >= PROMISED_ACCURACY[key]
 
