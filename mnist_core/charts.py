@@ -81,7 +81,11 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
         hovermode="x unified",
     )
     figure.update_xaxes(dtick=1 if max((len(c.history) for c in curves), default=0) <= 20 else None)
-    return style(figure)
+    style(figure)
+    # The legend under the chart: with a validation curve per run it takes two lines, which on
+    # top ran into the title in a half-width column.
+    figure.update_layout(legend={"yanchor": "top", "y": -0.28}, margin={"b": 110})
+    return figure
 
 
 # Colour-blind-safe scales: a single-hue sequential blue for counts (lightness alone carries the

@@ -514,10 +514,16 @@ def _drawn(args: argparse.Namespace) -> int:
     for result in results:
         refused = f"; {result.unreadable} refused as unreadable" if result.unreadable else ""
         print(f"\n{result.name}, {result.images:,} drawings{refused}")
-        for key, correct in result.correct.items():
+        for key, correct in result.drawn.correct.items():
             low, high = accuracy_interval(correct, result.images)
             print(f"  {MODELS[key].name:<9} {100 * correct / result.images:6.2f}%  "
                   f"(95% CI {100 * low:.2f}–{100 * high:.2f}%)")
+        blobs, written = result.blobs, result.as_written
+        if blobs.images:
+            print(f"  of which {blobs.images:,} with a brush over a quarter of the digit's height (loops fill in): "
+                  + ", ".join(f"{MODELS[key].name} {100 * value:.1f}%" for key, value in blobs.accuracy.items()))
+        print("  the same digits as MNIST has them, through the same preprocessing: "
+              + ", ".join(f"{MODELS[key].name} {100 * value:.2f}%" for key, value in written.accuracy.items()))
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 CANVAS = 280
 BRUSHES = {"brush 14-30 px": (14, 30), "brush 2-6 px": (2, 6)}
 HEIGHTS = (0.25, 0.90)  # the pen's path, as a fraction of the canvas height
+BLOB_RATIO = 0.25  # a brush wider than this fraction of the digit's height fills its loops in
 DEFAULT_IMAGES = 2000  # drawings per brush range
 _SUPERSAMPLE = 4  # drawn 4x larger, then averaged down: anti-aliased edges, as in a browser
 _TRACE_SCALE = 10  # the 28x28 digit is enlarged 10x before its centre line is found
@@ -94,22 +95,44 @@ def check_set(images: np.ndarray, labels: np.ndarray, brushes: tuple[float, floa
 
 
 @dataclass(frozen=True)
+class Score:
+    """How many of ``images`` drawings each model read right."""
+
+    images: int
+    correct: dict[str, int]  # model key → drawings read right
+
+    @property
+    def accuracy(self) -> dict[str, float | None]:
+        return {key: count / self.images if self.images else None for key, count in self.correct.items()}
+
+    def to_dict(self) -> dict:
+        return {"images": self.images,
+                "accuracy": {key: None if v is None else round(v, 6) for key, v in self.accuracy.items()}}
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """Each model's accuracy on one set of drawings."""
+    """Each model's accuracy on one set of drawings, and where its mistakes come from."""
 
     name: str  # a key of BRUSHES
     brushes: tuple[float, float]
-    images: int
-    correct: dict[str, int]  # model key → drawings read right
-    unreadable: int  # drawings the preprocessing refused (counted as wrong)
+    drawn: Score  # all the drawings (refused ones count as wrong)
+    unreadable: int  # drawings the preprocessing refused
+    blobs: Score  # the drawings whose brush is over BLOB_RATIO of the digit's height: loops fill in
+    as_written: Score  # the same digits as MNIST has them, through the same preprocessing
 
     @property
-    def accuracy(self) -> dict[str, float]:
-        return {key: count / self.images for key, count in self.correct.items()}
+    def images(self) -> int:
+        return self.drawn.images
+
+    @property
+    def accuracy(self) -> dict[str, float | None]:
+        return self.drawn.accuracy
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "brush_px": list(self.brushes), "images": self.images,
-                "unreadable": self.unreadable, "accuracy": {key: round(v, 6) for key, v in self.accuracy.items()}}
+        return {"name": self.name, "brush_px": list(self.brushes), **self.drawn.to_dict(),
+                "unreadable": self.unreadable, "brush_over_a_quarter_of_the_height": self.blobs.to_dict(),
+                "as_written": self.as_written.to_dict()}
 
 
 def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
@@ -117,8 +140,9 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
     """Each model's accuracy on ``count`` drawings (at most one per image) per brush range of :data:`BRUSHES`.
 
     The drawings go through the app's preprocessing (``normalise_width`` as the app has it
-    unless False), then every model reads the same batch. ``on_progress(done, total)`` after
-    each drawing. A drawing the preprocessing refuses counts as wrong for every model.
+    unless False), then every model reads the same batch; so do the digits they were drawn
+    from, as MNIST has them. ``on_progress(done, total)`` after each drawing. A drawing the
+    preprocessing refuses counts as wrong for every model.
     """
     import torch
 
@@ -129,18 +153,30 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
     count = min(count, len(labels))
     results, total = [], count * len(BRUSHES)
     for number, (name, brushes) in enumerate(BRUSHES.items()):
-        inputs, truth, unreadable = [], [], 0
-        for done, drawing in enumerate(check_set(images, labels, brushes, count, seed + number), start=1):
+        inputs, originals, truth, blob, unreadable = [], [], [], [], 0
+        drawings = check_set(images, labels, brushes, count, seed + number)
+        for done, drawing in enumerate(drawings, start=1):
+            originals.append(prepare_digit(images[drawing.index], normalise_width=normalise_width).tensor)
             try:
                 inputs.append(prepare_digit(drawing.canvas, normalise_width=normalise_width).tensor)
                 truth.append(drawing.label)
+                blob.append(drawing.brush > BLOB_RATIO * drawing.height * CANVAS)
             except NoDigitError:
                 unreadable += 1
             if on_progress is not None:
                 on_progress(number * count + done, total)
-        correct = dict.fromkeys(models.keys, 0)
+        truth_array, blob_array = np.asarray(truth), np.asarray(blob, dtype=bool)
+        right = {key: np.zeros(len(truth), bool) for key in models.keys}
         if inputs:
             for key, probabilities in models.predict_batch(torch.cat(inputs)).items():
-                correct[key] = int((probabilities.argmax(axis=1) == np.asarray(truth)).sum())
-        results.append(CheckResult(name, brushes, count, correct, unreadable))
+                right[key] = probabilities.argmax(axis=1) == truth_array
+        written = models.predict_batch(torch.cat(originals))
+        every_label = np.asarray([drawing.label for drawing in drawings])
+        results.append(CheckResult(
+            name, brushes,
+            drawn=Score(count, {key: int(r.sum()) for key, r in right.items()}),
+            unreadable=unreadable,
+            blobs=Score(int(blob_array.sum()), {key: int(r[blob_array].sum()) for key, r in right.items()}),
+            as_written=Score(count, {key: int((p.argmax(axis=1) == every_label).sum()) for key, p in written.items()}),
+        ))
     return results

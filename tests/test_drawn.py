@@ -56,3 +56,5 @@ def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data
         assert result["images"] == 6 and result["unreadable"] == 0
         assert set(result["accuracy"]) == {"mlp", "cnn", "lenet5"}
         assert all(0 <= value <= 1 for value in result["accuracy"].values())
+        assert result["as_written"]["images"] == 6 and set(result["as_written"]["accuracy"]) == {"mlp", "cnn", "lenet5"}
+        assert 0 <= result["brush_over_a_quarter_of_the_height"]["images"] <= 6
