@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import torch
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+RUNS_HELP = "folder of runs; each model uses its shipped checkpoint there, else its newest run (default: checkpoints/)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,9 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predict the digit in image files with every model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
-    predict.add_argument("--runs", type=Path, default=None,
-                         help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
-                              "(default: checkpoints/)")
+    predict.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
 
@@ -106,18 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--method", choices=METHODS, default="occlusion",
                          help="occlusion (default: a black 5x5 patch slid over the digit) or integrated-gradients "
                               "(from a black image, 64 steps)")
-    explain.add_argument("--runs", type=Path, default=None,
-                         help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
-                              "(default: checkpoints/)")
+    explain.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
     explain.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     explain.set_defaults(handler=_explain)
 
     robustness = commands.add_parser(
         "robustness", help="each model's accuracy as test digits are shifted, rotated, scaled, thickened, "
                            "made noisy or partly hidden")
-    robustness.add_argument("--runs", type=Path, default=None,
-                            help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
-                                 "(default: checkpoints/)")
+    robustness.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
     robustness.add_argument("--images", type=_image_count, default=DEFAULT_IMAGES,
                             help=f"how many test images, drawn at random with --seed, or 'all' "
                                  f"(default: {DEFAULT_IMAGES})")
@@ -133,9 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     drawn = commands.add_parser(
         "drawn", help="each model's accuracy on MNIST digits re-drawn as people draw on the canvas: "
                       "round brushes of 14-30 px and 2-6 px, small and large")
-    drawn.add_argument("--runs", type=Path, default=None,
-                       help="folder of runs; each model uses its shipped checkpoint there, else its newest run "
-                            "(default: checkpoints/)")
+    drawn.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
     drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
                        help=f"drawings per brush range, of digits of the split drawn at random with --seed "
                             f"(default: {DRAWN_IMAGES})")
