@@ -58,3 +58,19 @@ def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data
         assert all(0 <= value <= 1 for value in result["accuracy"].values())
         assert result["as_written"]["images"] == 6 and set(result["as_written"]["accuracy"]) == {"mlp", "cnn", "lenet5"}
         assert 0 <= result["brush_over_a_quarter_of_the_height"]["images"] <= 6
+
+
+@pytest.mark.real_data
+def test_the_validation_split_is_refused_for_runs_trained_on_those_images(capsys, real_data_root, tmp_path):
+    import torch
+
+    from mnist_core.evaluation import evaluation_from_logits
+    from mnist_core.models import build_model
+    from mnist_core.runs import save_run
+
+    save_run(tmp_path / "lenet5", "lenet5", build_model("lenet5"), {"recipe": "tutorial"}, [],
+             evaluation_from_logits(torch.eye(10), torch.arange(10)), 1.0, 60_000)
+    code = main(["drawn", "--split", "validation", "--runs", str(tmp_path), "--images", "2",
+                 "--data-dir", str(real_data_root)])
+    err = capsys.readouterr().err
+    assert code == 1 and "did not hold out" in err and "lenet5" in err
