@@ -210,6 +210,9 @@ def _train(args: argparse.Namespace) -> int:
                               "[{elapsed}<{remaining}{postfix}]")
 
         def show(progress, bar=bar):
+            if progress.preparing is not None:
+                bar.set_postfix_str(f"preparing canvas-style images {progress.preparing:.0%}")
+                return
             bar.n = progress.epoch - 1 + progress.batch / progress.batches
             postfix = f"loss {progress.loss:.3f}"
             if progress.history:

@@ -128,8 +128,12 @@ class TrainingJob:
         self._update(key, state=RUNNING)
 
         def report(progress: TrainingProgress) -> None:
+            if progress.preparing is not None:
+                self._update(key, message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
+                                          "(a minute for all of them; kept for later runs).")
+                return
             self._update(key, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
-                         history=progress.history)
+                         history=progress.history, message="")
 
         try:
             result = train_model(key, self.data, config, on_progress=report, should_stop=self._stop.is_set)

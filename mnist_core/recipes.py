@@ -34,6 +34,7 @@ class TrainConfig:
     augment: bool = False  # random affine (rotation, scale, shear, shift), batch-wise
     thinner: float = 0.0  # random thinning of strokes by up to this many pixel steps (grey-level erosion) ...
     thicker: float = 0.0  # ... or thickening by up to this many (dilation); each image its own, batch-wise
+    as_drawn: float = 0.0  # show this fraction of each batch as the canvas would give it (even strokes, drawn.as_drawn)
     average: float = 0.0  # decay of an exponential moving average of the weights (0: none); it is saved
     label_smoothing: float = 0.0
     seed: int = 0
@@ -77,17 +78,17 @@ _BEST = {
     "mlp": TrainConfig(
         "best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
         schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION,
+        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
     ),
     "cnn": TrainConfig(
         "best", epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
         schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION,
+        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
     ),
     "lenet5": TrainConfig(
         "best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
         schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION,
+        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
     ),
 }
 
@@ -110,6 +111,8 @@ def check_config(config: TrainConfig) -> None:
         problems.append(f"validation images must be between 0 and {MAX_VALIDATION:,}")
     if not (0 <= config.thinner <= 3 and 0 <= config.thicker <= 3):
         problems.append("stroke thinning and thickening must be between 0 and 3 pixel steps")
+    if not 0 <= config.as_drawn <= 1:
+        problems.append("the fraction shown as drawn must be between 0 and 1")
     if not 0 <= config.warmup_epochs <= 1000:
         problems.append("warm-up epochs must be between 0 and 1000")
     if not 0 <= config.average < 1:

@@ -7,16 +7,20 @@ index into it, augmented batch-wise on tensors (no per-sample Python work).
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
+from .drawn import as_drawn_batch
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
 from .models import build_model
 from .networks import preferred_memory_format
@@ -53,6 +57,7 @@ class TrainingProgress:
     loss: float  # mean training loss of this epoch so far
     history: tuple[EpochStats, ...]  # finished epochs
     epoch_finished: bool  # True once per epoch, after its test evaluation
+    preparing: float | None = None  # before the first batch: the fraction of the canvas-style images made
 
     @property
     def fraction(self) -> float:
@@ -148,6 +153,20 @@ def train_model(
     evaluated = average.model if average is not None else model
     result = TrainResult(model_key, evaluated, config, train_images=len(train_labels),
                          validation_images=len(validation))
+    drawn_inputs = None
+    if config.as_drawn:
+        def preparing(done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(TrainingProgress(model_key, 1, config.epochs, 0, batches, math.nan, (), False,
+                                             preparing=done / total))
+
+        # Each image its own pen, from the final width to a blob (three tenths of the digit's height).
+        pens = np.random.default_rng(config.seed).uniform(0.0, MAX_PEN, len(train_labels))
+        drawn = drawn_images(data.train_images, pens, preparing, should_stop)
+        if drawn is None:
+            result.stopped = True
+            return result  # nothing trained: no history, no evaluation
+        drawn_inputs = as_input(drawn)
 
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -162,6 +181,9 @@ def train_model(
                 break
             index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
             inputs, labels = train_inputs[index], train_labels[index]
+            if drawn_inputs is not None:
+                shown_drawn = (torch.rand(len(index), generator=generator) < config.as_drawn).to(device)
+                inputs = torch.where(shown_drawn.view(-1, 1, 1, 1), drawn_inputs[index], inputs)
             if config.thinner or config.thicker:
                 inputs = random_thickness(inputs, generator, config.thinner, config.thicker)
             if config.augment:
@@ -210,6 +232,45 @@ def train_model(
     model.eval()
     evaluated.eval()
     return result
+
+
+def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
+                 on_progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> torch.Tensor | None:
+    """``images`` as the canvas would give them, drawn with ``pens``
+    (:func:`mnist_core.drawn.as_drawn_batch`), uint8.
+
+    About 80 s for the training split, so the last answer is kept: ``train --model all`` and a
+    session's later runs on the same images pay once. ``on_progress(done, total)`` after every
+    thousand images; ``should_stop`` is polled as often, and None is returned when it says stop.
+    """
+    pens = np.zeros(len(images)) if pens is None else np.asarray(pens, dtype=np.float64)
+    fingerprint = hashlib.blake2b(images.cpu().numpy().tobytes(), digest_size=16)
+    fingerprint.update(pens.tobytes())
+    key = (tuple(images.shape), fingerprint.digest())
+    with _drawn_lock:
+        if _drawn_cache.get("key") == key:
+            return _drawn_cache["images"]
+    parts = []
+    for start in range(0, len(images), _DRAWN_CHUNK):
+        if should_stop is not None and should_stop():
+            return None
+        end = start + _DRAWN_CHUNK
+        parts.append(as_drawn_batch(images[start:end], pens[start:end]))
+        if on_progress is not None:
+            on_progress(start + len(parts[-1]), len(images))
+    made = torch.cat(parts) if parts else images.clone()
+    with _drawn_lock:
+        _drawn_cache.clear()
+        _drawn_cache.update(key=key, images=made)
+    return made
+
+
+_DRAWN_CHUNK = 1000
+# The widest pen drawn_images draws the training digits with, as a fraction of their height.
+MAX_PEN = 0.3
+_drawn_lock = threading.Lock()  # the app trains in threads
+_drawn_cache: dict = {}
 
 
 class WeightAverage:

@@ -6,8 +6,8 @@ import torch
 from mnist_core.data import VALIDATION_SEED, load_mnist, normalize
 from mnist_core.evaluation import evaluate
 from mnist_core.models import MODEL_KEYS, build_model
-from mnist_core.recipes import TrainConfig, recipe_config
-from mnist_core.training import WeightAverage, random_affine, random_thickness, train_model
+from mnist_core.recipes import TrainConfig, check_config, recipe_config
+from mnist_core.training import WeightAverage, drawn_images, random_affine, random_thickness, train_model
 
 
 def test_tutorial_recipe_is_the_tutorials_settings():
@@ -137,6 +137,38 @@ def test_random_thickness_thins_and_thickens_each_image_reproducibly(real_mnist)
     background = normalize(torch.zeros(1, 28, 28, dtype=torch.uint8))[0, 0, 0, 0]
     assert torch.allclose(varied[:, :, 0, 0], background.expand(64, 1))  # the blank border stays blank
     assert torch.allclose(random_thickness(inputs, torch.Generator().manual_seed(0), 0.0, 0.0), inputs, atol=1e-5)
+
+
+def test_as_drawn_trains_on_the_canvas_version_of_that_fraction_of_each_batch(fake_mnist_root):
+    data = load_mnist(fake_mnist_root, download=False)
+    history = lambda fraction: [row.train_loss for row in train_model(  # noqa: E731
+        "mlp", data, recipe_config("mlp", "tutorial", epochs=2, batch_size=30, as_drawn=fraction)).history]
+    assert history(0.0) == history(0.0) != history(1.0) == history(1.0)
+    with pytest.raises(ValueError, match="shown as drawn"):
+        check_config(recipe_config("mlp", "best", as_drawn=1.5))
+
+
+def test_making_the_canvas_versions_reports_progress_and_can_be_stopped(fake_mnist_root, monkeypatch):
+    from mnist_core import training
+
+    monkeypatch.setattr(training, "_drawn_cache", {})  # made afresh, whatever other tests left
+    monkeypatch.setattr(training, "_DRAWN_CHUNK", 25)
+    data = load_mnist(fake_mnist_root, download=False)
+    config = recipe_config("mlp", "tutorial", epochs=1, batch_size=30, as_drawn=0.5)
+    stopped = train_model("mlp", data, config, should_stop=lambda: True)
+    assert stopped.stopped and stopped.history == [] and stopped.evaluation is None
+    reports = []
+    train_model("mlp", data, config, on_progress=reports.append)
+    preparing = [report.preparing for report in reports if report.preparing is not None]
+    assert preparing == [25 / 120, 50 / 120, 75 / 120, 100 / 120, 1.0]  # 120 images, in chunks of 25
+    assert reports[0].preparing is not None and reports[-1].epoch_finished
+
+
+def test_the_canvas_versions_are_made_once_for_the_same_images(fake_mnist_root):
+    images = load_mnist(fake_mnist_root, download=False).train_images
+    first = drawn_images(images)
+    assert drawn_images(images.clone()) is first  # the same pixels: kept, not made again
+    assert drawn_images(images[:10]) is not first and torch.equal(drawn_images(images[:10]), first[:10])
 
 
 def test_random_affine_moves_digits_but_keeps_the_background():
