@@ -63,6 +63,7 @@ class TimeToAccuracy:
     target: float
     best_seconds: float | None  # None: not reached
     best_epochs: int
+    best_preparation_seconds: float  # making the canvas-style training digits, once (0 when kept from before)
     tutorial_accuracy: float
     tutorial_seconds: float
 
@@ -227,7 +228,7 @@ def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> 
     seconds = sum(row.seconds for row in best.history) if reached else None
     tutorial = train_model(key, data, recipe_config(key, "tutorial", **overrides))
     return TimeToAccuracy(
-        key, target, seconds, len(best.history),
+        key, target, seconds, len(best.history), best.preparation_seconds,
         max(row.test_accuracy for row in tutorial.history), tutorial.training_seconds,
     )
 
@@ -348,13 +349,15 @@ def format_markdown(report: BenchReport) -> str:
         ]
     if report.time_to_accuracy:
         lines += [
-            "| model | target | `best`: seconds to target (epochs) | `tutorial`: best accuracy | `tutorial`: seconds |",
-            "|---|---:|---:|---:|---:|",
+            "| model | target | `best`: seconds to target (epochs) | `best`: canvas-style digits made first "
+            "| `tutorial`: best accuracy | `tutorial`: seconds |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for row in report.time_to_accuracy:
             reached = (f"{row.best_seconds:.1f} s ({row.best_epochs})" if row.best_seconds is not None
                        else f"not reached in {row.best_epochs} epochs")
-            lines.append(f"| {MODELS[row.model_key].name} | {100 * row.target:.1f}% | {reached} | "
+            made = f"{row.best_preparation_seconds:.1f} s" if row.best_preparation_seconds >= 0.05 else "kept"
+            lines.append(f"| {MODELS[row.model_key].name} | {100 * row.target:.1f}% | {reached} | {made} | "
                          f"{100 * row.tutorial_accuracy:.2f}% | {row.tutorial_seconds:.1f} s |")
         lines.append("")
     if report.latency:

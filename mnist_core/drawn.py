@@ -9,6 +9,9 @@ Two brush ranges: the canvas's kind (14-30 px, so a small digit becomes a blob) 
 pens (2-6 px, a hairline once scaled into the 20x20 box). ``python -m mnist_core drawn``
 reports each model's accuracy on both, for test digits (what is reported) or for the training
 images the ``best`` recipe holds out (what settings are chosen on).
+
+:func:`as_drawn` is the cheap version the ``best`` recipe trains on: a training digit as the
+app would hand a canvas drawing of it to the models.
 """
 
 from __future__ import annotations
@@ -102,12 +105,16 @@ def as_drawn_batch(images: torch.Tensor, pens: np.ndarray | None = None) -> torc
     """:func:`as_drawn` for every image of a ``(N, 28, 28)`` uint8 batch (each with its own pen), as uint8."""
     import torch
 
-    source = images.cpu().numpy()
-    pens = np.zeros(len(source)) if pens is None else np.asarray(pens, dtype=float)
-    out = np.empty(source.shape, dtype=np.uint8)
-    for number, (image, pen) in enumerate(zip(source, pens)):
+    return torch.from_numpy(as_drawn_pixels(images.cpu().numpy(), pens))
+
+
+def as_drawn_pixels(images: np.ndarray, pens: np.ndarray | None = None) -> np.ndarray:
+    """:func:`as_drawn_batch` on numpy arrays: what worker processes run (they need no PyTorch)."""
+    pens = np.zeros(len(images)) if pens is None else np.asarray(pens, dtype=float)
+    out = np.empty(images.shape, dtype=np.uint8)
+    for number, (image, pen) in enumerate(zip(images, pens)):
         out[number] = np.round(as_drawn(image, float(pen)) * 255)
-    return torch.from_numpy(out)
+    return out
 
 
 def redraw(points: np.ndarray, brush: float, height: float, rng: np.random.Generator,

@@ -57,7 +57,8 @@ def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainCon
     ``tutorial``: the tutorials' settings with their bugs fixed (the real test split, inputs
     normalised once): batch 100, 10 epochs, plain SGD at 0.01 for the MLP, Adam for the CNNs.
     ``best``: our recipe for these exact layers: AdamW with a one-cycle schedule, random
-    affine and stroke-thickness augmentation and a moving average of the weights; 5,000
+    affine and stroke-thickness augmentation, 30 % of each batch re-drawn as on the canvas
+    (:func:`mnist_core.drawn.as_drawn`) and a moving average of the weights; 5,000
     training images are held out to choose settings on. It trains the shipped checkpoints.
     """
     get_spec(model_key)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -20,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
-from .drawn import as_drawn_batch
+from .drawn import as_drawn_pixels
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
 from .models import build_model
 from .networks import preferred_memory_format
@@ -73,6 +76,7 @@ class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
     evaluation: Evaluation | None = None  # on the test split after the last finished epoch
     training_seconds: float = 0.0
+    preparation_seconds: float = 0.0  # making the canvas-style digits before the first epoch (0 when kept from before)
     stopped: bool = False  # True when should_stop ended training early
     diverged_at: int | None = None  # the epoch whose loss became NaN or infinite: the model is useless
     train_images: int = 0  # how many training images were used
@@ -162,7 +166,9 @@ def train_model(
 
         # Each image its own pen, from the final width to a blob (three tenths of the digit's height).
         pens = np.random.default_rng(config.seed).uniform(0.0, MAX_PEN, len(train_labels))
+        started = time.perf_counter()
         drawn = drawn_images(data.train_images, pens, preparing, should_stop)
+        result.preparation_seconds = time.perf_counter() - started
         if drawn is None:
             result.stopped = True
             return result  # nothing trained: no history, no evaluation
@@ -183,7 +189,7 @@ def train_model(
             inputs, labels = train_inputs[index], train_labels[index]
             if drawn_inputs is not None:
                 shown_drawn = (torch.rand(len(index), generator=generator) < config.as_drawn).to(device)
-                inputs = torch.where(shown_drawn.view(-1, 1, 1, 1), drawn_inputs[index], inputs)
+                inputs[shown_drawn] = drawn_inputs[index[shown_drawn]]  # ``inputs`` is a copy: indexed
             if config.thinner or config.thicker:
                 inputs = random_thickness(inputs, generator, config.thinner, config.thicker)
             if config.augment:
@@ -240,8 +246,9 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     """``images`` as the canvas would give them, drawn with ``pens``
     (:func:`mnist_core.drawn.as_drawn_batch`), uint8.
 
-    About 80 s for the training split, so the last answer is kept: ``train --model all`` and a
-    session's later runs on the same images pay once. ``on_progress(done, total)`` after every
+    About 100 s of work for the training split, shared among the cores' worker processes, so
+    the last answer is kept: ``train --model all`` and a session's later runs on the same
+    images pay once. ``on_progress(done, total)`` after every
     thousand images; ``should_stop`` is polled as often, and None is returned when it says stop.
     """
     pens = np.zeros(len(images)) if pens is None else np.asarray(pens, dtype=np.float64)
@@ -251,15 +258,26 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     with _drawn_lock:
         if _drawn_cache.get("key") == key:
             return _drawn_cache["images"]
-    parts = []
-    for start in range(0, len(images), _DRAWN_CHUNK):
-        if should_stop is not None and should_stop():
-            return None
-        end = start + _DRAWN_CHUNK
-        parts.append(as_drawn_batch(images[start:end], pens[start:end]))
-        if on_progress is not None:
-            on_progress(start + len(parts[-1]), len(images))
-    made = torch.cat(parts) if parts else images.clone()
+    source = images.cpu().numpy()
+    chunks = [(source[start : start + _DRAWN_CHUNK], pens[start : start + _DRAWN_CHUNK])
+              for start in range(0, len(source), _DRAWN_CHUNK)]
+    workers = min(os.cpu_count() or 1, len(chunks) // 4)  # worth starting processes for (~1 s each)
+    parts: list[np.ndarray] = []
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 1 else None)
+    try:
+        made_parts = (pool.map(as_drawn_pixels, *zip(*chunks)) if pool is not None
+                      else (as_drawn_pixels(*chunk) for chunk in chunks))
+        for part in made_parts:
+            if should_stop is not None and should_stop():
+                return None
+            parts.append(part)
+            if on_progress is not None:
+                on_progress(sum(len(p) for p in parts), len(source))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    made = torch.from_numpy(np.concatenate(parts)) if parts else images.clone()
     with _drawn_lock:
         _drawn_cache.clear()
         _drawn_cache.update(key=key, images=made)

@@ -164,6 +164,18 @@ def test_making_the_canvas_versions_reports_progress_and_can_be_stopped(fake_mni
     assert reports[0].preparing is not None and reports[-1].epoch_finished
 
 
+def test_the_canvas_versions_made_by_several_processes_are_the_same(fake_mnist_root, monkeypatch):
+    from mnist_core import training
+    from mnist_core.drawn import as_drawn_batch
+
+    images = load_mnist(fake_mnist_root, download=False).train_images
+    pens = torch.linspace(0, 0.3, len(images)).numpy()
+    monkeypatch.setattr(training, "_drawn_cache", {})
+    monkeypatch.setattr(training, "_DRAWN_CHUNK", 10)  # 12 chunks: worth two processes
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 2)
+    assert torch.equal(drawn_images(images, pens), as_drawn_batch(images, pens))
+
+
 def test_the_canvas_versions_are_made_once_for_the_same_images(fake_mnist_root):
     images = load_mnist(fake_mnist_root, download=False).train_images
     first = drawn_images(images)
