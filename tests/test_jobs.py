@@ -149,3 +149,27 @@ def test_two_sessions_pressing_train_at_once_start_one_job(fake_mnist_root, tmp_
         for job in board.jobs():
             job.stop()
             job.wait(timeout=60)
+
+
+def test_the_canvas_style_digits_are_announced_while_they_are_made(fake_mnist_root, tmp_path, monkeypatch):
+    from mnist_core import training
+
+    monkeypatch.setattr(training, "_drawn_cache", {})
+    monkeypatch.setattr(training, "_DRAWN_CHUNK", 40)
+    data = load_mnist(fake_mnist_root, download=False)
+    configs = {"mlp": recipe_config("mlp", "tutorial", epochs=1, batch_size=40, as_drawn=0.5)}
+    job = TrainingJob(configs, data, save_to_folder(tmp_path))
+    messages = []
+    original = job._update
+
+    def record(key, **changes):
+        if "message" in changes:
+            messages.append(changes["message"])
+        original(key, **changes)
+
+    job._update = record
+    assert job.start().wait(timeout=120)
+    announced = [m for m in messages if m.startswith("Preparing the canvas-style training images")]
+    assert [m.split(": ")[1].split(" ")[0] for m in announced] == ["33%", "67%", "100%"]  # 120 images, 40 at a time
+    status = job.snapshot().statuses[0]
+    assert status.state == SAVED and status.message == ""  # the announcement ends when training begins
