@@ -41,7 +41,8 @@ for key, run in runs.items():
             "Description": MODELS[key].description,
         }
     )
-table = pd.DataFrame(rows).sort_values("Test accuracy (%)", ascending=False)
+# Most accurate first; of two level on accuracy, the smaller model.
+table = pd.DataFrame(rows).sort_values(["Test accuracy (%)", "Parameters"], ascending=[False, True])
 
 ranked = table.to_dict("records")
 best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
@@ -51,10 +52,15 @@ if runner_up is not None:
     size = runner_up["Parameters"] / best["Parameters"]
     size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
                  else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
-    verdict = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
-               f"{gap:.2f} points ahead of {runner_up['Model']}{size_note}. The weakest, {ranked[-1]['Model']}, "
-               f"still gets {ranked[-1]['Test accuracy (%)']:.2f}% right: on MNIST the differences live in the "
-               "last percent.")
+    if best["Test errors"] == runner_up["Test errors"]:
+        lead = (f"**{best['Model']}** and **{runner_up['Model']}** are level at **{best['Test accuracy (%)']:.2f}%**"
+                + (f", {best['Model']} with {size:.0f}x fewer parameters" if size >= 2 else ""))
+    else:
+        lead = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
+                f"{gap:.2f} points ahead of {runner_up['Model']}{size_note}")
+    weakest = ranked[-1]
+    verdict = (lead + (f". The weakest, {weakest['Model']}, still gets {weakest['Test accuracy (%)']:.2f}% right: on "
+                       "MNIST the differences live in the last percent." if weakest is not runner_up else "."))
     verdict_slot.markdown(verdict + " Whether the lead is more than chance needs the test images.")
 
 COLUMNS = {
