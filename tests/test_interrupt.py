@@ -11,8 +11,14 @@ from tests.support import PROJECT_ROOT
 from tests.support.mnist_files import write_fake_mnist
 
 
+# ``python -m mnist_core``, with Ctrl-C handled as in a terminal even when the tests themselves run in
+# the background (a shell starts background jobs with SIGINT ignored, and their children inherit that).
+_CLI_WITH_CTRL_C = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                    "runpy.run_module('mnist_core', run_name='__main__', alter_sys=True)")
+
+
 def train_command(data_root, out, epochs):
-    return [sys.executable, "-m", "mnist_core", "train", "--model", "mlp", "--recipe", "tutorial",
+    return [sys.executable, "-c", _CLI_WITH_CTRL_C, "train", "--model", "mlp", "--recipe", "tutorial",
             "--epochs", str(epochs), "--batch-size", "10", "--data-dir", str(data_root), "--out", str(out)]
 
 
@@ -62,7 +68,10 @@ def test_ctrl_c_says_nothing_was_saved(tmp_path):
     data_root = write_fake_mnist(tmp_path / "mnist", train=2000, test=100)
     process, stderr, reader = start_and_wait_for_training(train_command(data_root, tmp_path / "runs", 500))
     process.send_signal(signal.SIGINT)
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    finally:
+        process.kill()  # never left training 500 epochs behind the suite
     reader.join(timeout=10)  # it ends at the end of the stream
     err = bytes(stderr).decode(errors="replace")
     assert process.returncode == 130 and "Interrupted" in err and "Traceback" not in err
