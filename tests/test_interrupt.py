@@ -10,7 +10,6 @@ from mnist_core.runs import find_runs, read_run
 from tests.support import PROJECT_ROOT
 from tests.support.mnist_files import write_fake_mnist
 
-
 # ``python -m mnist_core``, with Ctrl-C handled as in a terminal even when the tests themselves run in
 # the background (a shell starts background jobs with SIGINT ignored, and their children inherit that).
 _CLI_WITH_CTRL_C = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "

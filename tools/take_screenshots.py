@@ -126,7 +126,8 @@ def main() -> int:
         page.goto(f"{url}/train")
         page.get_by_role("heading", name="Train models").wait_for(timeout=60_000)
         page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text("test accuracy").first.wait_for(timeout=120_000)  # after the first epoch
+        # After the first epoch, which the best recipe precedes by making its canvas-style digits (~1 min).
+        page.get_by_text("test accuracy").first.wait_for(timeout=300_000)
         settle(page, 1)
         page.screenshot(path=str(OUT / "train.png"))
         page.get_by_role("button", name="Stop").click()
