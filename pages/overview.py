@@ -52,7 +52,8 @@ if runner_up is not None:
     size = runner_up["Parameters"] / best["Parameters"]
     size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
                  else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
-    if best["Test errors"] == runner_up["Test errors"]:
+    level = best["Test errors"] == runner_up["Test errors"]
+    if level:
         lead = (f"**{best['Model']}** and **{runner_up['Model']}** are level at **{best['Test accuracy (%)']:.2f}%**"
                 + (f", {best['Model']} with {size:.0f}x fewer parameters" if size >= 2 else ""))
     else:
@@ -61,7 +62,8 @@ if runner_up is not None:
     weakest = ranked[-1]
     verdict = (lead + (f". The weakest, {weakest['Model']}, still gets {weakest['Test accuracy (%)']:.2f}% right: on "
                        "MNIST the differences live in the last percent." if weakest is not runner_up else "."))
-    verdict_slot.markdown(verdict + " Whether the lead is more than chance needs the test images.")
+    verdict_slot.markdown(verdict + (" Whether they differ more than by chance needs the test images." if level
+                                     else " Whether the lead is more than chance needs the test images."))
 
 COLUMNS = {
     "Parameters": st.column_config.NumberColumn(format="localized"),
