@@ -233,7 +233,7 @@ def robustness_chart(levels: Sequence[float], accuracy: Mapping[str, Sequence[fl
         ))
     figure.add_vline(x=identity, line={"color": "#888888", "width": 1.5, "dash": "dot"},
                      annotation={"text": "unchanged", "font": {"size": FONT_SIZE - 2, "color": "#666666"}},
-                     annotation_position="top")
+                     annotation_position="bottom right")  # at the top it ran into the legend
     figure.update_layout(title=plain(title), xaxis_title=f"severity ({unit})", yaxis_title="accuracy (%)",
                          hovermode="x unified")
     figure.update_xaxes(tickvals=list(levels), ticktext=[f"{level:g}" for level in levels])

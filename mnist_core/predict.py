@@ -66,6 +66,23 @@ class ModelSet:
             return {key: model(inputs).softmax(dim=1).numpy() for key, model in self._models.items()}
 
 
+def latency_ms(model: nn.Module, repeats: int = 50) -> float:
+    """Median milliseconds for one 28x28 image through ``model``, on one thread as
+    :meth:`ModelSet.predict` runs it (with two, a busy second core made LeNet-5's 0.7 ms 66)."""
+    import time
+
+    import torch
+
+    image = torch.zeros(1, 1, 28, 28)
+    timings = []
+    with _one_thread(), torch.inference_mode():
+        for _ in range(repeats + 5):  # the first calls set oneDNN up
+            started = time.perf_counter()
+            model(image)
+            timings.append(time.perf_counter() - started)
+    return 1000 * float(np.median(timings[5:]))
+
+
 @contextmanager
 def _one_thread():
     """Use one intra-op thread in the calling thread, then restore its setting.

@@ -88,7 +88,8 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
     with beside if compact else st.container():
         seen, verdict = st.columns([1, 2 if compact else 3], vertical_alignment="center")
         caption = "What the models see, nudged" if nudged else "What the models see (28x28)"
-        seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else 140)
+        # As wide as its column (107 px at 1280x720): a fixed 140 px ran under the verdict beside it.
+        seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch")
         agreed = agreement(predictions)
         if agreed is not None:
             verdict.success(f"All {len(predictions)} models agree: **{agreed}**")
@@ -161,8 +162,11 @@ def test_image_picker() -> None:
         st.info(f"Test images need the data set. {message}")
         return
     pick, index_column, again = st.columns([3, 2, 1], vertical_alignment="bottom")
-    pick.segmented_control("Show me a…", list(range(10)), key="draw.test_digit", on_change=pick_digit)
-    index = index_column.number_input("Test image #", min_value=0, max_value=len(data.test_labels) - 1, value=0,
+    pick.segmented_control("Show me a…", list(range(10)), key="draw.test_digit", on_change=pick_digit,
+                           wrap=True)  # in a column it would scroll sideways, hiding the 9 at 1280x720
+    if TEST_INDEX_KEY not in st.query_params:  # no value= beside the callbacks that set it: Streamlit warns of both
+        st.session_state.setdefault(TEST_INDEX_KEY, 0)
+    index = index_column.number_input("Test image #", min_value=0, max_value=len(data.test_labels) - 1,
                                       step=1, key=TEST_INDEX_KEY, bind="query-params")
     again.button("Random", on_click=pick_random, key="draw.test_random", icon=":material/casino:")
     label = int(data.test_labels[int(index)])

@@ -51,9 +51,11 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     assert "McNemar p =" in texts(at) and "Only A right" in [m.label for m in at.metric]
     table = at.dataframe[0].value
     assert list(table["Run"]) == ["MLP", "CNN", "LeNet-5"] and "Without doubtful labels (%)" in table
-    for kind in ("A right, B wrong", "B right, A wrong", "all wrong", "only one right"):
+    # Two filters count every chosen run, and say so (under "Only A right" they read as A and B's).
+    for kind, caption in (("A right, B wrong", "A right, B wrong"), ("B right, A wrong", "B right, A wrong"),
+                          ("all wrong", "all 3 runs wrong"), ("only one right", "only one of the 3 runs right")):
         at.segmented_control(key="compare.filter").set_value(kind).run()
-        assert not at.exception and f"test images: {kind}" in texts(at)
+        assert not at.exception and f"test images: {caption}" in texts(at)
     at.selectbox(key="compare.a").set_value(2).run()  # A = B = LeNet-5: no difference at all
     at.selectbox(key="compare.b").set_value(2).run()
     assert "same number of mistakes" in texts(at) and "not a significant difference" in texts(at)

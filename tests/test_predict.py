@@ -5,8 +5,9 @@ import threading
 import numpy as np
 import torch
 
-from mnist_core.predict import agreement, load_model_set, shipped_run_dirs
+from mnist_core.predict import agreement, latency_ms, load_model_set, shipped_run_dirs
 from mnist_core.preprocess import prepare_digit
+from mnist_core.runs import load_model
 from tests.support.images import draw_seven
 
 
@@ -48,3 +49,12 @@ def test_prediction_does_not_change_the_callers_thread_count():
     threads = torch.get_num_threads()
     models.predict(prepare_digit(draw_seven()).tensor)
     assert torch.get_num_threads() == threads
+
+
+def test_latency_is_measured_on_one_thread_and_leaves_the_callers_setting():
+    model = load_model(shipped_run_dirs()["lenet5"])
+    threads = torch.get_num_threads()
+    seen = []
+    model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    assert 0 < latency_ms(model, repeats=5) < 1000
+    assert seen == [1] * 10 and torch.get_num_threads() == threads

@@ -43,6 +43,14 @@ def accuracy_table(answers: list[Answers], truth: np.ndarray) -> None:
     })
 
 
+def filter_description(kind: str, runs: int) -> str:
+    """What a gallery filter picks, in words: two of them count every chosen run, not only A and B."""
+    if runs == 2:
+        return {"only one right": "only one of A and B right", "all wrong": "both wrong"}.get(kind, kind)
+    return {"only one right": f"only one of the {runs} runs right",
+            "all wrong": f"all {runs} runs wrong"}.get(kind, kind)
+
+
 def disagreements(answers: list[Answers], a: Answers, b: Answers, truth: np.ndarray, kind: str,
                   cell: tuple[int, int] | None) -> np.ndarray:
     """Test images matching ``kind`` (and the difference-matrix ``cell``), most confident mistake first."""
@@ -87,7 +95,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
     with matrix_column:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
         figure = difference_heatmap(difference, "B − A")
-        figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+        figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
         event = st.plotly_chart(figure, width="stretch", theme=None, on_select="rerun", selection_mode="points",
                                 key="compare.difference")
         st.caption("Blue: B does better there (more right on the diagonal, fewer of that mistake off it); red: "
@@ -95,11 +103,12 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
     points = (event or {}).get("selection", {}).get("points", [])
     cell = (int(points[0]["y"]), int(points[0]["x"])) if points else None
     with gallery_column:
-        kind = st.segmented_control("Show", FILTERS, default=FILTERS[0], key="compare.filter",
+        kind = st.segmented_control("Show", FILTERS, default=FILTERS[0], key="compare.filter", wrap=True,
                                     bind="query-params") or FILTERS[0]
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
-        st.caption(f"{len(shown)} test images: {kind}{where}; most confident mistakes first.")
+        st.caption(f"{len(shown)} test images: {filter_description(kind, len(answers))}{where}; "
+                   "most confident mistakes first.")
         show_gallery(shown, images, truth, answers, limit=9, per_row=3)
     explain_test_image(shown, images, truth)
 

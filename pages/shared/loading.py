@@ -7,7 +7,6 @@ shares them); arrays and tables go through ``st.cache_data``.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,18 +71,10 @@ def test_predictions(run_path: str, weights_sha256: str, data_root: str) -> tupl
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def prediction_latency_ms(run_path: str, weights_sha256: str, repeats: int = 50) -> float:
-    """Median milliseconds for one 28x28 image through the model (measured once per run)."""
-    import torch
+    """Median milliseconds for one 28x28 image through the model, as the Draw page runs it (measured once per run)."""
+    from mnist_core.predict import latency_ms
 
-    model = cached_model(run_path, weights_sha256)
-    image = torch.zeros(1, 1, 28, 28)
-    timings = []
-    with torch.inference_mode():
-        for _ in range(repeats + 5):
-            started = time.perf_counter()
-            model(image)
-            timings.append(time.perf_counter() - started)
-    return 1000 * float(np.median(timings[5:]))
+    return latency_ms(cached_model(run_path, weights_sha256), repeats)
 
 
 def report_run_error(error: RunError) -> None:

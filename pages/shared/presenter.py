@@ -20,6 +20,9 @@ _ANSWER_COLOURS = "".join(
     f".st-key-answer_{key} [data-testid='stMetricValue']{{color:{spec.color};font-weight:700}}"
     for key, spec in MODELS.items()
 )
+# The ten "What did you draw?" buttons share one row: at 1280x720 a button is 30 px wide, and
+# Streamlit's side padding left no room for its digit.
+_DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
@@ -50,8 +53,9 @@ def projector_toggle() -> None:
 
 
 def page_style(present: bool) -> None:
-    """The dashboard's extra CSS: model colours on the answers, and projector mode's type and spacing."""
-    st.html(f"<style>{_ANSWER_COLOURS}{_PROJECTOR if present else ''}</style>")
+    """The dashboard's extra CSS: model colours on the answers, room for the digit buttons, and
+    projector mode's type and spacing."""
+    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_PROJECTOR if present else ''}</style>")
 
 
 def presenting() -> bool:

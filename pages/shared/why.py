@@ -63,7 +63,7 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
     with panel:
         method_column, sanity_column = st.columns([3, 2], vertical_alignment="bottom")
         method = method_column.segmented_control(
-            "Method", METHODS, default=METHODS[0], format_func=METHOD_TITLES.get, key=f"{key}.why.method",
+            "Method", METHODS, default=METHODS[0], format_func=METHOD_TITLES.get, key=f"{key}.why.method", wrap=True,
             help="Occlusion: how much the answer's probability drops when a black 5x5 patch hides each place "
                  "(the same for all three models). Integrated gradients: each pixel's share of the answer, "
                  "from a black image to the digit.") or METHODS[0]
