@@ -78,7 +78,7 @@ COLUMNS = {
 table_slot = st.empty()
 table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
 st.caption("Accuracy, errors and training time are read from each run's file; latency is measured here, "
-           "on this machine, for one image on the CPU.")
+           "on this machine, for one image on one CPU thread, as the Draw page runs it.")
 
 # The stored numbers are on screen; measuring latency loads the models (and, on a fresh
 # server, PyTorch: seconds), so it fills its column in afterwards.
