@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import open_page, press_train, sidebar_text, texts
+from tests.support.apptest import html_blocks, open_page, press_train, sidebar_text, texts
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
 
@@ -171,3 +171,23 @@ def test_compare_explains_any_test_image(user_runs, real_data_root, monkeypatch)
     assert "cannot credit a stroke that is missing" in texts(at)
     at.toggle(key="compare.why.sanity").set_value(True).run()  # the feature banks are cached: no replay error
     assert not at.exception and "what chance looks like" in texts(at)
+
+
+def test_gallery_puts_a_doubtful_label_note_under_the_answers():
+    # Above them, a note wrapping onto three lines pushed a card's answers out of line with its row's.
+    def script():
+        import numpy as np
+
+        from pages.shared.gallery import Answers, show_gallery
+
+        truth = np.zeros(10_000, dtype=np.int64)
+        answers = [Answers("MLP", "mlp", np.zeros(10_000, dtype=np.int64), np.ones(10_000))]
+        show_gallery(np.array([947, 0]), np.zeros((10_000, 28, 28), dtype=np.uint8), truth, answers)
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    (gallery,) = html_blocks(at)
+    doubtful, plain = gallery.split("alt='test image 0'")  # test image 947's label is doubted, 0's is not
+    assert "⚠" in doubtful and doubtful.index("MLP") < doubtful.index("⚠") and "⚠" not in plain

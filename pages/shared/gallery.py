@@ -51,13 +51,14 @@ def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[A
     for index in (int(i) for i in indices[:limit]):
         number = index if numbers is None else numbers[index]
         lines = [f"<b>#{number}</b> · label {int(truth[index])}"]
-        if issues is not None and (note := issues.note(index)) is not None:
-            lines.append(f"<i>⚠ {html.escape(note)}</i>")
         for run in answers:
             digit, right = int(run.predictions[index]), run.predictions[index] == truth[index]
             lines.append(f"<span style='color:{MODELS[run.model_key].color};font-weight:600'>"
                          f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit} "
                          f"({100 * float(run.confidences[index]):.0f}%)")
+        # Last: the note wraps onto several lines, and above the answers it pushed them out of line with the row's.
+        if issues is not None and (note := issues.note(index)) is not None:
+            lines.append(f"<i>⚠ {html.escape(note)}</i>")
         what = "test image" if test_images else "drawing"
         cells.append(f"<div><img src='{png_data_url(np.asarray(images[index]))}' alt='{what} {number}' "
                      f"style='{_IMAGE}'><div>{'<br>'.join(lines)}</div></div>")
