@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,8 +70,6 @@ class ModelSet:
 def latency_ms(model: nn.Module, repeats: int = 50) -> float:
     """Median milliseconds for one 28x28 image through ``model``, on one thread as
     :meth:`ModelSet.predict` runs it (with two, a busy second core made LeNet-5's 0.7 ms 66)."""
-    import time
-
     import torch
 
     image = torch.zeros(1, 1, 28, 28)

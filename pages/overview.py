@@ -66,7 +66,6 @@ if runner_up is not None:
                                      else " Whether the lead is more than chance needs the test images."))
 
 COLUMNS = {
-    "Model": st.column_config.TextColumn(pinned=True),  # stays in view when a narrow screen scrolls the table
     "Parameters": st.column_config.NumberColumn(format="localized"),
     "Test accuracy (%)": st.column_config.ProgressColumn(format="%.2f", min_value=95, max_value=100),
     "Validation accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
