@@ -71,7 +71,7 @@ def get_spec(key: str) -> ModelSpec:
 def build_model(key: str, **options) -> nn.Module:
     """A freshly initialised model of the architecture ``key``.
 
-    ``options`` go to the network's constructor (the CNN takes ``fused_cpu_training``).
+    ``options`` go to the network's constructor (the CNN takes ``fused_cpu_training``, LeNet-5 ``conv3_as_linear``).
     """
     return get_spec(key).model_class(**options)
 

@@ -16,6 +16,7 @@ from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import literal
+from pages.shared.presenter import show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
@@ -58,7 +59,7 @@ def live_results() -> None:
         rows.append({"Model": MODELS[key].name, "Right": right, "Wrong": len(truth) - right,
                      "Accuracy (%)": round(100 * right / len(truth), 1),
                      "95% interval (%)": f"{100 * low:.1f}–{100 * high:.1f}"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows))
 
     st.subheader("Confusion matrices")
     for column, key in zip(st.columns(len(keys)), keys):

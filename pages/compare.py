@@ -11,6 +11,7 @@ from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
+from pages.shared.presenter import show_table
 from pages.shared.run_choice import all_runs, checkpoints_folder, path_key, run_label, short_label
 
 ensure_frame()
@@ -89,8 +90,8 @@ chart_column.plotly_chart(per_class_chart(per_class, score.capitalize() if score
                           width="stretch", theme=None, key="compare.per_class")
 scores = pd.DataFrame({label: 100 * values for label, (_, values) in per_class.items()},
                       index=pd.Index(range(10), name="digit"))
-table_column.dataframe(scores, width="stretch",
-                       column_config={name: st.column_config.NumberColumn(format="%.2f") for name in scores.columns})
+show_table(scores, {name: st.column_config.NumberColumn(format="%.2f") for name in scores.columns},
+           hide_index=False, target=table_column)
 st.caption("In percent for each digit, computed from each run's confusion matrix.")
 
 # --- Mistakes ---------------------------------------------------------------------------------

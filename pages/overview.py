@@ -10,6 +10,7 @@ from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
+from pages.shared.presenter import show_table
 from pages.shared.run_choice import require_runs
 
 ensure_frame()
@@ -75,7 +76,7 @@ COLUMNS = {
     "Description": st.column_config.TextColumn(width="large"),
 }
 table_slot = st.empty()
-table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+show_table(table, COLUMNS, target=table_slot)
 st.caption("Accuracy, errors and training time are read from each run's file; latency is measured here, "
            "on this machine, for one image on one CPU thread, as the Draw page runs it.")
 
@@ -87,7 +88,7 @@ try:
     table["Latency, 1 image (ms)"] = table["Model"].map(latency)
     table["95% interval (%)"] = table["Model"].map({run.name: "–".join(f"{100 * bound:.2f}" for bound in (
         accuracy_interval(round(run.accuracy * run.test_images), run.test_images))) for run in runs.values()})
-    table_slot.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+    show_table(table, COLUMNS, target=table_slot)
     if runner_up is not None and data is not None:
         # The same test images, paired: is the leader's margin more than chance?
         by_name = {run.name: run for run in runs.values()}

@@ -66,3 +66,16 @@ def test_lesson_links_round_trip_the_compare_and_robustness_views(user_runs, rea
                    "pages/compare.py")
     assert at.segmented_control(key="compare.metric").value == "test_loss"
     assert at.selectbox(key="compare.true").value == 7 and at.selectbox(key="compare.predicted").value == 2
+
+
+def test_projector_mode_shows_tables_in_its_large_type(user_runs, real_data_root, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_with({"present": "1"}, "pages/overview.py")
+    assert not at.dataframe  # the data grid draws its text at ~13 px on a canvas: no CSS enlarges it
+    table = at.table[0]
+    assert set(table.value["Model"]) == {"MLP", "CNN", "LeNet-5"}
+    shown = table.proto.arrow_data.styler.display_values  # the page's number formats, as in the grid
+    for text in (f"{table.value['Test accuracy (%)'].iloc[0]:.2f}", "61,706"):
+        assert text.encode() in shown, text
+    at.toggle(key="present").set_value(False).run()
+    assert not at.table and len(at.dataframe) == 1

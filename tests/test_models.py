@@ -69,3 +69,19 @@ def test_the_library_is_only_a_library():
         assert not re.search(r"^\s*(import|from) streamlit", text, flags=re.MULTILINE), module.name
         for word in ("playwright", "chromium", "subprocess"):
             assert word not in text.lower(), f"{module.name} mentions {word}"
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_lenet5_conv3_as_linear_matches_the_stock_convolution(memory_format):
+    torch.manual_seed(0)
+    fast, stock = build_model("lenet5"), build_model("lenet5", conv3_as_linear=False)
+    stock.load_state_dict(fast.state_dict())
+    x = torch.randn(8, 1, 28, 28).contiguous(memory_format=memory_format)
+    outputs = []
+    for model in (fast, stock):
+        model = model.to(memory_format=memory_format)
+        output = model(x)
+        output.square().sum().backward()
+        outputs.append((output, model.conv3.weight.grad, model.conv1.weight.grad))
+    for computed, expected in zip(*outputs):
+        torch.testing.assert_close(computed, expected, rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import literal
+from pages.shared.presenter import show_table
 from pages.shared.run_choice import selected_runs
 from pages.shared.why import why_panel
 
@@ -35,7 +36,7 @@ def accuracy_table(answers: list[Answers], truth: np.ndarray) -> None:
         rows.append({"Run": run.label, "Test accuracy (%)": 100 * correct / len(truth),
                      "95% interval (%)": f"{100 * low:.2f}–{100 * high:.2f}", "Errors": len(truth) - correct,
                      "Without doubtful labels (%)": 100 * accuracy_without_doubtful_labels(truth, run.predictions)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+    show_table(pd.DataFrame(rows), {
         "Test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
         "Without doubtful labels (%)": st.column_config.NumberColumn(
             format="%.2f", help=f"On the {len(truth) - len(label_issues().indices):,} test images whose label no "

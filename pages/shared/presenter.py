@@ -8,9 +8,14 @@ moving between pages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from mnist_core.models import MODELS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRESENT_KEY = "present"
 _ON = ("1", "true", "yes", "on")
@@ -61,3 +66,23 @@ def page_style(present: bool) -> None:
 def presenting() -> bool:
     """Whether this session is in projector mode (set by the frame, ``app.py``)."""
     return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_index: bool = True, target=None) -> None:
+    """``frame`` as an interactive ``st.dataframe``, or in projector mode as a static table in the
+    mode's large type: the data grid draws on a canvas at its own ~13 px, which no CSS reaches.
+
+    ``column_config``'s number formats apply to both; ``target`` is where it goes (default: here).
+    """
+    target = target if target is not None else st
+    if not presenting():
+        target.dataframe(frame, hide_index=hide_index, width="stretch", column_config=column_config)
+        return
+    formats = {}
+    for name, config in (column_config or {}).items():
+        number_format = config.get("type_config", {}).get("format")
+        if number_format == "localized":
+            formats[name] = "{:,.0f}"
+        elif number_format:  # printf style, as the data grid takes it: "%.2f" → "{:.2f}"
+            formats[name] = "{:" + number_format.removeprefix("%") + "}"
+    target.table(frame.style.format(formats, na_rep="–"), hide_index=hide_index)
