@@ -99,5 +99,37 @@ def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison
             f"they disagree on {comparison.only_a_right + comparison.only_b_right} images).")
 
 
+@dataclass(frozen=True)
+class Standing:
+    """One model's place in a ranking on the same test images."""
+
+    name: str
+    accuracy: float  # in percent
+    errors: int
+    parameters: int
+
+
+def ranking_sentence(ranked: list[Standing]) -> str:
+    """Who is most accurate, by how much, with how many parameters, and how well the weakest does.
+
+    ``ranked``: at least two, most accurate first. Two with the same number of errors are "level"
+    (the first named is then the smaller, as the Overview sorts them).
+    """
+    best, runner_up, weakest = ranked[0], ranked[1], ranked[-1]
+    size = runner_up.parameters / best.parameters
+    if best.errors == runner_up.errors:
+        lead = (f"**{best.name}** and **{runner_up.name}** are level at **{best.accuracy:.2f}%**"
+                + (f", {best.name} with {size:.0f}x fewer parameters" if size >= 2 else ""))
+    else:
+        size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
+                     else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
+        lead = (f"**{best.name}** is the most accurate at **{best.accuracy:.2f}%**, "
+                f"{best.accuracy - runner_up.accuracy:.2f} points ahead of {runner_up.name}{size_note}")
+    if weakest is runner_up:
+        return lead + "."
+    return (f"{lead}. The weakest, {weakest.name}, still gets {weakest.accuracy:.2f}% right: on MNIST the "
+            "differences live in the last percent.")
+
+
 def format_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.comparison import accuracy_interval, compare_predictions, significance_sentence
+from mnist_core.comparison import (
+    Standing,
+    accuracy_interval,
+    compare_predictions,
+    ranking_sentence,
+    significance_sentence,
+)
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
@@ -45,24 +51,12 @@ for key, run in runs.items():
 # Most accurate first; of two level on accuracy, the smaller model.
 table = pd.DataFrame(rows).sort_values(["Test accuracy (%)", "Parameters"], ascending=[False, True])
 
-ranked = table.to_dict("records")
-best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+ranked = [Standing(row["Model"], row["Test accuracy (%)"], row["Test errors"], row["Parameters"])
+          for row in table.to_dict("records")]
 verdict_slot = st.empty()
-if runner_up is not None:
-    gap = best["Test accuracy (%)"] - runner_up["Test accuracy (%)"]
-    size = runner_up["Parameters"] / best["Parameters"]
-    size_note = (f", with {size:.0f}x fewer parameters" if size >= 2
-                 else f", with {1 / size:.0f}x more parameters" if size <= 0.5 else "")
-    level = best["Test errors"] == runner_up["Test errors"]
-    if level:
-        lead = (f"**{best['Model']}** and **{runner_up['Model']}** are level at **{best['Test accuracy (%)']:.2f}%**"
-                + (f", {best['Model']} with {size:.0f}x fewer parameters" if size >= 2 else ""))
-    else:
-        lead = (f"**{best['Model']}** is the most accurate at **{best['Test accuracy (%)']:.2f}%**, "
-                f"{gap:.2f} points ahead of {runner_up['Model']}{size_note}")
-    weakest = ranked[-1]
-    verdict = (lead + (f". The weakest, {weakest['Model']}, still gets {weakest['Test accuracy (%)']:.2f}% right: on "
-                       "MNIST the differences live in the last percent." if weakest is not runner_up else "."))
+if len(ranked) > 1:
+    verdict = ranking_sentence(ranked)
+    level = ranked[0].errors == ranked[1].errors
     verdict_slot.markdown(verdict + (" Whether they differ more than by chance needs the test images." if level
                                      else " Whether the lead is more than chance needs the test images."))
 
@@ -75,8 +69,11 @@ COLUMNS = {
     "Latency, 1 image (ms)": st.column_config.NumberColumn(format="%.2f"),
     "Description": st.column_config.TextColumn(width="large"),
 }
+# What the back of the room reads; the rest stays in the interactive table.
+PRESENTED = ["Model", "Parameters", "Test accuracy (%)", "95% interval (%)", "Test errors", "Training time (s)",
+             "Latency, 1 image (ms)"]
 table_slot = st.empty()
-show_table(table, COLUMNS, target=table_slot)
+show_table(table, COLUMNS, target=table_slot, presented=PRESENTED)
 st.caption("Accuracy, errors and training time are read from each run's file; latency is measured here, "
            "on this machine, for one image on one CPU thread, as the Draw page runs it.")
 
@@ -88,14 +85,14 @@ try:
     table["Latency, 1 image (ms)"] = table["Model"].map(latency)
     table["95% interval (%)"] = table["Model"].map({run.name: "–".join(f"{100 * bound:.2f}" for bound in (
         accuracy_interval(round(run.accuracy * run.test_images), run.test_images))) for run in runs.values()})
-    show_table(table, COLUMNS, target=table_slot)
-    if runner_up is not None and data is not None:
+    show_table(table, COLUMNS, target=table_slot, presented=PRESENTED)
+    if len(ranked) > 1 and data is not None:
         # The same test images, paired: is the leader's margin more than chance?
         by_name = {run.name: run for run in runs.values()}
-        predictions = [test_predictions(str(by_name[row["Model"]].path), by_name[row["Model"]].weights_sha256,
-                                        str(data.root))[0] for row in (runner_up, best)]
+        predictions = [test_predictions(str(by_name[standing.name].path), by_name[standing.name].weights_sha256,
+                                        str(data.root))[0] for standing in (ranked[1], ranked[0])]
         paired = compare_predictions(data.test_labels.numpy(), *predictions)
-        verdict_slot.markdown(verdict + " " + significance_sentence(runner_up["Model"], best["Model"], paired))
+        verdict_slot.markdown(verdict + " " + significance_sentence(ranked[1].name, ranked[0].name, paired))
 except RunError as error:  # the weights turned out damaged: the stored numbers stay on screen
     report_run_error(error)
 

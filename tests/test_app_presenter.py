@@ -74,6 +74,9 @@ def test_projector_mode_shows_tables_in_its_large_type(user_runs, real_data_root
     assert not at.dataframe  # the data grid draws its text at ~13 px on a canvas: no CSS enlarges it
     table = at.table[0]
     assert set(table.value["Model"]) == {"MLP", "CNN", "LeNet-5"}
+    # Only the columns the back of the room reads: the long descriptions would wrap over the screen.
+    assert "Description" not in table.value.columns and "Recipe" not in table.value.columns
+    assert {"Test accuracy (%)", "95% interval (%)", "Parameters"} <= set(table.value.columns)
     shown = table.proto.arrow_data.styler.display_values  # the page's number formats, as in the grid
     for text in (f"{table.value['Test accuracy (%)'].iloc[0]:.2f}", "61,706"):
         assert text.encode() in shown, text

@@ -9,10 +9,12 @@ import torch
 
 from mnist_core.cli import main
 from mnist_core.comparison import (
+    Standing,
     accuracy_interval,
     compare_predictions,
     difference_matrix,
     mcnemar_exact_p,
+    ranking_sentence,
     significance_sentence,
 )
 from mnist_core.evaluation import confusion_matrix, evaluation_from_logits
@@ -119,3 +121,21 @@ def test_compare_agrees_with_evaluate_on_the_shipped_runs(capsys, real_data_root
     assert report["a"]["accuracy"] == evaluated["cnn"] and report["b"]["accuracy"] == evaluated["lenet5"]
     assert report["a"]["errors"] == round((1 - evaluated["cnn"]) * 10_000)
     assert sum(report[k] for k in ("both_right", "only_a_right", "only_b_right", "both_wrong")) == 10_000
+
+
+def test_ranking_sentence_names_the_leader_its_margin_and_the_weakest():
+    ranked = [Standing("LeNet-5", 99.37, 63, 61_706), Standing("CNN", 99.28, 72, 934_798),
+              Standing("MLP", 99.18, 82, 623_290)]
+    assert ranking_sentence(ranked) == (
+        "**LeNet-5** is the most accurate at **99.37%**, 0.09 points ahead of CNN, with 15x fewer parameters. "
+        "The weakest, MLP, still gets 99.18% right: on MNIST the differences live in the last percent.")
+
+
+def test_ranking_sentence_says_level_when_the_errors_are_equal_and_notes_a_larger_leader():
+    level = [Standing("LeNet-5", 99.28, 72, 61_706), Standing("CNN", 99.28, 72, 934_798)]
+    assert ranking_sentence(level) == ("**LeNet-5** and **CNN** are level at **99.28%**, "
+                                       "LeNet-5 with 15x fewer parameters.")
+    larger = [Standing("CNN", 99.30, 70, 934_798), Standing("LeNet-5", 99.20, 80, 61_706)]
+    assert ranking_sentence(larger).endswith("0.10 points ahead of LeNet-5, with 15x more parameters.")
+    alike = [Standing("MLP", 99.30, 70, 623_290), Standing("CNN", 99.20, 80, 934_798)]
+    assert ranking_sentence(alike) == "**MLP** is the most accurate at **99.30%**, 0.10 points ahead of CNN."

@@ -36,6 +36,7 @@ html { font-size: 20px; }
 [data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: #111; }
 [data-testid="stCaptionContainer"] { color: #222; font-size: 1rem; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
+[data-testid="stTableStyledTable"] { font-size: 1rem; }
 """
 
 
@@ -68,11 +69,13 @@ def presenting() -> bool:
     return bool(st.session_state.get(PRESENT_KEY, False))
 
 
-def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_index: bool = True, target=None) -> None:
+def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_index: bool = True, target=None,
+               presented: list[str] | None = None) -> None:
     """``frame`` as an interactive ``st.dataframe``, or in projector mode as a static table in the
     mode's large type: the data grid draws on a canvas at its own ~13 px, which no CSS reaches.
 
-    ``column_config``'s number formats apply to both; ``target`` is where it goes (default: here).
+    ``column_config``'s number formats apply to both; ``target`` is where it goes (default: here);
+    ``presented``: the columns worth the room in projector mode (default: all of them).
     """
     target = target if target is not None else st
     if not presenting():
@@ -85,4 +88,7 @@ def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_inde
             formats[name] = "{:,.0f}"
         elif number_format:  # printf style, as the data grid takes it: "%.2f" → "{:.2f}"
             formats[name] = "{:" + number_format.removeprefix("%") + "}"
+    if presented is not None:
+        frame = frame[presented]
+    formats = {name: text for name, text in formats.items() if name in frame.columns}
     target.table(frame.style.format(formats, na_rep="–"), hide_index=hide_index)
