@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .strokes import MNIST_STROKE_WIDTH
+from .strokes import LOOPS_FILL_IN, MNIST_STROKE_WIDTH
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 CANVAS = 280
 BRUSHES = {"brush 14-30 px": (14, 30), "brush 2-6 px": (2, 6)}
 HEIGHTS = (0.25, 0.90)  # the pen's path, as a fraction of the canvas height
-BLOB_RATIO = 0.25  # a brush wider than this fraction of the digit's height fills its loops in
+BLOB_RATIO = LOOPS_FILL_IN  # a brush wider than this fraction of the digit's height fills its loops in
 DEFAULT_IMAGES = 2000  # drawings per brush range
 _SUPERSAMPLE = 4  # drawn 4x larger, then averaged down: anti-aliased edges, as in a browser
 _TRACE_SCALE = 10  # the 28x28 digit is enlarged 10x before its centre line is found
@@ -183,6 +183,8 @@ class CheckResult:
     unreadable: int  # drawings the preprocessing refused
     blobs: Score  # the drawings whose brush is over BLOB_RATIO of the digit's height: loops fill in
     as_written: Score  # the same digits as MNIST has them, through the same preprocessing
+    flagged: Score | None = None  # the drawings the app tells "drawn small" (PreparedDigit.drawn_small) ...
+    unflagged: Score | None = None  # ... and the rest it reads (None: stroke width kept, nothing measured)
 
     @property
     def images(self) -> int:
@@ -193,9 +195,11 @@ class CheckResult:
         return self.drawn.accuracy
 
     def to_dict(self) -> dict:
+        told = {} if self.flagged is None else {"flagged_drawn_small": self.flagged.to_dict(),
+                                                 "not_flagged": self.unflagged.to_dict()}
         return {"name": self.name, "brush_px": list(self.brushes), **self.drawn.to_dict(),
                 "unreadable": self.unreadable, "brush_over_a_quarter_of_the_height": self.blobs.to_dict(),
-                "as_written": self.as_written.to_dict()}
+                "as_written": self.as_written.to_dict(), **told}
 
 
 def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
@@ -216,19 +220,21 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
     count = min(count, len(labels))
     results, total = [], count * len(BRUSHES)
     for number, (name, brushes) in enumerate(BRUSHES.items()):
-        inputs, originals, truth, blob, unreadable = [], [], [], [], 0
+        inputs, originals, truth, blob, small, unreadable = [], [], [], [], [], 0
         drawings = check_set(images, labels, brushes, count, seed + number)
         for done, drawing in enumerate(drawings, start=1):
             originals.append(prepare_digit(images[drawing.index], normalise_width=normalise_width).tensor)
             try:
-                inputs.append(prepare_digit(drawing.canvas, normalise_width=normalise_width).tensor)
+                digit = prepare_digit(drawing.canvas, normalise_width=normalise_width)
+                inputs.append(digit.tensor)
+                small.append(digit.drawn_small)
                 truth.append(drawing.label)
                 blob.append(drawing.brush > BLOB_RATIO * drawing.height * CANVAS)
             except NoDigitError:
                 unreadable += 1
             if on_progress is not None:
                 on_progress(number * count + done, total)
-        truth_array, blob_array = np.asarray(truth), np.asarray(blob, dtype=bool)
+        truth_array, blob_array, small_array = np.asarray(truth), np.asarray(blob, dtype=bool), np.asarray(small, bool)
         right = {key: np.zeros(len(truth), bool) for key in models.keys}
         if inputs:
             for key, probabilities in models.predict_batch(torch.cat(inputs)).items():
@@ -239,7 +245,14 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
             name, brushes,
             drawn=Score(count, {key: int(r.sum()) for key, r in right.items()}),
             unreadable=unreadable,
-            blobs=Score(int(blob_array.sum()), {key: int(r[blob_array].sum()) for key, r in right.items()}),
+            blobs=_score(right, blob_array),
             as_written=Score(count, {key: int((p.argmax(axis=1) == every_label).sum()) for key, p in written.items()}),
+            flagged=_score(right, small_array) if normalise_width else None,
+            unflagged=_score(right, ~small_array) if normalise_width else None,
         ))
     return results
+
+
+def _score(right: dict[str, np.ndarray], chosen: np.ndarray) -> Score:
+    """How many of the ``chosen`` drawings each model read right (``right``: model key → one bool a drawing)."""
+    return Score(int(chosen.sum()), {key: int(r[chosen].sum()) for key, r in right.items()})

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import MNIST_MEAN, MNIST_STD
-from .strokes import normalise_stroke_width
+from .strokes import LOOPS_FILL_IN, redraw_at_width
 
 if TYPE_CHECKING:
     import torch
@@ -64,6 +64,12 @@ class PreparedDigit:
 
     pixels: np.ndarray  # (28, 28) float32 in [0, 1], white ink on black, as in MNIST
     tensor: torch.Tensor  # (1, 1, 28, 28) normalised model input
+    pen: float | None = None  # the pen's width against the height of its path, as drawn (None: not measured)
+
+    @property
+    def drawn_small(self) -> bool:
+        """Drawn so small for its pen that loops may have filled in (a 70 px 8 with a 22 px brush)."""
+        return self.pen is not None and self.pen > LOOPS_FILL_IN
 
     @property
     def image(self) -> np.ndarray:
@@ -81,25 +87,27 @@ def prepare_digit(image: np.ndarray | Image.Image, normalise_width: bool = True)
         normalise_width: redraw the strokes at MNIST's typical width (False: keep them as drawn).
 
     Returns:
-        The 28x28 digit for display and the normalised ``(1, 1, 28, 28)`` tensor.
+        The 28x28 digit for display and the normalised ``(1, 1, 28, 28)`` tensor; with
+        ``normalise_width``, also how wide the pen was for the digit's size (``drawn_small``).
 
     Raises:
         NoDigitError: the image is blank, too faint, holds only a dot, or is filled with ink.
         ImageReadError: a PIL image in a colour mode that cannot be read.
     """
     digit = crop_to_ink(ink_map(image))
-    if normalise_width:
-        digit = trim_to_ink(normalise_stroke_width(digit))
-    return prepared_from_pixels(center_by_mass(fit_to_box(digit)))
+    if not normalise_width:
+        return prepared_from_pixels(center_by_mass(fit_to_box(digit)))
+    redrawn = redraw_at_width(digit)
+    return prepared_from_pixels(center_by_mass(fit_to_box(trim_to_ink(redrawn.ink))), pen=redrawn.pen)
 
 
-def prepared_from_pixels(pixels: np.ndarray) -> PreparedDigit:
-    """Wrap a finished 28x28 [0, 1] image with its normalised tensor."""
+def prepared_from_pixels(pixels: np.ndarray, pen: float | None = None) -> PreparedDigit:
+    """Wrap a finished 28x28 [0, 1] image with its normalised tensor (and the pen it was drawn with)."""
     import torch  # here, not at the top: the Draw page paints before PyTorch has loaded
 
     pixels = pixels.astype(np.float32)
     tensor = (torch.from_numpy(pixels) - MNIST_MEAN) / MNIST_STD
-    return PreparedDigit(pixels, tensor.reshape(1, 1, _FIELD, _FIELD))
+    return PreparedDigit(pixels, tensor.reshape(1, 1, _FIELD, _FIELD), pen)
 
 
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:

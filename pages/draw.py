@@ -35,6 +35,13 @@ CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
+# Where the models' mistakes on drawings come from (README, "Digits as people draw them"): said on the spot.
+DRAWN_SMALL = {
+    "canvas": "Small for the pen: its loops may have filled in, which no MNIST digit has. "
+              "Draw it larger, half the canvas tall or more.",
+    "upload": "Thick strokes for the digit's size: its loops may have filled in. A larger or finer-lined "
+              "digit reads better.",
+}
 TEST_INDEX_KEY = "draw.test_index"
 
 ensure_frame()
@@ -74,6 +81,7 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
     except (NoDigitError, ImageReadError) as reason:
         st.info(PROMPT if source == "canvas" and "blank" in str(reason) else literal(reason), icon=":material/draw:")
         return None
+    drawn_small = digit.drawn_small and source in DRAWN_SMALL  # measured on the drawing, before any nudge
     nudged = nudges is not None and nudges != NUDGE_DEFAULTS
     if nudged:
         digit = prepared_from_pixels(nudge(digit.pixels, **nudges))
@@ -96,6 +104,9 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         else:
             answers = ", ".join(f"{MODELS[k].name} {p.digit}" for k, p in predictions.items())
             verdict.warning(f"The models disagree: {answers}")
+        if drawn_small:  # on a projector, beside the canvas, only the advice fits
+            verdict.info("Small for the pen: draw it larger." if compact else DRAWN_SMALL[source],
+                         icon=":material/zoom_in:")
 
     for column, (key, prediction) in zip(st.columns(len(predictions)), predictions.items()):
         with column, st.container(key=f"answer_{key}"):  # the key gives the answer its model's colour

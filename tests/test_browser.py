@@ -86,6 +86,20 @@ def test_drawing_a_one_then_a_zero(app_url, page, tmp_path):
                       what="three zeros")
     assert values == ["0", "0", "0"]
     assert page.get_by_text("All 3 models agree").count() == 1
+    assert page.get_by_text("Small for the pen").count() == 0  # 190 px tall: no hint to draw larger
+    assert_no_exception(page)
+
+
+def test_a_digit_drawn_small_for_the_pen_is_told_to_draw_it_larger(app_url, page):
+    page.goto(f"{app_url}/draw")
+    box = canvas_box(page)
+    centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # A 0 about 45 px tall with the 22 px brush: its hole is nearly closed.
+    loop = [(centre_x + 10 * math.sin(2 * math.pi * i / 32), centre_y - 12 * math.cos(2 * math.pi * i / 32))
+            for i in range(35)]
+    stroke(page, loop)
+    wait_for(lambda: len(metric_values(page)) == 3, what="3 predictions")
+    wait_for(lambda: page.get_by_text("Small for the pen").count(), what="the hint to draw it larger")
     assert_no_exception(page)
 
 

@@ -113,6 +113,8 @@ def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data
         assert all(0 <= value <= 1 for value in result["accuracy"].values())
         assert result["as_written"]["images"] == 6 and set(result["as_written"]["accuracy"]) == {"mlp", "cnn", "lenet5"}
         assert 0 <= result["brush_over_a_quarter_of_the_height"]["images"] <= 6
+        # What the Draw page tells "drawn small", and the rest: every readable drawing is one or the other.
+        assert result["flagged_drawn_small"]["images"] + result["not_flagged"]["images"] == 6
 
 
 @pytest.mark.real_data

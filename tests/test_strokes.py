@@ -10,6 +10,7 @@ from mnist_core.strokes import (
     change_thickness,
     cross_step,
     normalise_stroke_width,
+    redraw_at_width,
     stroke_width,
     vary_thickness,
 )
@@ -63,6 +64,27 @@ def test_thin_and_thick_strokes_of_one_digit_converge_to_mnist_width():
         assert width_in_the_box == pytest.approx(MNIST_STROKE_WIDTH, abs=0.35), brush
     images = [prepare_digit(draw(brush)).pixels for brush in (2, 30)]
     assert difference(*images) < 0.05
+
+
+@pytest.mark.parametrize("brush, box, small", [
+    (22, (40, 40, 240, 240), False),  # the canvas brush, the path 140 px tall: a pen 0.16 of its height
+    (22, (70, 60, 210, 203), False),  # a path of 100 px: 0.22
+    (22, (80, 80, 200, 194), True),  # 80 px: 0.275, the loops close
+    (30, (90, 90, 190, 190), True),  # 0.43
+    (4, (20, 20, 260, 260), False),  # a hairline, 0.02
+])
+def test_a_digit_drawn_small_for_its_pen_is_told_apart(brush, box, small):
+    """The pen against the height of its path: the measure the check set calls a blob by (over a quarter)."""
+    digit = prepare_digit(draw(brush, box=box))
+    path_height = (box[3] - box[1]) * (PATH[-1][1] - PATH[0][1])
+    assert digit.pen == pytest.approx(brush / path_height, rel=0.15)
+    assert digit.drawn_small is small
+    assert redraw_at_width(crop_to_ink(ink_map(draw(brush, box=box)))).drawn_small is small
+
+
+def test_the_pen_is_not_measured_when_the_strokes_are_kept_as_drawn():
+    digit = prepare_digit(draw(30, box=(90, 90, 190, 190)), normalise_width=False)
+    assert digit.pen is None and not digit.drawn_small
 
 
 @pytest.mark.real_data
