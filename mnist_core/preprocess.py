@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import MNIST_MEAN, MNIST_STD
-from .strokes import LOOPS_FILL_IN, redraw_at_width
+from .strokes import LOOPS_FILL_IN, normalise_stroke_width
 
 if TYPE_CHECKING:
     import torch
@@ -97,7 +97,7 @@ def prepare_digit(image: np.ndarray | Image.Image, normalise_width: bool = True)
     digit = crop_to_ink(ink_map(image))
     if not normalise_width:
         return prepared_from_pixels(center_by_mass(fit_to_box(digit)))
-    redrawn = redraw_at_width(digit)
+    redrawn = normalise_stroke_width(digit)
     return prepared_from_pixels(center_by_mass(fit_to_box(trim_to_ink(redrawn.ink))), pen=redrawn.pen)
 
 

@@ -56,18 +56,8 @@ class Redrawn:
     ink: np.ndarray  # at the working size, peak 1 (see normalise_stroke_width)
     pen: float  # the pen's width as a fraction of the height of its path, as drawn (0: no ink)
 
-    @property
-    def drawn_small(self) -> bool:
-        """The pen is so wide for the digit's size that its loops may have filled in."""
-        return self.pen > LOOPS_FILL_IN
 
-
-def normalise_stroke_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) -> np.ndarray:
-    """:func:`redraw_at_width`'s redrawn digit alone."""
-    return redraw_at_width(ink, target).ink
-
-
-def redraw_at_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) -> Redrawn:
+def normalise_stroke_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) -> Redrawn:
     """Redraw the digit in ``ink`` (cropped to its ink, [0, 1]) with strokes ``target`` pixels wide
     once its longer side is scaled to MNIST's 20-pixel box.
 
@@ -78,8 +68,8 @@ def redraw_at_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) -> Redr
     keep a stroke much thinner than the rest, but the skeleton of a thick stroke has spurs
     into its corners, which then show.) Returns the redrawn digit at the working size with
     a margin where strokes grew, peak 1: :func:`mnist_core.preprocess.trim_to_ink` and
-    :func:`~mnist_core.preprocess.fit_to_box` then scale it into the box. The width it measures
-    also tells whether the digit was drawn small for its pen (:attr:`Redrawn.drawn_small`).
+    :func:`~mnist_core.preprocess.fit_to_box` then scale it into the box. With it comes the pen
+    it measured against the digit's height: over :data:`LOOPS_FILL_IN`, the digit was drawn small.
     """
     from scipy.ndimage import distance_transform_edt
 
