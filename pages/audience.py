@@ -15,8 +15,8 @@ from mnist_core.models import MODEL_KEYS, MODELS
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
-from pages.shared.markdown import literal
-from pages.shared.presenter import show_table
+from pages.shared.markdown import counted, literal
+from pages.shared.presenter import for_the_room, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
@@ -47,7 +47,7 @@ def live_results() -> None:
         return
     said = {key: np.array([d.answers[key] for d in drawings]) for key in keys}
     sessions = len({d.session for d in drawings})
-    st.markdown(f"### {len(drawings):,} drawing(s) from {sessions:,} session(s)")
+    st.markdown(f"### {counted(len(drawings), 'drawing')} from {counted(sessions, 'session')}")
 
     rows = []
     for column, key in zip(st.columns(len(keys)), keys):
@@ -64,7 +64,8 @@ def live_results() -> None:
     st.subheader("Confusion matrices")
     for column, key in zip(st.columns(len(keys)), keys):
         figure = confusion_heatmap(confusion_matrix(truth, said[key]), title=MODELS[key].name, model_key=key)
-        column.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"audience.confusion.{key}")
+        column.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False},
+                            key=f"audience.confusion.{key}")
 
     st.subheader("Misread drawings")
     misread = np.flatnonzero(np.any([said[key] != truth for key in keys], axis=0))[::-1]  # newest first
@@ -101,7 +102,7 @@ def clear(confirmed: bool) -> None:
     st.session_state[CONFIRM_KEY] = False
     if confirmed:
         try:
-            st.toast(f"Deleted {store.clear():,} drawing(s).", icon=":material/delete:")
+            st.toast(f"Deleted {counted(store.clear(), 'drawing')}.", icon=":material/delete:")
         except AudienceStoreError as error:
             st.toast(f"Nothing was deleted: {error}", icon=":material/error:")
 

@@ -11,7 +11,7 @@ from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
-from pages.shared.presenter import show_table
+from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import all_runs, checkpoints_folder, path_key, run_label, short_label
 
 ensure_frame()
@@ -55,7 +55,7 @@ curves = [Curve(labels[str(run.path)], run.model_key, run.history) for run in ch
 if curves:
     # theme=None on this page's charts: the figures carry the dashboard's style themselves, and
     # Streamlit's chart theme, merged in the browser, cost 0.3-0.4 s of this page's drawing.
-    st.plotly_chart(history_chart(curves, metric), width="stretch", theme=None, key="compare.curves")
+    st.plotly_chart(for_the_room(history_chart(curves, metric)), width="stretch", theme=None, key="compare.curves")
 else:
     st.caption("These runs have no per-epoch history.")
 
@@ -73,8 +73,8 @@ for start in range(0, len(chosen), per_row):
                                        model_key=run.model_key)
             figure.update_layout(height=460, margin={"l": 50, "r": 10, "t": 50, "b": 40})
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
-            event = st.plotly_chart(figure, width="stretch", theme=None, on_select="rerun", selection_mode="points",
-                                    key=f"compare.confusion.{path_key(run.path)}")
+            event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
+                                    selection_mode="points", key=f"compare.confusion.{path_key(run.path)}")
             points = (event or {}).get("selection", {}).get("points", []) if event else []
             if points:
                 clicked = (int(points[0]["y"]), int(points[0]["x"]))
@@ -86,7 +86,7 @@ score = st.segmented_control("Score", ["recall", "precision", "f1"], default="re
                              key="compare.score", bind="query-params") or "recall"
 per_class = {labels[str(run.path)]: (run.model_key, per_class_metrics(run.confusion)[score]) for run in chosen}
 chart_column, table_column = st.columns([3, 2], gap="large")
-chart_column.plotly_chart(per_class_chart(per_class, score.capitalize() if score != "f1" else "F1"),
+chart_column.plotly_chart(for_the_room(per_class_chart(per_class, score.capitalize() if score != "f1" else "F1")),
                           width="stretch", theme=None, key="compare.per_class")
 scores = pd.DataFrame({label: 100 * values for label, (_, values) in per_class.items()},
                       index=pd.Index(range(10), name="digit"))

@@ -94,7 +94,8 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
 
     compact = present and beside is not None
     with beside if compact else st.container():
-        seen, verdict = st.columns([1, 2 if compact else 3], vertical_alignment="center")
+        # Beside the canvas the result column is narrow; a test image or a photo has the page's width.
+        seen, verdict = st.columns([1, 2 if compact else 3 if source == "canvas" else 6], vertical_alignment="center")
         caption = "What the models see, nudged" if nudged else "What the models see (28x28)"
         # As wide as its column (107 px at 1280x720): a fixed 140 px ran under the verdict beside it.
         seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch")
@@ -109,7 +110,9 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
                          icon=":material/zoom_in:")
 
     for column, (key, prediction) in zip(st.columns(len(predictions)), predictions.items()):
-        with column, st.container(key=f"answer_{key}"):  # the key gives the answer its model's colour
+        # The key gives the answer its model's colour; it names the source too, as the Draw tab's
+        # answers stay on the page while another tab shows its own.
+        with column, st.container(key=f"answer_{key}_{source}"):
             st.metric(MODELS[key].name, prediction.digit, border=True,
                       help=f"{100 * prediction.confidence:.1f}% sure — {literal(runs[key].run_id)}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")

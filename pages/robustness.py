@@ -9,6 +9,7 @@ from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
 from pages.shared.loading import mnist_or_none, model_set_for, report_run_error, robustness_sweep
 from pages.shared.perturbation_strip import show_strip
+from pages.shared.presenter import for_the_room
 from pages.shared.run_choice import require_runs, short_label
 
 IMAGE_COUNTS = {500: "500", 1000: "1,000", DEFAULT_IMAGES: f"{DEFAULT_IMAGES:,} (default)", 5000: "5,000",
@@ -86,7 +87,7 @@ for result in sweep.results:
     st.markdown(f"**{summary_sentence(result, names)}**")
     figure = robustness_chart(perturbation.levels, result.accuracy, perturbation.unit, perturbation.identity)
     figure.update_layout(height=330, margin={"t": 50, "b": 50})
-    st.plotly_chart(figure, width="stretch", theme=None, config={"displayModeBar": False},  # own style, as on Compare
+    st.plotly_chart(for_the_room(figure), width="stretch", theme=None, config={"displayModeBar": False},  # own style
                     key=f"robustness.chart.{perturbation.name}")
     st.caption(f"{perturbation.explanation} Test image #{int(example)}, a {truth}:")
     show_strip(pixels, perturbation.name, models, truth=truth, seed=sweep.seed)

@@ -34,7 +34,7 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
     store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8}, session="b")
     at = open_page("pages/audience.py")
-    assert "2 drawing(s) from 2 session(s)" in texts(at)
+    assert "2 drawings from 2 sessions" in texts(at)
     assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
     assert len(at.get("plotly_chart")) == 3
     (gallery,) = html_blocks(at)

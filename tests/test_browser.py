@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from pages.shared.markdown import counted
 from tests.support.browser import (
     canvas_box,
     chromium,
@@ -103,6 +104,20 @@ def test_a_digit_drawn_small_for_the_pen_is_told_to_draw_it_larger(app_url, page
     assert_no_exception(page)
 
 
+def test_a_test_image_after_a_drawing(app_url, page):
+    """Both tabs show answers at once (the canvas keeps its drawing): each under its own keys."""
+    if real_data_root_or_none() is None:
+        pytest.skip("test images need the data set")
+    page.goto(f"{app_url}/draw")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], what="three 1s")
+    page.get_by_role("tab", name="Test image").click()
+    wait_for(lambda: page.get_by_text("Test image #0, labelled").count(), timeout=60, what="test image #0")
+    wait_for(lambda: page.locator('[data-testid="stMetricValue"]:visible').count() == 3, what="its 3 answers")
+    assert_no_exception(page)
+    assert [v.inner_text().strip() for v in page.locator('[data-testid="stMetricValue"]:visible').all()] == ["7"] * 3
+
+
 def test_nudging_a_drawing_and_sweeping_it(app_url, page):
     page.goto(f"{app_url}/draw")
     stroke(page, vertical_stroke(canvas_box(page)))
@@ -146,7 +161,8 @@ def test_labelling_a_drawing_stores_it_once_and_the_audience_page_counts_it(app_
     assert newest.label == 1 and newest.answers == {"mlp": 1, "cnn": 1, "lenet5": 1}
     page.goto(f"{app_url}/audience")
     page.get_by_role("heading", name="Audience").wait_for(timeout=60_000)
-    wait_for(lambda: page.get_by_text(f"{before + 1} drawing(s)").count(), what="the audience's count")
+    heading = f"{counted(before + 1, 'drawing')} from"
+    wait_for(lambda: page.get_by_text(heading).count(), what="the audience's count")
     assert_no_exception(page)
 
 

@@ -86,3 +86,19 @@ def test_robustness_chart_draws_one_line_per_model_and_marks_the_unchanged_level
     assert list(figure.data[1].y) == [80, 99, 78] and list(figure.data[0].x) == [-6, 0, 6]
     assert figure.layout.shapes[0].x0 == 0 and figure.layout.annotations[0].text == "unchanged"
     assert figure.layout.yaxis.range == (0, 101)
+
+
+def test_enlarge_sets_every_text_larger_explicitly_and_the_margins_with_it():
+    from mnist_core.charts import FONT_SIZE, enlarge, robustness_chart
+
+    matrix = confusion_heatmap(np.eye(10, dtype=int) * 100, "CNN", model_key="cnn")
+    assert enlarge(matrix, 1.25) is matrix  # in place
+    assert matrix.layout.font.size == round(FONT_SIZE * 1.25)
+    assert matrix.layout.xaxis.tickfont.size == round(14 * 1.25) == matrix.layout.yaxis.tickfont.size
+    # Unset sizes are set from the base size: left unset, Streamlit's chart theme would pick its own.
+    assert matrix.layout.xaxis.title.font.size == round(FONT_SIZE * 1.25)
+    assert matrix.data[0].textfont.size == 13  # the cells keep their size, and "1130" just fits one
+    assert matrix.layout.margin.l == round(60 * 1.25) and matrix.layout.margin.t == round(60 * 1.25)
+    sweep = enlarge(robustness_chart([0, 1, 2], {"mlp": [0.9, 0.8, 0.7]}, "px", 0), 1.25)
+    assert sweep.layout.annotations[0].font.size == round((FONT_SIZE - 2) * 1.25)
+    assert sweep.layout.legend.font.size == round(FONT_SIZE * 1.25)

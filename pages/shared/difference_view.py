@@ -21,7 +21,7 @@ from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import literal
-from pages.shared.presenter import show_table
+from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import selected_runs
 from pages.shared.why import why_panel
 
@@ -97,8 +97,8 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
         figure = difference_heatmap(difference, "B − A")
         figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
-        event = st.plotly_chart(figure, width="stretch", theme=None, on_select="rerun", selection_mode="points",
-                                key="compare.difference")
+        event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
+                                selection_mode="points", key="compare.difference")
         st.caption("Blue: B does better there (more right on the diagonal, fewer of that mistake off it); red: "
                    "A does. Click a cell to see its images.")
     points = (event or {}).get("selection", {}).get("points", [])

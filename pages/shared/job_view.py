@@ -15,6 +15,7 @@ from mnist_core.charts import Curve, history_chart
 from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, TrainingJob
 from mnist_core.models import MODELS
 from pages.shared.markdown import literal
+from pages.shared.presenter import for_the_room
 
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
@@ -51,9 +52,10 @@ def show_job(job: TrainingJob, live: bool) -> None:
               for s in snapshot.statuses if s.history]
     if curves:
         accuracy_column, loss_column = st.columns(2)
-        accuracy_column.plotly_chart(history_chart(curves, "test_accuracy"), width="stretch",
+        accuracy_column.plotly_chart(for_the_room(history_chart(curves, "test_accuracy")), width="stretch",
                                      key=f"train.accuracy.{job.id}")
-        loss_column.plotly_chart(history_chart(curves, "train_loss"), width="stretch", key=f"train.loss.{job.id}")
+        loss_column.plotly_chart(for_the_room(history_chart(curves, "train_loss")), width="stretch",
+                                 key=f"train.loss.{job.id}")
     elif not snapshot.finished:
         st.caption("The curves appear after the first epoch.")
     if live and not snapshot.finished:

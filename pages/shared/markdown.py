@@ -1,4 +1,5 @@
-"""Putting text from outside (run folder names, file names, error reasons) into Markdown safely."""
+"""Text for the page: text from outside (run folder names, file names, error reasons) put into
+Markdown safely, and counts said as a person says them."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def literal(text: object) -> str:
     """
     escaped = _SPECIAL.sub(r"\\\1", str(text))
     return _LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2) or ''}\\{m.group(3)}", escaped)
+
+
+def counted(number: int, noun: str) -> str:
+    """``3 drawings``, ``1 drawing``: what an audience reads, rather than ``1 drawing(s)``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -25,6 +25,7 @@ from mnist_core.models import MODELS
 from mnist_core.runs import RunError, RunInfo
 from pages.shared.gallery import png_data_url
 from pages.shared.loading import SharedResults, cached_model, mnist_or_none, report_run_error
+from pages.shared.presenter import for_the_room
 
 _ROW = ("display:flex;flex-wrap:wrap;gap:0.5rem 0.7rem;align-items:flex-start;margin:0.2rem 0 0.8rem 0;"
         "font-size:0.9rem;text-align:center")
@@ -87,7 +88,7 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
                       else f"{MODELS[k].name}, weights randomised", shown[k].map) for k, a in answers.items()}
         figure = attribution_chart(pixels, titles)
         figure.update_layout(height=330, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-        st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"{key}.why.maps")
+        st.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False}, key=f"{key}.why.maps")
         st.caption("Red: pixels that made the answer more likely; blue: less likely. One colour scale for all three"
                    + (" — the randomised models' maps are what chance looks like." if sanity else "."))
         _inside_the_networks(trained, inputs)
