@@ -313,8 +313,17 @@ def summary_sentence(result: PerturbationResult, names: Mapping[str, str]) -> st
     chosen = min(telling, key=lambda i: (distance[i], -gaps[i]))
     keys = list(accuracy)
     best, worst = keys[int(table[:, chosen].argmax())], keys[int(table[:, chosen].argmin())]
-    return (f"{perturbation.describe(perturbation.levels[chosen])}, {names[worst]} falls to "
-            f"{_percent(accuracy[worst][chosen])} while {names[best]} keeps {_percent(accuracy[best][chosen])}.")
+    level = perturbation.describe(perturbation.levels[chosen])
+    low, high = _percent(accuracy[worst][chosen]), _percent(accuracy[best][chosen])
+    if _identity_value(result, best) - accuracy[best][chosen] <= _STILL_HOLDS:
+        return f"{level}, {names[worst]} falls to {low} while {names[best]} keeps {high}."
+    if gaps[chosen] >= _FAR_APART:
+        return f"{level}, {names[worst]} falls to {low}, {names[best]} only to {high}."
+    return f"{level}, every model falls: {names[worst]} to {low}, {names[best]} to {high}."
+
+
+_STILL_HOLDS = 0.10  # within 10 points of its unchanged accuracy, the best model "keeps" it
+_FAR_APART = 0.15  # a gap of 15 points between the best and the worst is more than "every model falls"
 
 
 def headline(sweep_result: Sweep, names: Mapping[str, str]) -> str:

@@ -160,6 +160,13 @@ def test_summary_sentence_names_the_mildest_level_with_a_telling_gap():
     })
     # The gaps are 50 points at ±6 px, 42 at −4 and 32 at +4: −4 is the mildest within 4/5 of the largest.
     assert summary_sentence(result, NAMES) == "Shifted 4 px left, MLP falls to 50 % while LeNet-5 keeps 92 %."
+    # When the best model loses more than 10 points too, it does not "keep" anything.
+    lower = {key: [v - 0.25 if i != 4 else v for i, v in enumerate(values)] for key, values in result.accuracy.items()}
+    harsh = PerturbationResult(get_perturbation("shift_x"), lower)
+    assert summary_sentence(harsh, NAMES) == "Shifted 4 px left, MLP falls to 25 %, LeNet-5 only to 67 %."
+    close = PerturbationResult(get_perturbation("rotation"), {
+        "mlp": [0.68] + [0.9] * 7 + [0.7], "cnn": [0.70] + [0.9] * 7 + [0.71], "lenet5": [0.72] + [0.9] * 7 + [0.71]})
+    assert summary_sentence(close, NAMES) == "Rotated 60° clockwise, every model falls: MLP to 68 %, LeNet-5 to 72 %."
     even = PerturbationResult(get_perturbation("rotation"), {key: [0.5] * 9 for key in NAMES})
     assert summary_sentence(even, NAMES).startswith("The models stay within 2 points of each other at every level")
     sweep_result = build_sweep({"shift_x": result.accuracy, "rotation": even.accuracy}, 2000, 0)
