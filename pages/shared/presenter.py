@@ -30,6 +30,8 @@ _ANSWER_COLOURS = "".join(
 # The ten "What did you draw?" buttons share one row: at 1280x720 a button is 30 px wide, and
 # Streamlit's side padding left no room for its digit.
 _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
+# The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
+_CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
@@ -63,7 +65,7 @@ def projector_toggle() -> None:
 def page_style(present: bool) -> None:
     """The dashboard's extra CSS: model colours on the answers, room for the digit buttons, and
     projector mode's type and spacing."""
-    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_PROJECTOR if present else ''}</style>")
+    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_PROJECTOR if present else ''}</style>")
 
 
 def presenting() -> bool:
