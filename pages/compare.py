@@ -71,7 +71,7 @@ for start in range(0, len(chosen), per_row):
         with column:
             figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
                                        model_key=run.model_key)
-            figure.update_layout(height=460, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+            figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
                                     selection_mode="points", key=f"compare.confusion.{path_key(run.path)}")
