@@ -272,11 +272,12 @@ def attribution_chart(pixels: np.ndarray, maps: Mapping[str, tuple[str, np.ndarr
 
 
 def enlarge(figure: go.Figure, factor: float) -> go.Figure:
-    """Every label of ``figure`` ``factor`` times larger, and its margins with them (projector mode).
+    """The labels of ``figure`` ``factor`` times larger, and its margins with them (projector mode):
+    the base font, axis ticks and titles, legend, title, annotations and colour-bar titles.
 
     Sizes are set explicitly, axis by axis: a size left unset would be Streamlit's chart theme's.
-    The counts on a heatmap's cells stay: the cells do not grow, and four digits just fit them.
-    Changes ``figure`` in place and returns it.
+    The counts on a heatmap's cells stay: the cells do not grow, and four digits just fit them;
+    hover labels stay too. Changes ``figure`` in place and returns it.
     """
     base = figure.layout.font.size or FONT_SIZE
     scaled = lambda size: round((size or base) * factor)  # noqa: E731
@@ -289,9 +290,11 @@ def enlarge(figure: go.Figure, factor: float) -> go.Figure:
         figure.layout.title.font.size = scaled(figure.layout.title.font.size)
     for annotation in figure.layout.annotations:
         annotation.font.size = scaled(annotation.font.size)
-    margin = figure.layout.margin
-    figure.layout.margin = {side: round(getattr(margin, side) * factor) for side in ("l", "r", "t", "b")
-                            if getattr(margin, side) is not None}
+    if figure.layout.coloraxis.colorbar.title.text:
+        figure.layout.coloraxis.colorbar.title.font.size = scaled(figure.layout.coloraxis.colorbar.title.font.size)
+    margin = figure.layout.margin  # the sides set (unset ones are Plotly's automatic margins)
+    figure.update_layout(margin={side: round(getattr(margin, side) * factor) for side in ("l", "r", "t", "b")
+                                 if getattr(margin, side) is not None})
     return figure
 
 

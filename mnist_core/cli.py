@@ -518,9 +518,9 @@ def _drawn(args: argparse.Namespace) -> int:
         if blobs.images:
             print(f"  of which {blobs.images:,} with a brush over a quarter of the digit's height (loops fill in): "
                   + ", ".join(f"{MODELS[key].name} {100 * value:.1f}%" for key, value in blobs.accuracy.items()))
-        if result.flagged is not None and result.flagged.images:
-            flagged, rest = result.flagged, result.unflagged
-            print(f"  the app tells {flagged.images:,} \"drawn small for the pen\" (Draw page); on the other "
+        small, rest = result.drawn_small, result.not_drawn_small
+        if small is not None and small.images and rest.images:  # with none left, "on the other 0" says nothing
+            print(f"  the app tells {small.images:,} \"drawn small for the pen\" (Draw page); on the other "
                   f"{rest.images:,}: " + ", ".join(f"{MODELS[key].name} {100 * value:.2f}%"
                                                    for key, value in rest.accuracy.items()))
         print("  the same digits as MNIST has them, through the same preprocessing: "

@@ -109,6 +109,11 @@ class Standing:
     parameters: int
 
 
+def are_level(first: Standing, second: Standing) -> bool:
+    """The same number of mistakes on the same test images: neither leads."""
+    return first.errors == second.errors
+
+
 def ranking_sentence(ranked: list[Standing]) -> str:
     """Who is most accurate, by how much, with how many parameters, and how well the weakest does.
 
@@ -117,7 +122,7 @@ def ranking_sentence(ranked: list[Standing]) -> str:
     """
     best, runner_up, weakest = ranked[0], ranked[1], ranked[-1]
     size = runner_up.parameters / best.parameters
-    if best.errors == runner_up.errors:
+    if are_level(best, runner_up):
         lead = (f"**{best.name}** and **{runner_up.name}** are level at **{best.accuracy:.2f}%**"
                 + (f", {best.name} with {size:.0f}x fewer parameters" if size >= 2 else ""))
     else:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 CANVAS = 280
 BRUSHES = {"brush 14-30 px": (14, 30), "brush 2-6 px": (2, 6)}
 HEIGHTS = (0.25, 0.90)  # the pen's path, as a fraction of the canvas height
-BLOB_RATIO = LOOPS_FILL_IN  # a brush wider than this fraction of the digit's height fills its loops in
 DEFAULT_IMAGES = 2000  # drawings per brush range
 _SUPERSAMPLE = 4  # drawn 4x larger, then averaged down: anti-aliased edges, as in a browser
 _TRACE_SCALE = 10  # the 28x28 digit is enlarged 10x before its centre line is found
@@ -181,10 +180,10 @@ class CheckResult:
     brushes: tuple[float, float]
     drawn: Score  # all the drawings (refused ones count as wrong)
     unreadable: int  # drawings the preprocessing refused
-    blobs: Score  # the drawings whose brush is over BLOB_RATIO of the digit's height: loops fill in
+    blobs: Score  # the drawings whose brush is over LOOPS_FILL_IN of the digit's height: loops fill in
     as_written: Score  # the same digits as MNIST has them, through the same preprocessing
-    flagged: Score | None = None  # the drawings the app tells "drawn small" (PreparedDigit.drawn_small) ...
-    unflagged: Score | None = None  # ... and the rest it reads (None: stroke width kept, nothing measured)
+    drawn_small: Score | None = None  # the drawings the app tells "drawn small" (PreparedDigit.drawn_small) ...
+    not_drawn_small: Score | None = None  # ... and the rest it reads (None: stroke width kept, nothing measured)
 
     @property
     def images(self) -> int:
@@ -195,11 +194,11 @@ class CheckResult:
         return self.drawn.accuracy
 
     def to_dict(self) -> dict:
-        told = {} if self.flagged is None else {"flagged_drawn_small": self.flagged.to_dict(),
-                                                 "not_flagged": self.unflagged.to_dict()}
+        small = {} if self.drawn_small is None else {"drawn_small": self.drawn_small.to_dict(),
+                                                     "not_drawn_small": self.not_drawn_small.to_dict()}
         return {"name": self.name, "brush_px": list(self.brushes), **self.drawn.to_dict(),
                 "unreadable": self.unreadable, "brush_over_a_quarter_of_the_height": self.blobs.to_dict(),
-                "as_written": self.as_written.to_dict(), **told}
+                "as_written": self.as_written.to_dict(), **small}
 
 
 def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0,
@@ -229,7 +228,7 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
                 inputs.append(digit.tensor)
                 small.append(digit.drawn_small)
                 truth.append(drawing.label)
-                blob.append(drawing.brush > BLOB_RATIO * drawing.height * CANVAS)
+                blob.append(drawing.brush > LOOPS_FILL_IN * drawing.height * CANVAS)
             except NoDigitError:
                 unreadable += 1
             if on_progress is not None:
@@ -247,8 +246,8 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
             unreadable=unreadable,
             blobs=_score(right, blob_array),
             as_written=Score(count, {key: int((p.argmax(axis=1) == every_label).sum()) for key, p in written.items()}),
-            flagged=_score(right, small_array) if normalise_width else None,
-            unflagged=_score(right, ~small_array) if normalise_width else None,
+            drawn_small=_score(right, small_array) if normalise_width else None,
+            not_drawn_small=_score(right, ~small_array) if normalise_width else None,
         ))
     return results
 

@@ -94,8 +94,10 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
 
     compact = present and beside is not None
     with beside if compact else st.container():
-        # Beside the canvas the result column is narrow; a test image or a photo has the page's width.
-        seen, verdict = st.columns([1, 2 if compact else 3 if source == "canvas" else 6], vertical_alignment="center")
+        # The verdict's share of the row: beside the canvas the result column is narrow, under it
+        # (projector mode) narrower still; a test image or a photo has the page's width.
+        verdict_share = 2 if compact else 3 if source == "canvas" else 6
+        seen, verdict = st.columns([1, verdict_share], vertical_alignment="center")
         caption = "What the models see, nudged" if nudged else "What the models see (28x28)"
         # As wide as its column (107 px at 1280x720): a fixed 140 px ran under the verdict beside it.
         seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch")

@@ -7,6 +7,7 @@ import streamlit as st
 from mnist_core.comparison import (
     Standing,
     accuracy_interval,
+    are_level,
     compare_predictions,
     ranking_sentence,
     significance_sentence,
@@ -57,7 +58,7 @@ ranked = [Standing(row["Model"], row["Test accuracy (%)"], row["Test errors"], r
 verdict_slot = st.empty()
 if len(ranked) > 1:
     verdict = ranking_sentence(ranked)
-    level = ranked[0].errors == ranked[1].errors
+    level = are_level(ranked[0], ranked[1])
     verdict_slot.markdown(verdict + (" Whether they differ more than by chance needs the test images." if level
                                      else " Whether the lead is more than chance needs the test images."))
 

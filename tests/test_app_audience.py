@@ -48,3 +48,12 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     at.button(key="audience.clear").click().run()
     at.button(key="audience.clear.confirm").click().run()
     assert audience.count() == 0 and "No labelled drawings yet" in texts(at)
+
+
+def test_in_projector_mode_the_scores_are_a_table_with_short_numbers(user_runs, audience):
+    for label, said in ((7, 7), (3, 3), (1, 7)):
+        store_drawing(audience, label, {"mlp": said, "cnn": said, "lenet5": said})
+    at = open_page("pages/audience.py")
+    at.toggle(key="present").set_value(True).run()
+    shown = at.table[0].proto.arrow_data.styler.display_values
+    assert b"66.7" in shown and b"66.700000" not in shown  # as the data grid shows 66.7, not pandas' six decimals

@@ -82,3 +82,18 @@ def test_projector_mode_shows_tables_in_its_large_type(user_runs, real_data_root
         assert text.encode() in shown, text
     at.toggle(key="present").set_value(False).run()
     assert not at.table and len(at.dataframe) == 1
+
+
+def test_projector_mode_enlarges_the_charts_and_the_answers_keep_their_colours(user_runs, real_data_root,
+                                                                               monkeypatch):
+    import json
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    sizes = {}
+    for present in (False, True):
+        at = open_with({"present": "1"} if present else {}, "pages/robustness.py")
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        sizes[present] = (spec["layout"]["font"]["size"], spec["layout"]["xaxis"].get("tickfont", {}).get("size"))
+    assert sizes == {False: (16, None), True: (20, 20)}  # the type of the mode's body text, ticks set explicitly
+    # Every source's answers (the Draw tab's and a test image's) in their model's colour.
+    assert "[class*='st-key-answer_cnn_'] [data-testid='stMetricValue']" in style(at)

@@ -102,3 +102,15 @@ def test_enlarge_sets_every_text_larger_explicitly_and_the_margins_with_it():
     sweep = enlarge(robustness_chart([0, 1, 2], {"mlp": [0.9, 0.8, 0.7]}, "px", 0), 1.25)
     assert sweep.layout.annotations[0].font.size == round((FONT_SIZE - 2) * 1.25)
     assert sweep.layout.legend.font.size == round(FONT_SIZE * 1.25)
+
+
+def test_enlarge_reaches_subplot_titles_and_the_colour_bar_and_keeps_unset_margins_automatic():
+    from mnist_core.charts import FONT_SIZE, attribution_chart, enlarge
+
+    maps = {key: (MODELS[key].name, np.random.default_rng(0).normal(size=(28, 28))) for key in MODELS}
+    figure = attribution_chart(np.zeros((28, 28)), maps)
+    figure.layout.margin = {"t": 50}  # as a page sets only some sides
+    enlarge(figure, 1.25)
+    assert [a.font.size for a in figure.layout.annotations] == [round((FONT_SIZE + 2) * 1.25)] * 3
+    assert figure.layout.coloraxis.colorbar.title.font.size == round(FONT_SIZE * 1.25)
+    assert figure.layout.margin.t == round(50 * 1.25) and figure.layout.margin.l is None

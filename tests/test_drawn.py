@@ -114,7 +114,11 @@ def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data
         assert result["as_written"]["images"] == 6 and set(result["as_written"]["accuracy"]) == {"mlp", "cnn", "lenet5"}
         assert 0 <= result["brush_over_a_quarter_of_the_height"]["images"] <= 6
         # What the Draw page tells "drawn small", and the rest: every readable drawing is one or the other.
-        assert result["flagged_drawn_small"]["images"] + result["not_flagged"]["images"] == 6
+        small, blobs = result["drawn_small"]["images"], result["brush_over_a_quarter_of_the_height"]["images"]
+        assert small + result["not_drawn_small"]["images"] == 6
+        assert abs(small - blobs) <= 1  # the app's measure agrees with the true brush (these six: 2 blobs, 1 told)
+    assert report["sets"][0]["brush_over_a_quarter_of_the_height"]["images"] >= 2  # so the line above can fail
+    assert report["sets"][1]["drawn_small"]["images"] == 0  # a 2-6 px pen is never a blob
 
 
 @pytest.mark.real_data

@@ -167,6 +167,8 @@ def test_summary_sentence_names_the_mildest_level_with_a_telling_gap():
     close = PerturbationResult(get_perturbation("rotation"), {
         "mlp": [0.68] + [0.9] * 7 + [0.7], "cnn": [0.70] + [0.9] * 7 + [0.71], "lenet5": [0.72] + [0.9] * 7 + [0.71]})
     assert summary_sentence(close, NAMES) == "Rotated 60° clockwise, every model falls: MLP to 68 %, LeNet-5 to 72 %."
+    pair = PerturbationResult(close.perturbation, {key: close.accuracy[key] for key in ("mlp", "lenet5")})
+    assert summary_sentence(pair, NAMES) == "Rotated 60° clockwise, both fall: MLP to 68 %, LeNet-5 to 72 %."
     even = PerturbationResult(get_perturbation("rotation"), {key: [0.5] * 9 for key in NAMES})
     assert summary_sentence(even, NAMES).startswith("The models stay within 2 points of each other at every level")
     sweep_result = build_sweep({"shift_x": result.accuracy, "rotation": even.accuracy}, 2000, 0)

@@ -104,6 +104,11 @@ def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_inde
     if presented is not None:
         frame = frame[presented]
     formats = {name: text for name, text in formats.items() if name in frame.columns}
-    # Other numbers as the data grid shows them ("75", "66.7"), not with pandas' six decimals.
-    shortest = {name: "{:,.6g}" for name in frame.select_dtypes("float").columns if name not in formats}
+    # Other numbers at most to two decimals, without trailing zeros ("75", "66.67", "1,234,567"),
+    # not with pandas' six decimals.
+    shortest = {name: _short_number for name in frame.select_dtypes("float").columns if name not in formats}
     target.table(frame.style.format({**shortest, **formats}, na_rep="–"), hide_index=hide_index)
+
+
+def _short_number(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
