@@ -35,7 +35,7 @@ CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
-# Where the models' mistakes on drawings come from (README, "Digits as people draw them"): said on the spot.
+# A pen over a quarter of the digit's height fills loops in (README, "Digits as people draw them"): said then.
 DRAWN_SMALL = {
     "canvas": "Small for the pen: its loops may have filled in, which no MNIST digit has. "
               "Draw it larger, half the canvas tall or more.",
