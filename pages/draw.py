@@ -56,8 +56,8 @@ def choose_run(key: str) -> None:
     remember_choice(key, st.session_state[f"draw.run.{key}"])
 
 
-runs = require_runs()
-if not present:
+def model_chooser() -> None:
+    """Which run each model uses: chosen here, it holds on every page (Compare and Robustness point here)."""
     with st.expander("Models in use", expanded=False):
         available = all_runs()[0]
         for column, (key, current) in zip(st.columns(len(runs)), runs.items()):
@@ -67,6 +67,11 @@ if not present:
                     MODELS[key].name, list(labels), index=list(labels).index(str(current.path)),
                     format_func=labels.get, key=f"draw.run.{key}", on_change=choose_run, args=(key,),
                 )
+
+
+runs = require_runs()
+if not present:
+    model_chooser()
 
 
 def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
@@ -211,6 +216,9 @@ if upload_tab.open:
                 st.error(f"Cannot use {literal(upload.name)}: {literal(reason)}")
             else:
                 show_predictions(picture, "upload")
+
+if present:  # under the screen that must fit, but there: the models change without leaving the mode
+    model_chooser()
 
 # The page is already on screen; load the models (PyTorch first, see import_pytorch_soon)
 # and Plotly's figure machinery (0.2 s for the first figure) now, so the first stroke does not

@@ -34,6 +34,7 @@ def test_present_1_turns_projector_mode_on_and_the_toggle_turns_it_off(user_runs
     assert at.session_state["present"] is True and at.toggle(key="present").value is True
     assert "html { font-size: 20px; }" in style(at)
     assert not at.title  # the Draw page drops its title to fit one screen
+    assert at.selectbox(key="draw.run.cnn").label == "CNN"  # the models can still be chosen, under the screen
     assert at.query_params["present"] == "1"
     at.toggle(key="present").set_value(False).run()
     assert "font-size: 20px" not in style(at) and "present" not in at.query_params
