@@ -103,7 +103,8 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         # (projector mode) narrower still; a test image or a photo has the page's width.
         verdict_share = 2 if compact else 3 if source == "canvas" else 6
         seen, verdict = st.columns([1, verdict_share], vertical_alignment="center")
-        caption = "What the models see, nudged" if nudged else "What the models see (28x28)"
+        # Under a 100-px preview (projector mode) "(28x28)" made the caption a third line.
+        caption = "What the models see" + (", nudged" if nudged else "" if compact else " (28x28)")
         # As wide as its column (107 px at 1280x720): a fixed 140 px ran under the verdict beside it.
         seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch")
         agreed = agreement(predictions)
