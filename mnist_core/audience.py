@@ -8,6 +8,11 @@ in WAL mode: many sessions (threads of the app's server, or separate processes s
 command line) read and write it at once; a writer waits for another instead of failing. The
 schema is versioned with ``PRAGMA user_version``. A drawing is stored once per session and
 canvas: pressing another label for the same drawing corrects the label instead of adding a row.
+
+The file is treated as untrusted: every connection checks that it is an audience store this
+program made (a table, no views or triggers), every statement has a time limit, rows whose
+label or answers cannot be read are skipped and counted, and the scores are summed in SQL so
+that a store of 200,000 drawings is scored in well under a second.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
+import re
 import sqlite3
+import stat
+import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +42,8 @@ from .models import MODEL_KEYS
 SCHEMA_VERSION = 1
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
 DEFAULT_FILE = "audience.sqlite3"
-_WAIT_SECONDS = 30  # how long a writer waits for another before giving up
+LABELS_FILE = "labels.csv"
+_WAIT_SECONDS = 30  # how long a writer waits for another, and the longest any one call may run
 
 _SCHEMA = """
 CREATE TABLE drawings (
@@ -49,6 +60,22 @@ CREATE TABLE drawings (
 );
 CREATE INDEX drawings_by_time ON drawings (created);
 """
+# What scoring reads, beside the rowid: scanned instead of the table, whose rows are mostly canvas
+# PNGs (at 200,000 drawings, 140 MB instead of 850). Added to older stores when first opened.
+_SCORES_INDEX = "CREATE INDEX IF NOT EXISTS drawings_scores ON drawings (label, session, answers)"
+_COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs")
+_EXPORT_NAME = re.compile(r"drawing-\d{6,}\.png")
+
+# Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
+# row). ``_scored`` reads each row's answers JSON once to check it is an object; then each model's
+# answer reads as its digit 0-9, NOT_ANSWERED, or UNREADABLE (a row with one is damaged).
+NOT_ANSWERED, UNREADABLE = -1, -2
+_ANSWER_CODE = f"""CASE
+    WHEN answers_type IS NOT 'object' THEN {UNREADABLE}
+    WHEN json_type(answers, ?) IS NULL THEN {NOT_ANSWERED}
+    WHEN json_type(answers, ?) IS 'integer' AND json_extract(answers, ?) BETWEEN 0 AND 9
+         AND json_array_length(answers, ?) IS 10 THEN json_extract(answers, ?)
+    ELSE {UNREADABLE} END"""
 
 
 class AudienceStoreError(RuntimeError):
@@ -70,7 +97,7 @@ class Drawing:
     session: str
     label: int
     answers: dict[str, int]  # model key -> digit
-    probabilities: dict[str, list[float]]  # model key -> 10 probabilities
+    probabilities: dict[str, list[float]]  # model key -> 10 probabilities (NaN where the stored ones are unreadable)
     runs: dict[str, str]
     pixels: np.ndarray  # (28, 28) uint8
     canvas_png: bytes
@@ -80,13 +107,44 @@ class Drawing:
 class AudienceStats:
     """How the models do on the audience's drawings."""
 
-    drawings: int
+    drawings: int  # readable drawings
     correct: dict[str, int]  # model key -> drawings it read right (over the drawings it answered)
     answered: dict[str, int]  # model key -> drawings it answered
+    damaged: int = 0  # rows whose label or answers cannot be read: skipped
 
     def accuracy(self, key: str) -> float | None:
         answered = self.answered.get(key, 0)
         return self.correct[key] / answered if answered else None
+
+
+@dataclass(frozen=True)
+class AudienceSummary:
+    """Everything the Audience page shows but the misread drawings themselves, summed in SQL."""
+
+    drawings: int  # readable drawings
+    damaged: int  # rows whose label or answers cannot be read: skipped
+    sessions: int  # browser sessions the readable drawings came from
+    answered: dict[str, int]  # model key -> drawings it answered
+    confusion: dict[str, np.ndarray]  # model key -> (10, 10) counts, true label by answer
+    misread: int  # readable drawings that at least one of the scored models read wrong
+
+    @property
+    def models_answering_all(self) -> list[str]:
+        """The scored models that answered every readable drawing (a store may hold another set's answers)."""
+        return [key for key, answered in self.answered.items() if self.drawings and answered == self.drawings]
+
+    def to_stats(self) -> AudienceStats:
+        correct = {key: int(np.trace(matrix)) for key, matrix in self.confusion.items()}
+        return AudienceStats(self.drawings, correct, dict(self.answered), self.damaged)
+
+
+@dataclass(frozen=True)
+class AudienceExport:
+    """What :meth:`AudienceStore.export` wrote."""
+
+    labels: Path  # the CSV
+    drawings: int  # PNGs written
+    damaged: int  # rows skipped: label, answers or canvas unreadable
 
 
 class AudienceStore:
@@ -94,8 +152,7 @@ class AudienceStore:
 
     def __init__(self, path: str | os.PathLike, wait_seconds: float = _WAIT_SECONDS) -> None:
         self.path = Path(path)
-        self.wait_seconds = wait_seconds  # how long a writer waits for another before giving up
-        self._ready = False
+        self.wait_seconds = wait_seconds  # how long a writer waits for another, and a call's time limit
 
     # --- writing -------------------------------------------------------------------------
 
@@ -112,14 +169,15 @@ class AudienceStore:
         if pixels.shape != (28, 28):
             raise ValueError(f"The digit the models saw must be 28x28, not {pixels.shape}.")
         if np.issubdtype(pixels.dtype, np.floating):  # [0, 1], as the models saw it
-            pixels = np.round(np.clip(pixels, 0, 1) * 255)
+            pixels = np.round(np.clip(np.nan_to_num(pixels), 0, 1) * 255)
         pixels = np.clip(pixels, 0, 255).astype(np.uint8)
-        probabilities = {key: [round(float(p), 6) for p in probs] for key, probs in answers.items()}
+        probabilities = {key: _probabilities(probs) for key, probs in answers.items()}
         record = {key: {"digit": int(np.argmax(probs)), "probabilities": probs}
                   for key, probs in probabilities.items()}
         row = (_now(), str(session), hashlib.sha256(canvas_png).hexdigest(), int(label), sqlite3.Binary(canvas_png),
-               sqlite3.Binary(pixels.tobytes()), json.dumps(record), json.dumps({k: str(v) for k, v in runs.items()}))
-        with self._connection() as connection:
+               sqlite3.Binary(pixels.tobytes()), json.dumps(record, allow_nan=False),
+               json.dumps({k: str(v) for k, v in runs.items()}))
+        with self._connection() as (connection, _):
             cursor = connection.execute(
                 "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -130,99 +188,211 @@ class AudienceStore:
 
     def clear(self) -> int:
         """Delete every drawing; return how many there were."""
-        with self._connection() as connection:
+        with self._connection() as (connection, _):
             return connection.execute("DELETE FROM drawings").rowcount
 
     # --- reading -------------------------------------------------------------------------
 
     def count(self) -> int:
+        """How many rows the store holds (damaged ones too)."""
         if not self.path.exists():
             return 0
-        with self._connection(write=False) as connection:
+        with self._connection(write=False) as (connection, _):
             return int(connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0])
 
-    def drawings(self, with_canvas: bool = False) -> list[Drawing]:
-        """Every drawing, oldest first (the canvas PNGs only when asked: they are the bulk)."""
-        if not self.path.exists():
-            return []
-        canvas = "canvas_png" if with_canvas else "NULL"
-        with self._connection(write=False) as connection:
-            rows = connection.execute(
-                f"SELECT id, created, session, label, answers, runs, pixels, {canvas} FROM drawings ORDER BY id"
-            ).fetchall()
-        result = []
-        for id_, created, session, label, answers, runs, pixels, png in rows:
-            record = json.loads(answers)
-            result.append(Drawing(
-                id=id_, created=created, session=session, label=label,
-                answers={key: int(value["digit"]) for key, value in record.items()},
-                probabilities={key: list(value["probabilities"]) for key, value in record.items()},
-                runs=json.loads(runs), pixels=np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28),
-                canvas_png=bytes(png) if png is not None else b"",
-            ))
-        return result
+    def version(self) -> tuple:
+        """Changes whenever the store does (a drawing added, a label corrected, the file replaced).
+
+        Costs two ``stat`` calls, not a query: what a page polls before it asks for anything more.
+        """
+        marks = []
+        for path in (self.path, self._sibling("-wal")):
+            try:
+                info = path.stat()
+            except OSError:
+                marks.append(None)
+            else:
+                marks.append((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns))
+        return tuple(marks)
+
+    def summary(self, keys: Sequence[str] = MODEL_KEYS) -> AudienceSummary:
+        """Counts, sessions and each model's confusion matrix over the readable drawings, in one pass.
+
+        ``keys`` are the models scored; drawings that any of them misread are counted for the
+        page's gallery (:meth:`misread`).
+        """
+        keys = tuple(keys)
+        answered = {key: 0 for key in keys}
+        confusion = {key: np.zeros((10, 10), dtype=np.int64) for key in keys}
+        drawings = damaged = misread = sessions = 0
+        if self.path.exists():
+            scored, parameters = _scored(keys)
+            with self._connection(write=False) as (connection, _):
+                groups = connection.execute(
+                    f"SELECT label_ok, label, {_answer_columns(keys)}, COUNT(*) FROM ({scored}) "
+                    f"GROUP BY label_ok, label, {_answer_columns(keys)}", parameters).fetchall()
+                sessions = connection.execute("SELECT COUNT(DISTINCT session) FROM drawings").fetchone()[0]
+                if any(not label_ok or UNREADABLE in said for label_ok, _, *said, _ in groups):
+                    # Rare: only then is a second pass needed, for the sessions of the readable rows alone.
+                    with_sessions, parameters = _scored(keys, extra=["session"])
+                    sessions = connection.execute(f"SELECT COUNT(DISTINCT session) FROM ({with_sessions}) "
+                                                  f"WHERE {_readable(keys)}", parameters).fetchone()[0]
+            for label_ok, label, *said, count in groups:
+                if not label_ok or UNREADABLE in said:
+                    damaged += count
+                    continue
+                drawings += count
+                wrong = False
+                for key, digit in zip(keys, said, strict=True):
+                    if digit != NOT_ANSWERED:
+                        answered[key] += count
+                        confusion[key][label, digit] += count
+                        wrong = wrong or digit != label
+                misread += count if wrong else 0
+        return AudienceSummary(drawings, damaged, sessions, answered, confusion, misread)
 
     def stats(self) -> AudienceStats:
         """How many drawings, and how many each model read right."""
-        drawings = self.drawings()
-        correct = {key: 0 for key in MODEL_KEYS}
-        answered = {key: 0 for key in MODEL_KEYS}
-        for drawing in drawings:
-            for key, digit in drawing.answers.items():
-                answered[key] = answered.get(key, 0) + 1
-                correct[key] = correct.get(key, 0) + int(digit == drawing.label)
-        return AudienceStats(len(drawings), correct, answered)
+        return self.summary().to_stats()
 
-    def export(self, folder: str | os.PathLike) -> Path:
-        """Write every drawing as a PNG and ``labels.csv`` into ``folder``; return the CSV's path.
+    def misread(self, keys: Sequence[str] = MODEL_KEYS, limit: int = 18) -> list[Drawing]:
+        """The newest ``limit`` readable drawings that any of ``keys`` read wrong, newest first."""
+        if not self.path.exists() or not keys:
+            return []
+        scored, parameters = _scored(keys, order="ORDER BY id DESC")
+        wrong = " OR ".join(f"(answer_{index} >= 0 AND answer_{index} != label)" for index in range(len(keys)))
+        with self._connection(write=False) as (connection, _):
+            ids = [row[0] for row in connection.execute(
+                f"SELECT id FROM ({scored}) WHERE {_readable(keys)} AND ({wrong}) LIMIT ?", (*parameters, limit))]
+            rows = connection.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM drawings WHERE id IN ({', '.join('?' * len(ids))}) "
+                "ORDER BY id DESC", ids).fetchall()
+        return [drawing for row in rows if (drawing := _drawing(dict(zip(_COLUMNS, row, strict=True)))) is not None]
+
+    def drawings(self, with_canvas: bool = False) -> list[Drawing]:
+        """Every readable drawing, oldest first (the canvas PNGs only when asked: they are the bulk).
+
+        Holds them all in memory: for a large store, :meth:`summary` and :meth:`misread` read less.
+        """
+        return [drawing for drawing in self._each_row(with_canvas) if drawing is not None]
+
+    def export(self, folder: str | os.PathLike) -> AudienceExport:
+        """Write every readable drawing as a PNG, and ``labels.csv``, into ``folder``.
 
         The PNGs are the canvases as drawn, so ``python -m mnist_core predict folder/*.png``
         reads them back; the CSV has one row per PNG: file, label, each model's answer, time.
+        Each file is written to a new temporary file in ``folder`` and renamed over its name,
+        so a planted symbolic link is replaced, never written through, and a failed write
+        (a full disk) leaves no partial file. The store itself is never written over.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        self._refuse_export_over_the_store(folder)
+        drawings = damaged = 0
         for name, data in self.export_files():
-            _write_atomically(folder / name, data)
-        return folder / "labels.csv"
+            if name is None:
+                damaged += 1
+                continue
+            _write_atomically(folder, name, data)
+            drawings += name != LABELS_FILE
+        return AudienceExport(folder / LABELS_FILE, drawings, damaged)
 
-    def export_files(self) -> Iterator[tuple[str, bytes]]:
-        """``(file name, bytes)`` of every PNG, then of ``labels.csv`` (for a ZIP or a folder)."""
+    def export_files(self) -> Iterator[tuple[str | None, bytes]]:
+        """``(file name, bytes)`` of every PNG, then of ``labels.csv`` (for a ZIP or a folder).
+
+        A damaged row yields ``(None, b"")``, so that callers can count what was skipped.
+        """
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(["file", "label", *(f"{key}_answer" for key in MODEL_KEYS), "created", "session"])
-        for drawing in self.drawings(with_canvas=True):
+        for drawing in self._each_row(with_canvas=True):
+            if drawing is None or not drawing.canvas_png:
+                yield None, b""
+                continue
             name = f"drawing-{drawing.id:06d}.png"
             yield name, drawing.canvas_png
             writer.writerow([name, drawing.label, *(drawing.answers.get(key, "") for key in MODEL_KEYS),
                              drawing.created, drawing.session])
-        yield "labels.csv", text.getvalue().encode()
+        yield LABELS_FILE, text.getvalue().encode()
+
+    # --- rows ----------------------------------------------------------------------------
+
+    def _each_row(self, with_canvas: bool) -> Iterator[Drawing | None]:
+        """Every row oldest first, read as it is fetched (a large store never sits in memory whole)."""
+        if not self.path.exists():
+            return
+        extra = [column for column in _COLUMNS if column not in ("id", "label", "answers")
+                 and (with_canvas or column != "canvas_png")]
+        scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id")
+        names = ["id", "label", "answers", *extra]
+        with self._connection(write=False) as (connection, watchdog):
+            for row in connection.execute(f"SELECT {', '.join(names)}, {_readable(MODEL_KEYS)} FROM ({scored})",
+                                          parameters):
+                watchdog.reset()  # the caller's time between rows (writing files) is not SQLite's
+                yield _drawing({"canvas_png": None, **dict(zip(names, row[:-1], strict=True))}) if row[-1] else None
+
+    def _refuse_export_over_the_store(self, folder: Path) -> None:
+        """An export into the store's own folder must not replace the store (``--db DIR/labels.csv``)."""
+        store_files = [self.path, self._sibling("-wal"), self._sibling("-shm"), self._sibling("-journal")]
+        identities = set()
+        for path in store_files:
+            with suppress(OSError):
+                info = os.stat(path)
+                identities.add((info.st_dev, info.st_ino))
+        names = set(os.listdir(folder))
+        for path in store_files:
+            same_folder = os.path.abspath(path.parent) == os.path.abspath(folder)
+            if same_folder and (path.name == LABELS_FILE or _EXPORT_NAME.fullmatch(path.name)):
+                raise AudienceStoreError(f"{folder / path.name} is the audience store itself: export into another "
+                                         "folder, or move the store to a name of its own first.")
+        for name in names:
+            if name == LABELS_FILE or _EXPORT_NAME.fullmatch(name):
+                with suppress(OSError):
+                    info = os.lstat(folder / name)
+                    if (info.st_dev, info.st_ino) in identities:
+                        raise AudienceStoreError(f"{folder / name} is the audience store itself (a hard link): "
+                                                 "export into another folder.")
+
+    def _sibling(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
 
     # --- the connection ------------------------------------------------------------------
 
     @contextmanager
-    def _connection(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _connection(self, write: bool = True) -> Iterator[tuple[sqlite3.Connection, _Watchdog]]:
         """A fresh connection per call (SQLite connections must not cross threads), in one transaction.
 
         A write transaction takes the write lock at once (``BEGIN IMMEDIATE``), so two writers
-        queue instead of one failing halfway; readers never wait for writers (WAL).
+        queue instead of one failing halfway; readers never wait for writers (WAL). Every call
+        checks the file anew (it may have been moved away or replaced since the last one), and
+        is stopped when SQLite works ``wait_seconds`` without the watchdog being reset (once per
+        row by a long reader): a crafted store cannot hang a page.
         """
+        self._refuse_what_is_not_a_file()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=self.wait_seconds, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
             raise AudienceStoreError(f"Cannot open the audience store {self.path}: {error}. "
                                      f"Set {AUDIENCE_DB_ENV} to a writable file.") from None
+        watchdog = _Watchdog(self.wait_seconds)
+        connection.set_progress_handler(watchdog.expired, 10_000)
         try:
-            if not self._ready:
-                self._prepare(connection)
+            self._prepare(connection)
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield connection
+                yield connection, watchdog
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
-        except sqlite3.OperationalError as error:  # locked for longer than the wait, read-only, disk full…
+        except sqlite3.ProgrammingError:
+            raise  # a mistake in this module, not in the file
+        except sqlite3.OperationalError as error:  # interrupted, locked for longer than the wait, disk full…
+            if str(error) == "interrupted":
+                raise AudienceStoreError(f"The audience store {self.path} took longer than {self.wait_seconds:g} s "
+                                         "to answer and was stopped: it may have been altered. Move the file away "
+                                         "to start a new one.") from None
             raise AudienceStoreError(f"The audience store {self.path} is busy or cannot be written ({error}). "
                                      "Try again in a moment.") from None
         except sqlite3.DatabaseError as error:  # not a database, or damaged
@@ -231,28 +401,84 @@ class AudienceStore:
         finally:
             connection.close()
 
+    def _refuse_what_is_not_a_file(self) -> None:
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return  # absent (created on the first write) or unreachable (connect says why)
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a device or other special file"
+            raise AudienceStoreError(f"{self.path} is not an audience store: it is {kind}. "
+                                     f"Set {AUDIENCE_DB_ENV} to a file of its own.")
+
     def _prepare(self, connection: sqlite3.Connection) -> None:
-        """WAL mode, and the schema created or checked (once per store object)."""
+        """Check the file is an audience store this program made; create the schema in a new one."""
         connection.execute(f"PRAGMA busy_timeout = {round(self.wait_seconds * 1000)}")
+        connection.execute("PRAGMA trusted_schema = OFF")  # no function in a crafted schema runs for us
+        version, objects = self._schema(connection)
+        if version == SCHEMA_VERSION and self._has_scores_index(objects):
+            return  # the common case: nothing to write
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")  # a stored label survives a power cut
         connection.execute("BEGIN IMMEDIATE")  # two processes creating the schema at once: one waits
         try:
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            version, objects = self._schema(connection)
             if version == 0:
+                if objects:
+                    raise self._not_a_store("it holds tables of another program")
                 for statement in _SCHEMA.split(";"):  # not executescript: it would commit first
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
-                raise AudienceStoreError(f"The audience store {self.path} was made by a newer version of this "
-                                         f"program (schema {version}; this one knows {SCHEMA_VERSION}).")
+            if not self._has_scores_index(objects):
+                connection.execute(_SCORES_INDEX)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-        self._ready = True
+
+    def _schema(self, connection: sqlite3.Connection) -> tuple[int, dict[str, str]]:
+        """The schema version and the store's objects (name → type), refused unless they are ours."""
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        objects = dict(connection.execute("SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+        if version > SCHEMA_VERSION:
+            raise AudienceStoreError(f"The audience store {self.path} was made by a newer version of this "
+                                     f"program (schema {version}; this one knows {SCHEMA_VERSION}).")
+        if version == 0:
+            return version, objects
+        if objects.get("drawings") != "table":
+            raise self._not_a_store("it has no table of drawings" if "drawings" not in objects
+                                    else f"its drawings are a {objects['drawings']}, not a table")
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(drawings)")]
+        if columns != list(_COLUMNS):
+            raise self._not_a_store("its table of drawings has other columns")
+        foreign = sorted(f"{kind} {name!r}" for name, kind in objects.items() if kind not in ("table", "index"))
+        if foreign:
+            raise self._not_a_store(f"it holds {', '.join(foreign)}, which this program never makes")
+        return version, objects
+
+    @staticmethod
+    def _has_scores_index(objects: dict[str, str]) -> bool:
+        return objects.get("drawings_scores") == "index"
+
+    def _not_a_store(self, why: str) -> AudienceStoreError:
+        return AudienceStoreError(f"{self.path} is not an audience store ({why}). Move the file away (a new store "
+                                  f"is started in its place) or set {AUDIENCE_DB_ENV} to another file.")
+
+
+class _Watchdog:
+    """Tells SQLite's progress handler to stop a statement that has run too long."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.reset()
+
+    def reset(self) -> None:
+        self._deadline = time.monotonic() + self.seconds
+
+    def expired(self) -> bool:
+        return time.monotonic() > self._deadline
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -264,11 +490,106 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+# --- reading rows that may have been tampered with ------------------------------------------
+
+def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "") -> tuple[str, list[str]]:
+    """A subquery of every row's ``id, label, answers``, the ``extra`` columns, ``label_ok`` and one
+    column per model key (``answer_0``, … in the order of ``keys``: see ``_ANSWER_CODE``), with the
+    JSON paths it binds (so a model key is never SQL). ``_readable(keys)`` says which rows count."""
+    base = ", ".join(("id", "label", "answers", *extra))
+    # Each LIMIT keeps its query a subquery that runs once per row: answers is checked once,
+    # each answer is read once however often the caller's query names it.
+    inner = (f"SELECT {base}, typeof(label) IS 'integer' AND label BETWEEN 0 AND 9 AS label_ok, "
+             "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS answers_type "
+             f"FROM drawings {order} LIMIT -1")
+    codes = ", ".join(f"{_ANSWER_CODE} AS answer_{index}" for index in range(len(keys)))
+    parameters = []
+    for key in keys:
+        entry = f'$."{key}"'
+        parameters += [entry, f"{entry}.digit", f"{entry}.digit", f"{entry}.probabilities", f"{entry}.digit"]
+    return f"SELECT {base}, label_ok, {codes} FROM ({inner}) LIMIT -1", parameters
+
+
+def _readable(keys: Sequence[str]) -> str:
+    """Over ``_scored``'s columns: the label is a digit and every model's answer can be read."""
+    return " AND ".join(["label_ok", *(f"answer_{index} IS NOT {UNREADABLE}" for index in range(len(keys)))])
+
+
+def _answer_columns(keys: Sequence[str]) -> str:
+    return ", ".join(f"answer_{index}" for index in range(len(keys)))
+
+
+def _drawing(row: dict) -> Drawing | None:
+    """A row as a :class:`Drawing`, or None when its label or answers cannot be read.
+
+    The rows come checked by ``_scored``; this checks again what it parses. Probabilities that cannot
+    be read become NaN (the answer itself still counts), pixels that cannot be read a blank digit.
+    """
+    label, answers_text = row["label"], row["answers"]
+    if type(label) is not int or not 0 <= label <= 9 or not isinstance(answers_text, str):
+        return None
+    try:
+        record = json.loads(answers_text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    digits, probabilities = {}, {}
+    for key, answer in record.items():
+        if not isinstance(answer, dict):
+            if key in MODEL_KEYS:
+                return None
+            continue
+        digit, probs = answer.get("digit"), answer.get("probabilities")
+        if type(digit) is not int or not 0 <= digit <= 9 or not isinstance(probs, list) or len(probs) != 10:
+            if key in MODEL_KEYS:
+                return None
+            continue
+        digits[key] = digit
+        probabilities[key] = _readable_probabilities(probs)
+    pixels = row["pixels"]
+    pixels = (np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) if isinstance(pixels, bytes) and len(pixels) == 784
+              else np.zeros((28, 28), np.uint8))
+    try:
+        runs = json.loads(row["runs"]) if isinstance(row["runs"], str) else {}
+    except (ValueError, RecursionError):
+        runs = {}
+    canvas = row["canvas_png"]
+    return Drawing(id=int(row["id"]), created=str(row["created"]), session=str(row["session"]), label=label,
+                   answers=digits, probabilities=probabilities,
+                   runs={str(k): str(v) for k, v in runs.items()} if isinstance(runs, dict) else {},
+                   pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"")
+
+
+def _readable_probabilities(values: list) -> list[float]:
+    readable = [float(v) if type(v) in (int, float) and 0 <= v <= 1 else math.nan for v in values]
+    return readable if not any(math.isnan(v) for v in readable) else [math.nan] * 10
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _probabilities(values: Sequence[float]) -> list[float]:
+    """Ten probabilities as stored: finite numbers in [0, 1], six decimals."""
+    stored = [round(float(p), 6) for p in values]
+    if len(stored) != 10 or not all(0 <= p <= 1 for p in stored):
+        raise ValueError(f"A model's answer is 10 probabilities between 0 and 1, not {list(values)!r}.")
+    return stored
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _write_atomically(folder: Path, name: str, data: bytes) -> None:
+    """Write ``folder/name`` through a new temporary file (``O_EXCL``: never an existing file or link)."""
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, folder / name)  # rename(2) replaces a link at the name, never its target
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -536,9 +536,12 @@ def _audience_stats(args: argparse.Namespace) -> int:
     stats = store.stats()
     accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in MODEL_KEYS}
     if args.json:
-        print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy}, allow_nan=False))
+        print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged},
+                         allow_nan=False))
         return EXIT_OK
     print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
+    if stats.damaged:
+        print(f"{_damaged_skipped(stats.damaged)}: their label or answers cannot be read.")
     for key in MODEL_KEYS:
         if stats.answered[key]:
             low, high = accuracy_interval(stats.correct[key], stats.answered[key])
@@ -554,12 +557,20 @@ def _audience_export(args: argparse.Namespace) -> int:
     if args.folder.exists() and not args.folder.is_dir():
         raise ValueError(f"{args.folder} is a file: give a folder to write the drawings into.")
     try:
-        labels = store.export(args.folder)
+        export = store.export(args.folder)
     except OSError as error:
-        raise ValueError(f"Cannot write into {args.folder}: {error.strerror or error}.") from None
-    print(f"Wrote {store.count():,} drawing(s) and {_shown(labels)}. Read them back with: "
+        raise ValueError(f"Cannot write into {args.folder}: {error.strerror or error}. "
+                         "Nothing half-written was left there.") from None
+    print(f"Wrote {export.drawings:,} drawing(s) and {_shown(export.labels)}. Read them back with: "
           f"python -m mnist_core predict {_shown(args.folder)}/*.png")
+    if export.damaged:
+        print(f"{_damaged_skipped(export.damaged)}: their label, answers or drawing cannot be read "
+              "(the store still holds them).")
     return EXIT_OK
+
+
+def _damaged_skipped(count: int) -> str:
+    return f"{count:,} damaged drawing{'s' if count != 1 else ''} skipped"
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.audience import AudienceStoreError
+from mnist_core.audience import AudienceStoreError, AudienceSummary, Drawing
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
-from mnist_core.evaluation import confusion_matrix
 from mnist_core.models import MODEL_KEYS, MODELS
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
@@ -20,6 +19,7 @@ from pages.shared.presenter import for_the_room, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
+GALLERY_SIZE = 18  # the newest misread drawings shown
 
 ensure_frame()
 st.title("Audience")
@@ -28,54 +28,77 @@ st.caption("Every drawing someone labelled with “What did you draw?” on the 
 store = audience_store()
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def summary(path: str, version: tuple) -> AudienceSummary:
+    """The scores, summed once per change of the store (``version``) for every viewer."""
+    return audience_store().summary()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def misread(path: str, version: tuple, keys: tuple[str, ...]) -> list[Drawing]:
+    return audience_store().misread(keys, limit=GALLERY_SIZE)
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_results() -> None:
-    # A fragment that reruns every few seconds: new drawings appear while the page is open.
+    # A fragment that reruns every few seconds: new drawings appear while the page is open. Each
+    # rerun costs two stat calls unless the store changed (``version``).
     try:
-        drawings = store.drawings()
+        version = store.version()
+        scores = summary(str(store.path), version)
     except AudienceStoreError as error:
         st.error(literal(error))
         return
-    if not drawings:
+    if scores.damaged:
+        st.warning(f"{counted(scores.damaged, 'damaged drawing')} skipped: their label or answers cannot be read "
+                   "(the store still holds them).", icon=":material/warning:")
+    if not scores.drawings:
         st.info("No labelled drawings yet. On the **Draw** page, draw a digit and press the digit you drew.",
                 icon=":material/groups:")
         return
-    truth = np.array([d.label for d in drawings])
-    keys = [key for key in MODEL_KEYS if all(key in d.answers for d in drawings)]
+    keys = scores.models_answering_all
     if not keys:
         st.info("No model answered every drawing: the store holds drawings from another set of models.")
         return
-    said = {key: np.array([d.answers[key] for d in drawings]) for key in keys}
-    sessions = len({d.session for d in drawings})
-    st.markdown(f"### {counted(len(drawings), 'drawing')} from {counted(sessions, 'session')}")
+    if len(keys) < len(MODEL_KEYS):
+        scores = audience_store().summary(keys)  # rare: misread counted over the models shown
+    total = scores.drawings
+    st.markdown(f"### {counted(total, 'drawing')} from {counted(scores.sessions, 'session')}")
 
     rows = []
     for column, key in zip(st.columns(len(keys)), keys):
-        right = int((said[key] == truth).sum())
-        low, high = accuracy_interval(right, len(truth))
-        column.metric(MODELS[key].name, f"{100 * right / len(truth):.1f}%", border=True,
-                      help=f"{right} of {len(truth)} read right")
+        right = int(np.trace(scores.confusion[key]))
+        low, high = accuracy_interval(right, total)
+        column.metric(MODELS[key].name, f"{100 * right / total:.1f}%", border=True,
+                      help=f"{right} of {total} read right")
         column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%")
-        rows.append({"Model": MODELS[key].name, "Right": right, "Wrong": len(truth) - right,
-                     "Accuracy (%)": round(100 * right / len(truth), 1),
+        rows.append({"Model": MODELS[key].name, "Right": right, "Wrong": total - right,
+                     "Accuracy (%)": round(100 * right / total, 1),
                      "95% interval (%)": f"{100 * low:.1f}–{100 * high:.1f}"})
     show_table(pd.DataFrame(rows))
 
     st.subheader("Confusion matrices")
     for column, key in zip(st.columns(len(keys)), keys):
-        figure = confusion_heatmap(confusion_matrix(truth, said[key]), title=MODELS[key].name, model_key=key)
+        figure = confusion_heatmap(scores.confusion[key], title=MODELS[key].name, model_key=key)
         column.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False},
                             key=f"audience.confusion.{key}")
 
     st.subheader("Misread drawings")
-    misread = np.flatnonzero(np.any([said[key] != truth for key in keys], axis=0))[::-1]  # newest first
-    if len(misread) == 0:
+    if scores.misread == 0:
         st.caption("Every model read every drawing right.")
-    else:
-        probabilities = {key: np.array([d.probabilities[key] for d in drawings]) for key in keys}
-        answers = [Answers(MODELS[key].name, key, said[key], probabilities[key].max(axis=1)) for key in keys]
-        show_gallery(misread, [d.pixels for d in drawings], truth, answers, limit=18, test_images=False,
-                     numbers=[d.id for d in drawings])
+        return
+    try:
+        shown = misread(str(store.path), version, tuple(keys))
+    except AudienceStoreError as error:
+        st.error(literal(error))
+        return
+    truth = np.array([d.label for d in shown])
+    answers = [Answers(MODELS[key].name, key, np.array([d.answers[key] for d in shown]),
+                       np.array([max(d.probabilities[key]) for d in shown])) for key in keys]
+    show_gallery(np.arange(len(shown)), [d.pixels for d in shown], truth, answers, limit=GALLERY_SIZE,
+                 test_images=False, numbers=[d.id for d in shown])
+    if scores.misread > len(shown):
+        st.caption(f"The newest {len(shown)} of {scores.misread:,} are shown.")
 
 
 def export_zip() -> bytes:
@@ -87,8 +110,15 @@ def export_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         try:
+            damaged = 0
             for name, data in store.export_files():
-                archive.writestr(f"audience/{name}", data)
+                if name is None:
+                    damaged += 1
+                else:
+                    archive.writestr(f"audience/{name}", data)
+            if damaged:
+                archive.writestr("audience/DAMAGED.txt", f"{counted(damaged, 'damaged drawing')} skipped: their "
+                                                         "label, answers or drawing cannot be read.\n")
         except AudienceStoreError as error:
             archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
     return buffer.getvalue()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,26 @@ def test_in_projector_mode_the_scores_are_a_table_with_short_numbers(user_runs, 
     at.toggle(key="present").set_value(True).run()
     shown = at.table[0].proto.arrow_data.styler.display_values
     assert b"66.7" in shown and b"66.700000" not in shown  # as the data grid shows 66.7, not pandas' six decimals
+
+
+def test_damaged_rows_are_skipped_and_counted_on_the_page(user_runs, audience):
+    from tests.test_audience_hostile import DAMAGED_ANSWERS
+
+    store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
+    store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8}, session="b")
+    with sqlite3.connect(audience.path) as connection:
+        for index, answers in enumerate(DAMAGED_ANSWERS):
+            connection.execute(
+                "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "
+                "VALUES ('t', 'c', ?, 3, x'00', zeroblob(784), ?, '{}')", (str(index), answers))
+    at = open_page("pages/audience.py")
+    assert "4 damaged drawings skipped" in texts(at) and "2 drawings from 2 sessions" in texts(at)
+    assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
+
+
+def test_an_altered_store_gets_a_clear_message_on_the_page(user_runs, audience):
+    store_drawing(audience, 7, {"mlp": 7, "cnn": 7, "lenet5": 7})
+    with sqlite3.connect(audience.path) as connection:
+        connection.execute("CREATE TRIGGER t AFTER INSERT ON drawings BEGIN DELETE FROM drawings; END")
+    at = open_page("pages/audience.py")
+    assert "is not an audience store" in "\n".join(e.value for e in at.error)

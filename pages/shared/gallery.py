@@ -53,9 +53,10 @@ def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[A
         lines = [f"<b>#{number}</b> · label {int(truth[index])}"]
         for run in answers:
             digit, right = int(run.predictions[index]), run.predictions[index] == truth[index]
+            confidence = float(run.confidences[index])  # NaN where a stored answer lost its probabilities
             lines.append(f"<span style='color:{MODELS[run.model_key].color};font-weight:600'>"
-                         f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit} "
-                         f"({100 * float(run.confidences[index]):.0f}%)")
+                         f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit}"
+                         + (f" ({100 * confidence:.0f}%)" if np.isfinite(confidence) else ""))
         # Last: the note wraps onto several lines, and above the answers it pushed them out of line with the row's.
         if issues is not None and (note := issues.note(index)) is not None:
             lines.append(f"<i>⚠ {html.escape(note)}</i>")
