@@ -29,6 +29,7 @@ from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, sweep_my_drawing
 from pages.shared.presenter import presenting
 from pages.shared.pytorch_preload import import_pytorch_soon
 from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
+from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
 CANVAS_SIZE = 280
@@ -186,6 +187,7 @@ def test_image_picker() -> None:
     pick, index_column, again = st.columns([3, 2, 1], vertical_alignment="bottom")
     pick.segmented_control("Show me a…", list(range(10)), key="draw.test_digit", on_change=pick_digit,
                            wrap=True)  # in a column it would scroll sideways, hiding the 9 at 1280x720
+    drop_unreadable_number(TEST_INDEX_KEY)
     if TEST_INDEX_KEY not in st.query_params:  # no value= beside the callbacks that set it: Streamlit warns of both
         st.session_state.setdefault(TEST_INDEX_KEY, 0)
     index = index_column.number_input("Test image #", min_value=0, max_value=len(data.test_labels) - 1,

@@ -11,6 +11,7 @@ from pages.shared.loading import mnist_or_none, model_set_for, report_run_error,
 from pages.shared.perturbation_strip import show_strip
 from pages.shared.presenter import for_the_room
 from pages.shared.run_choice import require_runs, short_label
+from pages.shared.url import drop_unreadable_number
 
 IMAGE_COUNTS = {500: "500", 1000: "1,000", DEFAULT_IMAGES: f"{DEFAULT_IMAGES:,} (default)", 5000: "5,000",
                 None: "all 10,000"}
@@ -63,6 +64,7 @@ titles = {ALL: "All seven", **{p.name: p.title for p in PERTURBATIONS}}
 choice_column, example_column, button_column = st.columns([3, 2, 1], vertical_alignment="bottom")
 shown = choice_column.selectbox("Perturbation", list(titles), format_func=titles.get, key="robustness.perturbation",
                               bind="query-params")
+drop_unreadable_number("robustness.example")
 example = example_column.number_input("Example: test image #", min_value=0, max_value=len(data.test_labels) - 1,
                                       value=0, step=1, key="robustness.example",
                                       bind="query-params")

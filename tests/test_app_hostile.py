@@ -134,3 +134,24 @@ def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_pat
     assert not at.exception and "Cannot save runs" in texts(at)
     assert job_board.jobs() == []
     shutil.rmtree(tmp_path / "a-file", ignore_errors=True)
+
+
+@pytest.mark.parametrize("page, key, extra", [
+    ("pages/draw.py", "draw.test_index", {"draw.tab": "Test image"}),
+    ("pages/robustness.py", "robustness.example", {}),
+    ("pages/compare.py", "compare.explain", {}),
+])
+@pytest.mark.parametrize("number", ["1e999", "9" * 400, "-inf"])
+def test_a_number_too_large_for_a_float_in_the_url_is_dropped(real_data_root, monkeypatch, page, key, extra, number):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.apptest import APP
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in {key: number, **extra}.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert 0 <= at.number_input(key=key).value < 10_000 and key not in at.query_params  # the page's default

@@ -23,6 +23,7 @@ from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import selected_runs
+from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
 FILTERS = ("only one right", "A right, B wrong", "B right, A wrong", "all wrong")
@@ -116,6 +117,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
 
 def explain_test_image(suggested: np.ndarray, images, truth: np.ndarray) -> None:
     """The "Why?" panel for any test image (the number under each gallery image), with the runs in use."""
+    drop_unreadable_number("compare.explain")
     if "compare.explain" not in st.query_params:  # start from the gallery's first image, unless a link says
         st.session_state.setdefault("compare.explain", int(suggested[0]) if len(suggested) else 0)
     index = int(st.number_input("Why? Test image #", min_value=0, max_value=len(truth) - 1, step=1,
