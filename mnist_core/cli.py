@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation", type=_count, metavar="N",
                        help="hold out N training images (always the same ones) to choose settings on; "
                             "0 for none (default: the recipe's: best 5,000, tutorial none)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     train.add_argument("--out", type=Path, default=None,
                        help="folder for the run folders (default: $MNIST_RUNS_DIR, else runs/)")
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     robustness.add_argument("--images", type=_image_count, default=DEFAULT_IMAGES,
                             help=f"how many test images, drawn at random with --seed, or 'all' "
                                  f"(default: {DEFAULT_IMAGES})")
-    robustness.add_argument("--seed", type=int, default=0,
+    robustness.add_argument("--seed", type=_seed, default=0,
                             help="picks the images, the noise and the patches (default: 0)")
     robustness.add_argument("--json", action="store_true", help="print JSON instead of tables")
     robustness.add_argument("--save", action="store_true",
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
                        help=f"drawings per brush range, of digits of the split drawn at random with --seed "
                             f"(default: {DRAWN_IMAGES})")
-    drawn.add_argument("--seed", type=int, default=0, help="picks the digits, brushes, sizes and places (default: 0)")
+    drawn.add_argument("--seed", type=_seed, default=0, help="picks the digits, brushes, sizes and places (default: 0)")
     drawn.add_argument("--split", choices=("test", "validation"), default="test",
                        help="re-draw test digits (default), or the training images the best recipe holds out "
                             "for validation (to choose settings on)")
@@ -619,6 +619,19 @@ def _whole_number(text: str, minimum: int) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+    return value
+
+
+MAX_SEED = 2**32 - 1  # what every generator seeded from it (torch, NumPy) takes
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is a whole number from 0 to {MAX_SEED:,}")
     return value
 
 

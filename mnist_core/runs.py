@@ -354,9 +354,16 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
         state = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise RunError(weights_file, f"is not a valid safetensors file ({error}).") from None
+    model = build_model(info.model_key)
+    expected = model.state_dict()
+    for name, tensor in state.items():
+        if name in expected and expected[name].is_floating_point() and not tensor.is_floating_point():
+            # complex64 would load with its imaginary part silently dropped: the answers of a crafted file
+            raise RunError(weights_file, f"holds {str(tensor.dtype).removeprefix('torch.')} numbers in {name}, not "
+                                         "the real ones a model's weights are: the file was crafted or damaged. "
+                                         "Retrain or delete the run.")
     if not all(bool(tensor.isfinite().all()) for tensor in state.values() if tensor.is_floating_point()):
         raise RunError(weights_file, "holds NaN or infinite weights (its training diverged): retrain or delete it.")
-    model = build_model(info.model_key)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -322,3 +323,14 @@ def test_explain_json_has_exactly_the_documented_shape(capsys, tmp_path, monkeyp
             assert grid.shape == (28, 28) and np.isfinite(grid).all() and grid.max() > 0
     code, out, err = run_cli(capsys, "explain", seven)
     assert code == 0 and "LeNet-5 7 (most credit at row" in out
+
+
+@pytest.mark.parametrize("command", ["train", "robustness", "drawn"])
+@pytest.mark.parametrize("seed", ["-5", "18446744073709551616", "1e3"])
+def test_a_seed_out_of_range_is_refused_by_the_parser_at_once(capsys, command, seed):
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--seed", seed])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "argument --seed" in err and "0 to 4,294,967,295" in err
+    assert time.monotonic() - started < 5  # before any data is loaded

@@ -243,3 +243,23 @@ def test_nan_weights_are_refused_when_the_model_is_loaded(tmp_path):
     broken = save_run(tmp_path / "nan", "lenet5", model, {"recipe": "best"}, [], fake_evaluation(), 1.0, 100)
     with pytest.raises(RunError, match="NaN or infinite weights"):
         load_model(broken)
+
+
+def test_complex_weights_are_refused_naming_the_run(tmp_path):
+    """A crafted file with complex64 NaN weights and a matching checksum: it used to load with the
+    imaginary part dropped and answer '0 (nan%)'."""
+    import hashlib
+    import json
+
+    from safetensors.torch import save as save_safetensors
+
+    info, model = save(tmp_path / "crafted")
+    weights = {name: torch.full(tensor.shape, complex(float("nan"), 1.0), dtype=torch.complex64)
+               for name, tensor in model.state_dict().items()}
+    data = save_safetensors(weights)
+    (info.path / "weights.safetensors").write_bytes(data)
+    record = json.loads((info.path / "run.json").read_text())
+    record["weights"].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (info.path / "run.json").write_text(json.dumps(record))
+    with pytest.raises(RunError, match=r"crafted.*holds complex64 numbers in .*not the real ones"):
+        load_model(info.path)
