@@ -155,3 +155,24 @@ def test_a_number_too_large_for_a_float_in_the_url_is_dropped(real_data_root, mo
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert 0 <= at.number_input(key=key).value < 10_000 and key not in at.query_params  # the page's default
+
+
+def test_reset_nudges_logs_no_warning(monkeypatch):
+    import logging
+
+    import streamlit.elements.lib.policies as policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # Streamlit warns once per process
+    logged = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    logger = logging.getLogger(policies.__name__)
+    logger.addHandler(handler)
+    try:
+        at = open_page("pages/draw.py")
+        at.slider(key="draw.nudge.shift_x").set_value(4).run()
+        at.button(key="draw.nudge.reset").click().run()
+    finally:
+        logger.removeHandler(handler)
+    assert at.slider(key="draw.nudge.shift_x").value == 0 and not at.exception
+    assert not [message for message in logged if "default value" in message], logged
