@@ -8,20 +8,28 @@ import streamlit as st
 from pages.shared.presenter import page_style, projector_mode
 from pages.shared.sidebar import sidebar
 
-present = projector_mode()
-st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
-                   initial_sidebar_state="collapsed" if present else "auto")
-page_style(present)
 
-navigation = st.navigation(
-    [
-        st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-        st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
-        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-        st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
-    ]
-)
-sidebar()
-navigation.run()
+def main() -> None:
+    present = projector_mode()
+    st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
+                       initial_sidebar_state="collapsed" if present else "auto")
+    page_style(present)
+
+    navigation = st.navigation(
+        [
+            st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+            st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+            st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
+            st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+            st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
+        ]
+    )
+    sidebar()
+    navigation.run()
+
+
+# Streamlit runs this file as __main__. Training's worker processes (spawn) import the main
+# module too, as __mp_main__: they must not run the app (each did, logging 44 warnings).
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,8 @@
 import math
+import os
+import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,6 +11,7 @@ from mnist_core.evaluation import evaluate
 from mnist_core.models import MODEL_KEYS, build_model
 from mnist_core.recipes import TrainConfig, check_config, recipe_config
 from mnist_core.training import WeightAverage, drawn_images, random_affine, random_thickness, train_model
+from tests.support import PROJECT_ROOT
 
 
 def test_tutorial_recipe_is_the_tutorials_settings():
@@ -215,3 +219,19 @@ def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
     result = train_model(key, data, config)
     assert result.evaluation.accuracy > 0.85, result.history  # chance is 0.10
     assert result.evaluation.confusion.sum() == 2000
+
+
+def test_worker_processes_started_inside_the_app_do_not_run_the_app(monkeypatch, capfd):
+    """Streamlit runs app.py as __main__, and spawned workers import __main__: each ran the whole
+    app bare and logged 44 "missing ScriptRunContext" warnings into the server's terminal."""
+    import types
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the canvas-style digits are made without worker processes")
+    app = types.ModuleType("__main__")
+    app.__file__ = str(PROJECT_ROOT / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", app)  # as while the app's script runs
+    made = drawn_images(torch.zeros(8000, 28, 28, dtype=torch.uint8), pens=np.full(8000, 0.0123))
+    assert made.shape == (8000, 28, 28)
+    err = capfd.readouterr().err
+    assert "ScriptRunContext" not in err and "Session State" not in err, err[-2000:]

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 from tests.support import PROJECT_ROOT
 
@@ -61,6 +62,12 @@ class AppServer:
 
     url: str  # base URL, e.g. http://127.0.0.1:8765
     process: subprocess.Popen  # for tests that kill the server
+    log: IO[str]  # what the server printed (its terminal), stdout and stderr together
+
+    def output(self) -> str:
+        self.log.flush()
+        with open(self.log.name, encoding="utf-8", errors="replace") as copy:
+            return copy.read()
 
 
 @contextmanager
@@ -69,7 +76,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.NamedTemporaryFile("w+", prefix="streamlit-", suffix=".log")
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -86,7 +93,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
                 log.seek(0)
                 raise RuntimeError(f"streamlit did not start:\n{log.read()[-3000:]}")
             time.sleep(0.2)
-        yield AppServer(url, process)
+        yield AppServer(url, process, log)
     finally:
         process.terminate()
         try:
