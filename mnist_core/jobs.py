@@ -4,7 +4,9 @@ A user interface starts a :class:`TrainingJob`, polls :meth:`TrainingJob.snapsho
 draw progress, and may call :meth:`TrainingJob.stop`. The job saves each finished model
 as a run folder (atomically, see :mod:`mnist_core.runs`), so a stopped or crashed job
 never leaves a half-written run behind. A :class:`JobBoard` holds the jobs of one server,
-so every viewer (and a reloaded page) sees and can stop every running job.
+so every viewer (and a reloaded page) sees and can stop every running job. The board trains at
+most ``slots`` jobs at a time (``$MNIST_TRAINING_SLOTS``, else one per four cores); the others
+wait in line, in order, and the session that queued one may cancel it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class ModelStatus:
 class JobSnapshot:
     statuses: tuple[ModelStatus, ...]
     finished: bool
-    seconds: float  # since the start (until the end, once finished)
+    seconds: float  # since the start (until the end, once finished); 0 while queued
+    queued: bool = False  # waiting for a free slot on its board
 
     @property
     def saved_runs(self) -> list[Path]:
@@ -64,6 +67,8 @@ class TrainingJob:
     data: MnistData
     save: Callable[[str, TrainResult], Path]
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # intra-op threads for training
+    owner: str | None = None  # the session that asked for it: the one that may cancel it while queued
+    on_end: Callable[[TrainingJob], None] | None = None  # called from the job's thread once it has ended
     _statuses: dict[str, ModelStatus] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -101,6 +106,8 @@ class TrainingJob:
         with self._lock:
             statuses = tuple(self._statuses.values())
             ended = self._ended
+        if self._thread is None:
+            return JobSnapshot(statuses, False, 0.0, queued=True)
         now = ended if ended is not None else time.monotonic()
         return JobSnapshot(statuses, ended is not None, now - self._started)
 
@@ -123,6 +130,8 @@ class TrainingJob:
         finally:
             with self._lock:
                 self._ended = time.monotonic()
+            if self.on_end is not None:
+                self.on_end(self)
 
     def _train_one(self, key: str, config: TrainConfig) -> None:
         self._update(key, state=RUNNING)
@@ -183,33 +192,74 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     return save
 
 
+TRAINING_SLOTS_ENV = "MNIST_TRAINING_SLOTS"
+
+
+def default_training_slots() -> int:
+    """How many jobs one server trains at once: ``$MNIST_TRAINING_SLOTS``, else one per four cores.
+
+    Each job uses its share of the cores; on a 2-core machine a second job at once made both
+    slower and left the pages no core to answer with.
+    """
+    text = os.environ.get(TRAINING_SLOTS_ENV, "").strip()
+    if not text:
+        return max(1, (os.cpu_count() or 1) // 4)
+    try:
+        slots = int(text)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise ValueError(f"{TRAINING_SLOTS_ENV} must be a whole number of at least 1 (how many trainings run at "
+                         f"once), not {text!r}.")
+    return slots
+
+
 class JobBoard:
     """The training jobs of one server: every session sees and can stop all of them.
 
-    Keeps the running jobs and the last ``keep_finished`` finished ones, newest first.
+    At most ``slots`` jobs train at once; the others wait in line, first come first served, and
+    start as jobs end. Keeps the running and queued jobs and the last ``keep_finished`` finished
+    ones, newest first.
     """
 
-    def __init__(self, keep_finished: int = 3) -> None:
-        self._jobs: list[TrainingJob] = []
-        self._lock = threading.Lock()
+    def __init__(self, slots: int | None = None, keep_finished: int = 3) -> None:
+        self.slots = slots if slots is not None else default_training_slots()
         self.keep_finished = keep_finished
+        self._jobs: list[TrainingJob] = []  # newest first: running, queued and finished ones
+        self._queue: list[TrainingJob] = []  # waiting, first in line first
+        self._lock = threading.Lock()
 
-    def start(self, job: TrainingJob, alongside_running: bool = False) -> bool:
-        """Start ``job`` and put it on the board; returns whether it started.
+    def submit(self, job: TrainingJob) -> int:
+        """Start ``job`` now if a slot is free, else put it in line; return its place (0: started).
 
-        Unless ``alongside_running``, a job starts only when none is running: checked and
-        started under one lock, so two sessions pressing Train at once cannot both skip the
-        question whether to share the machine.
+        Checked and started under one lock, so that sessions pressing Train at once never run
+        more than ``slots`` jobs.
         """
         with self._lock:
-            if not alongside_running and any(not other.snapshot().finished for other in self._jobs):
-                return False
-            job.start()
             self._jobs.insert(0, job)
-        return True
+            job.on_end = self._job_ended
+            if self._running_count() < self.slots:
+                self._launch(job)
+                return 0
+            self._queue.append(job)
+            return len(self._queue)
+
+    def cancel(self, job: TrainingJob, owner: str | None) -> bool:
+        """Take ``job`` out of the line if it is still waiting and ``owner`` queued it; True if it was."""
+        with self._lock:
+            if job not in self._queue or job.owner != owner:
+                return False
+            self._queue.remove(job)
+            self._jobs.remove(job)
+            return True
+
+    def place(self, job: TrainingJob) -> int:
+        """``job``'s place in line (1 is next), or 0 once it has started."""
+        with self._lock:
+            return self._queue.index(job) + 1 if job in self._queue else 0
 
     def jobs(self) -> list[TrainingJob]:
-        """The running jobs and the last ``keep_finished`` finished ones, newest first."""
+        """The running, queued and last ``keep_finished`` finished jobs, newest first."""
         with self._lock:
             finished = [job for job in self._jobs if job.snapshot().finished]
             for old in finished[self.keep_finished :]:
@@ -217,4 +267,28 @@ class JobBoard:
             return list(self._jobs)
 
     def running(self) -> list[TrainingJob]:
-        return [job for job in self.jobs() if not job.snapshot().finished]
+        with self._lock:
+            return [job for job in self._jobs if self._is_running(job)]
+
+    def queued(self) -> list[TrainingJob]:
+        """The waiting jobs, first in line first."""
+        with self._lock:
+            return list(self._queue)
+
+    def _job_ended(self, job: TrainingJob) -> None:
+        with self._lock:
+            while self._queue and self._running_count() < self.slots:
+                self._launch(self._queue.pop(0))
+
+    def _launch(self, job: TrainingJob) -> None:
+        # Each job trains on its share of the cores.
+        job.threads = max(1, (os.cpu_count() or 1) // self.slots)
+        job.start()
+
+    def _running_count(self) -> int:
+        return sum(self._is_running(job) for job in self._jobs)
+
+    @staticmethod
+    def _is_running(job: TrainingJob) -> bool:
+        snapshot = job.snapshot()
+        return not snapshot.queued and not snapshot.finished

@@ -1,7 +1,8 @@
 """Train: train one, several or all models, with live progress and curves, in the background.
 
 Jobs belong to the server: after a reload, and in every other session, the Train page shows
-every running job with its Stop button.
+every running job with its Stop button, and the jobs waiting for their turn (at most
+``$MNIST_TRAINING_SLOTS`` train at once); the session that queued one may cancel it.
 """
 
 import streamlit as st
@@ -11,12 +12,11 @@ from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
-from pages.shared.job_view import describe, job_board, live_board
+from pages.shared.job_view import job_board, live_board, ordinal, session_id
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
 from pages.shared.run_choice import user_runs_folder
 
-PENDING_KEY = "train.pending"  # session state: settings waiting for "Start anyway"
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 
 ensure_frame()
@@ -28,24 +28,24 @@ if data is None:
     st.caption("Drawing and the shipped runs' curves keep working without it.")
     st.stop()
 
-board = job_board()
+try:
+    board = job_board()
+except ValueError as error:  # a bad $MNIST_TRAINING_SLOTS
+    st.error(str(error))
+    st.stop()
 
 
-def start(configs, alongside_running: bool = False) -> bool:
-    """Start a job (the runs folder checked first). False if another runs and ``alongside_running``
-    is not given (then the settings wait for an answer), or if it cannot start (the reason shown)."""
+def start(configs) -> None:
+    """Start a job, or queue it behind the ones running (the runs folder checked first)."""
     try:
         folder = prepare_runs_folder(user_runs_folder())
     except RunError as error:
-        st.session_state.pop(PENDING_KEY, None)
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
-        return False
-    started = board.start(TrainingJob(configs, data, save_to_folder(folder)), alongside_running)
-    if started:
-        st.session_state.pop(PENDING_KEY, None)
-    else:
-        st.session_state[PENDING_KEY] = configs  # ask first: two jobs share the same cores
-    return started
+        return
+    place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id()))
+    if place:
+        st.toast(f"Queued: {ordinal(place)} in line. It starts when a training ends.",
+                 icon=":material/hourglass_empty:")
 
 
 with st.form("train.settings", border=True):
@@ -89,22 +89,6 @@ if submitted:
             st.error(str(error))
         else:
             start(configs)
-
-pending = st.session_state.get(PENDING_KEY)
-if pending:  # answered by a click, even when the other training has ended meanwhile
-    running = board.running()
-    with st.container(border=True):
-        if running:
-            st.warning("A training is already running: " + "; ".join(literal(describe(job)) for job in running)
-                       + ". Two trainings share this machine's cores, so both will take longer. Start anyway?")
-        else:
-            st.info("The other training has finished. Start yours now?")
-        confirm_column, cancel_column, _ = st.columns([1, 1, 4])
-        if confirm_column.button("Start anyway", type="primary", key="train.confirm") and start(pending, True):
-            st.rerun()
-        if cancel_column.button("Cancel", key="train.cancel"):
-            st.session_state.pop(PENDING_KEY, None)
-            st.rerun()
 
 if not board.jobs():
     st.info("Choose models and settings, then press **Train**. Training runs in the background on the server: "

@@ -72,10 +72,12 @@ def user_runs(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def job_board():
-    """The app's server-wide board of training jobs, empty at the start of the test."""
+def job_board(monkeypatch):
+    """The app's server-wide board of training jobs, empty at the start of the test; one
+    training at a time, as on a 2-core machine whatever this one has."""
     from pages.shared.job_view import job_board as board
 
+    monkeypatch.setenv("MNIST_TRAINING_SLOTS", "1")
     board.clear()
     yield board()
     for job in board().jobs():  # nothing keeps training into the next test

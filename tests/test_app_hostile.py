@@ -90,9 +90,10 @@ def test_run_names_are_shown_as_text_never_as_html(user_runs):
     assert "`<" not in shown
 
 
-def test_training_belongs_to_the_server_survives_a_reload_and_asks_before_a_second_job(user_runs, real_data_root,
-                                                                                       monkeypatch, job_board):
+def test_training_belongs_to_the_server_survives_a_reload_and_queues_a_second_job(user_runs, real_data_root,
+                                                                                   monkeypatch, job_board):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    assert job_board.slots == 1  # on this 2-core machine, as on a teacher's laptop
     press_train(open_page("pages/train.py"), ["lenet5"], epochs=100)
     (job,) = job_board.jobs()
     # A reload (a new session) shows the running job with its Stop button.
@@ -100,26 +101,28 @@ def test_training_belongs_to_the_server_survives_a_reload_and_asks_before_a_seco
     assert "Training now" in texts(reloaded) and "LeNet-5" in texts(reloaded)
     assert reloaded.button(key=f"train.stop.{job.id}") is not None
 
-    # Starting a second job asks first; Cancel starts nothing.
-    reloaded.session_state["train.models"] = ["mlp"]
-    reloaded.button[0].click().run()
-    assert "already running" in texts(reloaded)
-    reloaded.button(key="train.cancel").click().run()
-    assert "already running" not in texts(reloaded) and job_board.jobs() == [job]
+    # Ten sessions pressing Train: one trains, the others wait in a visible line, in order.
+    sessions = [open_page("pages/train.py") for _ in range(3)]
+    for session in sessions:
+        press_train(session, ["mlp"], epochs=1)
+    assert len(job_board.running()) == 1 and len(job_board.queued()) == 3
+    first, second, third = job_board.queued()
+    shown = texts(sessions[1].run())
+    assert "Waiting, 1st in line" in shown and "Waiting, 2nd in line" in shown and "3rd in line" in shown
+    assert shown.count("· yours") == 1  # only its own job is marked, and only it has Cancel
+    assert [b.key for b in sessions[1].button if b.key and b.key.startswith("train.dequeue.")] == [
+        f"train.dequeue.{second.id}"]
+    sessions[1].button(key=f"train.dequeue.{second.id}").click().run()
+    assert job_board.queued() == [first, third] and not sessions[1].exception
 
-    # "Start anyway" starts it: both jobs show, each with its Stop button.
-    reloaded.button[0].click().run()
-    reloaded.button(key="train.confirm").click().run()
-    second, _ = job_board.jobs()
-    assert not reloaded.exception and second is not job
-    both = open_page("pages/train.py")
-    assert texts(both).count("Training now") == 2
-
-    # The other session's Stop button stops the first job; the finished epochs are saved.
-    both.button(key=f"train.stop.{job.id}").click().run()
+    # The other session's Stop button stops the running job; the line moves up, one at a time.
+    reloaded.run()
+    reloaded.button(key=f"train.stop.{job.id}").click().run()
     assert job.wait(timeout=120)
     (status,) = job.snapshot().statuses
     assert status.state in ("stopped", "saved") and status.epoch < 100
+    assert first.wait(timeout=120) and third.wait(timeout=120) and second.started_at is None
+    assert job._ended <= first._started and first._ended <= third._started
 
 
 def test_a_runs_folder_that_cannot_hold_runs_is_reported_before_training(tmp_path, real_data_root, monkeypatch,

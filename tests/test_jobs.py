@@ -1,9 +1,20 @@
-"""Background training jobs: progress, Stop, failures, and two jobs at once."""
+"""Background training jobs: progress, Stop, failures, and the line of jobs waiting for a slot."""
 
 import threading
 
+import pytest
+
 from mnist_core.data import load_mnist
-from mnist_core.jobs import FAILED, SAVED, STOPPED, JobBoard, TrainingJob, save_to_folder
+from mnist_core.jobs import (
+    FAILED,
+    SAVED,
+    STOPPED,
+    TRAINING_SLOTS_ENV,
+    JobBoard,
+    TrainingJob,
+    default_training_slots,
+    save_to_folder,
+)
 from mnist_core.recipes import recipe_config
 from mnist_core.runs import find_runs, read_run
 
@@ -104,39 +115,71 @@ def test_a_diverging_model_fails_with_a_reason_and_saves_nothing(fake_mnist_root
 
 def test_the_board_lists_every_job_newest_first_and_forgets_old_finished_ones(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
-    board = JobBoard(keep_finished=2)
+    board = JobBoard(slots=1, keep_finished=2)
     jobs = []
     for _ in range(3):
         jobs.append(TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path)))
-        assert board.start(jobs[-1]) and jobs[-1].wait(timeout=60)
+        assert board.submit(jobs[-1]) == 0 and jobs[-1].wait(timeout=60)
     assert board.jobs() == [jobs[2], jobs[1]] and board.running() == []
 
 
-def test_a_second_job_starts_only_when_asked_to_run_alongside(fake_mnist_root, tmp_path):
+def test_jobs_beyond_the_slots_wait_in_line_and_start_in_turn(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
-    board = JobBoard()
-    slow = TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path))
-    second = TrainingJob(tiny_configs("lenet5", epochs=1), data, save_to_folder(tmp_path))
+    board = JobBoard(slots=1)
+    slow = TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path), owner="a")
+    second, third, fourth = (TrainingJob(tiny_configs("lenet5", epochs=1), data, save_to_folder(tmp_path),
+                                         owner=owner) for owner in ("b", "c", "b"))
     try:
-        assert board.start(slow) and board.running() == [slow]
-        assert not board.start(second) and board.jobs() == [slow]  # refused: one is running
-        assert board.start(second, alongside_running=True) and board.jobs() == [second, slow]
+        assert board.submit(slow) == 0 and board.running() == [slow]
+        assert [board.submit(job) for job in (second, third, fourth)] == [1, 2, 3]
+        assert board.queued() == [second, third, fourth] and board.running() == [slow]
+        assert second.snapshot().queued and not second.snapshot().finished and second.started_at is None
+        assert not board.cancel(third, owner="b")  # only the session that queued it
+        assert board.cancel(fourth, owner="b") and fourth not in board.jobs() and board.place(third) == 2
+        slow.stop()
+        assert slow.wait(timeout=60) and second.wait(timeout=60) and third.wait(timeout=60)
+        # One at a time: each started after the one before it had ended.
+        assert slow._ended <= second._started and second._ended <= third._started
+        assert [job.snapshot().statuses[0].state for job in (second, third)] == [SAVED, SAVED]
+        assert fourth.started_at is None and board.queued() == []
     finally:
-        for job in (slow, second):
+        for job in (slow, second, third, fourth):
             job.stop()
             job.wait(timeout=60)
 
 
-def test_two_sessions_pressing_train_at_once_start_one_job(fake_mnist_root, tmp_path):
+def test_each_job_trains_on_its_share_of_the_cores(fake_mnist_root, tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
     data = load_mnist(fake_mnist_root, download=False)
-    board = JobBoard()
+    board = JobBoard(slots=2)
+    job = TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))
+    assert board.submit(job) == 0 and job.wait(timeout=60) and job.threads == 4
+
+
+def test_the_number_of_slots_is_a_setting(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv(TRAINING_SLOTS_ENV, raising=False)
+    assert default_training_slots() == 1 and JobBoard().slots == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_training_slots() == 4
+    monkeypatch.setenv(TRAINING_SLOTS_ENV, "3")
+    assert JobBoard().slots == 3
+    for bad in ("0", "x", "-1", "1e9"):
+        monkeypatch.setenv(TRAINING_SLOTS_ENV, bad)
+        with pytest.raises(ValueError, match=f"{TRAINING_SLOTS_ENV} must be a whole number of at least 1"):
+            default_training_slots()
+
+
+def test_sessions_pressing_train_at_once_start_only_as_many_jobs_as_there_are_slots(fake_mnist_root, tmp_path):
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard(slots=2)
     jobs = [TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path)) for _ in range(8)]
     barrier = threading.Barrier(len(jobs))
-    started = []
+    places = []
 
     def press_train(job):
         barrier.wait(timeout=30)
-        started.append(board.start(job))
+        places.append(board.submit(job))
 
     threads = [threading.Thread(target=press_train, args=(job,)) for job in jobs]
     for thread in threads:
@@ -144,8 +187,10 @@ def test_two_sessions_pressing_train_at_once_start_one_job(fake_mnist_root, tmp_
     for thread in threads:
         thread.join(timeout=60)
     try:
-        assert started.count(True) == 1 and len(board.running()) == 1
+        assert sorted(places) == [0, 0, 1, 2, 3, 4, 5, 6] and len(board.running()) == 2
     finally:
+        for job in board.queued():
+            board.cancel(job, owner=None)
         for job in board.jobs():
             job.stop()
             job.wait(timeout=60)

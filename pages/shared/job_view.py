@@ -8,6 +8,7 @@ can stop them.
 from __future__ import annotations
 
 import time
+import uuid
 
 import streamlit as st
 
@@ -17,22 +18,33 @@ from mnist_core.models import MODELS
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
 
+SESSION_KEY = "train.session"  # an anonymous id for this browser session: whose queued jobs are whose
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
 
 
 @st.cache_resource
 def job_board() -> JobBoard:
-    """The one board of this server process."""
+    """The one board of this server process (``$MNIST_TRAINING_SLOTS`` trainings at once)."""
     return JobBoard()
+
+
+def session_id() -> str:
+    return st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+
+
+def ordinal(place: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    return f"{place}{suffix}"
 
 
 def describe(job: TrainingJob) -> str:
     """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe"."""
     names = ", ".join(MODELS[key].name for key in job.configs)
     recipe = next(iter(job.configs.values())).recipe
-    started = time.strftime("%H:%M", time.localtime(job.started_at)) if job.started_at else "not started"
-    return f"{names} · started {started} · {recipe} recipe"
+    started = f"started {time.strftime('%H:%M', time.localtime(job.started_at))}" if job.started_at else "waiting"
+    return f"{names} · {started} · {recipe} recipe"
 
 
 def show_job(job: TrainingJob, live: bool) -> None:
@@ -72,19 +84,44 @@ def show_job(job: TrainingJob, live: bool) -> None:
 
 
 def show_board(board: JobBoard) -> None:
-    """Every job on the board, running ones first; polls while any is running."""
+    """Every job on the board: running ones first, then the line, then finished ones."""
     jobs = board.jobs()
-    running = [job for job in jobs if not job.snapshot().finished]
+    running = [job for job in jobs if not job.snapshot().finished and not job.snapshot().queued]
+    queued = board.queued()
     for job in running:
         with st.container(border=True):
             st.markdown(f"**Training now:** {describe(job)}")
             show_job(job, live=True)
+    for place, job in enumerate(queued, start=1):
+        show_queued(board, job, place)
     for job in jobs:
-        if job not in running:
+        if job not in running and job not in queued:
             with st.expander(f"Finished: {describe(job)}", expanded=job is jobs[0]):
                 show_job(job, live=False)
     if any(saved for job in jobs for saved in job.snapshot().saved_runs):
         st.page_link("pages/compare.py", label="Compare the runs", icon=":material/compare:")
+
+
+def show_queued(board: JobBoard, job: TrainingJob, place: int) -> None:
+    """A job waiting for a free slot: its place in line, and Cancel for the session that queued it."""
+    names = ", ".join(MODELS[key].name for key in job.configs)
+    recipe = next(iter(job.configs.values())).recipe
+    slots = "one training runs" if board.slots == 1 else f"{board.slots} trainings run"
+    with st.container(border=True):
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        mine = job.owner == session_id()
+        text.markdown(f":material/hourglass_empty: **Waiting, {ordinal(place)} in line:** {names} · {recipe} "
+                      f"recipe{' · yours' if mine else ''}")
+        text.caption(f"At most {slots} at a time on this server, so that the pages stay quick; it starts "
+                     "when a training ends.")
+        if mine:
+            button.button("Cancel", icon=":material/close:", key=f"train.dequeue.{job.id}", on_click=_cancel,
+                          args=(board, job))
+
+
+def _cancel(board: JobBoard, job: TrainingJob) -> None:
+    if board.cancel(job, session_id()):
+        st.toast("Taken out of the line: nothing was trained.", icon=":material/close:")
 
 
 @st.fragment(run_every=1.0)
