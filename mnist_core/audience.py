@@ -67,15 +67,11 @@ _COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "p
 _EXPORT_NAME = re.compile(r"drawing-\d{6,}\.png")
 
 # Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
-# row). ``_scored`` reads each row's answers JSON once to check it is an object; then each model's
-# answer reads as its digit 0-9, NOT_ANSWERED, or UNREADABLE (a row with one is damaged).
+# row): the label is a digit, the answers are a JSON object, and each model's entry in it is
+# absent (NOT_ANSWERED) or has a "digit" that is exactly one of 0-9. Probabilities are not part of
+# the rule (they are not scored): where they cannot be read, the answer keeps no confidence.
 NOT_ANSWERED, UNREADABLE = -1, -2
-_ANSWER_CODE = f"""CASE
-    WHEN answers_type IS NOT 'object' THEN {UNREADABLE}
-    WHEN json_type(answers, ?) IS NULL THEN {NOT_ANSWERED}
-    WHEN json_type(answers, ?) IS 'integer' AND json_extract(answers, ?) BETWEEN 0 AND 9
-         AND json_array_length(answers, ?) IS 10 THEN json_extract(answers, ?)
-    ELSE {UNREADABLE} END"""
+_DIGITS = "('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')"  # as JSON text: not 7.0, true or "7"
 
 
 class AudienceStoreError(RuntimeError):
@@ -321,10 +317,10 @@ class AudienceStore:
         """Every row oldest first, read as it is fetched (a large store never sits in memory whole)."""
         if not self.path.exists():
             return
-        extra = [column for column in _COLUMNS if column not in ("id", "label", "answers")
+        extra = [column for column in _COLUMNS if column not in ("id", "label")
                  and (with_canvas or column != "canvas_png")]
         scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id")
-        names = ["id", "label", "answers", *extra]
+        names = ["id", "label", *extra]
         with self._connection(write=False) as (connection, watchdog):
             for row in connection.execute(f"SELECT {', '.join(names)}, {_readable(MODEL_KEYS)} FROM ({scored})",
                                           parameters):
@@ -493,21 +489,25 @@ def encode_png(pixels: np.ndarray) -> bytes:
 # --- reading rows that may have been tampered with ------------------------------------------
 
 def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "") -> tuple[str, list[str]]:
-    """A subquery of every row's ``id, label, answers``, the ``extra`` columns, ``label_ok`` and one
-    column per model key (``answer_0``, … in the order of ``keys``: see ``_ANSWER_CODE``), with the
-    JSON paths it binds (so a model key is never SQL). ``_readable(keys)`` says which rows count."""
-    base = ", ".join(("id", "label", "answers", *extra))
-    # Each LIMIT keeps its query a subquery that runs once per row: answers is checked once,
-    # each answer is read once however often the caller's query names it.
-    inner = (f"SELECT {base}, typeof(label) IS 'integer' AND label BETWEEN 0 AND 9 AS label_ok, "
-             "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS answers_type "
-             f"FROM drawings {order} LIMIT -1")
-    codes = ", ".join(f"{_ANSWER_CODE} AS answer_{index}" for index in range(len(keys)))
-    parameters = []
-    for key in keys:
-        entry = f'$."{key}"'
-        parameters += [entry, f"{entry}.digit", f"{entry}.digit", f"{entry}.probabilities", f"{entry}.digit"]
-    return f"SELECT {base}, label_ok, {codes} FROM ({inner}) LIMIT -1", parameters
+    """A subquery of every row's ``id, label``, the ``extra`` columns, ``label_ok`` and one column per
+    model key (``answer_0``, … in the order of ``keys``): its digit, NOT_ANSWERED or UNREADABLE.
+    Returns it with the JSON paths it binds (so a model key is never SQL)."""
+    base = ", ".join(("id", "label", *extra))
+    # Each LIMIT keeps its query a subquery that runs once per row, so that every JSON function
+    # runs once per row however often the next query names its result.
+    answers = "" if "answers" in extra else "answers, "
+    checked = (f"SELECT {base}, {answers}typeof(label) IS 'integer' AND label BETWEEN 0 AND 9 AS label_ok, "
+               "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS kind "
+               f"FROM drawings {order} LIMIT -1")
+    read = ", ".join(f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS entry_{index}, "
+                     f"CASE WHEN kind IS 'object' THEN answers -> ? END AS digit_{index}" for index in range(len(keys)))
+    codes = ", ".join(f"CASE WHEN kind IS NOT 'object' THEN {UNREADABLE} "
+                      f"WHEN entry_{index} IS NULL THEN {NOT_ANSWERED} "
+                      f"WHEN digit_{index} IN {_DIGITS} THEN CAST(digit_{index} AS INTEGER) ELSE {UNREADABLE} END "
+                      f"AS answer_{index}" for index in range(len(keys)))
+    parameters = [path for key in keys for path in (f'$."{key}"', f'$."{key}".digit')]
+    return (f"SELECT {base}, label_ok, {codes} FROM "
+            f"(SELECT {base}, label_ok, kind, {read} FROM ({checked}) LIMIT -1) LIMIT -1"), parameters
 
 
 def _readable(keys: Sequence[str]) -> str:
@@ -520,33 +520,29 @@ def _answer_columns(keys: Sequence[str]) -> str:
 
 
 def _drawing(row: dict) -> Drawing | None:
-    """A row as a :class:`Drawing`, or None when its label or answers cannot be read.
+    """A row as a :class:`Drawing`, or None when its label or an answer cannot be read.
 
-    The rows come checked by ``_scored``; this checks again what it parses. Probabilities that cannot
-    be read become NaN (the answer itself still counts), pixels that cannot be read a blank digit.
+    The rows come checked by ``_scored``; this checks again what it parses, by the same rule.
+    Probabilities that cannot be read become NaN, pixels that cannot be read a blank digit.
     """
     label, answers_text = row["label"], row["answers"]
     if type(label) is not int or not 0 <= label <= 9 or not isinstance(answers_text, str):
         return None
-    try:
-        record = json.loads(answers_text, parse_constant=_no_constant)
+    try:  # the first of two equal keys wins, as in SQLite's JSON functions
+        record = json.loads(answers_text, parse_constant=_no_constant, object_pairs_hook=_first_key_wins)
     except (ValueError, RecursionError):
         return None
     if not isinstance(record, dict):
         return None
     digits, probabilities = {}, {}
     for key, answer in record.items():
-        if not isinstance(answer, dict):
-            if key in MODEL_KEYS:
-                return None
-            continue
-        digit, probs = answer.get("digit"), answer.get("probabilities")
-        if type(digit) is not int or not 0 <= digit <= 9 or not isinstance(probs, list) or len(probs) != 10:
+        digit = answer.get("digit") if isinstance(answer, dict) else None
+        if type(digit) is not int or not 0 <= digit <= 9:
             if key in MODEL_KEYS:
                 return None
             continue
         digits[key] = digit
-        probabilities[key] = _readable_probabilities(probs)
+        probabilities[key] = _readable_probabilities(answer.get("probabilities"))
     pixels = row["pixels"]
     pixels = (np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) if isinstance(pixels, bytes) and len(pixels) == 784
               else np.zeros((28, 28), np.uint8))
@@ -561,7 +557,17 @@ def _drawing(row: dict) -> Drawing | None:
                    pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"")
 
 
-def _readable_probabilities(values: list) -> list[float]:
+def _first_key_wins(pairs: list[tuple[str, object]]) -> dict:
+    record: dict = {}
+    for key, value in pairs:
+        record.setdefault(key, value)
+    return record
+
+
+def _readable_probabilities(values: object) -> list[float]:
+    """Ten numbers in [0, 1], else ten NaNs (the gallery then shows no confidence)."""
+    if not isinstance(values, list) or len(values) != 10:
+        return [math.nan] * 10
     readable = [float(v) if type(v) in (int, float) and 0 <= v <= 1 else math.nan for v in values]
     return readable if not any(math.isnan(v) for v in readable) else [math.nan] * 10
 

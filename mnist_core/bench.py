@@ -13,6 +13,9 @@
    (move, turn, scale and thicken a drawn digit, then run the three models).
 6. Explanations: occlusion and integrated-gradients maps of the three models for one drawing,
    the one-time pass over the training set for each model's nearest neighbours, and a search.
+7. The audience store at 10,000, 50,000 and 200,000 drawings: ``audience stats``, and what one
+   refresh of the Audience page reads after a change (the scores and the newest misread
+   drawings) or when nothing changed (the change token alone).
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
@@ -41,7 +44,8 @@ from .recipes import recipe_config
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience")
+AUDIENCE_SIZES = (10_000, 50_000, 200_000)
 TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
 # The tutorials' pipeline runs the stock layers.
 TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}, "lenet5": {"conv3_as_linear": False}}
@@ -94,6 +98,15 @@ class ExplainTiming:
 
 
 @dataclass
+class AudienceTiming:
+    drawings: int  # in the store, canvases of about 3 kB each
+    stats_seconds: float  # AudienceStore.stats: what `audience stats` computes
+    refresh_seconds: float  # one Audience page refresh after a change: the scores and the misread gallery's rows
+    unchanged_refresh_ms: float  # one refresh when nothing changed: the change token only
+    file_megabytes: float
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -112,6 +125,7 @@ class BenchReport:
     compare: CompareTiming | None = None
     robustness: RobustnessTiming | None = None
     explain: ExplainTiming | None = None
+    audience: list[AudienceTiming] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -156,6 +170,10 @@ def run_bench(
     if "latency" in parts:
         log("prediction latency")
         report.latency = measure_latency(repeats=20 if quick else 200)
+    if "audience" in parts:
+        for size in (200, 1_000) if quick else AUDIENCE_SIZES:
+            log(f"the audience store at {size:,} drawings")
+            report.audience.append(measure_audience(size))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -310,6 +328,50 @@ def measure_explain(data: MnistData, quick: bool = False) -> ExplainTiming:
     return ExplainTiming(maps["occlusion"], maps["integrated-gradients"], passes, searches)
 
 
+def measure_audience(drawings: int, seed: int = 0) -> AudienceTiming:
+    """A store of ``drawings`` labelled drawings in a temporary folder, scored as the CLI and the page do."""
+    import json
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from .audience import AudienceStore
+
+    rng = np.random.default_rng(seed)
+    canvases = [base64.b64decode(_canvas_data_url(index).split(",", 1)[1]) for index in range(50)]
+    with tempfile.TemporaryDirectory(prefix="mnist-audience-bench-") as folder:
+        store = AudienceStore(Path(folder) / "audience.sqlite3")
+        store.count()  # the schema
+        store.clear()  # created on the first write
+        labels = rng.integers(0, 10, drawings)
+        rows = []
+        for index, label in enumerate(labels):  # each model right nine times in ten
+            answers = {}
+            for key in MODEL_KEYS:
+                probabilities = rng.dirichlet(np.ones(10))
+                digit = int(label) if rng.random() < 0.9 else int(rng.integers(10))
+                answers[key] = {"digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}
+            rows.append(("2026-01-01T00:00:00.000+00:00", f"session {index // 20}", f"{index:064x}", int(label),
+                         canvases[index % len(canvases)], bytes(784), json.dumps(answers),
+                         json.dumps({key: f"checkpoints/{key}" for key in MODEL_KEYS})))
+        with sqlite3.connect(store.path) as connection:  # one transaction: add() would take minutes
+            connection.executemany(
+                "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        del rows
+        stats_seconds = min(_timings(store.stats, 3))
+
+        def refresh() -> None:
+            store.version()
+            summary = store.summary()
+            store.misread(summary.models_answering_all, limit=18)
+
+        refresh_seconds = min(_timings(refresh, 3))
+        unchanged = _timings(store.version, 100)
+        return AudienceTiming(drawings, stats_seconds, refresh_seconds, 1000 * statistics.median(unchanged),
+                              store.path.stat().st_size / 1e6)
+
+
 def measure_latency(repeats: int = 200, batch_size: int = 100) -> Latency:
     """Canvas PNG (as the browser sends it) → decode → preprocess → all three models."""
     import torch
@@ -401,6 +463,15 @@ def format_markdown(report: BenchReport) -> str:
             *(f"| {MODELS[key].name}: one-time pass over the training set / nearest five | "
               f"{timing.feature_pass_seconds[key]:.1f} s / {timing.nearest_median_ms[key]:.1f} ms |"
               for key in timing.feature_pass_seconds),
+            "",
+        ]
+    if report.audience:
+        lines += [
+            "| audience store | file | `audience stats` | Audience page refresh after a change | "
+            "refresh, nothing changed |",
+            "|---:|---:|---:|---:|---:|",
+            *(f"| {row.drawings:,} drawings | {row.file_megabytes:,.0f} MB | {row.stats_seconds:.3f} s | "
+              f"{row.refresh_seconds:.3f} s | {row.unchanged_refresh_ms:.3f} ms |" for row in report.audience),
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

@@ -54,3 +54,11 @@ def test_quick_app_bench_starts_the_app_and_draws(tmp_path):
     assert timing["quick"] and timing["start_to_draw_seconds"] > 0 and timing["first_prediction_ms"] > 0
     assert timing["compare_first_seconds"] > 0 and timing["compare_cached_seconds"] > 0
     assert timing["nudge_rerun_ms"] > 0
+
+
+def test_quick_audience_bench_builds_and_scores_stores(capsys):
+    assert main(["bench", "--quick", "--only", "audience", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["audience"]
+    assert [row["drawings"] for row in rows] == [200, 1000]
+    assert all(row["stats_seconds"] > 0 and row["refresh_seconds"] > 0 and row["unchanged_refresh_ms"] > 0
+               for row in rows)
