@@ -10,9 +10,9 @@ schema is versioned with ``PRAGMA user_version``. A drawing is stored once per s
 canvas: pressing another label for the same drawing corrects the label instead of adding a row.
 
 The file is treated as untrusted: every connection checks that it is an audience store this
-program made (a table, no views or triggers), every statement has a time limit, rows whose
-label or answers cannot be read are skipped and counted, and the scores are summed in SQL so
-that a store of 200,000 drawings is scored in well under a second.
+program made (its table as made here, no views or triggers), every statement has a time limit,
+rows whose label or answers cannot be read are skipped and counted, and the scores are summed in
+SQL, so that a page refresh reads a few numbers and the gallery's rows, not every drawing.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ SCHEMA_VERSION = 1
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
 DEFAULT_FILE = "audience.sqlite3"
 LABELS_FILE = "labels.csv"
+MISREAD_SHOWN = 18  # the newest misread drawings the Audience page shows
+_EXPORT_NAME = re.compile(r"drawing-\d+\.png", re.IGNORECASE)  # the PNGs' names, as a case-blind disk sees them
 _WAIT_SECONDS = 30  # how long a writer waits for another, and the longest any one call may run
 
 _SCHEMA = """
@@ -64,14 +66,18 @@ CREATE INDEX drawings_by_time ON drawings (created);
 # PNGs (at 200,000 drawings, 140 MB instead of 850). Added to older stores when first opened.
 _SCORES_INDEX = "CREATE INDEX IF NOT EXISTS drawings_scores ON drawings (label, session, answers)"
 _COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs")
-_EXPORT_NAME = re.compile(r"drawing-\d{6,}\.png")
+# PRAGMA table_info's (name, type, not null, default, primary key) of the table _SCHEMA makes
+_TABLE_COLUMNS = [("id", "INTEGER", 0, None, 1), *((name, kind, 1, None, 0) for name, kind in (
+    ("created", "TEXT"), ("session", "TEXT"), ("drawing_sha", "TEXT"), ("label", "INTEGER"), ("canvas_png", "BLOB"),
+    ("pixels", "BLOB"), ("answers", "TEXT"), ("runs", "TEXT")))]
+_MOVE_AWAY = (f"Move the file away (with its -wal and -shm files, if any): a new store is started in its place; "
+              f"or set {AUDIENCE_DB_ENV} to another file.")
 
 # Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
 # row): the label is a digit, the answers are a JSON object, and each model's entry in it is
 # absent (NOT_ANSWERED) or has a "digit" that is exactly one of 0-9. Probabilities are not part of
 # the rule (they are not scored): where they cannot be read, the answer keeps no confidence.
 NOT_ANSWERED, UNREADABLE = -1, -2
-_DIGITS = "('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')"  # as JSON text: not 7.0, true or "7"
 
 
 class AudienceStoreError(RuntimeError):
@@ -212,7 +218,7 @@ class AudienceStore:
         return tuple(marks)
 
     def summary(self, keys: Sequence[str] = MODEL_KEYS) -> AudienceSummary:
-        """Counts, sessions and each model's confusion matrix over the readable drawings, in one pass.
+        """Counts, sessions and each model's confusion matrix over the readable drawings, summed in SQL.
 
         ``keys`` are the models scored; drawings that any of them misread are counted for the
         page's gallery (:meth:`misread`).
@@ -251,15 +257,17 @@ class AudienceStore:
         """How many drawings, and how many each model read right."""
         return self.summary().to_stats()
 
-    def misread(self, keys: Sequence[str] = MODEL_KEYS, limit: int = 18) -> list[Drawing]:
-        """The newest ``limit`` readable drawings that any of ``keys`` read wrong, newest first."""
+    def misread(self, keys: Sequence[str] = MODEL_KEYS, limit: int = MISREAD_SHOWN) -> list[Drawing]:
+        """The newest ``limit`` readable drawings that every one of ``keys`` answered and at least
+        one read wrong, newest first."""
         if not self.path.exists() or not keys:
             return []
         scored, parameters = _scored(keys, order="ORDER BY id DESC")
-        wrong = " OR ".join(f"(answer_{index} >= 0 AND answer_{index} != label)" for index in range(len(keys)))
+        answered = " AND ".join(f"answer_{index} >= 0" for index in range(len(keys)))
+        wrong = " OR ".join(f"answer_{index} != label" for index in range(len(keys)))
         with self._connection(write=False) as (connection, _):
             ids = [row[0] for row in connection.execute(
-                f"SELECT id FROM ({scored}) WHERE {_readable(keys)} AND ({wrong}) LIMIT ?", (*parameters, limit))]
+                f"SELECT id FROM ({scored}) WHERE label_ok AND {answered} AND ({wrong}) LIMIT ?", (*parameters, limit))]
             rows = connection.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM drawings WHERE id IN ({', '.join('?' * len(ids))}) "
                 "ORDER BY id DESC", ids).fetchall()
@@ -279,17 +287,24 @@ class AudienceStore:
         reads them back; the CSV has one row per PNG: file, label, each model's answer, time.
         Each file is written to a new temporary file in ``folder`` and renamed over its name,
         so a planted symbolic link is replaced, never written through, and a failed write
-        (a full disk) leaves no partial file. The store itself is never written over.
+        (a full disk) leaves no partial file; ``labels.csv`` comes last. The store itself is
+        never written over.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self._refuse_export_over_the_store(folder)
+        store = self._store_files()
+        for entry in os.scandir(folder):  # refused before anything is written
+            export_name = entry.name.lower() == LABELS_FILE or _EXPORT_NAME.fullmatch(entry.name)
+            if export_name and (entry.inode(), entry.stat(follow_symlinks=False).st_dev) in {
+                    (inode, device) for device, inode in store}:
+                raise AudienceStoreError(f"{folder / entry.name} is the audience store itself: export into another "
+                                         "folder, or give the store a name of its own first.")
         drawings = damaged = 0
         for name, data in self.export_files():
             if name is None:
                 damaged += 1
                 continue
-            _write_atomically(folder, name, data)
+            _write_atomically(folder, name, data, keep=store)
             drawings += name != LABELS_FILE
         return AudienceExport(folder / LABELS_FILE, drawings, damaged)
 
@@ -327,27 +342,14 @@ class AudienceStore:
                 watchdog.reset()  # the caller's time between rows (writing files) is not SQLite's
                 yield _drawing({"canvas_png": None, **dict(zip(names, row[:-1], strict=True))}) if row[-1] else None
 
-    def _refuse_export_over_the_store(self, folder: Path) -> None:
-        """An export into the store's own folder must not replace the store (``--db DIR/labels.csv``)."""
-        store_files = [self.path, self._sibling("-wal"), self._sibling("-shm"), self._sibling("-journal")]
+    def _store_files(self) -> set[tuple[int, int]]:
+        """The (device, inode) of the store and its -wal, -shm and -journal files: never to be replaced."""
         identities = set()
-        for path in store_files:
+        for path in (self.path, self._sibling("-wal"), self._sibling("-shm"), self._sibling("-journal")):
             with suppress(OSError):
                 info = os.stat(path)
                 identities.add((info.st_dev, info.st_ino))
-        names = set(os.listdir(folder))
-        for path in store_files:
-            same_folder = os.path.abspath(path.parent) == os.path.abspath(folder)
-            if same_folder and (path.name == LABELS_FILE or _EXPORT_NAME.fullmatch(path.name)):
-                raise AudienceStoreError(f"{folder / path.name} is the audience store itself: export into another "
-                                         "folder, or move the store to a name of its own first.")
-        for name in names:
-            if name == LABELS_FILE or _EXPORT_NAME.fullmatch(name):
-                with suppress(OSError):
-                    info = os.lstat(folder / name)
-                    if (info.st_dev, info.st_ino) in identities:
-                        raise AudienceStoreError(f"{folder / name} is the audience store itself (a hard link): "
-                                                 "export into another folder.")
+        return identities
 
     def _sibling(self, suffix: str) -> Path:
         return self.path.with_name(self.path.name + suffix)
@@ -371,11 +373,13 @@ class AudienceStore:
         except (OSError, sqlite3.Error) as error:
             raise AudienceStoreError(f"Cannot open the audience store {self.path}: {error}. "
                                      f"Set {AUDIENCE_DB_ENV} to a writable file.") from None
+        connection.text_factory = _lenient_text  # a crafted row of invalid UTF-8 is read, not fatal
         watchdog = _Watchdog(self.wait_seconds)
         connection.set_progress_handler(watchdog.expired, 10_000)
         try:
             self._prepare(connection)
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            watchdog.reset()  # waiting for another writer's lock is not work
             try:
                 yield connection, watchdog
             except BaseException:
@@ -387,13 +391,12 @@ class AudienceStore:
         except sqlite3.OperationalError as error:  # interrupted, locked for longer than the wait, disk full…
             if str(error) == "interrupted":
                 raise AudienceStoreError(f"The audience store {self.path} took longer than {self.wait_seconds:g} s "
-                                         "to answer and was stopped: it may have been altered. Move the file away "
-                                         "to start a new one.") from None
+                                         "to answer and was stopped. Try again in a moment; if it happens again, "
+                                         f"the file may have been altered: {_MOVE_AWAY}") from None
             raise AudienceStoreError(f"The audience store {self.path} is busy or cannot be written ({error}). "
                                      "Try again in a moment.") from None
         except sqlite3.DatabaseError as error:  # not a database, or damaged
-            raise AudienceStoreError(f"The audience store {self.path} cannot be used: {error}. "
-                                     "Move the file away to start a new one.") from None
+            raise AudienceStoreError(f"The audience store {self.path} cannot be used: {error}. {_MOVE_AWAY}") from None
         finally:
             connection.close()
 
@@ -408,10 +411,17 @@ class AudienceStore:
                                      f"Set {AUDIENCE_DB_ENV} to a file of its own.")
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
-        """Check the file is an audience store this program made; create the schema in a new one."""
+        """Check the file is an audience store this program made; create the schema in a new one.
+
+        Nothing is written to a file that is refused (not even its journal mode).
+        """
         connection.execute(f"PRAGMA busy_timeout = {round(self.wait_seconds * 1000)}")
         connection.execute("PRAGMA trusted_schema = OFF")  # no function in a crafted schema runs for us
-        version, objects = self._schema(connection)
+        connection.execute("BEGIN")  # one snapshot: another process may be creating the schema meanwhile
+        try:
+            version, objects = self._schema(connection)
+        finally:
+            connection.execute("COMMIT")
         if version == SCHEMA_VERSION and self._has_scores_index(objects):
             return  # the common case: nothing to write
         connection.execute("PRAGMA journal_mode = WAL")
@@ -420,14 +430,12 @@ class AudienceStore:
         try:
             version, objects = self._schema(connection)
             if version == 0:
-                if objects:
-                    raise self._not_a_store("it holds tables of another program")
                 for statement in _SCHEMA.split(";"):  # not executescript: it would commit first
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if not self._has_scores_index(objects):
-                connection.execute(_SCORES_INDEX)
+                connection.execute(_SCORES_INDEX)  # once, for a store made before it (seconds at 200,000)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -442,13 +450,17 @@ class AudienceStore:
             raise AudienceStoreError(f"The audience store {self.path} was made by a newer version of this "
                                      f"program (schema {version}; this one knows {SCHEMA_VERSION}).")
         if version == 0:
+            if objects:
+                raise self._not_a_store("it holds tables of another program")
             return version, objects
         if objects.get("drawings") != "table":
             raise self._not_a_store("it has no table of drawings" if "drawings" not in objects
                                     else f"its drawings are a {objects['drawings']}, not a table")
-        columns = [row[1] for row in connection.execute("PRAGMA table_info(drawings)")]
-        if columns != list(_COLUMNS):
-            raise self._not_a_store("its table of drawings has other columns")
+        columns = [tuple(row[1:6]) for row in connection.execute("PRAGMA table_info(drawings)")]
+        unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index[1]}')")]
+                  for index in connection.execute("PRAGMA index_list(drawings)") if index[2]]
+        if columns != _TABLE_COLUMNS or ["session", "drawing_sha"] not in unique:
+            raise self._not_a_store("its table of drawings is not the one this program makes")
         foreign = sorted(f"{kind} {name!r}" for name, kind in objects.items() if kind not in ("table", "index"))
         if foreign:
             raise self._not_a_store(f"it holds {', '.join(foreign)}, which this program never makes")
@@ -459,8 +471,7 @@ class AudienceStore:
         return objects.get("drawings_scores") == "index"
 
     def _not_a_store(self, why: str) -> AudienceStoreError:
-        return AudienceStoreError(f"{self.path} is not an audience store ({why}). Move the file away (a new store "
-                                  f"is started in its place) or set {AUDIENCE_DB_ENV} to another file.")
+        return AudienceStoreError(f"{self.path} is not an audience store ({why}). {_MOVE_AWAY}")
 
 
 class _Watchdog:
@@ -475,6 +486,14 @@ class _Watchdog:
 
     def expired(self) -> bool:
         return time.monotonic() > self._deadline
+
+
+def damaged_skipped(count: int, export: bool = False) -> str:
+    """What to tell of the rows skipped, e.g. "4 damaged drawings skipped: their label or answers cannot
+    be read (the store still holds them)". An export also skips rows without a readable canvas."""
+    what = "label, answers or drawing" if export else "label or answers"
+    return (f"{count:,} damaged drawing{'s' if count != 1 else ''} skipped: their {what} cannot be read "
+            "(the store still holds them)")
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -500,12 +519,14 @@ def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "") -> 
                "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS kind "
                f"FROM drawings {order} LIMIT -1")
     read = ", ".join(f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS entry_{index}, "
-                     f"CASE WHEN kind IS 'object' THEN answers -> ? END AS digit_{index}" for index in range(len(keys)))
+                     f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS type_{index}, "
+                     f"CASE WHEN kind IS 'object' THEN json_extract(answers, ?) END AS digit_{index}"
+                     for index in range(len(keys)))
     codes = ", ".join(f"CASE WHEN kind IS NOT 'object' THEN {UNREADABLE} "
-                      f"WHEN entry_{index} IS NULL THEN {NOT_ANSWERED} "
-                      f"WHEN digit_{index} IN {_DIGITS} THEN CAST(digit_{index} AS INTEGER) ELSE {UNREADABLE} END "
-                      f"AS answer_{index}" for index in range(len(keys)))
-    parameters = [path for key in keys for path in (f'$."{key}"', f'$."{key}".digit')]
+                      f"WHEN entry_{index} IS NULL THEN {NOT_ANSWERED} "  # not 7.0, true or "7":
+                      f"WHEN type_{index} IS 'integer' AND digit_{index} BETWEEN 0 AND 9 THEN digit_{index} "
+                      f"ELSE {UNREADABLE} END AS answer_{index}" for index in range(len(keys)))
+    parameters = [path for key in keys for path in (f'$."{key}"', f'$."{key}".digit', f'$."{key}".digit')]
     return (f"SELECT {base}, label_ok, {codes} FROM "
             f"(SELECT {base}, label_ok, kind, {read} FROM ({checked}) LIMIT -1) LIMIT -1"), parameters
 
@@ -526,7 +547,7 @@ def _drawing(row: dict) -> Drawing | None:
     Probabilities that cannot be read become NaN, pixels that cannot be read a blank digit.
     """
     label, answers_text = row["label"], row["answers"]
-    if type(label) is not int or not 0 <= label <= 9 or not isinstance(answers_text, str):
+    if type(row["id"]) is not int or type(label) is not int or not 0 <= label <= 9 or not isinstance(answers_text, str):
         return None
     try:  # the first of two equal keys wins, as in SQLite's JSON functions
         record = json.loads(answers_text, parse_constant=_no_constant, object_pairs_hook=_first_key_wins)
@@ -555,6 +576,10 @@ def _drawing(row: dict) -> Drawing | None:
                    answers=digits, probabilities=probabilities,
                    runs={str(k): str(v) for k, v in runs.items()} if isinstance(runs, dict) else {},
                    pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"")
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def _first_key_wins(pairs: list[tuple[str, object]]) -> dict:
@@ -588,14 +613,28 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _write_atomically(folder: Path, name: str, data: bytes) -> None:
-    """Write ``folder/name`` through a new temporary file (``O_EXCL``: never an existing file or link)."""
+def _write_atomically(folder: Path, name: str, data: bytes, keep: set[tuple[int, int]] = frozenset()) -> None:
+    """Write ``folder/name`` through a new temporary file (``O_EXCL``: never an existing file or link),
+    unless ``folder/name`` is one of the files in ``keep`` (by identity: a case-insensitive disk or a
+    hard link cannot hide it)."""
+    target = folder / name
+    with suppress(OSError):
+        info = os.lstat(target)
+        if (info.st_dev, info.st_ino) in keep:
+            raise AudienceStoreError(f"{target} is the audience store itself: export into another folder.")
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
+        os.fchmod(descriptor, 0o666 & ~_umask())  # as open() would make it: mkstemp makes files private
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
-        os.replace(temporary, folder / name)  # rename(2) replaces a link at the name, never its target
+        os.replace(temporary, target)  # rename(2) replaces a link at the name, never its target
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -24,7 +24,7 @@ from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
 from .models import MODEL_KEYS, MODELS
-from .recipes import RECIPES
+from .recipes import MAX_SEED, RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
 
@@ -529,7 +529,7 @@ def _drawn(args: argparse.Namespace) -> int:
 
 
 def _audience_stats(args: argparse.Namespace) -> int:
-    from .audience import AudienceStore, audience_db
+    from .audience import AudienceStore, audience_db, damaged_skipped
     from .comparison import accuracy_interval
 
     store = AudienceStore(args.db or audience_db())
@@ -541,7 +541,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
     if stats.damaged:
-        print(f"{_damaged_skipped(stats.damaged)}: their label or answers cannot be read.")
+        print(f"{damaged_skipped(stats.damaged)}.")
     for key in MODEL_KEYS:
         if stats.answered[key]:
             low, high = accuracy_interval(stats.correct[key], stats.answered[key])
@@ -551,7 +551,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
 
 
 def _audience_export(args: argparse.Namespace) -> int:
-    from .audience import AudienceStore, audience_db
+    from .audience import LABELS_FILE, AudienceStore, audience_db, damaged_skipped
 
     store = AudienceStore(args.db or audience_db())
     if args.folder.exists() and not args.folder.is_dir():
@@ -559,18 +559,13 @@ def _audience_export(args: argparse.Namespace) -> int:
     try:
         export = store.export(args.folder)
     except OSError as error:
-        raise ValueError(f"Cannot write into {args.folder}: {error.strerror or error}. "
-                         "Nothing half-written was left there.") from None
+        raise ValueError(f"Cannot write into {args.folder}: {error.strerror or error}. No partial file was left: "
+                         f"the drawings written are whole, and {LABELS_FILE} was not updated.") from None
     print(f"Wrote {export.drawings:,} drawing(s) and {_shown(export.labels)}. Read them back with: "
           f"python -m mnist_core predict {_shown(args.folder)}/*.png")
     if export.damaged:
-        print(f"{_damaged_skipped(export.damaged)}: their label, answers or drawing cannot be read "
-              "(the store still holds them).")
+        print(f"{damaged_skipped(export.damaged, export=True)}.")
     return EXIT_OK
-
-
-def _damaged_skipped(count: int) -> str:
-    return f"{count:,} damaged drawing{'s' if count != 1 else ''} skipped"
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -620,9 +615,6 @@ def _whole_number(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
     return value
-
-
-MAX_SEED = 2**32 - 1  # what every generator seeded from it (torch, NumPy) takes
 
 
 def _seed(text: str) -> int:

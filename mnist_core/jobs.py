@@ -66,9 +66,9 @@ class TrainingJob:
     configs: dict[str, TrainConfig]
     data: MnistData
     save: Callable[[str, TrainResult], Path]
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # intra-op threads for training
+    threads: int = field(default_factory=lambda: available_cores())  # intra-op threads for training
     owner: str | None = None  # the session that asked for it: the one that may cancel it while queued
-    on_end: Callable[[TrainingJob], None] | None = None  # called from the job's thread once it has ended
+    _on_end: Callable[[TrainingJob], None] | None = field(default=None, init=False)  # its board's, once it ends
     _statuses: dict[str, ModelStatus] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -84,8 +84,16 @@ class TrainingJob:
     def start(self) -> TrainingJob:
         self.started_at = time.time()
         self._started = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as error:  # the system would start no more threads: the job ends, failed
+            for key in self.configs:
+                self._update(key, state=FAILED, message=f"Could not start training: {error}.")
+            with self._lock:
+                self._ended = time.monotonic()
+            return self
+        self._thread = thread
         return self
 
     def stop(self) -> None:
@@ -106,7 +114,7 @@ class TrainingJob:
         with self._lock:
             statuses = tuple(self._statuses.values())
             ended = self._ended
-        if self._thread is None:
+        if self.started_at is None:
             return JobSnapshot(statuses, False, 0.0, queued=True)
         now = ended if ended is not None else time.monotonic()
         return JobSnapshot(statuses, ended is not None, now - self._started)
@@ -130,8 +138,8 @@ class TrainingJob:
         finally:
             with self._lock:
                 self._ended = time.monotonic()
-            if self.on_end is not None:
-                self.on_end(self)
+            if self._on_end is not None:
+                self._on_end(self)
 
     def _train_one(self, key: str, config: TrainConfig) -> None:
         self._update(key, state=RUNNING)
@@ -195,6 +203,14 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
 TRAINING_SLOTS_ENV = "MNIST_TRAINING_SLOTS"
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def default_training_slots() -> int:
     """How many jobs one server trains at once: ``$MNIST_TRAINING_SLOTS``, else one per four cores.
 
@@ -203,7 +219,7 @@ def default_training_slots() -> int:
     """
     text = os.environ.get(TRAINING_SLOTS_ENV, "").strip()
     if not text:
-        return max(1, (os.cpu_count() or 1) // 4)
+        return max(1, available_cores() // 4)
     try:
         slots = int(text)
     except ValueError:
@@ -214,12 +230,21 @@ def default_training_slots() -> int:
     return slots
 
 
+@dataclass(frozen=True)
+class BoardView:
+    """The board's jobs at one moment, each list newest first (the line: first in line first)."""
+
+    running: list[TrainingJob]
+    queued: list[TrainingJob]
+    finished: list[TrainingJob]
+
+
 class JobBoard:
     """The training jobs of one server: every session sees and can stop all of them.
 
-    At most ``slots`` jobs train at once; the others wait in line, first come first served, and
-    start as jobs end. Keeps the running and queued jobs and the last ``keep_finished`` finished
-    ones, newest first.
+    At most ``slots`` jobs train at once; the others wait in line, first come first served, one
+    per session, and start as jobs end. Keeps the running and queued jobs and the last
+    ``keep_finished`` finished ones.
     """
 
     def __init__(self, slots: int | None = None, keep_finished: int = 3) -> None:
@@ -234,10 +259,17 @@ class JobBoard:
 
         Checked and started under one lock, so that sessions pressing Train at once never run
         more than ``slots`` jobs.
+
+        Raises:
+            ValueError: the job's owner already has a job waiting (one each keeps the line fair).
         """
         with self._lock:
+            waiting = [other for other in self._queue if job.owner is not None and other.owner == job.owner]
+            if waiting:
+                raise ValueError(f"You already have a training waiting ({ordinal(self._queue.index(waiting[0]) + 1)} "
+                                 "in line): cancel it first to queue other settings.")
             self._jobs.insert(0, job)
-            job.on_end = self._job_ended
+            job._on_end = self._job_ended
             if self._running_count() < self.slots:
                 self._launch(job)
                 return 0
@@ -253,36 +285,42 @@ class JobBoard:
             self._jobs.remove(job)
             return True
 
-    def place(self, job: TrainingJob) -> int:
-        """``job``'s place in line (1 is next), or 0 once it has started."""
+    def place(self, job: TrainingJob) -> int | None:
+        """``job``'s place in line (1 is next), 0 once it has started, None if it is not on the board."""
         with self._lock:
-            return self._queue.index(job) + 1 if job in self._queue else 0
+            if job in self._queue:
+                return self._queue.index(job) + 1
+            return 0 if job in self._jobs else None
 
-    def jobs(self) -> list[TrainingJob]:
-        """The running, queued and last ``keep_finished`` finished jobs, newest first."""
+    def view(self) -> BoardView:
+        """Running, queued and the last ``keep_finished`` finished jobs, read under one lock."""
         with self._lock:
             finished = [job for job in self._jobs if job.snapshot().finished]
             for old in finished[self.keep_finished :]:
                 self._jobs.remove(old)
+            running = [job for job in self._jobs if self._is_running(job)]
+            return BoardView(running, list(self._queue), finished[: self.keep_finished])
+
+    def jobs(self) -> list[TrainingJob]:
+        """The running, queued and last ``keep_finished`` finished jobs, newest first."""
+        self.view()  # forgets the older finished jobs
+        with self._lock:
             return list(self._jobs)
 
     def running(self) -> list[TrainingJob]:
-        with self._lock:
-            return [job for job in self._jobs if self._is_running(job)]
+        return self.view().running
 
     def queued(self) -> list[TrainingJob]:
         """The waiting jobs, first in line first."""
-        with self._lock:
-            return list(self._queue)
+        return self.view().queued
 
     def _job_ended(self, job: TrainingJob) -> None:
         with self._lock:
             while self._queue and self._running_count() < self.slots:
-                self._launch(self._queue.pop(0))
+                self._launch(self._queue.pop(0))  # a job that cannot start ends at once: the next one goes
 
     def _launch(self, job: TrainingJob) -> None:
-        # Each job trains on its share of the cores.
-        job.threads = max(1, (os.cpu_count() or 1) // self.slots)
+        job.threads = max(1, available_cores() // self.slots)  # each job trains on its share of the cores
         job.start()
 
     def _running_count(self) -> int:
@@ -292,3 +330,9 @@ class JobBoard:
     def _is_running(job: TrainingJob) -> bool:
         snapshot = job.snapshot()
         return not snapshot.queued and not snapshot.finished
+
+
+def ordinal(place: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    return f"{place}{suffix}"

@@ -16,6 +16,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
 MAX_VALIDATION = 30_000  # at most half of MNIST's 60,000 training images held out
 BEST_VALIDATION = 5_000  # the best recipe's held-out training images
+MAX_SEED = 2**32 - 1  # the largest seed every generator seeded from it (torch, NumPy) takes
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class TrainConfig:
     as_drawn: float = 0.0  # show this fraction of each batch as the canvas would give it (even strokes, drawn.as_drawn)
     average: float = 0.0  # decay of an exponential moving average of the weights (0: none); it is saved
     label_smoothing: float = 0.0
-    seed: int = 0
+    seed: int = 0  # 0 to MAX_SEED
     device: str = "auto"  # "auto": CUDA (or Apple MPS) when present, else CPU
     train_subset: int | None = None  # train on this many random training images (None: all of them)
     validation: int = 0  # hold out this many training images (always the same ones) to choose settings on
@@ -96,6 +97,8 @@ _BEST = {
 
 def check_config(config: TrainConfig) -> None:
     problems = []
+    if not 0 <= config.seed <= MAX_SEED:
+        problems.append(f"seed must be a whole number from 0 to {MAX_SEED:,}")
     if config.recipe not in RECIPES:
         problems.append(f"recipe must be one of {', '.join(RECIPES)}")
     if config.optimizer not in OPTIMIZERS:

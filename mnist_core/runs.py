@@ -357,20 +357,26 @@ def load_model(run: RunInfo | str | os.PathLike, device: str | torch.device = "c
     model = build_model(info.model_key)
     expected = model.state_dict()
     for name, tensor in state.items():
-        if name in expected and expected[name].is_floating_point() and not tensor.is_floating_point():
+        if name in expected and tensor.dtype != expected[name].dtype and not (
+                tensor.is_floating_point() and expected[name].is_floating_point()):
             # complex64 would load with its imaginary part silently dropped: the answers of a crafted file
-            raise RunError(weights_file, f"holds {str(tensor.dtype).removeprefix('torch.')} numbers in {name}, not "
-                                         "the real ones a model's weights are: the file was crafted or damaged. "
-                                         "Retrain or delete the run.")
-    if not all(bool(tensor.isfinite().all()) for tensor in state.values() if tensor.is_floating_point()):
-        raise RunError(weights_file, "holds NaN or infinite weights (its training diverged): retrain or delete it.")
+            raise RunError(weights_file, f"holds {_dtype_name(tensor)} numbers in {name}, where the model has "
+                                         f"{_dtype_name(expected[name])}: the file was crafted or damaged. Retrain or "
+                                         "delete the run.")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         detail = str(error).splitlines()[0]
         raise RunError(weights_file, f"does not fit the {info.name} architecture ({detail}).") from None
+    # Checked as loaded: float64 weights of 1e300 are finite in the file and infinite in the model.
+    if not all(bool(tensor.isfinite().all()) for tensor in model.state_dict().values() if tensor.is_floating_point()):
+        raise RunError(weights_file, "holds NaN or infinite weights (its training diverged): retrain or delete it.")
     model = model.to(device)
     return model.to(memory_format=preferred_memory_format(model, device)).eval().requires_grad_(False)
+
+
+def _dtype_name(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).removeprefix("torch.")
 
 
 def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError]]:

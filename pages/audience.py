@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.audience import AudienceStoreError, AudienceSummary, Drawing
+from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSummary, Drawing, damaged_skipped
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
 from mnist_core.models import MODEL_KEYS, MODELS
@@ -19,7 +19,6 @@ from pages.shared.presenter import for_the_room, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
-GALLERY_SIZE = 18  # the newest misread drawings shown
 
 ensure_frame()
 st.title("Audience")
@@ -29,14 +28,14 @@ store = audience_store()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def summary(path: str, version: tuple) -> AudienceSummary:
+def summary(path: str, version: tuple, keys: tuple[str, ...] = MODEL_KEYS) -> AudienceSummary:
     """The scores, summed once per change of the store (``version``) for every viewer."""
-    return audience_store().summary()
+    return audience_store().summary(keys)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def misread(path: str, version: tuple, keys: tuple[str, ...]) -> list[Drawing]:
-    return audience_store().misread(keys, limit=GALLERY_SIZE)
+    return audience_store().misread(keys)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -46,28 +45,28 @@ def live_results() -> None:
     try:
         version = store.version()
         scores = summary(str(store.path), version)
+        keys = tuple(scores.models_answering_all)
+        if scores.drawings and keys and keys != MODEL_KEYS:  # a store with another set's answers: rare
+            scores = summary(str(store.path), version, keys)
+        shown = misread(str(store.path), version, keys) if scores.misread else []
     except AudienceStoreError as error:
         st.error(literal(error))
         return
     if scores.damaged:
-        st.warning(f"{counted(scores.damaged, 'damaged drawing')} skipped: their label or answers cannot be read "
-                   "(the store still holds them).", icon=":material/warning:")
+        st.warning(f"{damaged_skipped(scores.damaged)}.", icon=":material/warning:")
     if not scores.drawings:
         st.info("No labelled drawings yet. On the **Draw** page, draw a digit and press the digit you drew.",
                 icon=":material/groups:")
         return
-    keys = scores.models_answering_all
     if not keys:
         st.info("No model answered every drawing: the store holds drawings from another set of models.")
         return
-    if len(keys) < len(MODEL_KEYS):
-        scores = audience_store().summary(keys)  # rare: misread counted over the models shown
-    total = scores.drawings
+    total, stats = scores.drawings, scores.to_stats()
     st.markdown(f"### {counted(total, 'drawing')} from {counted(scores.sessions, 'session')}")
 
     rows = []
     for column, key in zip(st.columns(len(keys)), keys):
-        right = int(np.trace(scores.confusion[key]))
+        right = stats.correct[key]
         low, high = accuracy_interval(right, total)
         column.metric(MODELS[key].name, f"{100 * right / total:.1f}%", border=True,
                       help=f"{right} of {total} read right")
@@ -84,18 +83,13 @@ def live_results() -> None:
                             key=f"audience.confusion.{key}")
 
     st.subheader("Misread drawings")
-    if scores.misread == 0:
+    if not shown:
         st.caption("Every model read every drawing right.")
-        return
-    try:
-        shown = misread(str(store.path), version, tuple(keys))
-    except AudienceStoreError as error:
-        st.error(literal(error))
         return
     truth = np.array([d.label for d in shown])
     answers = [Answers(MODELS[key].name, key, np.array([d.answers[key] for d in shown]),
                        np.array([max(d.probabilities[key]) for d in shown])) for key in keys]
-    show_gallery(np.arange(len(shown)), [d.pixels for d in shown], truth, answers, limit=GALLERY_SIZE,
+    show_gallery(np.arange(len(shown)), [d.pixels for d in shown], truth, answers, limit=MISREAD_SHOWN,
                  test_images=False, numbers=[d.id for d in shown])
     if scores.misread > len(shown):
         st.caption(f"The newest {len(shown)} of {scores.misread:,} are shown.")
@@ -117,8 +111,7 @@ def export_zip() -> bytes:
                 else:
                     archive.writestr(f"audience/{name}", data)
             if damaged:
-                archive.writestr("audience/DAMAGED.txt", f"{counted(damaged, 'damaged drawing')} skipped: their "
-                                                         "label, answers or drawing cannot be read.\n")
+                archive.writestr("audience/DAMAGED.txt", f"{damaged_skipped(damaged, export=True)}.\n")
         except AudienceStoreError as error:
             archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
     return buffer.getvalue()

@@ -4,6 +4,7 @@ import streamlit as st
 
 from mnist_core.charts import robustness_chart
 from mnist_core.models import MODELS
+from mnist_core.recipes import MAX_SEED
 from mnist_core.robustness import DEFAULT_IMAGES, PERTURBATIONS, headline, summary_sentence
 from mnist_core.runs import RunError
 from pages.shared.frame import ensure_frame
@@ -33,7 +34,7 @@ settings = st.columns([2, 1, 3], vertical_alignment="bottom")
 count = settings[0].selectbox("Test images", list(IMAGE_COUNTS), index=list(IMAGE_COUNTS).index(DEFAULT_IMAGES),
                               format_func=IMAGE_COUNTS.get, key="robustness.images",
                               help="Drawn at random from the 10,000 test images with the seed.")
-seed = settings[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="robustness.seed",
+seed = settings[1].number_input("Seed", min_value=0, max_value=MAX_SEED, value=0, step=1, key="robustness.seed",
                                 help="Picks the test images, the noise and where the squares hide the digit.")
 with settings[2]:
     st.caption("Models in use (choose them on the Draw page): "

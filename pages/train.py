@@ -7,15 +7,16 @@ every running job with its Stop button, and the jobs waiting for their turn (at 
 
 import streamlit as st
 
-from mnist_core.jobs import TrainingJob, save_to_folder
+from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
-from pages.shared.job_view import job_board, live_board, ordinal, session_id
+from pages.shared.job_view import job_board, live_board
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
 from pages.shared.run_choice import user_runs_folder
+from pages.shared.session import session_id
 
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 
@@ -42,7 +43,11 @@ def start(configs) -> None:
     except RunError as error:
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return
-    place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id()))
+    try:
+        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id()))
+    except ValueError as error:  # this session has a job in line already
+        st.warning(str(error))
+        return
     if place:
         st.toast(f"Queued: {ordinal(place)} in line. It starts when a training ends.",
                  icon=":material/hourglass_empty:")

@@ -122,6 +122,8 @@ def test_the_sql_scores_agree_with_reading_each_row(tmp_path_factory, rows):
      "SELECT created, session, drawing_sha || 'x', label, canvas_png, pixels, answers, runs FROM drawings "
      "WHERE id = new.id; END", "trigger 'endless'"),
     ("DROP TABLE drawings", "no table of drawings"),
+    ("DROP TABLE drawings; CREATE TABLE drawings (id, created, session, drawing_sha, label, canvas_png, pixels, "
+     "answers, runs)", "not the one this program makes"),
 ])
 def test_an_altered_store_is_refused_at_once_instead_of_hanging(tmp_path, alteration, why):
     store = AudienceStore(tmp_path / "a.sqlite3", wait_seconds=5)
@@ -176,8 +178,18 @@ def test_another_programs_database_is_not_taken_over(tmp_path):
         connection.execute("CREATE TABLE notes (text TEXT)")
     with pytest.raises(AudienceStoreError, match="not an audience store.*tables of another program"):
         add(AudienceStore(path), 1, b"x")
-    with sqlite3.connect(path) as connection:
+    with sqlite3.connect(path) as connection:  # not even its journal mode was changed
         assert [row[0] for row in connection.execute("SELECT name FROM sqlite_master")] == ["notes"]
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_text_that_is_not_utf8_is_read_not_fatal(tmp_path):
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    add(store, 7, b"the drawing")
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE drawings SET session = CAST(x'ff' AS TEXT), created = CAST(x'fe00' AS TEXT)")
+    (drawing,) = store.drawings()
+    assert drawing.session == "\ufffd" and store.export(tmp_path / "out").drawings == 1
 
 
 def test_export_never_writes_through_a_planted_link(tmp_path):
@@ -190,9 +202,14 @@ def test_export_never_writes_through_a_planted_link(tmp_path):
     for name, victim in victims.items():
         victim.write_text("precious")
         (out / name).symlink_to(victim)
-    store.export(out)
+    previous = os.umask(0o022)
+    try:
+        store.export(out)
+    finally:
+        os.umask(previous)
     assert all(victim.read_text() == "precious" for victim in victims.values())
     assert not (out / "labels.csv").is_symlink() and (out / "drawing-000001.png").read_bytes() == b"the drawing"
+    assert {oct(path.stat().st_mode & 0o777) for path in out.iterdir()} == {"0o644"}  # as open() makes files
 
 
 def test_export_refuses_to_write_over_the_store_itself(tmp_path, capsys):
@@ -206,11 +223,13 @@ def test_export_refuses_to_write_over_the_store_itself(tmp_path, capsys):
 
     elsewhere = AudienceStore(tmp_path / "a.sqlite3")
     add(elsewhere, 7, b"the drawing")
-    os.link(elsewhere.path, tmp_path / "linked")
-    (tmp_path / "linked").rename(out / "drawing-000001.png")  # a hard link to the store under an export name
-    with pytest.raises(AudienceStoreError, match="is the audience store itself"):
-        elsewhere.export(out)
-    assert elsewhere.count() == 1
+    for name in ("drawing-000001.png", "Labels.CSV"):  # a hard link to the store under an export name, or as
+        other = tmp_path / f"other-{name}"  # a case-blind disk would see labels.csv
+        other.mkdir()
+        os.link(elsewhere.path, other / name)
+        with pytest.raises(AudienceStoreError, match="is the audience store itself"):
+            elsewhere.export(other)
+        assert elsewhere.count() == 1 and sorted(p.name for p in other.iterdir()) == [name]
 
 
 def _small_files_only() -> None:

@@ -127,15 +127,18 @@ def test_jobs_beyond_the_slots_wait_in_line_and_start_in_turn(fake_mnist_root, t
     data = load_mnist(fake_mnist_root, download=False)
     board = JobBoard(slots=1)
     slow = TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path), owner="a")
-    second, third, fourth = (TrainingJob(tiny_configs("lenet5", epochs=1), data, save_to_folder(tmp_path),
-                                         owner=owner) for owner in ("b", "c", "b"))
+    second, third, fourth, again = (TrainingJob(tiny_configs("lenet5", epochs=1), data, save_to_folder(tmp_path),
+                                                owner=owner) for owner in ("b", "c", "d", "b"))
     try:
         assert board.submit(slow) == 0 and board.running() == [slow]
         assert [board.submit(job) for job in (second, third, fourth)] == [1, 2, 3]
+        with pytest.raises(ValueError, match=r"already have a training waiting \(1st in line\): cancel it first"):
+            board.submit(again)  # one waiting job per session keeps the line fair
         assert board.queued() == [second, third, fourth] and board.running() == [slow]
         assert second.snapshot().queued and not second.snapshot().finished and second.started_at is None
-        assert not board.cancel(third, owner="b")  # only the session that queued it
-        assert board.cancel(fourth, owner="b") and fourth not in board.jobs() and board.place(third) == 2
+        assert not board.cancel(fourth, owner="b")  # only the session that queued it
+        assert board.cancel(fourth, owner="d") and fourth not in board.jobs() and board.place(fourth) is None
+        assert board.place(third) == 2 and board.place(slow) == 0
         slow.stop()
         assert slow.wait(timeout=60) and second.wait(timeout=60) and third.wait(timeout=60)
         # One at a time: each started after the one before it had ended.
@@ -148,8 +151,26 @@ def test_jobs_beyond_the_slots_wait_in_line_and_start_in_turn(fake_mnist_root, t
             job.wait(timeout=60)
 
 
+def test_a_job_whose_thread_cannot_start_fails_and_frees_its_slot(fake_mnist_root, tmp_path, monkeypatch):
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard(slots=1)
+    refused = TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))
+    original = threading.Thread.start
+
+    def start_once_refused(thread):
+        monkeypatch.setattr(threading.Thread, "start", original)
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", start_once_refused)
+    assert board.submit(refused) == 0 and refused.wait(timeout=1)
+    (status,) = refused.snapshot().statuses
+    assert status.state == FAILED and "can't start new thread" in status.message
+    after = TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))
+    assert board.submit(after) == 0 and after.wait(timeout=60)  # the slot was not held
+
+
 def test_each_job_trains_on_its_share_of_the_cores(fake_mnist_root, tmp_path, monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("mnist_core.jobs.available_cores", lambda: 8)
     data = load_mnist(fake_mnist_root, download=False)
     board = JobBoard(slots=2)
     job = TrainingJob(tiny_configs("mlp", epochs=1), data, save_to_folder(tmp_path))
@@ -157,10 +178,10 @@ def test_each_job_trains_on_its_share_of_the_cores(fake_mnist_root, tmp_path, mo
 
 
 def test_the_number_of_slots_is_a_setting(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("mnist_core.jobs.available_cores", lambda: 2)
     monkeypatch.delenv(TRAINING_SLOTS_ENV, raising=False)
     assert default_training_slots() == 1 and JobBoard().slots == 1
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("mnist_core.jobs.available_cores", lambda: 16)
     assert default_training_slots() == 4
     monkeypatch.setenv(TRAINING_SLOTS_ENV, "3")
     assert JobBoard().slots == 3

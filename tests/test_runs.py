@@ -245,21 +245,25 @@ def test_nan_weights_are_refused_when_the_model_is_loaded(tmp_path):
         load_model(broken)
 
 
-def test_complex_weights_are_refused_naming_the_run(tmp_path):
-    """A crafted file with complex64 NaN weights and a matching checksum: it used to load with the
-    imaginary part dropped and answer '0 (nan%)'."""
+@pytest.mark.parametrize("crafted, message", [
+    (lambda shape: torch.full(shape, complex(float("nan"), 1.0), dtype=torch.complex64),
+     r"holds complex64 numbers in .* where the model has float32: the file was crafted"),
+    (lambda shape: torch.full(shape, 1e300, dtype=torch.float64), "NaN or infinite weights"),
+    (lambda shape: torch.ones(shape, dtype=torch.int64), "holds int64 numbers in .* where the model has float32"),
+])
+def test_crafted_weights_with_a_matching_checksum_are_refused(tmp_path, crafted, message):
+    """complex64 NaN loaded with the imaginary part dropped and answered '0 (nan%)'; float64 1e300 is
+    finite in the file and infinite in the model."""
     import hashlib
     import json
 
     from safetensors.torch import save as save_safetensors
 
     info, model = save(tmp_path / "crafted")
-    weights = {name: torch.full(tensor.shape, complex(float("nan"), 1.0), dtype=torch.complex64)
-               for name, tensor in model.state_dict().items()}
-    data = save_safetensors(weights)
+    data = save_safetensors({name: crafted(tensor.shape) for name, tensor in model.state_dict().items()})
     (info.path / "weights.safetensors").write_bytes(data)
     record = json.loads((info.path / "run.json").read_text())
     record["weights"].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     (info.path / "run.json").write_text(json.dumps(record))
-    with pytest.raises(RunError, match=r"crafted.*holds complex64 numbers in .*not the real ones"):
+    with pytest.raises(RunError, match=message):
         load_model(info.path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 import numpy as np
 import streamlit as st
@@ -13,9 +12,9 @@ from mnist_core.preprocess import NoDigitError, prepare_digit
 from mnist_core.runs import RunInfo
 from pages.shared.loading import model_set_for
 from pages.shared.run_choice import APP_FOLDER
+from pages.shared.session import session_id
 
 PENDING_KEY = "audience.canvas"  # the canvas image the label buttons would store
-SESSION_KEY = "audience.session"  # an anonymous id for this browser session
 LAST_KEY = "audience.last"  # what this session stored last: (label, total, canvas fingerprint)
 
 
@@ -55,14 +54,13 @@ def _store_drawing(label: int, runs: dict[str, RunInfo]) -> None:
     except NoDigitError:
         return
     probabilities = model_set_for(runs).predict_batch(digit.tensor)
-    session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
     store = audience_store()
     try:
         store.add(label=label, canvas_png=encode_png(image), pixels=digit.image,
                   answers={key: probs[0] for key, probs in probabilities.items()},
-                  runs={key: str(run.path) for key, run in runs.items()}, session=session)
+                  runs={key: str(run.path) for key, run in runs.items()}, session=session_id())
         st.session_state[LAST_KEY] = (label, store.count(), _fingerprint(image))
-    except AudienceStoreError as error:
+    except (AudienceStoreError, ValueError) as error:  # ValueError: answers that are not probabilities
         st.session_state[LAST_KEY] = None
         st.toast(f"Could not store the drawing: {error}", icon=":material/error:")
 

@@ -8,17 +8,16 @@ can stop them.
 from __future__ import annotations
 
 import time
-import uuid
 
 import streamlit as st
 
 from mnist_core.charts import Curve, history_chart
-from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, TrainingJob
+from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, TrainingJob, ordinal
 from mnist_core.models import MODELS
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
+from pages.shared.session import session_id
 
-SESSION_KEY = "train.session"  # an anonymous id for this browser session: whose queued jobs are whose
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
 
@@ -29,22 +28,15 @@ def job_board() -> JobBoard:
     return JobBoard()
 
 
-def session_id() -> str:
-    return st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
-
-
-def ordinal(place: int) -> str:
-    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
-    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
-    return f"{place}{suffix}"
 
 
 def describe(job: TrainingJob) -> str:
-    """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe"."""
+    """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe" (no time while it waits)."""
     names = ", ".join(MODELS[key].name for key in job.configs)
     recipe = next(iter(job.configs.values())).recipe
-    started = f"started {time.strftime('%H:%M', time.localtime(job.started_at))}" if job.started_at else "waiting"
-    return f"{names} · {started} · {recipe} recipe"
+    if job.started_at is None:  # still in line
+        return f"{names} · {recipe} recipe"
+    return f"{names} · started {time.strftime('%H:%M', time.localtime(job.started_at))} · {recipe} recipe"
 
 
 def show_job(job: TrainingJob, live: bool) -> None:
@@ -85,33 +77,28 @@ def show_job(job: TrainingJob, live: bool) -> None:
 
 def show_board(board: JobBoard) -> None:
     """Every job on the board: running ones first, then the line, then finished ones."""
-    jobs = board.jobs()
-    running = [job for job in jobs if not job.snapshot().finished and not job.snapshot().queued]
-    queued = board.queued()
-    for job in running:
+    view = board.view()  # one moment: a job that starts meanwhile is never shown as finished
+    for job in view.running:
         with st.container(border=True):
             st.markdown(f"**Training now:** {describe(job)}")
             show_job(job, live=True)
-    for place, job in enumerate(queued, start=1):
+    for place, job in enumerate(view.queued, start=1):
         show_queued(board, job, place)
-    for job in jobs:
-        if job not in running and job not in queued:
-            with st.expander(f"Finished: {describe(job)}", expanded=job is jobs[0]):
-                show_job(job, live=False)
-    if any(saved for job in jobs for saved in job.snapshot().saved_runs):
+    for job in view.finished:
+        with st.expander(f"Finished: {describe(job)}", expanded=job is view.finished[0] and not view.running):
+            show_job(job, live=False)
+    if any(saved for job in view.finished for saved in job.snapshot().saved_runs):
         st.page_link("pages/compare.py", label="Compare the runs", icon=":material/compare:")
 
 
 def show_queued(board: JobBoard, job: TrainingJob, place: int) -> None:
     """A job waiting for a free slot: its place in line, and Cancel for the session that queued it."""
-    names = ", ".join(MODELS[key].name for key in job.configs)
-    recipe = next(iter(job.configs.values())).recipe
+    mine = job.owner == session_id()
     slots = "one training runs" if board.slots == 1 else f"{board.slots} trainings run"
     with st.container(border=True):
         text, button = st.columns([5, 1], vertical_alignment="center")
-        mine = job.owner == session_id()
-        text.markdown(f":material/hourglass_empty: **Waiting, {ordinal(place)} in line:** {names} · {recipe} "
-                      f"recipe{' · yours' if mine else ''}")
+        text.markdown(f":material/hourglass_empty: **Waiting, {ordinal(place)} in line:** {describe(job)}"
+                      + (" · yours" if mine else ""))
         text.caption(f"At most {slots} at a time on this server, so that the pages stay quick; it starts "
                      "when a training ends.")
         if mine:
