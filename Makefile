@@ -11,13 +11,18 @@ RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PORT ?= 8501
 
-.PHONY: run test lint bench venv dev-venv checkpoints screenshots clean
+.PHONY: run test test-fast lint bench venv dev-venv checkpoints screenshots clean
 
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite without the real MNIST and without Chromium (about a minute): the data set is
+# pointed nowhere, so a test that needs it and is not marked real_data fails here.
+test-fast: $(DEV_STAMP)
+	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest -m "not real_data and not browser" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
@@ -46,7 +51,7 @@ checkpoints: $(RUN_STAMP)
 	$(PY) -m mnist_core train --model all --recipe best --out checkpoints --name '{model}' --overwrite
 	$(PY) -m mnist_core robustness --runs checkpoints --save
 
-# Retake the README's screenshots (needs Chromium and the data set).
+# Retake the screenshots of the README and docs/ (needs Chromium and the data set).
 screenshots: $(DEV_STAMP)
 	$(PY) -m tools.take_screenshots
 

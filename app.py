@@ -5,6 +5,7 @@ This file is only the frame: page config, navigation, the shared sidebar, then t
 
 import streamlit as st
 
+from mnist_core.models import ModelFileError, load_user_models
 from pages.shared.presenter import page_style, projector_mode
 from pages.shared.sidebar import sidebar
 
@@ -25,6 +26,10 @@ def main() -> None:
             st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
         ]
     )
+    try:
+        load_user_models()  # the operator's own models ($MNIST_MODELS), once per server
+    except ModelFileError as error:
+        st.error(f"{error} The built-in models work meanwhile.", icon=":material/error:")
     sidebar()
     navigation.run()
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .models import MODEL_KEYS
+from .models import MODEL_KEYS, default_model_keys
 
 SCHEMA_VERSION = 1
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
@@ -128,12 +128,20 @@ class AudienceSummary:
     sessions: int  # browser sessions the readable drawings came from
     answered: dict[str, int]  # model key -> drawings it answered
     confusion: dict[str, np.ndarray]  # model key -> (10, 10) counts, true label by answer
-    misread: int  # readable drawings that at least one of the scored models read wrong
+    groups: tuple[tuple[int, tuple[int, ...], int], ...]  # (label, each scored model's answer, drawings)
 
     @property
     def models_answering_all(self) -> list[str]:
-        """The scored models that answered every readable drawing (a store may hold another set's answers)."""
+        """The scored models that answered every readable drawing (the page shows these: a drawing
+        stores the answers of the models in use when it was labelled)."""
         return [key for key, answered in self.answered.items() if self.drawings and answered == self.drawings]
+
+    @property
+    def misread(self) -> int:
+        """Drawings that every one of :attr:`models_answering_all` answered and one of them read wrong."""
+        shown = [index for index, key in enumerate(self.answered) if key in self.models_answering_all]
+        return sum(count for label, said, count in self.groups
+                   if shown and any(said[index] != label for index in shown))
 
     def to_stats(self) -> AudienceStats:
         correct = {key: int(np.trace(matrix)) for key, matrix in self.confusion.items()}
@@ -220,13 +228,14 @@ class AudienceStore:
     def summary(self, keys: Sequence[str] = MODEL_KEYS) -> AudienceSummary:
         """Counts, sessions and each model's confusion matrix over the readable drawings, summed in SQL.
 
-        ``keys`` are the models scored; drawings that any of them misread are counted for the
-        page's gallery (:meth:`misread`).
+        ``keys`` are the models scored; the summary also counts the drawings the page's gallery
+        (:meth:`misread`) draws from.
         """
         keys = tuple(keys)
         answered = {key: 0 for key in keys}
         confusion = {key: np.zeros((10, 10), dtype=np.int64) for key in keys}
-        drawings = damaged = misread = sessions = 0
+        drawings = damaged = sessions = 0
+        readable = []
         if self.path.exists():
             scored, parameters = _scored(keys)
             with self._connection(write=False) as (connection, _):
@@ -244,22 +253,21 @@ class AudienceStore:
                     damaged += count
                     continue
                 drawings += count
-                wrong = False
+                readable.append((label, tuple(said), count))
                 for key, digit in zip(keys, said, strict=True):
                     if digit != NOT_ANSWERED:
                         answered[key] += count
                         confusion[key][label, digit] += count
-                        wrong = wrong or digit != label
-                misread += count if wrong else 0
-        return AudienceSummary(drawings, damaged, sessions, answered, confusion, misread)
+        return AudienceSummary(drawings, damaged, sessions, answered, confusion, tuple(readable))
 
     def stats(self) -> AudienceStats:
         """How many drawings, and how many each model read right."""
         return self.summary().to_stats()
 
-    def misread(self, keys: Sequence[str] = MODEL_KEYS, limit: int = MISREAD_SHOWN) -> list[Drawing]:
-        """The newest ``limit`` readable drawings that every one of ``keys`` answered and at least
-        one read wrong, newest first."""
+    def misread(self, keys: Sequence[str] | None = None, limit: int = MISREAD_SHOWN) -> list[Drawing]:
+        """The newest ``limit`` readable drawings that every one of ``keys`` (default: the models
+        shown by default) answered and at least one read wrong, newest first."""
+        keys = default_model_keys() if keys is None else keys
         if not self.path.exists() or not keys:
             return []
         scored, parameters = _scored(keys, order="ORDER BY id DESC")

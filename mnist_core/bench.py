@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import MNIST_MEAN, MNIST_STD, load_mnist
-from .models import MODEL_KEYS, MODELS, build_model
+from .models import MODELS, build_model, default_model_keys, get_spec
 from .recipes import recipe_config
 
 if TYPE_CHECKING:
@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 
 BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience")
 AUDIENCE_SIZES = (10_000, 50_000, 200_000)
-TARGETS = {"mlp": 0.98, "cnn": 0.99, "lenet5": 0.99}  # time-to-accuracy targets (test accuracy)
-# The tutorials' pipeline runs the stock layers.
-TUTORIAL_LAYERS = {"cnn": {"fused_cpu_training": False}, "lenet5": {"conv3_as_linear": False}}
 
 
 @dataclass
@@ -150,13 +147,13 @@ def run_bench(
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
     data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain"} & set(parts) else None
-    for key in MODEL_KEYS:
+    for key in default_model_keys():  # the models the product compares; the others on request
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
             report.throughput.append(measure_epoch(key, data, batches=5 if quick else None, rounds=1 if quick else 2))
-    for key in MODEL_KEYS:
+    for key in default_model_keys():
         if "accuracy" in parts:
-            log(f"time to {100 * TARGETS[key]:.0f}% for {MODELS[key].name}, and the tutorial recipe")
+            log(f"time to {100 * MODELS[key].target_accuracy:.0f}% for {MODELS[key].name}, and the tutorial recipe")
             report.time_to_accuracy.append(measure_time_to_accuracy(key, data, quick))
     if "compare" in parts:
         log("first evaluation of the three shipped runs, and the paired statistics")
@@ -210,11 +207,11 @@ def _tutorial_epoch(key: str, root: str, batches: int | None) -> float:
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     loader = DataLoader(datasets.MNIST(root, train=True, transform=transform), batch_size=100, shuffle=True)
     torch.manual_seed(0)
-    model = build_model(key, **TUTORIAL_LAYERS.get(key, {}))
-    if key == "mlp":
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    else:
-        optimizer = torch.optim.Adam(model.parameters())
+    spec = get_spec(key)
+    model = build_model(key, **spec.tutorial_layers)  # the tutorials' pipeline runs the stock layers
+    tutorial = spec.recipe("tutorial")
+    optimizer = (torch.optim.SGD(model.parameters(), lr=tutorial.learning_rate) if tutorial.optimizer == "sgd"
+                 else torch.optim.Adam(model.parameters(), lr=tutorial.learning_rate))
     criterion = torch.nn.CrossEntropyLoss()
     seen = 0
     started = time.perf_counter()
@@ -234,7 +231,7 @@ def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> 
     """Seconds of ``best`` training until the test accuracy first reaches the target."""
     from .training import TrainingProgress, train_model
 
-    target = TARGETS[key]
+    target = MODELS[key].target_accuracy
     overrides = {"epochs": 1, "train_subset": 1000} if quick else {}
     reached: list[int] = []
 
@@ -346,13 +343,13 @@ def measure_audience(drawings: int, seed: int = 0) -> AudienceTiming:
         rows = []
         for index, label in enumerate(labels):  # each model right nine times in ten
             answers = {}
-            for key in MODEL_KEYS:
+            for key in default_model_keys():  # as the Draw page stores them
                 probabilities = rng.dirichlet(np.ones(10))
                 digit = int(label) if rng.random() < 0.9 else int(rng.integers(10))
                 answers[key] = {"digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}
             rows.append(("2026-01-01T00:00:00.000+00:00", f"session {index // 20}", f"{index:064x}", int(label),
                          canvases[index % len(canvases)], bytes(784), json.dumps(answers),
-                         json.dumps({key: f"checkpoints/{key}" for key in MODEL_KEYS})))
+                         json.dumps({key: f"checkpoints/{key}" for key in default_model_keys()})))
         with sqlite3.connect(store.path) as connection:  # one transaction: add() would take minutes
             connection.executemany(
                 "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "

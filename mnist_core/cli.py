@@ -23,7 +23,7 @@ from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
-from .models import MODEL_KEYS, MODELS
+from .models import MODEL_KEYS, MODELS, ModelFileError, load_user_models
 from .recipes import MAX_SEED, RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
@@ -33,9 +33,15 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RUNS_HELP = "folder of runs; each model uses its shipped checkpoint there, else its newest run (default: checkpoints/)"
+MODELS_HELP = "which models, e.g. mlp,lenet5_relu (default: those the app shows by default)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        load_user_models()  # before the parser: --model lists their keys
+    except ModelFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -97,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predict the digit in image files with every model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     predict.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
+    predict.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
 
@@ -106,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="occlusion (default: a black 5x5 patch slid over the digit) or integrated-gradients "
                               "(from a black image, 64 steps)")
     explain.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
+    explain.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
     explain.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     explain.set_defaults(handler=_explain)
 
@@ -113,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "robustness", help="each model's accuracy as test digits are shifted, rotated, scaled, thickened, "
                            "made noisy or partly hidden")
     robustness.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
+    robustness.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
     robustness.add_argument("--images", type=_image_count, default=DEFAULT_IMAGES,
                             help=f"how many test images, drawn at random with --seed, or 'all' "
                                  f"(default: {DEFAULT_IMAGES})")
@@ -129,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "drawn", help="each model's accuracy on MNIST digits re-drawn as people draw on the canvas: "
                       "round brushes of 14-30 px and 2-6 px, small and large")
     drawn.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
+    drawn.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
     drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
                        help=f"drawings per brush range, of digits of the split drawn at random with --seed "
                             f"(default: {DRAWN_IMAGES})")
@@ -233,11 +243,7 @@ def _train(args: argparse.Namespace) -> int:
             continue
         target = targets.get(key) or new_run_dir(args.out, key, config.recipe)
         try:
-            info = save_run_or_rescue(
-                target, key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
-                result.evaluation, result.training_seconds, train_images=result.train_images,
-                overwrite=args.overwrite, validation_images=result.validation_images,
-            )
+            info = save_run_or_rescue(target, **result.run_fields(), overwrite=args.overwrite)
         except RunError as error:  # said, and the next model still trains
             print(f"error: {error}", file=sys.stderr)
             failed = True
@@ -330,13 +336,21 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _default_runs(folder: Path | None) -> dict:
-    """Each model's run in ``folder`` (default: checkpoints/), as ``predict`` and ``explain`` choose it."""
+def _default_runs(folder: Path | None, models: Sequence[str] | None = None) -> dict:
+    """Each model's run in ``folder`` (default: checkpoints/), as ``predict`` and ``explain`` choose it;
+    ``models``: which ones (default: those shown by default)."""
     from .runs import default_runs, find_runs
 
     folder = folder or paths.checkpoints_dir()
     runs, _ = find_runs(folder)
-    chosen = default_runs(runs, paths.checkpoints_dir())
+    wanted = {key: "default" for key in models or ()}  # a key with no run path: its default run
+    chosen = default_runs(runs, paths.checkpoints_dir(), wanted)
+    if models:
+        missing = [key for key in models if key not in chosen]
+        if missing:
+            raise RunError(folder, f"holds no usable run of {', '.join(missing)}. Train one with: "
+                                   f"python -m mnist_core train --model {missing[0]}")
+        chosen = {key: chosen[key] for key in models}
     if not chosen:
         raise RunError(folder, "holds no usable run. Train one with: python -m mnist_core train")
     return chosen
@@ -365,7 +379,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from .predict import load_model_set
 
-    model_set = load_model_set(_default_runs(args.runs))
+    model_set = load_model_set(_default_runs(args.runs, args.models))
     results, prepared = _prepare_files(args.images)
 
     chunk = 512  # one forward pass per model for many images; chunked to bound memory
@@ -399,7 +413,7 @@ def _explain(args: argparse.Namespace) -> int:
     from .explain import attributions
     from .runs import load_model
 
-    models = {key: load_model(run) for key, run in _default_runs(args.runs).items()}
+    models = {key: load_model(run) for key, run in _default_runs(args.runs, args.models).items()}
     results, prepared = _prepare_files(args.images)
     for index, inputs in prepared:
         for key, found in attributions(models, inputs, args.method).items():
@@ -432,7 +446,7 @@ def _robustness(args: argparse.Namespace) -> int:
     from .data import load_mnist
     from .robustness import summary_sentence, sweep_runs, write_stored
 
-    chosen = _default_runs(args.runs)
+    chosen = _default_runs(args.runs, args.models)
     data = load_mnist(args.data_dir)
     with tqdm(desc="robustness", unit="level", dynamic_ncols=True, leave=False) as bar:
         def show(done: int, total: int) -> None:
@@ -477,7 +491,7 @@ def _drawn(args: argparse.Namespace) -> int:
     from .predict import load_model_set
     from .recipes import BEST_VALIDATION
 
-    chosen = _default_runs(args.runs)
+    chosen = _default_runs(args.runs, args.models)
     models = load_model_set(chosen)
     data = load_mnist(args.data_dir)
     if args.split == "validation":
@@ -534,7 +548,9 @@ def _audience_stats(args: argparse.Namespace) -> int:
 
     store = AudienceStore(args.db or audience_db())
     stats = store.stats()
-    accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in MODEL_KEYS}
+    # The models shown by default (null before their first drawing), and any other that answered.
+    keys = [key for key in MODEL_KEYS if MODELS[key].shown_by_default or stats.answered.get(key)]
+    accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in keys}
     if args.json:
         print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged},
                          allow_nan=False))
@@ -542,7 +558,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
     print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
     if stats.damaged:
         print(f"{damaged_skipped(stats.damaged)}.")
-    for key in MODEL_KEYS:
+    for key in keys:
         if stats.answered[key]:
             low, high = accuracy_interval(stats.correct[key], stats.answered[key])
             print(f"{MODELS[key].name:<9} {100 * accuracy[key]:6.1f}%  ({stats.correct[key]} of {stats.answered[key]}; "
@@ -575,6 +591,14 @@ def _bench(args: argparse.Namespace) -> int:
                        log=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_markdown(report))
     return EXIT_OK
+
+
+def _model_keys(text: str) -> tuple[str, ...]:
+    keys = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [key for key in keys if key not in MODELS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(MODEL_KEYS)}")
+    return keys
 
 
 def _bench_parts(text: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import MNIST_MEAN, MNIST_STD, normalize
+from .models import get_spec
 
 if TYPE_CHECKING:
     import torch
@@ -36,9 +37,6 @@ BASELINE_HELP = ("Integrated gradients start from a black image (no ink): they c
 PATCH, STRIDE = 5, 2  # occlusion: a 5x5 patch every 2 pixels (144 positions), one batch per model
 STEPS = 64  # integrated gradients: 32 left a 6-13 % completeness gap for LeNet-5 on some digits
 _BACKGROUND = -MNIST_MEAN / MNIST_STD  # a black pixel, normalised
-
-FIRST_CONVOLUTION = {"cnn": "conv", "lenet5": "conv1"}
-
 
 @dataclass(frozen=True)
 class Attribution:
@@ -134,27 +132,50 @@ class Inside:
     labels: list[str]  # one per kernel
 
 
-def inside(model_key: str, model: nn.Module, inputs: torch.Tensor, units: int = 6) -> Inside:
-    """The first layer's filters and feature maps (CNN, LeNet-5) or the MLP's most active units."""
+def inside(model_key: str, model: nn.Module, inputs: torch.Tensor, units: int = 6) -> Inside | None:
+    """The first layer named in the model's registry entry: a one-channel convolution's filters and
+    feature maps, or a dense layer's most active units over the 784 pixels. None where the entry
+    names no such layer (a model of the user's own may not): the caller says so."""
     import torch
+    from torch import nn
 
-    with torch.no_grad():
-        if model_key in FIRST_CONVOLUTION:
-            convolution = getattr(model, FIRST_CONVOLUTION[model_key])
-            activation = torch.relu if model_key == "cnn" else torch.tanh
-            maps = activation(convolution(inputs.contiguous()))[0]
-            kernels = convolution.weight[:, 0]
-            return Inside("filters", kernels.numpy().copy(), maps.numpy().copy(),
-                          [f"filter {i + 1}" for i in range(len(kernels))])
-        hidden = model.hidden
-        activations = torch.relu(hidden(inputs.flatten(1)))[0]
-        chosen = activations.argsort(descending=True)[:units]
-        weights = hidden.weight[chosen].reshape(-1, 28, 28)
-        return Inside("units", weights.numpy().copy(), activations[chosen].numpy().copy(),
-                      [f"unit {int(i)}" for i in chosen])
+    spec = get_spec(model_key)
+    if spec.first_layer is None:
+        return None
+    try:
+        layer = model.get_submodule(spec.first_layer)
+    except AttributeError:
+        return None
+    is_filters = isinstance(layer, nn.Conv2d) and layer.in_channels == 1
+    is_units = isinstance(layer, nn.Linear) and layer.in_features == 28 * 28
+    if not (is_filters or is_units):
+        return None
+    seen = {}
+    hook = layer.register_forward_hook(lambda module, args, output: seen.update(output=output))
+    try:
+        with torch.no_grad():
+            model(inputs.contiguous())  # the layer's output as the network computes it (after any resizing)
+    finally:
+        hook.remove()
+    activation = torch.relu if spec.first_activation == "relu" else torch.tanh
+    responses = activation(seen["output"])[0]
+    if is_filters:
+        kernels = layer.weight[:, 0]
+        return Inside("filters", kernels.detach().numpy().copy(), responses.detach().numpy().copy(),
+                      [f"filter {i + 1}" for i in range(len(kernels))])
+    chosen = responses.argsort(descending=True)[:units]
+    weights = layer.weight[chosen].reshape(-1, 28, 28)
+    return Inside("units", weights.detach().numpy().copy(), responses[chosen].detach().numpy().copy(),
+                  [f"unit {int(i)}" for i in chosen])
 
 
 # --- Nearest training images --------------------------------------------------------------
+
+
+def has_features(model: nn.Module) -> bool:
+    """Whether the network names the values its output layer reads (``hidden_features``): the
+    nearest-training-images view needs them; a model of the user's own may not have them."""
+    return callable(getattr(model, "hidden_features", None))
 
 
 def features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 1000,

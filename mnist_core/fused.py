@@ -15,7 +15,7 @@ first. Here the same computation is written with a handful of fast elementwise o
   0.199997); the mask is made as floats directly;
 - the one layout change (channels-last → the flatten's channel-first order) is a single copy.
 
-The README ("Performance") has the measurements. The results equal the stock layers'
+docs/PERFORMANCE.md has the measurements. The results equal the stock layers'
 (forward exactly, gradients to float rounding; ``tests/test_fused.py``).
 """
 

@@ -147,7 +147,7 @@ class TrainingJob:
         def report(progress: TrainingProgress) -> None:
             if progress.preparing is not None:
                 self._update(key, message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
-                                          "(a minute for all of them; kept for later runs).")
+                                          "(once; kept for later runs).")
                 return
             self._update(key, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
                          history=progress.history, message="")
@@ -184,18 +184,14 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     """
 
     def save(key: str, result: TrainResult) -> Path:
-        run = (key, result.model, result.config.to_dict(), [row.to_dict() for row in result.history],
-               result.evaluation, result.training_seconds)
-        options = {"train_images": result.train_images, "validation_images": result.validation_images,
-                   "stopped_early": result.stopped}
         for _ in range(5):
             target = new_run_dir(runs_dir, key, result.config.recipe)
             try:
-                return save_run(target, *run, **options).path
+                return save_run(target, **result.run_fields()).path
             except (RunError, OSError):
                 if not target.exists():
                     break  # not a name collision: the folder cannot take the run
-        return save_run_or_rescue(target, *run, **options).path
+        return save_run_or_rescue(target, **result.run_fields()).path
 
     return save
 

@@ -1,8 +1,9 @@
-"""The three MNIST classifiers as PyTorch modules.
+"""The built-in MNIST classifiers as PyTorch modules.
 
 The layers are fixed (the README's model table: users compare *these* architectures); every
-model takes a normalised ``(B, 1, 28, 28)`` batch and returns ``(B, 10)`` logits.
-Their names, colours and descriptions live in :mod:`mnist_core.models`.
+model takes a normalised ``(B, 1, 28, 28)`` batch and returns ``(B, 10)`` logits, and names the
+values its output layer reads ``hidden_features`` (what the nearest-training-images view
+compares). Their names, colours, recipes and descriptions live in :mod:`mnist_core.models`.
 """
 
 from __future__ import annotations
@@ -88,17 +89,50 @@ class LeNet5(nn.Module):
         if self.conv3_as_linear:
             # conv3's 5x5 kernels cover its whole 5x5 input: one output pixel, a 400 → 120 linear
             # layer. As a matrix product, a LeNet-5 training epoch is 5 % faster than through
-            # oneDNN's convolution (README, "Performance").
+            # oneDNN's convolution (docs/PERFORMANCE.md).
             x = F.linear(x.flatten(1), self.conv3.weight.flatten(1), self.conv3.bias)  # (B, 120)
         else:
             x = self.conv3(x).flatten(1)
         return torch.tanh(self.fc(torch.tanh(x)))
 
 
+class LeNet5ReLU(nn.Module):
+    """The tutorials' modified LeNet-5: ReLU and max-pooling, the digit resized to 32x32 (so the
+    first convolution needs no padding); 61,706 parameters."""
+
+    def __init__(self, conv3_as_linear: bool = True) -> None:
+        """``conv3_as_linear``: as in :class:`LeNet5`."""
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
+        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.pool2 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.conv3 = nn.Conv2d(16, 120, kernel_size=5)
+        self.fc = nn.Linear(120, 84)
+        self.output = nn.Linear(84, 10)
+        self.conv3_as_linear = conv3_as_linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden_features(x))
+
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's values ``(B, 84)``: what the output layer reads."""
+        # The tutorial resized the 28x28 image to 32x32 (bilinear) before normalising it; bilinear
+        # resizing is linear, so resizing the normalised digit here gives the same input.
+        x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)  # (B, 1, 32, 32)
+        x = self.pool1(torch.relu(self.conv1(x)))  # (B, 6, 14, 14)
+        x = self.pool2(torch.relu(self.conv2(x)))  # (B, 16, 5, 5)
+        if self.conv3_as_linear:
+            x = F.linear(x.flatten(1), self.conv3.weight.flatten(1), self.conv3.bias)  # (B, 120)
+        else:
+            x = self.conv3(x).flatten(1)
+        return torch.relu(self.fc(torch.relu(x)))
+
+
 def preferred_memory_format(model: nn.Module, device: torch.device | str = "cpu") -> torch.memory_format:
     """Channels-last for the convolutional models on the CPU, the default elsewhere.
 
     Channels-last is oneDNN's preferred layout: training and evaluation are clearly faster in
-    it on the CPU (README, "Performance")."""
+    it on the CPU (docs/PERFORMANCE.md)."""
     has_conv = any(isinstance(module, nn.Conv2d) for module in model.modules())
     return torch.channels_last if has_conv and torch.device(device).type == "cpu" else torch.contiguous_format

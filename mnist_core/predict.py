@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import paths
-from .models import MODEL_KEYS
+from .models import default_model_keys
 from .runs import RunError, RunInfo, load_model, read_run
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class ModelSet:
 
         Runs on one CPU thread: one image is too small to share, and a second thread makes
         the call wait whenever another program (the browser, on a laptop) has the other
-        core (README, "Performance").
+        core (docs/PERFORMANCE.md).
         """
         with _one_thread():
             batch = self.predict_batch(inputs)
@@ -100,13 +100,14 @@ def _one_thread():
 
 
 def shipped_run_dirs(checkpoints: str | os.PathLike | None = None) -> dict[str, os.PathLike]:
-    """The shipped checkpoint folder of each model: ``<checkpoints>/<key>`` (default: :func:`paths.checkpoints_dir`)."""
+    """The shipped checkpoint folder of each model shown by default: ``<checkpoints>/<key>``
+    (default: :func:`paths.checkpoints_dir`)."""
     root = checkpoints if checkpoints is not None else paths.checkpoints_dir()
-    return {key: os.path.join(root, key) for key in MODEL_KEYS}
+    return {key: os.path.join(root, key) for key in default_model_keys()}
 
 
 def load_model_set(runs: Mapping[str, RunInfo | str | os.PathLike]) -> ModelSet:
-    """Load one run per model key (for example ``{"mlp": "checkpoints/mlp", ...}``).
+    """Load one run per model key (model key → a run or its folder, as :func:`shipped_run_dirs` gives).
 
     Raises:
         RunError: a run is missing, damaged, or holds another architecture than its key.

@@ -1,4 +1,5 @@
-"""Training settings: the :class:`TrainConfig` dataclass and the two recipes.
+"""Training settings: the :class:`TrainConfig` dataclass, the two recipes' names and their checks
+(each model's recipes live in its registry entry, :mod:`mnist_core.models`).
 
 Kept apart from the training loop so that the command line and the app can list and check
 settings without importing PyTorch.
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-
-from .models import get_spec
 
 RECIPES = ("best", "tutorial")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -53,46 +52,21 @@ class TrainConfig:
 
 
 def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainConfig:
-    """The settings of ``recipe`` for ``model_key``, with ``overrides`` applied (``None`` values ignored).
+    """The settings of ``recipe`` for ``model_key`` (from its registry entry), with ``overrides``
+    applied (``None`` values ignored).
 
     ``tutorial``: the tutorials' settings with their bugs fixed (the real test split, inputs
-    normalised once): batch 100, 10 epochs, plain SGD at 0.01 for the MLP, Adam for the CNNs.
-    ``best``: our recipe for these exact layers: AdamW with a one-cycle schedule, random
-    affine and stroke-thickness augmentation, 30 % of each batch re-drawn as on the canvas
-    (:func:`mnist_core.drawn.as_drawn`) and a moving average of the weights; 5,000
-    training images are held out to choose settings on. It trains the shipped checkpoints.
+    normalised once). ``best``: our recipe for these exact layers: AdamW with a one-cycle
+    schedule, random affine and stroke-thickness augmentation, 30 % of each batch re-drawn as
+    on the canvas (:func:`mnist_core.drawn.as_drawn`) and a moving average of the weights;
+    5,000 training images are held out to choose settings on. It trains the shipped checkpoints.
     """
-    get_spec(model_key)
-    if recipe == "tutorial":
-        if model_key == "mlp":
-            config = TrainConfig(recipe, epochs=10, batch_size=100, optimizer="sgd", learning_rate=0.01)
-        else:
-            config = TrainConfig(recipe, epochs=10, batch_size=100, optimizer="adam", learning_rate=1e-3)
-    elif recipe == "best":
-        config = _BEST[model_key]
-    else:
+    from .models import get_spec  # the registry's entries hold TrainConfigs: imported here, not at the top
+
+    if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
+    config = get_spec(model_key).recipe(recipe)
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
-
-
-# Chosen on the 5,000 held-out validation images, never on the test split (README, "Training").
-_BEST = {
-    "mlp": TrainConfig(
-        "best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-        schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
-    ),
-    "cnn": TrainConfig(
-        "best", epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
-        schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
-    ),
-    "lenet5": TrainConfig(
-        "best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=4e-3, weight_decay=0.01,
-        schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
-        label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3,
-    ),
-}
 
 
 def check_config(config: TrainConfig) -> None:

@@ -415,14 +415,18 @@ def default_runs(
 
     For each model: the run ``chosen`` names (model key → run folder) if it is among ``runs``
     and holds that model; else its shipped checkpoint; else its newest run by creation time.
-    The app and the command line both choose with this.
+    A model not shown by default (its registry entry says so) takes part only when ``chosen``
+    names it. The app and the command line both choose with this.
     """
     runs = list(runs)
+    chosen = chosen or {}
     by_path = {str(run.path): run for run in runs}
     shipped = shipped_runs(runs, checkpoints)
     result = {}
-    for key in MODELS:
-        picked = by_path.get((chosen or {}).get(key, ""))
+    for key, spec in MODELS.items():
+        if not spec.shown_by_default and not chosen.get(key):
+            continue
+        picked = by_path.get(chosen.get(key, ""))
         own = sorted((run for run in runs if run.model_key == key), key=lambda run: (run.created, str(run.path)))
         if picked is not None and picked.model_key == key:
             result[key] = picked

@@ -82,6 +82,13 @@ class TrainResult:
     train_images: int = 0  # how many training images were used
     validation_images: int = 0  # how many were held out for validation
 
+    def run_fields(self) -> dict:
+        """What :func:`mnist_core.runs.save_run` stores of this result, by its parameter names."""
+        return {"model_key": self.model_key, "model": self.model, "config": self.config.to_dict(),
+                "history": [row.to_dict() for row in self.history], "evaluation": self.evaluation,
+                "training_seconds": self.training_seconds, "train_images": self.train_images,
+                "validation_images": self.validation_images, "stopped_early": self.stopped}
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU.
@@ -246,8 +253,8 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     """``images`` as the canvas would give them, drawn with ``pens``
     (:func:`mnist_core.drawn.as_drawn_batch`), uint8.
 
-    About 100 s of work for the training split, shared among the cores' worker processes, so
-    the last answer is kept: ``train --model all`` and a session's later runs on the same
+    Seconds of work for the training split (docs/PERFORMANCE.md), shared among the cores'
+    worker processes, so the last answer is kept: ``train --model all`` and a session's later runs on the same
     images pay once. ``on_progress(done, total)`` after every
     thousand images; ``should_stop`` is polled as often, and None is returned when it says stop.
     """

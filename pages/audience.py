@@ -10,7 +10,7 @@ import streamlit as st
 from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSummary, Drawing, damaged_skipped
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
-from mnist_core.models import MODEL_KEYS, MODELS
+from mnist_core.models import MODELS
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
@@ -28,9 +28,9 @@ store = audience_store()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def summary(path: str, version: tuple, keys: tuple[str, ...] = MODEL_KEYS) -> AudienceSummary:
+def summary(path: str, version: tuple) -> AudienceSummary:
     """The scores, summed once per change of the store (``version``) for every viewer."""
-    return audience_store().summary(keys)
+    return audience_store().summary()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -46,8 +46,6 @@ def live_results() -> None:
         version = store.version()
         scores = summary(str(store.path), version)
         keys = tuple(scores.models_answering_all)
-        if scores.drawings and keys and keys != MODEL_KEYS:  # a store with another set's answers: rare
-            scores = summary(str(store.path), version, keys)
         shown = misread(str(store.path), version, keys) if scores.misread else []
     except AudienceStoreError as error:
         st.error(literal(error))

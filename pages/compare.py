@@ -6,13 +6,13 @@ import streamlit as st
 
 from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart, per_class_chart
 from mnist_core.evaluation import per_class_metrics
-from mnist_core.runs import RunError, shipped_runs
+from mnist_core.runs import RunError
 from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
 from pages.shared.presenter import for_the_room, show_table
-from pages.shared.run_choice import all_runs, checkpoints_folder, path_key, run_label, short_label
+from pages.shared.run_choice import all_runs, path_key, run_label, selected_runs, short_label
 
 ensure_frame()
 st.title("Compare runs")
@@ -22,7 +22,7 @@ if not runs:
     st.info("No runs to compare yet. Train some on the **Train** page.")
     st.stop()
 by_path = {str(run.path): run for run in runs}
-default = [str(run.path) for run in shipped_runs(runs, checkpoints_folder()).values()] or list(by_path)[:3]
+default = [str(run.path) for run in selected_runs().values()] or list(by_path)[:3]  # the runs in use (Draw)
 chosen_paths = st.multiselect("Runs", list(by_path), default=default, format_func=lambda p: run_label(by_path[p]),
                               key="compare.runs", bind="query-params")
 if not chosen_paths:

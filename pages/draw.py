@@ -36,7 +36,7 @@ CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
-# A pen over a quarter of the digit's height fills loops in (README, "Digits as people draw them"): said then.
+# A pen over a quarter of the digit's height fills loops in (docs/RESULTS.md, "Digits as people draw them"): said then.
 DRAWN_SMALL = {
     "canvas": "Small for the pen: its loops may have filled in, which no MNIST digit has. "
               "Draw it larger, half the canvas tall or more.",
@@ -44,6 +44,7 @@ DRAWN_SMALL = {
               "digit reads better.",
 }
 TEST_INDEX_KEY = "draw.test_index"
+NOT_SHOWN = ""  # "Models in use": a model not shown by default, left out
 
 ensure_frame()
 present = presenting()
@@ -58,14 +59,19 @@ def choose_run(key: str) -> None:
 
 
 def model_chooser() -> None:
-    """Which run each model uses: chosen here, it holds on every page (Compare and Robustness point here)."""
+    """Which run each model uses: chosen here, it holds on every page (Compare and Robustness point here).
+    A model not shown by default (LeNet-5 (ReLU)) takes part once a run of it is chosen."""
     with st.expander("Models in use", expanded=False):
         available = all_runs()[0]
-        for column, (key, current) in zip(st.columns(len(runs)), runs.items()):
+        trained = [key for key in MODELS if any(run.model_key == key for run in available)]
+        for column, key in zip(st.columns(len(trained)), trained):
             labels = {str(run.path): run_label(run) for run in available if run.model_key == key}
+            if not MODELS[key].shown_by_default:
+                labels = {NOT_SHOWN: "not shown", **labels}
+            current = str(runs[key].path) if key in runs else NOT_SHOWN
             with column:
                 st.selectbox(
-                    MODELS[key].name, list(labels), index=list(labels).index(str(current.path)),
+                    MODELS[key].name, list(labels), index=list(labels).index(current),
                     format_func=labels.get, key=f"draw.run.{key}", on_change=choose_run, args=(key,),
                 )
 

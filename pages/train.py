@@ -8,7 +8,7 @@ every running job with its Stop button, and the jobs waiting for their turn (at 
 import streamlit as st
 
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
-from mnist_core.models import MODEL_KEYS, MODELS
+from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys
 from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.frame import ensure_frame
@@ -54,15 +54,15 @@ def start(configs) -> None:
 
 
 with st.form("train.settings", border=True):
-    models = st.pills("Models", list(MODEL_KEYS), default=list(MODEL_KEYS), selection_mode="multi",
+    models = st.pills("Models", list(MODEL_KEYS), default=default_model_keys(), selection_mode="multi",
                       format_func=lambda key: MODELS[key].name, key="train.models")
     recipe = st.segmented_control(
         "Recipe", list(RECIPES), default="best", key="train.recipe",
         help="best: AdamW, one-cycle schedule, random affine and stroke-thickness augmentation, digits "
-             "re-drawn as on the canvas (made first: about a minute), a moving average of the weights, "
+             "re-drawn as on the canvas (made once, before the first epoch), a moving average of the weights, "
              "5,000 training images held out for validation (trains the shipped checkpoints). tutorial: the "
-             "tutorials' settings with their bugs fixed: batch 100, 10 epochs, SGD 0.01 for the MLP, Adam "
-             "for the CNNs, no augmentation, all 60,000 images for training.",
+             "tutorials' settings with their bugs fixed: 10 epochs, SGD 0.01 for the MLP, Adam for the others "
+             "(batch 100; the modified LeNet-5's tutorial 64), no augmentation, all 60,000 images for training.",
     )
     epochs_column, batch_column, rate_column, subset_column, validation_column = st.columns(5)
     epochs = epochs_column.number_input("Epochs", min_value=1, max_value=100, value=None, step=1,

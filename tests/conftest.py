@@ -13,6 +13,16 @@ import torch
 from mnist_core.data import load_mnist
 from tests.support.mnist_files import real_data_root_or_none, write_fake_mnist
 
+REAL_DATA_FIXTURES = {"real_mnist", "real_data_root"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the real MNIST (through its fixtures, however indirectly) is marked
+    ``real_data``: ``make test-fast`` leaves those and the browser tests out."""
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+
 
 @pytest.fixture
 def fake_mnist_root(tmp_path: Path) -> Path:

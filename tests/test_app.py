@@ -39,7 +39,8 @@ def test_draw_page_prompts_on_an_empty_canvas(user_runs):
     at = open_page("pages/draw.py")
     assert "Draw a digit" in texts(at)
     assert len(at.metric) == 0  # no prediction without a digit
-    assert len(at.selectbox) == 3  # which run each model uses
+    assert len(at.selectbox) == 4  # which run each model uses; the fourth "not shown" until chosen
+    assert at.selectbox(key="draw.run.lenet5_relu").value == ""
 
 
 def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_root, monkeypatch):
@@ -191,3 +192,19 @@ def test_gallery_puts_a_doubtful_label_note_under_the_answers():
     (gallery,) = html_blocks(at)
     doubtful, plain = gallery.split("alt='test image 0'")  # test image 947's label is doubted, 0's is not
     assert "⚠" in doubtful and doubtful.index("MLP") < doubtful.index("⚠") and "⚠" not in plain
+
+
+def test_a_fourth_model_appears_only_once_a_person_chooses_it(user_runs, real_data_root, monkeypatch):
+    """LeNet-5 (ReLU) ships a checkpoint, but the pages show the three until it is chosen on Draw."""
+    from mnist_core.models import MODELS
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page("pages/draw.py")
+    relu = MODELS["lenet5_relu"].name
+    assert relu not in sidebar_text(at) and at.selectbox(key="draw.run.lenet5_relu").value == ""
+    at.selectbox(key="draw.run.lenet5_relu").set_value(str(PROJECT_ROOT / "checkpoints" / "lenet5_relu")).run()
+    assert not at.exception and relu in sidebar_text(at)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and len(at.multiselect(key="compare.runs").value) == 4
+    at.switch_page("pages/robustness.py").run()
+    assert not at.exception and relu in texts(at)

@@ -13,7 +13,6 @@ from tests.support import PROJECT_ROOT
 from tests.support.browser import require_chromium
 
 
-@pytest.mark.real_data
 def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root.resolve()))
     report = run_bench(str(real_data_root), quick=True)

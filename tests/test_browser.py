@@ -12,17 +12,9 @@ import time
 import pytest
 
 from pages.shared.markdown import counted
-from tests.support.browser import (
-    canvas_box,
-    chromium,
-    metric_values,
-    require_chromium,
-    streamlit_server,
-    stroke,
-    vertical_stroke,
-    wait_for,
-)
+from tests.support.browser import require_chromium
 from tests.support.mnist_files import real_data_root_or_none
+from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke, wait_for
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs",

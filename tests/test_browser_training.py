@@ -10,9 +10,10 @@ import signal
 import pytest
 
 from mnist_core.runs import find_runs
-from tests.support.browser import chromium, require_chromium, streamlit_server, wait_for, wait_until_idle
+from tests.support.browser import require_chromium
 from tests.support.hostile_files import hostile_files
 from tests.support.mnist_files import real_data_root_or_none
+from tools.browser import chromium, streamlit_server, wait_for, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

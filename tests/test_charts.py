@@ -111,6 +111,6 @@ def test_enlarge_reaches_subplot_titles_and_the_colour_bar_and_keeps_unset_margi
     figure = attribution_chart(np.zeros((28, 28)), maps)
     figure.layout.margin = {"t": 50}  # as a page sets only some sides
     enlarge(figure, 1.25)
-    assert [a.font.size for a in figure.layout.annotations] == [round((FONT_SIZE + 2) * 1.25)] * 3
+    assert [a.font.size for a in figure.layout.annotations] == [round((FONT_SIZE + 2) * 1.25)] * len(maps)
     assert figure.layout.coloraxis.colorbar.title.font.size == round(FONT_SIZE * 1.25)
     assert figure.layout.margin.t == round(50 * 1.25) and figure.layout.margin.l is None

@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnist_core.cli import main
 from mnist_core.evaluation import evaluation_from_logits
-from mnist_core.models import MODEL_KEYS, build_model
+from mnist_core.models import MODEL_KEYS, build_model, default_model_keys
 from mnist_core.runs import RUN_FILE, WEIGHTS_FILE, read_run, save_run
 from tests.support import PROJECT_ROOT
 from tests.support.hostile_files import hostile_files, special_paths
@@ -41,11 +41,11 @@ def test_evaluate_json_has_exactly_the_documented_shape(capsys, runs_dir, fake_m
     code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
     report = json.loads(out)
     assert code == 0 and set(report) == {"models", "errors"} and report["errors"] == []
-    assert [row["model"] for row in report["models"]] == ["cnn", "lenet5", "mlp"]
+    assert [row["model"] for row in report["models"]] == ["cnn", "lenet5", "lenet5_relu", "mlp"]
     for row in report["models"]:
         assert set(row) == {"model", "name", "run", "accuracy", "loss", "parameters"}
         assert 0 <= row["accuracy"] <= 1 and isinstance(row["parameters"], int)
-    assert {row["name"] for row in report["models"]} == {"MLP", "CNN", "LeNet-5"}
+    assert {row["name"] for row in report["models"]} == {"MLP", "CNN", "LeNet-5", "LeNet-5 (ReLU)"}
 
 
 def test_evaluate_reports_a_damaged_run_and_evaluates_the_rest(capsys, runs_dir, fake_mnist_root):
@@ -55,7 +55,7 @@ def test_evaluate_reports_a_damaged_run_and_evaluates_the_rest(capsys, runs_dir,
     code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
     report = json.loads(out)
     assert code == 1
-    assert [row["model"] for row in report["models"]] == ["lenet5", "mlp"]
+    assert [row["model"] for row in report["models"]] == ["lenet5", "lenet5_relu", "mlp"]
     assert {error["run"].split("/")[-1] for error in report["errors"]} == {"cnn", "orphan"}
     assert all(set(error) == {"run", "error"} and error["error"] for error in report["errors"])
 
@@ -133,7 +133,7 @@ def test_train_refuses_to_overwrite_without_permission(capsys, fake_mnist_root, 
     args = ["train", "--model", "all", "--epochs", "1", "--subset", "40", "--validation", "0",
             "--data-dir", fake_mnist_root, "--out", tmp_path / "out", "--name", "{model}"]
     assert run_cli(capsys, *args)[0] == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cnn", "lenet5", "mlp"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(MODEL_KEYS)
     code, _, err = run_cli(capsys, *args)
     assert code == 1 and "--overwrite" in err
     assert run_cli(capsys, *args, "--overwrite")[0] == 0
@@ -281,12 +281,12 @@ def test_robustness_json_has_exactly_the_documented_shape(capsys, real_data_root
     report = json.loads(out)
     assert code == 0 and set(report) == {"images", "seed", "runs", "perturbations"}
     assert report["images"] == 60 and report["seed"] == 3
-    assert set(report["runs"]) == set(MODEL_KEYS) and report["runs"]["mlp"].endswith("mlp")
+    assert set(report["runs"]) == set(default_model_keys()) and report["runs"]["mlp"].endswith("mlp")
     assert [p["name"] for p in report["perturbations"]] == [
         "shift_x", "shift_y", "rotation", "scale", "thickness", "noise", "occlusion"]
     for perturbation in report["perturbations"]:
         assert set(perturbation) == {"name", "unit", "levels", "accuracy"}
-        assert set(perturbation["accuracy"]) == set(MODEL_KEYS)
+        assert set(perturbation["accuracy"]) == set(default_model_keys())
         for values in perturbation["accuracy"].values():
             assert len(values) == len(perturbation["levels"]) and all(0 <= v <= 1 for v in values)
     shift = report["perturbations"][0]

@@ -112,7 +112,6 @@ def test_compare_json_has_exactly_the_documented_shape(capsys, tmp_path, fake_mn
     assert isinstance(report["significant"], bool) and 0 <= report["mcnemar_p"] <= 1
 
 
-@pytest.mark.real_data
 def test_compare_agrees_with_evaluate_on_the_shipped_runs(capsys, real_data_root):
     assert main(["compare", "checkpoints/cnn", "checkpoints/lenet5", "--json", "--data-dir", str(real_data_root)]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -122,7 +122,6 @@ def test_normalize_applies_mnist_statistics_once():
     assert out.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD)
 
 
-@pytest.mark.real_data
 def test_real_mnist_has_the_published_sizes(real_mnist):
     assert real_mnist.train_images.shape == (60000, 28, 28)
     assert real_mnist.test_images.shape == (10000, 28, 28)

@@ -13,7 +13,6 @@ def correlation(a, b):
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-@pytest.mark.real_data
 def test_the_check_set_is_the_same_for_the_same_seed_and_within_its_ranges(real_mnist):
     images, labels = real_mnist.test_images[:200].numpy(), real_mnist.test_labels[:200].numpy()
     first = check_set(images, labels, (14, 30), 12, seed=3)
@@ -31,7 +30,6 @@ def test_the_check_set_is_the_same_for_the_same_seed_and_within_its_ranges(real_
         assert rows[-1] - rows[0] + 1 <= drawing.height * CANVAS + drawing.brush + 2
 
 
-@pytest.mark.real_data
 @pytest.mark.parametrize("brush", [3, 22])
 def test_a_re_drawn_digit_is_read_as_the_same_shape(real_mnist, brush):
     for index in range(10):
@@ -40,7 +38,6 @@ def test_a_re_drawn_digit_is_read_as_the_same_shape(real_mnist, brush):
         assert correlation(prepare_digit(canvas).pixels, prepare_digit(original).pixels) > 0.6, index
 
 
-@pytest.mark.real_data
 def test_as_drawn_gives_every_digit_the_same_even_stroke(real_mnist):
     images = real_mnist.test_images[:40].numpy()
     drawn = [as_drawn(image) for image in images]
@@ -53,7 +50,6 @@ def test_as_drawn_gives_every_digit_the_same_even_stroke(real_mnist):
     assert after < 0.5 * before  # thin and bold digits converge
 
 
-@pytest.mark.real_data
 def test_as_drawn_looks_like_a_canvas_drawing_read_by_the_app(real_mnist):
     # The cheap stand-in the best recipe trains on, against the real thing: a 22-px brush on the canvas.
     images = real_mnist.test_images[:30].numpy()
@@ -98,7 +94,6 @@ def test_the_brush_ranges_are_the_canvas_brush_and_very_thin_pens():
     assert list(BRUSHES.values()) == [(14, 30), (2, 6)]
 
 
-@pytest.mark.real_data
 def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data_root):
     code = main(["drawn", "--images", "6", "--json", "--data-dir", str(real_data_root)])
     report = json.loads(capsys.readouterr().out)
@@ -121,7 +116,6 @@ def test_drawn_command_reports_each_model_on_both_brush_ranges(capsys, real_data
     assert report["sets"][1]["drawn_small"]["images"] == 0  # a 2-6 px pen is never a blob
 
 
-@pytest.mark.real_data
 def test_the_validation_split_is_refused_for_runs_trained_on_those_images(capsys, real_data_root, tmp_path):
     import torch
 

@@ -13,15 +13,8 @@ import time
 
 import pytest
 
-from tests.support.browser import (
-    canvas_box,
-    chromium,
-    metric_values,
-    require_chromium,
-    streamlit_server,
-    stroke,
-    vertical_stroke,
-)
+from tests.support.browser import require_chromium
+from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke
 
 pytestmark = pytest.mark.browser
 SESSIONS = 30

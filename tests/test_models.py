@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from mnist_core.models import MODEL_KEYS, MODELS, build_model, count_parameters, get_spec
+from mnist_core.models import MODEL_KEYS, MODELS, build_model, count_parameters, default_model_keys, get_spec
+from mnist_core.recipes import recipe_config
 
-EXPECTED_PARAMETERS = {"mlp": 623_290, "cnn": 934_798, "lenet5": 61_706}
+EXPECTED_PARAMETERS = {"mlp": 623_290, "cnn": 934_798, "lenet5": 61_706, "lenet5_relu": 61_706}
 
 
 @pytest.mark.parametrize("key", MODEL_KEYS)
@@ -34,14 +35,30 @@ def test_cnn_pools_with_stride_one():
 
 
 def test_registry_names_colours_and_descriptions():
-    assert [MODELS[k].name for k in MODEL_KEYS] == ["MLP", "CNN", "LeNet-5"]
+    assert [MODELS[k].name for k in MODEL_KEYS] == ["MLP", "CNN", "LeNet-5", "LeNet-5 (ReLU)"]
+    assert default_model_keys() == ["mlp", "cnn", "lenet5"]  # the fourth shows once a person chooses it
     colours = [spec.color for spec in MODELS.values()]
-    assert len(set(colours)) == 3 and all(c.startswith("#") and len(c) == 7 for c in colours)
+    assert len(set(colours)) == 4 and all(c.startswith("#") and len(c) == 7 for c in colours)
     assert all(spec.description for spec in MODELS.values())
 
 
+def test_lenet5_relu_follows_the_tutorial():
+    """Resized to 32x32, no padding, ReLU and max-pooling: 32 → 28 → 14 → 10 → 5 → 1."""
+    model = build_model("lenet5_relu")
+    x = torch.nn.functional.interpolate(torch.zeros(1, 1, 28, 28), size=(32, 32), mode="bilinear")
+    x = model.pool1(torch.relu(model.conv1(x)))
+    assert x.shape == (1, 6, 14, 14) and isinstance(model.pool1, torch.nn.MaxPool2d)
+    x = model.pool2(torch.relu(model.conv2(x)))
+    assert x.shape == (1, 16, 5, 5) and model.conv3(x).shape == (1, 120, 1, 1)
+    stock = build_model("lenet5_relu", conv3_as_linear=False)
+    stock.load_state_dict(model.state_dict())
+    digits = torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(model(digits), stock(digits))
+    assert recipe_config("lenet5_relu", "tutorial").batch_size == 64
+
+
 def test_unknown_model_says_which_exist():
-    with pytest.raises(ValueError, match="mlp, cnn, lenet5"):
+    with pytest.raises(ValueError, match="mlp, cnn, lenet5, lenet5_relu"):
         get_spec("resnet")
 
 
@@ -85,3 +102,18 @@ def test_lenet5_conv3_as_linear_matches_the_stock_convolution(memory_format):
         outputs.append((output, model.conv3.weight.grad, model.conv1.weight.grad))
     for computed, expected in zip(*outputs):
         torch.testing.assert_close(computed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_no_module_outside_the_registry_names_a_model_key():
+    """A fifth architecture touches its registry entry and its network, nothing else."""
+    import re
+
+    from tests.support import PROJECT_ROOT
+
+    allowed = {PROJECT_ROOT / "mnist_core" / "models.py", PROJECT_ROOT / "mnist_core" / "networks.py"}
+    files = [*(PROJECT_ROOT / "mnist_core").glob("*.py"), *(PROJECT_ROOT / "pages").rglob("*.py"),
+             *(PROJECT_ROOT / "tools").glob("*.py"), PROJECT_ROOT / "app.py"]
+    pattern = re.compile(r"""["'](%s)["']""" % "|".join(MODEL_KEYS))
+    naming = [f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}" for path in files if path not in allowed
+              for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert len(files) > 40 and naming == []

@@ -85,7 +85,6 @@ def test_the_pen_is_not_measured_when_the_strokes_are_kept_as_drawn():
     assert digit.pen is None and not digit.drawn_small
 
 
-@pytest.mark.real_data
 def test_mnist_stroke_width_is_the_median_of_real_training_digits(real_mnist):
     from mnist_core.strokes import _to_working_size
 

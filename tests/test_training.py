@@ -130,7 +130,6 @@ def test_trained_with_an_average_the_returned_model_is_what_was_evaluated(fake_m
     assert again.accuracy == result.evaluation.accuracy and not result.model.training
 
 
-@pytest.mark.real_data
 def test_random_thickness_thins_and_thickens_each_image_reproducibly(real_mnist):
     inputs = normalize(real_mnist.test_images[:64])
     varied = random_thickness(inputs, torch.Generator().manual_seed(0), 0.5, 1.5)
@@ -199,7 +198,6 @@ def test_random_affine_moves_digits_but_keeps_the_background():
     assert torch.equal(moved, again)
 
 
-@pytest.mark.real_data
 @pytest.mark.parametrize("key", ["lenet5", "cnn"])  # the CNN: its dropout draws from numpy, seeded by torch
 def test_same_seed_gives_the_same_history(real_mnist, key):
     data = real_mnist.test_subset(500)
@@ -211,7 +209,6 @@ def test_same_seed_gives_the_same_history(real_mnist, key):
     assert strip(other.history) != strip(first.history)
 
 
-@pytest.mark.real_data
 @pytest.mark.parametrize("key", MODEL_KEYS)
 def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
     data = real_mnist.test_subset(2000)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
-from tests.support.browser import (
+from tools.browser import (
     canvas_box,
     chromium,
     chromium_path,

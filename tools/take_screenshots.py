@@ -1,4 +1,4 @@
-"""Take the README's screenshots: one per page, in headless Chromium, on the real app.
+"""Take the screenshots of the README and docs/: one per page, in headless Chromium, on the real app.
 
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.take_screenshots   (or: make screenshots)
 
@@ -15,8 +15,7 @@ import sys
 import tempfile
 import time
 
-from tests.support import PROJECT_ROOT
-from tests.support.browser import canvas_box, chromium, chromium_path, streamlit_server, stroke
+from tools.browser import PROJECT_ROOT, canvas_box, chromium, chromium_path, streamlit_server, stroke
 
 OUT = PROJECT_ROOT / "docs"
 VIEWPORT = {"width": 1440, "height": 900}

@@ -17,6 +17,7 @@ from mnist_core.explain import (
     FeatureBank,
     attributions,
     features,
+    has_features,
     inside,
     randomised_copy,
     training_features,
@@ -103,10 +104,16 @@ def _inside_the_networks(models: dict, inputs) -> None:
     st.markdown("**Inside the networks: the first layer**")
     for key, model in models.items():
         found = inside(key, model, inputs)
+        if found is None:
+            st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+                    "no first-layer view: its registry entry names no first layer that reads the image directly "
+                    "(a one-channel convolution, or a dense layer over the 784 pixels).</div>")
+            continue
         if found.kind == "filters":
             cells = [f"<div>{_picture(_diverging(kernel), 44, '')}{_picture(_grey(response), 44, label)}</div>"
                      for kernel, response, label in zip(found.kernels, found.responses, found.labels)]
-            what = (f"{len(found.kernels)} filters (5x5; red positive, blue negative) and, under each, its feature "
+            size = "x".join(str(side) for side in found.kernels.shape[1:])
+            what = (f"{len(found.kernels)} filters ({size}; red positive, blue negative) and, under each, its feature "
                     "map for this digit")
         else:
             cells = [_picture(_diverging(kernel), 60, f"{label}: {value:.1f}")
@@ -123,6 +130,11 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
         st.caption(f"Needs the training images. {message}")
         return
     for key, model in models.items():
+        if not has_features(model):
+            st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+                    "no nearest images: its network does not name its last hidden layer "
+                    "(a <code>hidden_features</code> method).</div>")
+            continue
         run = runs[key]
         progress = st.empty()
 
