@@ -1,5 +1,3 @@
-"""A model of your own: MNIST_MODELS=docs/examples/logreg.py python -m mnist_core train --model logreg"""
-
 from torch import nn
 
 from mnist_core.models import register_model
@@ -16,5 +14,5 @@ class LogisticRegression(nn.Module):
         return self.linear(x.flatten(1))
 
 
-register_model("logreg", "LogReg", LogisticRegression, description="Logistic regression: one linear layer.",
-               first_layer="linear")
+register_model("logreg", "LogReg", LogisticRegression, first_layer="linear",
+               description="Logistic regression: one linear layer.")
