@@ -319,18 +319,21 @@ class AudienceStore:
     def export_files(self) -> Iterator[tuple[str | None, bytes]]:
         """``(file name, bytes)`` of every PNG, then of ``labels.csv`` (for a ZIP or a folder).
 
-        A damaged row yields ``(None, b"")``, so that callers can count what was skipped.
+        A damaged row yields ``(None, b"")``, so that callers can count what was skipped. The CSV
+        has an answer column for each model shown by default and each other model that answered.
         """
+        answered = self.summary(MODEL_KEYS).answered if self.path.exists() else {}
+        keys = [key for key in MODEL_KEYS if key in default_model_keys() or answered.get(key)]
         text = io.StringIO()
         writer = csv.writer(text)
-        writer.writerow(["file", "label", *(f"{key}_answer" for key in MODEL_KEYS), "created", "session"])
+        writer.writerow(["file", "label", *(f"{key}_answer" for key in keys), "created", "session"])
         for drawing in self._each_row(with_canvas=True):
             if drawing is None or not drawing.canvas_png:
                 yield None, b""
                 continue
             name = f"drawing-{drawing.id:06d}.png"
             yield name, drawing.canvas_png
-            writer.writerow([name, drawing.label, *(drawing.answers.get(key, "") for key in MODEL_KEYS),
+            writer.writerow([name, drawing.label, *(drawing.answers.get(key, "") for key in keys),
                              drawing.created, drawing.session])
         yield LABELS_FILE, text.getvalue().encode()
 
@@ -432,7 +435,7 @@ class AudienceStore:
             connection.execute("COMMIT")
         if version == SCHEMA_VERSION and self._has_scores_index(objects):
             return  # the common case: nothing to write
-        connection.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(connection)
         connection.execute("PRAGMA synchronous = FULL")  # a stored label survives a power cut
         connection.execute("BEGIN IMMEDIATE")  # two processes creating the schema at once: one waits
         try:
@@ -449,6 +452,21 @@ class AudienceStore:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """WAL mode, set once in the file. Changing it needs the file to itself, and SQLite does not
+        wait for that (no busy timeout): sessions creating a new store at once try again."""
+        deadline = time.monotonic() + self.wait_seconds
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _schema(self, connection: sqlite3.Connection) -> tuple[int, dict[str, str]]:
         """The schema version and the store's objects (name → type), refused unless they are ours."""

@@ -147,11 +147,11 @@ def run_bench(
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
     data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain"} & set(parts) else None
-    for key in default_model_keys():  # the models the product compares; the others on request
+    for key in default_model_keys(built_in=True):  # the models the product compares; the others on request
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
             report.throughput.append(measure_epoch(key, data, batches=5 if quick else None, rounds=1 if quick else 2))
-    for key in default_model_keys():
+    for key in default_model_keys(built_in=True):
         if "accuracy" in parts:
             log(f"time to {100 * MODELS[key].target_accuracy:.0f}% for {MODELS[key].name}, and the tutorial recipe")
             report.time_to_accuracy.append(measure_time_to_accuracy(key, data, quick))

@@ -23,7 +23,7 @@ from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
-from .models import MODEL_KEYS, MODELS, ModelFileError, load_user_models
+from .models import MODEL_KEYS, MODELS, ModelFileError, default_model_keys, load_user_models
 from .recipes import MAX_SEED, RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RUNS_HELP = "folder of runs; each model uses its shipped checkpoint there, else its newest run (default: checkpoints/)"
-MODELS_HELP = "which models, e.g. mlp,lenet5_relu (default: those the app shows by default)"
+MODELS_HELP = "which models, e.g. mlp,lenet5_relu, or all (default: those the app shows by default)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_core",
-        description="Train, evaluate and run the MNIST comparison models (MLP, CNN, LeNet-5).",
+        description="Train, evaluate and run the MNIST comparison models: the registry's (MLP, CNN, LeNet-5, "
+                    "LeNet-5 (ReLU)) and any named in $MNIST_MODELS.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     compare.set_defaults(handler=_compare)
 
-    predict = commands.add_parser("predict", help="predict the digit in image files with every model")
+    predict = commands.add_parser("predict", help="predict the digit in image files with each model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     predict.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
     predict.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
@@ -343,8 +344,7 @@ def _default_runs(folder: Path | None, models: Sequence[str] | None = None) -> d
 
     folder = folder or paths.checkpoints_dir()
     runs, _ = find_runs(folder)
-    wanted = {key: "default" for key in models or ()}  # a key with no run path: its default run
-    chosen = default_runs(runs, paths.checkpoints_dir(), wanted)
+    chosen = default_runs(runs, paths.checkpoints_dir(), include=models or ())
     if models:
         missing = [key for key in models if key not in chosen]
         if missing:
@@ -549,7 +549,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
     store = AudienceStore(args.db or audience_db())
     stats = store.stats()
     # The models shown by default (null before their first drawing), and any other that answered.
-    keys = [key for key in MODEL_KEYS if MODELS[key].shown_by_default or stats.answered.get(key)]
+    keys = [key for key in MODEL_KEYS if key in default_model_keys() or stats.answered.get(key)]
     accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in keys}
     if args.json:
         print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged},
@@ -594,10 +594,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _model_keys(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return tuple(MODEL_KEYS)
     keys = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [key for key in keys if key not in MODELS]
     if unknown or not keys:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(MODEL_KEYS)}")
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(MODEL_KEYS)}, or all")
     return keys
 
 

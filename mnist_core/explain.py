@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +36,8 @@ METHOD_TITLES = {"occlusion": "Occlusion", "integrated-gradients": "Integrated g
 BASELINE_HELP = ("Integrated gradients start from a black image (no ink): they credit the ink that is there and "
                  "cannot credit a stroke that is missing.")
 PATCH, STRIDE = 5, 2  # occlusion: a 5x5 patch every 2 pixels (144 positions), one batch per model
+_HOOKS = threading.Lock()
+_ACTIVATIONS = {"relu": lambda x: x.relu(), "tanh": lambda x: x.tanh(), "none": lambda x: x}
 STEPS = 64  # integrated gradients: 32 left a 6-13 % completeness gap for LeNet-5 on some digits
 _BACKGROUND = -MNIST_MEAN / MNIST_STD  # a black pixel, normalised
 
@@ -151,14 +154,16 @@ def inside(model_key: str, model: nn.Module, inputs: torch.Tensor, units: int = 
     if not (is_filters or is_units):
         return None
     seen = {}
-    hook = layer.register_forward_hook(lambda module, args, output: seen.update(output=output))
-    try:
-        with torch.no_grad():
-            model(inputs.contiguous())  # the layer's output as the network computes it (after any resizing)
-    finally:
-        hook.remove()
-    activation = torch.relu if spec.first_activation == "relu" else torch.tanh
-    responses = activation(seen["output"])[0]
+    with _HOOKS:  # the model is shared by every session: one hook on it at a time
+        hook = layer.register_forward_hook(lambda module, args, output: seen.update(output=output))
+        try:
+            with torch.no_grad():
+                model(inputs.contiguous())  # the layer's output as the network computes it (after any resizing)
+        finally:
+            hook.remove()
+    if "output" not in seen:  # the named layer is not used in forward
+        return None
+    responses = _ACTIVATIONS[spec.first_activation](seen["output"])[0]
     if is_filters:
         kernels = layer.weight[:, 0]
         return Inside("filters", kernels.detach().numpy().copy(), responses.detach().numpy().copy(),

@@ -14,12 +14,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .recipes import BEST_VALIDATION, TrainConfig
+from .recipes import BEST_VALIDATION, RECIPES, TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -28,7 +29,7 @@ MODELS_ENV = "MNIST_MODELS"
 # Okabe-Ito: safe for colour blindness. The built-ins take the first four; models registered
 # without a colour take the next one free (yellow is left out: unreadable on white).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
-ACTIVATIONS = ("relu", "tanh")
+ACTIVATIONS = ("relu", "tanh", "none")  # what follows the first layer, for its view
 
 # The tutorials' settings with their bugs fixed (the real test split, inputs normalised once).
 _TUTORIAL_ADAM = TrainConfig("tutorial", epochs=10, batch_size=100, optimizer="adam", learning_rate=1e-3)
@@ -38,6 +39,7 @@ _TUTORIAL_ADAM = TrainConfig("tutorial", epochs=10, batch_size=100, optimizer="a
 _BEST = TrainConfig("best", epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3, weight_decay=0.05,
                     schedule="onecycle", warmup_epochs=1.5, augment=True, thinner=0.5, thicker=0.5, average=0.999,
                     label_smoothing=0.05, validation=BEST_VALIDATION, as_drawn=0.3)
+_LENET_BEST = replace(_BEST, epochs=30, learning_rate=4e-3, weight_decay=0.01)  # both LeNet-5s
 # A model registered without recipes: the CNN's, a sound start for a small network on MNIST.
 GENERIC_RECIPES: Mapping[str, TrainConfig] = {"tutorial": _TUTORIAL_ADAM, "best": _BEST}
 
@@ -52,8 +54,10 @@ class ModelSpec:
     description: str = ""
     color: str = PALETTE[-1]  # one colour per model on every chart
     recipes: Mapping[str, TrainConfig] = field(default_factory=lambda: dict(GENERIC_RECIPES))
-    first_layer: str | None = None  # the submodule the "first layer" view shows (a 1-channel convolution or
-    first_activation: str = "relu"  # a dense layer over the 784 pixels), and what follows it
+    # The submodule the "first layer" view shows (a one-channel convolution, or a dense layer over
+    # the 784 pixels), and the activation that follows it (one of ACTIVATIONS).
+    first_layer: str | None = None
+    first_activation: str = "relu"
     target_accuracy: float = 0.99  # the benchmark's time-to-accuracy target (test accuracy)
     tutorial_layers: Mapping[str, object] = field(default_factory=dict)  # constructor options: the stock layers
     shown_by_default: bool = True  # False: a page shows it only once a person chooses it (Draw, "Models in use")
@@ -81,12 +85,8 @@ MODELS: dict[str, ModelSpec] = {
             "mlp", "MLP", "MLP",
             "Multilayer perceptron: one hidden layer of 784 ReLU units, no convolution.",
             PALETTE[0],
-            recipes={"tutorial": TrainConfig("tutorial", epochs=10, batch_size=100, optimizer="sgd",
-                                             learning_rate=0.01),
-                     "best": TrainConfig("best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=2e-3,
-                                         weight_decay=0.05, schedule="onecycle", warmup_epochs=1.5, augment=True,
-                                         thinner=0.5, thicker=0.5, average=0.999, label_smoothing=0.05,
-                                         validation=BEST_VALIDATION, as_drawn=0.3)},
+            recipes={"tutorial": replace(_TUTORIAL_ADAM, optimizer="sgd", learning_rate=0.01),
+                     "best": replace(_BEST, epochs=30)},
             first_layer="hidden", first_activation="relu", target_accuracy=0.98,
         ),
         ModelSpec(
@@ -100,11 +100,7 @@ MODELS: dict[str, ModelSpec] = {
             "lenet5", "LeNet-5", "LeNet5",
             "LeCun's 1998 network: three tanh convolutions, average pooling, 84-unit layer.",
             PALETTE[2],
-            recipes={"tutorial": _TUTORIAL_ADAM,
-                     "best": TrainConfig("best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=4e-3,
-                                         weight_decay=0.01, schedule="onecycle", warmup_epochs=1.5, augment=True,
-                                         thinner=0.5, thicker=0.5, average=0.999, label_smoothing=0.05,
-                                         validation=BEST_VALIDATION, as_drawn=0.3)},
+            recipes={"tutorial": _TUTORIAL_ADAM, "best": _LENET_BEST},
             first_layer="conv1", first_activation="tanh", tutorial_layers={"conv3_as_linear": False},
         ),
         ModelSpec(
@@ -112,12 +108,7 @@ MODELS: dict[str, ModelSpec] = {
             "The tutorials' modified LeNet-5: ReLU, max-pooling, the digit resized to 32x32, no padding.",
             PALETTE[3],
             # The tutorial's own settings: Adam, batch 64, cross-entropy (10 epochs, as the others).
-            recipes={"tutorial": TrainConfig("tutorial", epochs=10, batch_size=64, optimizer="adam",
-                                             learning_rate=1e-3),
-                     "best": TrainConfig("best", epochs=30, batch_size=128, optimizer="adamw", learning_rate=4e-3,
-                                         weight_decay=0.01, schedule="onecycle", warmup_epochs=1.5, augment=True,
-                                         thinner=0.5, thicker=0.5, average=0.999, label_smoothing=0.05,
-                                         validation=BEST_VALIDATION, as_drawn=0.3)},
+            recipes={"tutorial": replace(_TUTORIAL_ADAM, batch_size=64), "best": _LENET_BEST},
             first_layer="conv1", first_activation="relu", tutorial_layers={"conv3_as_linear": False},
             shown_by_default=False,
         ),
@@ -154,10 +145,11 @@ class _RegisteredKeys(Sequence[str]):
 MODEL_KEYS: Sequence[str] = _RegisteredKeys()
 
 
-def default_model_keys() -> list[str]:
-    """The models a page shows until a person chooses others (the product's three, and models of the
-    operator's own unless registered with ``shown_by_default=False``)."""
-    return [key for key, spec in MODELS.items() if spec.shown_by_default]
+def default_model_keys(built_in: bool = False) -> list[str]:
+    """The models a page shows until a person chooses others: the product's three, and models of the
+    operator's own unless registered with ``shown_by_default=False`` (``built_in``: the three alone,
+    which ship checkpoints: what the benchmark measures)."""
+    return [key for key, spec in MODELS.items() if spec.shown_by_default and not (built_in and spec.source)]
 
 
 def get_spec(key: str) -> ModelSpec:
@@ -208,19 +200,23 @@ def register_model(key: str, name: str, network_class: type[nn.Module], descript
     unknown = set(entry) - set(ModelSpec.__dataclass_fields__) - {"source"}
     if unknown:
         raise ValueError(f"register_model got unknown options {', '.join(sorted(unknown))}.")
-    _check_network(name, network_class)
+    _check_network(name, network_class, entry.get("first_layer"))
     if entry.get("first_activation", "relu") not in ACTIVATIONS:
         raise ValueError(f"first_activation must be one of {', '.join(ACTIVATIONS)}.")
+    recipes = entry.get("recipes", {})
+    if not isinstance(recipes, Mapping) or not all(
+            name in RECIPES and isinstance(config, TrainConfig) for name, config in recipes.items()):
+        raise ValueError(f"recipes must map recipe names ({', '.join(RECIPES)}) to TrainConfig settings.")
     used = {spec.color for spec in MODELS.values()}
     color = color or next((colour for colour in PALETTE if colour not in used), PALETTE[-1])
     entry["recipes"] = {**GENERIC_RECIPES, **entry.get("recipes", {})}  # both recipes, whichever it names
-    entry.setdefault("source", _registering_from[0])
+    entry.setdefault("source", _registering_from)
     spec = ModelSpec(key, str(name), network_class, str(description), color, **entry)
     MODELS[key] = spec
     return spec
 
 
-def _check_network(name: str, network_class: object) -> None:
+def _check_network(name: str, network_class: object, first_layer: str | None) -> None:
     import torch
     from torch import nn
 
@@ -228,6 +224,8 @@ def _check_network(name: str, network_class: object) -> None:
         raise ValueError(f"{name}: the network must be an nn.Module class, not {network_class!r}.")
     try:
         network = network_class().eval()
+        if first_layer is not None:
+            network.get_submodule(first_layer)
         with torch.no_grad():
             outputs = network(torch.zeros(2, 1, 28, 28))
     except Exception as error:  # noqa: BLE001 - any failure of the operator's code is reported, with its kind
@@ -244,7 +242,9 @@ class ModelFileError(ValueError):
 
 
 _loaded_files: dict[str, list[str]] = {}  # file → the keys it registered (each file runs once per process)
-_failed_files: dict[str, str] = {}  # file → why it could not be used
+_failed_files: dict[str, str] = {}  # file → why it could not be used (said again, not run again)
+_loading = threading.Lock()  # sessions of the app start at once: each file is imported by one of them
+_registering_from: str | None = None  # the file being imported: its models' ``source``
 
 
 def load_user_models(value: str | None = None) -> list[str]:
@@ -252,53 +252,56 @@ def load_user_models(value: str | None = None) -> list[str]:
     separator, once per process; return the keys registered by them.
 
     Code runs only from the files the operator names here: never from a run folder, an upload
-    or a URL. A file that fails is reported, and registers nothing.
+    or a URL. A file that fails registers nothing; the others are still imported.
 
     Raises:
         ModelFileError: a file is missing, fails to import, registers a key twice or a network
-            that does not map (N, 1, 28, 28) to (N, 10).
+            that does not map (N, 1, 28, 28) to (N, 10); the message names every such file.
     """
     value = os.environ.get(MODELS_ENV, "") if value is None else value
-    keys = []
-    for text in (part.strip() for part in value.split(os.pathsep)):
-        if not text:
-            continue
-        path = Path(text).expanduser().resolve()
-        if str(path) in _failed_files:  # reported again, not run again (the app asks on every rerun)
-            raise ModelFileError(_failed_files[str(path)])
-        if str(path) not in _loaded_files:
-            try:
-                _loaded_files[str(path)] = _import_model_file(path)
-            except ModelFileError as error:
-                _failed_files[str(path)] = str(error)
-                raise
-        keys += _loaded_files[str(path)]
+    keys, problems = [], []
+    with _loading:
+        for text in (part.strip() for part in value.split(os.pathsep)):
+            if not text:
+                continue
+            path = str(Path(text).expanduser().resolve())
+            if path not in _loaded_files and path not in _failed_files:
+                try:
+                    _loaded_files[path] = _import_model_file(Path(path))
+                except ModelFileError as error:
+                    _failed_files[path] = str(error)
+            if path in _failed_files:
+                problems.append(_failed_files[path])
+            else:
+                keys += _loaded_files[path]
+    if problems:
+        raise ModelFileError(" ".join(problems))
     return keys
 
 
 def _import_model_file(path: Path) -> list[str]:
+    """Run one file (under ``_loading``); on any failure, take back what it registered."""
+    global _registering_from
+
     if not path.is_file():
         raise ModelFileError(f"{path} (named in ${MODELS_ENV}) is not a file: name Python files that call "
-                             "register_model, separated by " + repr(os.pathsep) + ".")
-    before = dict(MODELS)
+                             f"register_model, separated by {os.pathsep!r}.")
+    before = set(MODELS)
     name = f"mnist_user_models_{len(_loaded_files) + len(_failed_files)}_{path.stem}"
+    _registering_from = str(path)
     try:
         module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
-        _registering_from[0] = str(path)
         module_spec.loader.exec_module(module)
     except BaseException as error:
-        MODELS.clear()
-        MODELS.update(before)  # a file that fails registers nothing
+        for key in set(MODELS) - before:  # a file that fails registers nothing
+            del MODELS[key]
         sys.modules.pop(name, None)
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
         detail = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
         raise ModelFileError(f"{path} (named in ${MODELS_ENV}) could not be used: {detail}") from None
     finally:
-        _registering_from[0] = None
+        _registering_from = None
     return [key for key in MODELS if key not in before]
-
-
-_registering_from: list[str | None] = [None]  # the file being imported: its models' ``source``

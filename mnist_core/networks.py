@@ -130,9 +130,11 @@ class LeNet5ReLU(nn.Module):
 
 
 def preferred_memory_format(model: nn.Module, device: torch.device | str = "cpu") -> torch.memory_format:
-    """Channels-last for the convolutional models on the CPU, the default elsewhere.
+    """Channels-last for the convolutional models of this module on the CPU, the default elsewhere.
 
     Channels-last is oneDNN's preferred layout: training and evaluation are clearly faster in
-    it on the CPU (docs/PERFORMANCE.md)."""
+    it on the CPU (docs/PERFORMANCE.md). A network of the user's own keeps the default layout:
+    common code such as ``x.view(len(x), -1)`` fails on channels-last tensors."""
+    ours = type(model).__module__ == __name__
     has_conv = any(isinstance(module, nn.Conv2d) for module in model.modules())
-    return torch.channels_last if has_conv and torch.device(device).type == "cpu" else torch.contiguous_format
+    return torch.channels_last if ours and has_conv and torch.device(device).type == "cpu" else torch.contiguous_format

@@ -103,7 +103,7 @@ def shipped_run_dirs(checkpoints: str | os.PathLike | None = None) -> dict[str, 
     """The shipped checkpoint folder of each model shown by default: ``<checkpoints>/<key>``
     (default: :func:`paths.checkpoints_dir`)."""
     root = checkpoints if checkpoints is not None else paths.checkpoints_dir()
-    return {key: os.path.join(root, key) for key in default_model_keys()}
+    return {key: os.path.join(root, key) for key in default_model_keys(built_in=True)}
 
 
 def load_model_set(runs: Mapping[str, RunInfo | str | os.PathLike]) -> ModelSet:

@@ -409,22 +409,23 @@ def shipped_runs(runs: Iterable[RunInfo], checkpoints: str | os.PathLike) -> dic
 
 
 def default_runs(
-    runs: Iterable[RunInfo], checkpoints: str | os.PathLike, chosen: Mapping[str, str] | None = None
+    runs: Iterable[RunInfo], checkpoints: str | os.PathLike, chosen: Mapping[str, str] | None = None,
+    include: Iterable[str] = (),
 ) -> dict[str, RunInfo]:
     """The run each model uses when a person has not said otherwise, in the registry's order.
 
     For each model: the run ``chosen`` names (model key → run folder) if it is among ``runs``
     and holds that model; else its shipped checkpoint; else its newest run by creation time.
     A model not shown by default (its registry entry says so) takes part only when ``chosen``
-    names it. The app and the command line both choose with this.
+    names a run of it, or ``include`` names it. The app and the command line both choose with this.
     """
     runs = list(runs)
-    chosen = chosen or {}
+    chosen, include = chosen or {}, set(include)
     by_path = {str(run.path): run for run in runs}
     shipped = shipped_runs(runs, checkpoints)
     result = {}
     for key, spec in MODELS.items():
-        if not spec.shown_by_default and not chosen.get(key):
+        if not spec.shown_by_default and not chosen.get(key) and key not in include:
             continue
         picked = by_path.get(chosen.get(key, ""))
         own = sorted((run for run in runs if run.model_key == key), key=lambda run: (run.created, str(run.path)))

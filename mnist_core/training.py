@@ -304,7 +304,8 @@ class WeightAverage:
     The average is smoother than the weights that training moves: it reads better mid-training,
     at a high learning rate, and a little better at the end. Early on the decay is lowered (as
     in TensorFlow's ``ExponentialMovingAverage``), so the random initial weights fade quickly.
-    Parameters only: none of the three networks has buffers (no batch normalisation).
+    Buffers (batch normalisation's running statistics, in a model of the user's own) are not
+    averaged but copied: they describe the current weights.
     """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
@@ -318,6 +319,8 @@ class WeightAverage:
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for averaged, current in zip(self.model.parameters(), model.parameters()):
             averaged.lerp_(current, 1 - decay)
+        for kept, current in zip(self.model.buffers(), model.buffers()):
+            kept.copy_(current)
 
 
 def random_thickness(inputs: torch.Tensor, generator: torch.Generator, thinner: float,

@@ -1,4 +1,4 @@
-"""Audience: the drawings people labelled on the Draw page, as a live test set for the three models."""
+"""Audience: the drawings people labelled on the Draw page, as a live test set for the models."""
 
 import io
 import zipfile
@@ -10,7 +10,7 @@ import streamlit as st
 from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSummary, Drawing, damaged_skipped
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
-from mnist_core.models import MODELS
+from mnist_core.models import MODEL_KEYS, MODELS
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
@@ -28,9 +28,10 @@ store = audience_store()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def summary(path: str, version: tuple) -> AudienceSummary:
-    """The scores, summed once per change of the store (``version``) for every viewer."""
-    return audience_store().summary()
+def summary(path: str, version: tuple, keys: tuple[str, ...]) -> AudienceSummary:
+    """The scores of the registered models (``keys``), summed once per change of the store
+    (``version``) for every viewer."""
+    return audience_store().summary(keys)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -44,9 +45,9 @@ def live_results() -> None:
     # rerun costs two stat calls unless the store changed (``version``).
     try:
         version = store.version()
-        scores = summary(str(store.path), version)
-        keys = tuple(scores.models_answering_all)
-        shown = misread(str(store.path), version, keys) if scores.misread else []
+        scores = summary(str(store.path), version, tuple(MODEL_KEYS))
+        gallery_keys = tuple(scores.models_answering_all)
+        shown = misread(str(store.path), version, gallery_keys) if scores.misread else []
     except AudienceStoreError as error:
         st.error(literal(error))
         return
@@ -56,19 +57,23 @@ def live_results() -> None:
         st.info("No labelled drawings yet. On the **Draw** page, draw a digit and press the digit you drew.",
                 icon=":material/groups:")
         return
+    # Each model over the drawings it answered: a model chosen later (LeNet-5 (ReLU), one of the
+    # operator's own) answered fewer; the registered ones that answered none are left out.
+    keys = [key for key in MODEL_KEYS if scores.answered.get(key)]
     if not keys:
-        st.info("No model answered every drawing: the store holds drawings from another set of models.")
+        st.info("No registered model answered these drawings: the store holds another set of models' answers.")
         return
-    total, stats = scores.drawings, scores.to_stats()
-    st.markdown(f"### {counted(total, 'drawing')} from {counted(scores.sessions, 'session')}")
+    stats = scores.to_stats()
+    st.markdown(f"### {counted(scores.drawings, 'drawing')} from {counted(scores.sessions, 'session')}")
 
     rows = []
     for column, key in zip(st.columns(len(keys)), keys):
-        right = stats.correct[key]
+        right, total = stats.correct[key], stats.answered[key]
         low, high = accuracy_interval(right, total)
         column.metric(MODELS[key].name, f"{100 * right / total:.1f}%", border=True,
-                      help=f"{right} of {total} read right")
-        column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%")
+                      help=f"{right} of the {total} drawings it answered read right")
+        column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%"
+                       + (f" · {counted(total, 'drawing')}" if total != scores.drawings else ""))
         rows.append({"Model": MODELS[key].name, "Right": right, "Wrong": total - right,
                      "Accuracy (%)": round(100 * right / total, 1),
                      "95% interval (%)": f"{100 * low:.1f}–{100 * high:.1f}"})
@@ -82,11 +87,12 @@ def live_results() -> None:
 
     st.subheader("Misread drawings")
     if not shown:
-        st.caption("Every model read every drawing right.")
+        st.caption("Every model read every drawing right." if gallery_keys else
+                   "No model answered every drawing, so none is shown side by side.")
         return
     truth = np.array([d.label for d in shown])
     answers = [Answers(MODELS[key].name, key, np.array([d.answers[key] for d in shown]),
-                       np.array([max(d.probabilities[key]) for d in shown])) for key in keys]
+                       np.array([max(d.probabilities[key]) for d in shown])) for key in gallery_keys]
     show_gallery(np.arange(len(shown)), [d.pixels for d in shown], truth, answers, limit=MISREAD_SHOWN,
                  test_images=False, numbers=[d.id for d in shown])
     if scores.misread > len(shown):

@@ -1,4 +1,4 @@
-"""Draw: sketch a digit (or pick a test image) and watch the three models' predictions side by side."""
+"""Draw: sketch a digit (or pick a test image) and watch the models' predictions side by side."""
 
 import random
 import time
@@ -60,7 +60,7 @@ def choose_run(key: str) -> None:
 
 def model_chooser() -> None:
     """Which run each model uses: chosen here, it holds on every page (Compare and Robustness point here).
-    A model not shown by default (LeNet-5 (ReLU)) takes part once a run of it is chosen."""
+    A model not shown by default takes part once a run of it is chosen."""
     with st.expander("Models in use", expanded=False):
         available = all_runs()[0]
         trained = [key for key in MODELS if any(run.model_key == key for run in available)]

@@ -1,4 +1,4 @@
-"""Overview: the three models at a glance, who wins and by how much, and a look at MNIST."""
+"""Overview: the models at a glance, who wins and by how much, and a look at MNIST."""
 
 import numpy as np
 import pandas as pd

@@ -20,7 +20,7 @@ ALL = "all"
 
 ensure_frame()
 st.title("Robustness")
-st.caption("On clean test digits the three models are a few tenths of a percent apart. Change the digits and "
+st.caption("On clean test digits the models are a few tenths of a percent apart. Change the digits and "
            "their real difference shows: every model sees the same shifted, rotated, scaled, thickened, noisy "
            "or partly hidden test images, level by level.")
 

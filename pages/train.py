@@ -61,8 +61,8 @@ with st.form("train.settings", border=True):
         help="best: AdamW, one-cycle schedule, random affine and stroke-thickness augmentation, digits "
              "re-drawn as on the canvas (made once, before the first epoch), a moving average of the weights, "
              "5,000 training images held out for validation (trains the shipped checkpoints). tutorial: the "
-             "tutorials' settings with their bugs fixed: 10 epochs, SGD 0.01 for the MLP, Adam for the others "
-             "(batch 100; the modified LeNet-5's tutorial 64), no augmentation, all 60,000 images for training.",
+             "tutorials' settings with their bugs fixed (each model's in docs/RESULTS.md, \"The recipes\"): "
+             "no augmentation, all 60,000 images for training.",
     )
     epochs_column, batch_column, rate_column, subset_column, validation_column = st.columns(5)
     epochs = epochs_column.number_input("Epochs", min_value=1, max_value=100, value=None, step=1,

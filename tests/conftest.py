@@ -47,6 +47,12 @@ def real_data_root(real_mnist) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _no_models_of_the_developers_own(monkeypatch):
+    """A $MNIST_MODELS exported in the shell must not change what the tests see."""
+    monkeypatch.delenv("MNIST_MODELS", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _fixed_threads():
     """Tests may change torch's thread count; put it back."""
     threads = torch.get_num_threads()

@@ -82,3 +82,17 @@ def test_an_altered_store_gets_a_clear_message_on_the_page(user_runs, audience):
         connection.execute("CREATE TRIGGER t AFTER INSERT ON drawings BEGIN DELETE FROM drawings; END")
     at = open_page("pages/audience.py")
     assert "is not an audience store" in "\n".join(e.value for e in at.error)
+
+
+def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs, audience, tmp_path):
+    store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
+    store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8, "lenet5_relu": 3}, session="b")
+    at = open_page("pages/audience.py")
+    assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%", "100.0%"]
+    assert "1 drawing" in texts(at)  # LeNet-5 (ReLU) answered one of the two
+    columns = audience.export(tmp_path / "out").labels.read_text().splitlines()[0].split(",")
+    assert columns == ["file", "label", "mlp_answer", "cnn_answer", "lenet5_answer", "lenet5_relu_answer",
+                       "created", "session"]
+    audience.clear()
+    store_drawing(audience, 7, {"mlp": 7, "cnn": 7, "lenet5": 7})
+    assert "lenet5_relu_answer" not in audience.export(tmp_path / "again").labels.read_text()

@@ -95,6 +95,10 @@ def test_inside_shows_filters_feature_maps_and_the_mlps_units(models, digits):
     assert lenet.kernels.shape == (6, 5, 5) and lenet.responses.shape == (6, 28, 28)
     assert mlp.kind == "units" and mlp.kernels.shape == (6, 28, 28) and mlp.responses.shape == (6,)
     assert list(mlp.responses) == sorted(mlp.responses, reverse=True) and mlp.responses[0] > 0
+    # The fourth model's view comes from its registry entry alone: conv1 on the digit resized to 32x32.
+    relu = inside("lenet5_relu", load_model(PROJECT_ROOT / "checkpoints" / "lenet5_relu"), x)
+    assert relu.kind == "filters" and relu.kernels.shape == (6, 5, 5) and relu.responses.shape == (6, 28, 28)
+    assert (relu.responses >= 0).all() and (lenet.responses < 0).any()  # after ReLU, and after tanh
 
 
 def test_the_nearest_training_images_of_a_training_image_include_itself(models, real_mnist):

@@ -4,6 +4,7 @@ evaluate, predict, explain and show on the pages like the built-in ones."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -140,3 +141,71 @@ def test_draw_and_compare_show_a_registered_model(clean_registry, monkeypatch, u
     compare = open_page("pages/compare.py")
     assert not compare.exception and "LogReg" in texts(compare) + sidebar_text(compare)
     assert any("LogReg" in option for option in compare.multiselect(key="compare.runs").options)
+
+
+def test_sessions_starting_at_once_register_each_file_once(clean_registry):
+    import threading
+
+    errors = []
+
+    def start_a_session():
+        try:
+            load_user_models(str(EXAMPLE))
+        except ModelFileError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start_a_session) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and "logreg" in MODELS and load_user_models(str(EXAMPLE)) == ["logreg"]
+
+
+def test_one_bad_file_does_not_keep_the_others_out(clean_registry, tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise RuntimeError('boom')")
+    with pytest.raises(ModelFileError, match=f"{bad}.*boom") as caught:
+        load_user_models(f"{bad}{os.pathsep}{EXAMPLE}")
+    assert str(EXAMPLE) not in str(caught.value) and "logreg" in MODELS
+
+
+CONVOLUTIONAL = """
+import torch
+from torch import nn
+from mnist_core.models import register_model
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.norm = nn.BatchNorm2d(4)
+        self.output = nn.Linear(4 * 26 * 26, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.norm(self.conv(x)))
+        return self.output(x.view(x.size(0), -1))  # fails on a channels-last tensor
+
+register_model("small_cnn", "Small CNN", SmallCNN, first_layer="conv")
+"""
+
+
+def test_a_convolutional_model_with_view_and_batch_norm_trains_and_loads(clean_registry, tmp_path,
+                                                                        fake_mnist_root):
+    from mnist_core.data import load_mnist
+    from mnist_core.jobs import TrainingJob, save_to_folder
+    from mnist_core.recipes import recipe_config
+
+    path = tmp_path / "small_cnn.py"
+    path.write_text(CONVOLUTIONAL)
+    load_user_models(str(path))
+    data = load_mnist(fake_mnist_root, download=False)
+    config = recipe_config("small_cnn", "best", epochs=2, batch_size=40, validation=0, as_drawn=0)
+    job = TrainingJob({"small_cnn": config}, data, save_to_folder(tmp_path / "runs")).start()
+    assert job.wait(timeout=120)
+    (status,) = job.snapshot().statuses
+    assert status.state == "saved", status.message
+    model = load_model(status.run_path)
+    averaged = [buffer for name, buffer in model.named_buffers() if name == "norm.running_var"][0]
+    assert not torch.allclose(averaged, torch.ones(4))  # the statistics of training, not the initial ones
+    assert inside("small_cnn", model, torch.zeros(1, 1, 28, 28)).kind == "filters"

@@ -14,5 +14,5 @@ class LogisticRegression(nn.Module):
         return self.linear(x.flatten(1))
 
 
-register_model("logreg", "LogReg", LogisticRegression, first_layer="linear",
+register_model("logreg", "LogReg", LogisticRegression, first_layer="linear", first_activation="none",
                description="Logistic regression: one linear layer.")

@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_core import paths
+from mnist_core.models import MODELS
 from mnist_core.runs import RunInfo, default_runs, find_runs
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
@@ -28,8 +29,9 @@ def user_runs_folder() -> Path:
 
 
 def _runs_signature(folders: tuple[Path, ...]) -> tuple:
-    """Changes whenever a run folder appears, disappears or is rewritten (cheap: no file reads)."""
-    entries = []
+    """Changes whenever a run folder appears, disappears or is rewritten, or a model is registered
+    (a run of an unknown model then reads) — cheap: no file reads."""
+    entries = [tuple(MODELS)]
     for folder in folders:
         if folder.is_dir():
             for entry in os.scandir(folder):

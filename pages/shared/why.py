@@ -1,4 +1,4 @@
-"""The "Why?" panel: attribution maps of the three models side by side, what their first layers do,
+"""The "Why?" panel: attribution maps of the models side by side, what their first layers do,
 and the training images each model is reminded of. Used under the Draw page's predictions and
 for any test image on the Compare page."""
 
@@ -67,7 +67,7 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
         method = method_column.segmented_control(
             "Method", METHODS, default=METHODS[0], format_func=METHOD_TITLES.get, key=f"{key}.why.method", wrap=True,
             help="Occlusion: how much the answer's probability drops when a black 5x5 patch hides each place "
-                 "(the same for all three models). Integrated gradients: each pixel's share of the answer, "
+                 "(the same for every model). Integrated gradients: each pixel's share of the answer, "
                  "from a black image to the digit.") or METHODS[0]
         sanity = sanity_column.toggle(
             "Sanity check: randomised weights", key=f"{key}.why.sanity",
@@ -90,7 +90,7 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
         figure = attribution_chart(pixels, titles)
         figure.update_layout(height=330, margin={"l": 10, "r": 10, "t": 50, "b": 10})
         st.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False}, key=f"{key}.why.maps")
-        st.caption("Red: pixels that made the answer more likely; blue: less likely. One colour scale for all three"
+        st.caption("Red: pixels that made the answer more likely; blue: less likely. One colour scale for every model"
                    + (" — the randomised models' maps are what chance looks like." if sanity else "."))
         _inside_the_networks(trained, inputs)
         _reminders(trained, runs, inputs)
