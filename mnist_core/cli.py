@@ -1,4 +1,5 @@
-"""The command line: ``python -m mnist_core {train,evaluate,compare,predict,explain,robustness,drawn,audience,bench}``.
+"""The command line: ``python -m mnist_core COMMAND`` (train, evaluate, compare, seeds, predict, explain, robustness,
+drawn, audience, bench).
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -100,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
     compare.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     compare.set_defaults(handler=_compare)
+
+    seeds = commands.add_parser(
+        "seeds", help="architecture or luck? each model's seed group (mean ± sd, its ensemble) and every pair "
+                      "compared across seeds (Welch's t-test, Holm's correction)")
+    seeds.add_argument("--runs", type=Path, default=None,
+                       help="folder of runs, grouped by model and recipe (default: checkpoints/)")
+    seeds.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    seeds.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    seeds.set_defaults(handler=_seeds)
 
     predict = commands.add_parser("predict", help="predict the digit in image files with each model")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
@@ -334,6 +344,38 @@ def _compare(args: argparse.Namespace) -> int:
           f"{paired.only_b_right} · both wrong {paired.both_wrong}")
     names = [run.name if runs[0].name != runs[1].name else f"{run.name} ({label})" for label, run in zip("AB", runs)]
     print(significance_sentence(*names, paired))
+    return EXIT_OK
+
+
+def _seeds(args: argparse.Namespace) -> int:
+    from .data import load_mnist, normalize
+    from .evaluation import predict_logits
+    from .runs import find_runs, load_model
+    from .seeds import compare_groups, group_runs, with_ensembles
+
+    folder = args.runs or paths.checkpoints_dir()
+    runs, _ = find_runs(folder)
+    if not runs:
+        raise RunError(folder, "holds no usable run. Train seed groups with: python -m mnist_core train --seeds 5")
+    data = load_mnist(args.data_dir)
+    inputs = normalize(data.test_images)
+
+    def probabilities(run):
+        return predict_logits(load_model(run), inputs).softmax(dim=1).numpy()
+
+    groups = with_ensembles(group_runs(runs), probabilities, data.test_labels.numpy())
+    pairs = compare_groups(groups)
+    if args.json:
+        print(json.dumps({"groups": [group.to_dict() for group in groups],
+                          "pairs": [pair.to_dict() for pair in pairs]}, indent=2, allow_nan=False))
+        return EXIT_OK
+    print(f"{'model':<15} {'recipe':<9} {'seeds':>5} {'mean':>8} {'sd':>7} {'ensemble':>9}  seeds' test accuracies")
+    for group in groups:
+        sd = f"{100 * group.sd:.2f}" if group.sd is not None else "—"
+        print(f"{group.name:<15} {group.recipe:<9} {len(group.runs):>5} {100 * group.mean:7.2f}% {sd:>7} "
+              f"{100 * group.ensemble_accuracy:8.2f}%  " + ", ".join(f"{100 * a:.2f}" for a in group.accuracies))
+    for pair in pairs:
+        print(pair.sentence())
     return EXIT_OK
 
 

@@ -1,0 +1,166 @@
+"""Architecture or luck? Runs of one recipe that differ only in their seed, compared as groups.
+
+One run of each model cannot separate the architecture from the luck of its initialisation and
+data order: four seeds of the same CNN recipe span more than the gap between two models. A seed
+group is the runs of one model and recipe; two groups are compared with Welch's t-test on their
+per-seed test accuracies (``scipy.stats.ttest_ind(b, a, equal_var=False)`` and its 95 %
+confidence interval), Holm's correction over all the pairs reported, and a winner is named only
+below 0.05 after it. A group's seeds averaged (the mean of their softmax probabilities) are its
+ensemble: the cheapest accuracy there is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .comparison import SIGNIFICANCE_LEVEL
+from .models import MODELS
+from .runs import RunInfo
+
+B_BETTER, A_BETTER, WITHIN_NOISE = "b better", "a better", "within seed noise"
+
+
+@dataclass(frozen=True)
+class SeedGroup:
+    """The runs of one model and recipe, one per seed, in seed order."""
+
+    model: str
+    recipe: str
+    runs: tuple[RunInfo, ...]
+    ensemble_accuracy: float | None = None  # the seeds' mean softmax on the test images; None until measured
+
+    @property
+    def name(self) -> str:
+        return MODELS[self.model].name
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run_seed(run) for run in self.runs]
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [run.accuracy for run in self.runs]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def sd(self) -> float | None:
+        """The sample standard deviation (n − 1); None for a single run, which has no spread to show."""
+        return float(np.std(self.accuracies, ddof=1)) if len(self.runs) > 1 else None
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "name": self.name, "seeds": self.seeds, "accuracies": self.accuracies,
+                "mean": self.mean, "sd": self.sd, "ensemble_accuracy": self.ensemble_accuracy}
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Group ``b`` against group ``a``: Welch's t-test on the per-seed accuracies."""
+
+    a: SeedGroup
+    b: SeedGroup
+    mean_difference: float  # b − a, as a fraction of 1
+    ci95: tuple[float, float] | None  # None when a group has a single run
+    p: float | None
+    p_holm: float | None  # Holm's correction over every pair reported together
+
+    @property
+    def verdict(self) -> str:
+        if self.p_holm is None or self.p_holm >= SIGNIFICANCE_LEVEL:
+            return WITHIN_NOISE
+        return B_BETTER if self.mean_difference > 0 else A_BETTER
+
+    def to_dict(self) -> dict:
+        return {"a": self.a.model, "b": self.b.model, "mean_difference": self.mean_difference,
+                "ci95": list(self.ci95) if self.ci95 is not None else None, "p": self.p, "p_holm": self.p_holm,
+                "verdict": self.verdict}
+
+    def sentence(self) -> str:
+        """E.g. "LeNet-5 vs CNN: +0.07 points (95 % CI −0.03 to +0.17) across 5 seeds each — within seed noise"."""
+        seeds = (f"{len(self.a.runs)} seeds each" if len(self.a.runs) == len(self.b.runs)
+                 else f"{len(self.b.runs)} and {len(self.a.runs)} seeds")
+        head = f"{self.b.name} vs {self.a.name}: {_points(self.mean_difference)} points"
+        if self.ci95 is None:
+            return (f"{head} from one run of {'each' if len(self.a.runs) == len(self.b.runs) else 'one'}: a single "
+                    "run cannot separate the architecture from the luck of its seed")
+        low, high = self.ci95
+        verdict = {B_BETTER: f"{self.b.name} is better", A_BETTER: f"{self.a.name} is better",
+                   WITHIN_NOISE: "within seed noise"}[self.verdict]
+        return f"{head} (95 % CI {_points(low)} to {_points(high)}) across {seeds} — {verdict}"
+
+
+def run_seed(run: RunInfo) -> int:
+    return int(run.config.get("seed", 0))
+
+
+def group_runs(runs: Iterable[RunInfo]) -> list[SeedGroup]:
+    """The runs as seed groups (model and recipe), in the registry's order, each by seed.
+
+    Two runs of one group with the same seed are one seed twice: the newer is kept.
+    """
+    by_group: dict[tuple[str, str], dict[int, RunInfo]] = {}
+    for run in sorted(runs, key=lambda run: (run.created, str(run.path))):
+        by_group.setdefault((run.model_key, run.recipe), {})[run_seed(run)] = run
+    order = list(MODELS)
+    return [SeedGroup(model, recipe, tuple(seeded[seed] for seed in sorted(seeded)))
+            for (model, recipe), seeded in sorted(by_group.items(),
+                                                   key=lambda item: (order.index(item[0][0]), item[0][1]))]
+
+
+def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:
+    """Every pair of groups of the same recipe, in the registry's order, with Holm's correction over all."""
+    from scipy import stats
+
+    pairs, raw = [], []
+    for a, b in itertools.combinations(groups, 2):
+        if a.recipe != b.recipe:
+            continue
+        difference = b.mean - a.mean
+        if len(a.runs) < 2 or len(b.runs) < 2:
+            pairs.append((a, b, difference, None, None))
+            continue
+        result = stats.ttest_ind(b.accuracies, a.accuracies, equal_var=False)
+        interval = result.confidence_interval(0.95)
+        p = float(result.pvalue)
+        if not math.isfinite(p):  # no spread in either group: nothing to test
+            pairs.append((a, b, difference, None, None))
+            continue
+        pairs.append((a, b, difference, (float(interval.low), float(interval.high)), p))
+        raw.append(p)
+    adjusted = iter(holm(raw))
+    return [GroupComparison(a, b, difference, ci, p, next(adjusted) if p is not None else None)
+            for a, b, difference, ci, p in pairs]
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the smallest times m, the next times
+    m − 1, and so on, never below the one before and at most 1."""
+    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def with_ensembles(groups: Sequence[SeedGroup], probabilities: Callable[[RunInfo], np.ndarray],
+                   labels: np.ndarray) -> list[SeedGroup]:
+    """Each group with its ensemble's accuracy: the mean of its runs' ``probabilities(run)`` ``(N, 10)``
+    on the images ``labels`` belong to, read by the largest."""
+    measured = []
+    for group in groups:
+        mean = np.mean([probabilities(run) for run in group.runs], axis=0)
+        accuracy = float((mean.argmax(axis=1) == np.asarray(labels)).mean())
+        measured.append(SeedGroup(group.model, group.recipe, group.runs, accuracy))
+    return measured
+
+
+def _points(fraction: float) -> str:
+    return f"{100 * fraction:+.2f}".replace("-", "−")

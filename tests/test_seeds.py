@@ -1,0 +1,100 @@
+"""Seed groups: runs of one recipe that differ only in their seed, compared as groups (issue 25)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from mnist_core.cli import main
+from mnist_core.evaluation import evaluation_from_logits
+from mnist_core.models import build_model
+from mnist_core.runs import find_runs, save_run
+from mnist_core.seeds import compare_groups, group_runs, holm, with_ensembles
+from tests.support import PROJECT_ROOT
+
+
+def run_with_accuracy(folder, key, seed, accuracy, recipe="best"):
+    """An untrained run whose recorded test accuracy is ``accuracy`` (of 10,000 images)."""
+    labels = torch.arange(10_000) % 10
+    right = round(accuracy * 10_000)
+    predicted = torch.where(torch.arange(10_000) < right, labels, (labels + 1) % 10)
+    torch.manual_seed(seed)
+    return save_run(folder / f"{key}-{recipe}-seed{seed}", key, build_model(key), {"recipe": recipe, "seed": seed},
+                    [], evaluation_from_logits(torch.nn.functional.one_hot(predicted, 10).float(), labels), 1.0, 100)
+
+
+def test_runs_group_by_model_and_recipe_in_seed_order(tmp_path):
+    for seed, accuracy in ((2, 0.991), (0, 0.990), (1, 0.992)):
+        run_with_accuracy(tmp_path, "cnn", seed, accuracy)
+    run_with_accuracy(tmp_path, "mlp", 0, 0.98)
+    run_with_accuracy(tmp_path, "mlp", 0, 0.97, recipe="tutorial")
+    groups = group_runs(find_runs(tmp_path)[0])
+    assert [(g.model, g.recipe, g.seeds) for g in groups] == [("mlp", "best", [0]), ("mlp", "tutorial", [0]),
+                                                              ("cnn", "best", [0, 1, 2])]
+    cnn = groups[2]
+    assert cnn.accuracies == [0.99, 0.992, 0.991] and cnn.mean == pytest.approx(0.991)
+    assert cnn.sd == pytest.approx(np.std([0.99, 0.992, 0.991], ddof=1)) and groups[0].sd is None
+
+
+def test_groups_are_compared_with_welch_and_holm(tmp_path):
+    for seed, (mlp, cnn, lenet) in enumerate([(0.980, 0.9910, 0.9915), (0.981, 0.9920, 0.9905),
+                                              (0.979, 0.9915, 0.9920), (0.980, 0.9905, 0.9910)]):
+        run_with_accuracy(tmp_path, "mlp", seed, mlp)
+        run_with_accuracy(tmp_path, "cnn", seed, cnn)
+        run_with_accuracy(tmp_path, "lenet5", seed, lenet)
+    groups = group_runs(find_runs(tmp_path)[0])
+    pairs = compare_groups(groups)
+    assert [(p.a.model, p.b.model) for p in pairs] == [("mlp", "cnn"), ("mlp", "lenet5"), ("cnn", "lenet5")]
+    mlp_cnn = pairs[0]
+    expected = stats.ttest_ind(groups[1].accuracies, groups[0].accuracies, equal_var=False)
+    assert mlp_cnn.p == pytest.approx(expected.pvalue)
+    assert mlp_cnn.ci95 == pytest.approx((expected.confidence_interval(0.95).low,
+                                          expected.confidence_interval(0.95).high))
+    assert mlp_cnn.mean_difference == pytest.approx(groups[1].mean - groups[0].mean)
+    assert [p.p_holm for p in pairs] == pytest.approx(holm([p.p for p in pairs]))
+    assert [p.verdict for p in pairs] == ["b better", "b better", "within seed noise"]
+    assert "LeNet-5 vs CNN: +0.00 points (95 % CI" in pairs[2].sentence() and "within seed noise" in pairs[2].sentence()
+    assert set(pairs[0].to_dict()) == {"a", "b", "mean_difference", "ci95", "p", "p_holm", "verdict"}
+
+
+def test_holm_multiplies_the_smallest_p_by_the_number_of_tests_and_never_decreases():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
+def test_a_single_run_cannot_separate_architecture_from_luck(tmp_path):
+    run_with_accuracy(tmp_path, "mlp", 0, 0.98)
+    run_with_accuracy(tmp_path, "cnn", 0, 0.99)
+    (pair,) = compare_groups(group_runs(find_runs(tmp_path)[0]))
+    assert pair.p is None and pair.ci95 is None and pair.verdict == "within seed noise"
+    assert "a single run cannot separate the architecture from the luck of its seed" in pair.sentence()
+
+
+def test_an_ensemble_averages_its_seeds_probabilities(tmp_path):
+    labels = np.array([0, 1, 2])
+    for seed in range(3):
+        run_with_accuracy(tmp_path, "mlp", seed, 0.98)
+    (group,) = group_runs(find_runs(tmp_path)[0])
+    votes = {0: [[0.6, 0.4, 0], [0, 0.4, 0.6], [0, 0, 1]],  # each seed wrong on one image, the mean right
+             1: [[0.4, 0.6, 0], [0, 0.6, 0.4], [0, 0, 1]],
+             2: [[0.6, 0.4, 0], [0, 0.6, 0.4], [0.6, 0, 0.4]]}
+    (measured,) = with_ensembles([group], lambda run: np.array(votes[run.config["seed"]]), labels)
+    assert measured.ensemble_accuracy == 1.0 and measured.seeds == [0, 1, 2]
+
+
+def test_cli_seeds_json_has_exactly_the_documented_shape(capsys, real_data_root):
+    checkpoints = PROJECT_ROOT / "checkpoints"
+    assert main(["seeds", "--json", "--runs", str(checkpoints), "--data-dir", str(real_data_root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"groups", "pairs"}
+    for group in report["groups"]:
+        assert set(group) == {"model", "name", "seeds", "accuracies", "mean", "sd", "ensemble_accuracy"}
+        assert 0.99 <= group["ensemble_accuracy"] <= 1 and len(group["seeds"]) == len(group["accuracies"])
+    assert [g["model"] for g in report["groups"]][:3] == ["mlp", "cnn", "lenet5"]
+    for pair in report["pairs"]:
+        assert set(pair) == {"a", "b", "mean_difference", "ci95", "p", "p_holm", "verdict"}
+        assert pair["verdict"] in ("b better", "a better", "within seed noise")
