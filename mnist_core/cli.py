@@ -80,11 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hold out N training images (always the same ones) to choose settings on; "
                             "0 for none (default: the recipe's: best 5,000, tutorial none)")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    train.add_argument("--seeds", type=_seed_list, metavar="N|S,S,…",
+                       help="train a seed group: seeds 0 to N-1, or the seeds listed; each model and seed is one "
+                            "Ray task, on this machine's cores or the cluster at $RAY_ADDRESS")
+    train.add_argument("--workers", type=_positive_int, help="with --seeds: at most N runs at once (default: one "
+                                                              "per core)")
+    train.add_argument("--ray-address", help="with --seeds: a Ray cluster (default: $RAY_ADDRESS, else Ray on this "
+                                             "machine)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     train.add_argument("--out", type=Path, default=None,
                        help="folder for the run folders (default: $MNIST_RUNS_DIR, else runs/)")
-    train.add_argument("--name", help="run folder name; {model} becomes the model key "
-                                      "(default: <model>-<recipe>-<time>)")
+    train.add_argument("--name", help="run folder name; {model} becomes the model key, {seed} the seed (default: "
+                                      "<model>-<recipe>-<time>; with --seeds <model>-<recipe>-seed<N>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
     train.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     train.set_defaults(handler=_train)
@@ -186,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.seeds is not None:
+        return _train_seed_group(args)
+    if args.workers or args.ray_address:
+        raise ValueError("--workers and --ray-address go with --seeds (a seed group trained on Ray).")
     from tqdm import tqdm
 
     from .data import load_mnist
@@ -264,6 +275,89 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{spec.name}: {validation}test accuracy {100 * info.accuracy:.2f}% after {len(result.history)} epochs, "
               f"{result.training_seconds:.1f} s of training. Saved to {_shown(info.path)}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _train_seed_group(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from .data import load_mnist
+    from .models import build_model
+    from .recipes import check_config, recipe_config
+    from .runs import RunInfo, new_run_dir, prepare_runs_folder, safe_run_name, save_run_or_rescue
+    from .seed_groups import RunTask, train_seed_group
+    from .training import resolve_device
+
+    keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
+    args.out = args.out or paths.user_runs_dir()
+    group = f"{args.recipe}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    if args.name and len(args.seeds) > 1 and "{seed}" not in args.name:
+        raise ValueError("With --seeds, --name must contain {seed} so each seed gets its own folder.")
+    if args.name and len(keys) > 1 and "{model}" not in args.name:
+        raise ValueError("With --model all, --name must contain {model} so each model gets its own folder.")
+    tasks = []
+    for key in keys:
+        for seed in args.seeds:
+            config = recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+                                   learning_rate=args.lr, seed=seed, device=args.device, train_subset=args.subset,
+                                   validation=args.validation, group=group)
+            check_config(config)
+            if args.name:
+                target = args.out / safe_run_name(args.name.replace("{model}", key).replace("{seed}", str(seed)))
+                if target.exists() and not args.overwrite:
+                    raise ValueError(f"{target} already exists: pass --overwrite to replace it, or choose another "
+                                     "--name.")
+            else:
+                target = new_run_dir(args.out, key, f"{args.recipe}-seed{seed}")
+            tasks.append(RunTask(key, config, target))
+    resolve_device(args.device)
+    data = load_mnist(args.data_dir)  # here, before any task: a missing data set is said once
+    for task in tasks:
+        try:
+            data.check_validation_size(task.config.validation)
+        except ValueError as error:
+            raise ValueError(f"{error} Pass --validation N.") from None
+    prepare_runs_folder(args.out)
+    bar = tqdm(total=len(tasks), desc="seed group", unit="run", dynamic_ncols=True)
+    failed = []
+
+    def save(task: RunTask, fields: dict) -> RunInfo:
+        model = build_model(task.model_key)
+        model.load_state_dict(fields["model"])
+        return save_run_or_rescue(task.target, **{**fields, "model": model}, overwrite=args.overwrite)
+
+    def finished(task: RunTask, outcome) -> None:
+        bar.update()
+        name = f"{MODELS[task.model_key].name} seed {task.config.seed}"
+        if isinstance(outcome, RunInfo):
+            bar.write(f"{name}: test accuracy {100 * outcome.accuracy:.2f}%, {outcome.training_seconds:.0f} s of "
+                      f"training. Saved to {_shown(outcome.path)}")
+        else:
+            failed.append(name)
+            bar.write(f"error: {name} {outcome}", file=sys.stderr)
+
+    try:
+        train_seed_group(tasks, str(data.root), _saving_errors(save), workers=args.workers,
+                         address=args.ray_address, on_finished=finished)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\nInterrupted: the runs still training were cancelled; the finished ones are saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    print(f"Seed group {group}: {len(tasks) - len(failed)} of {len(tasks)} runs saved. Compare them with: "
+          f"python -m mnist_core seeds --runs {_shown(args.out)}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _saving_errors(save):
+    """``save``, with a run that cannot be saved said (its ``RunError`` names where it went) instead of raised."""
+    def guarded(task, fields):
+        try:
+            return save(task, fields)
+        except RunError as error:
+            return f"could not be saved: {error}"
+    return guarded
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -633,6 +727,16 @@ def _bench(args: argparse.Namespace) -> int:
                        log=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_markdown(report))
     return EXIT_OK
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    """``5``: seeds 0 to 4; ``0,3,7``: those seeds."""
+    if "," not in text:
+        return tuple(range(_positive_int(text)))
+    seeds = tuple(dict.fromkeys(_seed(part.strip()) for part in text.split(",") if part.strip()))
+    if not seeds:
+        raise argparse.ArgumentTypeError("name at least one seed")
+    return seeds
 
 
 def _model_keys(text: str) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ class TrainConfig:
     average: float = 0.0  # decay of an exponential moving average of the weights (0: none); it is saved
     label_smoothing: float = 0.0
     seed: int = 0  # 0 to MAX_SEED
+    group: str = ""  # the seed group a run was trained in (train --seeds), e.g. "best-20261203-121000"
     device: str = "auto"  # "auto": CUDA (or Apple MPS) when present, else CPU
     train_subset: int | None = None  # train on this many random training images (None: all of them)
     validation: int = 0  # hold out this many training images (always the same ones) to choose settings on

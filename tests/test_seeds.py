@@ -98,3 +98,41 @@ def test_cli_seeds_json_has_exactly_the_documented_shape(capsys, real_data_root)
     for pair in report["pairs"]:
         assert set(pair) == {"a", "b", "mean_difference", "ci95", "p", "p_holm", "verdict"}
         assert pair["verdict"] in ("b better", "a better", "within seed noise")
+
+
+def test_a_seed_group_trains_on_ray_and_compares(tmp_path, fake_mnist_root, capsys):
+    """Each (model, seed) run is one Ray task on this machine; the driver saves them as they finish."""
+    out = tmp_path / "runs"
+    assert main(["train", "--model", "mlp", "--recipe", "tutorial", "--seeds", "0,3", "--epochs", "1",
+                 "--batch-size", "40", "--workers", "2", "--data-dir", str(fake_mnist_root), "--out", str(out),
+                 "--name", "{model}-s{seed}"]) == 0
+    assert "2 of 2 runs saved" in capsys.readouterr().out
+    runs = find_runs(out)[0]
+    assert sorted(run.path.name for run in runs) == ["mlp-s0", "mlp-s3"]
+    assert sorted(run.config["seed"] for run in runs) == [0, 3] and len({run.config["group"] for run in runs}) == 1
+    assert main(["seeds", "--json", "--runs", str(out), "--data-dir", str(fake_mnist_root)]) == 0
+    (group,) = json.loads(capsys.readouterr().out)["groups"]
+    assert group["seeds"] == [0, 3] and group["sd"] is not None
+
+
+def test_seed_group_arguments_are_checked_before_ray_starts(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--seeds", "0,-1"])
+    assert "argument --seeds" in capsys.readouterr().err
+    assert main(["train", "--model", "mlp", "--seeds", "3", "--name", "same-folder", "--out", str(tmp_path)]) == 1
+    assert "--name must contain {seed}" in capsys.readouterr().err
+    assert main(["train", "--model", "mlp", "--workers", "2", "--out", str(tmp_path)]) == 1
+    assert "go with --seeds" in capsys.readouterr().err
+
+
+def test_a_single_run_never_imports_ray(tmp_path, fake_mnist_root):
+    import subprocess
+    import sys
+
+    code = ("import sys; from mnist_core.cli import main; "
+            f"code = main(['train', '--model', 'mlp', '--recipe', 'tutorial', '--epochs', '1', '--batch-size', '40', "
+            f"'--data-dir', {str(fake_mnist_root)!r}, '--out', {str(tmp_path)!r}]); "
+            "sys.exit(10 + code if 'ray' in sys.modules else code)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

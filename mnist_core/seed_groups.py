@@ -1,0 +1,107 @@
+"""Training seed groups on Ray: each (model, seed) run is one Ray task, on this machine or a cluster.
+
+With no address Ray starts locally and spreads the tasks over this machine's cores, each task
+training on its share of them; with ``$RAY_ADDRESS`` (or ``address``) the same call runs the
+tasks on that cluster, so a user who outgrows one machine adds machines, not code. The driver
+saves each run as it finishes (atomically, as every run is saved); an interrupt cancels the
+tasks still running and keeps the finished runs. A single run never starts Ray.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .jobs import available_cores
+from .recipes import TrainConfig
+
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run of a seed group: a model, its settings (with the seed) and the folder to save it in."""
+
+    model_key: str
+    config: TrainConfig
+    target: Path
+
+
+def train_run(model_key: str, config: dict, data_dir: str | None, threads: int) -> dict:
+    """The Ray task: train one run in a worker process and return what :func:`~mnist_core.runs.save_run`
+    stores of it (the weights as tensors), or ``{"diverged_at": epoch}``."""
+    import torch
+
+    from .data import load_mnist
+    from .models import load_user_models
+    from .training import train_model
+
+    torch.set_num_threads(threads)
+    load_user_models()  # the operator's models, as on the driver ($MNIST_MODELS travels with the job)
+    data = load_mnist(data_dir, download=False)
+    result = train_model(model_key, data, TrainConfig.from_dict(config))
+    if result.diverged_at is not None:
+        return {"diverged_at": result.diverged_at}
+    fields = result.run_fields()
+    fields["model"] = {name: tensor.detach().cpu() for name, tensor in result.model.state_dict().items()}
+    return fields
+
+
+def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Callable[[RunTask, dict], object],
+                     workers: int | None = None, address: str | None = None,
+                     on_finished: Callable[[RunTask, object], None] = lambda task, outcome: None) -> None:
+    """Train ``tasks`` as Ray tasks, at most ``workers`` at once (default: one per core of the
+    cluster), and call ``save(task, fields)`` for each as it finishes; ``on_finished(task, outcome)``
+    then gets what ``save`` returned, or an error message.
+
+    Raises:
+        KeyboardInterrupt: after cancelling the tasks still running; the finished runs are saved.
+    """
+    import ray
+
+    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+    package = str(Path(__file__).resolve().parent)
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"py_modules": [package],
+                              "env_vars": {key: value for key, value in os.environ.items()
+                                           if key.startswith("MNIST_")}},
+                 **({} if address else {"num_cpus": available_cores()}))
+    try:
+        cores = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        workers = max(1, min(workers or cores, len(tasks)))
+        threads = max(1, cores // workers)  # each task its share of the cores, so tasks do not fight
+        remote = ray.remote(num_cpus=threads, max_retries=0)(train_run)
+        waiting, running = list(tasks), {}
+        try:
+            while waiting or running:
+                while waiting and len(running) < workers:
+                    task = waiting.pop(0)
+                    running[remote.remote(task.model_key, task.config.to_dict(), data_dir, threads)] = task
+                (done,), _ = ray.wait(list(running), num_returns=1)
+                task = running.pop(done)
+                try:
+                    fields = ray.get(done)
+                except ray.exceptions.RayError as error:
+                    on_finished(task, f"training failed: {_cause(error)}")
+                    continue
+                if "diverged_at" in fields:
+                    on_finished(task, f"diverged in epoch {fields['diverged_at']} (the loss became NaN or "
+                                      "infinite); nothing was saved. Try a lower --lr.")
+                    continue
+                on_finished(task, save(task, fields))
+        except KeyboardInterrupt:
+            for reference in running:
+                ray.cancel(reference, force=True)
+            raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _cause(error: Exception) -> str:
+    cause = getattr(error, "cause", None)
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(error).splitlines()[0]
