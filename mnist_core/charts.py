@@ -298,6 +298,41 @@ def enlarge(figure: go.Figure, factor: float) -> go.Figure:
     return figure
 
 
+def seed_strip_chart(groups: Sequence) -> go.Figure:
+    """Each seed group (:class:`mnist_core.seeds.SeedGroup`) as its seeds' test accuracies (%), one dot
+    per seed, and their mean ± sd as a bar with whiskers beside them; a diamond for the ensemble.
+
+    A dot plot, not bars: the differences are tenths of a point, and a bar's length from a cut-off
+    axis would exaggerate them (the axis is labelled, and spans the dots)."""
+    figure = go.Figure()
+    for index, group in enumerate(groups):
+        spec = MODELS[group.model]
+        values = [100 * accuracy for accuracy in group.accuracies]
+        figure.add_trace(go.Scatter(
+            x=[index - 0.12] * len(values), y=values, mode="markers", name=spec.name, showlegend=False,
+            marker={"color": spec.color, "size": 11, "opacity": 0.8, "line": {"width": 1, "color": "#FFFFFF"}},
+            customdata=group.seeds, hovertemplate=f"{spec.name}, seed %{{customdata}}: %{{y:.2f}}%<extra></extra>",
+        ))
+        spread = 100 * group.sd if group.sd is not None else 0
+        figure.add_trace(go.Scatter(
+            x=[index + 0.12], y=[100 * group.mean], mode="markers", showlegend=False,
+            marker={"color": spec.color, "size": 14, "symbol": "line-ew-open", "line": {"width": 4}},
+            error_y={"type": "data", "array": [spread], "color": spec.color, "thickness": 2, "width": 8},
+            hovertemplate=f"{spec.name}: mean %{{y:.2f}}% ± {spread:.2f} over {len(values)} seed(s)<extra></extra>",
+        ))
+        if group.ensemble_accuracy is not None:
+            figure.add_trace(go.Scatter(
+                x=[index + 0.3], y=[100 * group.ensemble_accuracy], mode="markers", showlegend=False,
+                marker={"color": spec.color, "size": 13, "symbol": "diamond"},
+                hovertemplate=f"{spec.name}: the {len(values)} seeds averaged, %{{y:.2f}}%<extra></extra>",
+            ))
+    figure.update_layout(yaxis_title="test accuracy (%)", height=360)
+    figure.update_xaxes(tickvals=list(range(len(groups))), ticktext=[plain(MODELS[g.model].name) for g in groups],
+                        range=[-0.6, len(groups) - 0.4])
+    figure.update_yaxes(tickformat=".1f")
+    return style(figure)
+
+
 def plain(text: str) -> str:
     """``text`` for a Plotly label: Plotly reads a few HTML tags in labels; show them as text."""
     return html.escape(str(text), quote=False)

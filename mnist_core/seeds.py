@@ -96,6 +96,49 @@ class GroupComparison:
         return f"{head} (95 % CI {_points(low)} to {_points(high)}) across {seeds} — {verdict}"
 
 
+def seed_ranking_sentence(groups: Sequence[SeedGroup], pairs: Sequence[GroupComparison]) -> str:
+    """The ranking in words, from the seed groups and their tests, e.g. "LeNet-5 and CNN are level within
+    seed noise; both beat MLP (5 seeds each)". One run each says that it cannot rank architectures."""
+    if not groups:
+        return ""
+    seeds = _seed_counts(groups)
+    if all(len(group.runs) < 2 for group in groups):
+        return ("Each model here is one training run: a single run cannot separate the architecture from the "
+                "luck of its seed. Train seed groups to rank them: python -m mnist_core train --seeds 5.")
+    verdicts = {(pair.a.model, pair.b.model): pair for pair in pairs}
+
+    def beats(winner: SeedGroup, loser: SeedGroup) -> bool:
+        pair = verdicts.get((winner.model, loser.model)) or verdicts.get((loser.model, winner.model))
+        return pair is not None and pair.verdict != WITHIN_NOISE and (
+            pair.b is winner if pair.verdict == B_BETTER else pair.a is winner)
+
+    ranked = sorted(groups, key=lambda group: group.mean, reverse=True)
+    leaders = [ranked[0], *(group for group in ranked[1:] if not beats(ranked[0], group))]
+    rest = [group for group in ranked if group not in leaders]
+    names = [group.name for group in leaders]
+    if len(leaders) == 1:
+        head = f"{names[0]} leads"
+    else:
+        head = f"{_join(names)} are level within seed noise"
+    if rest:
+        who = names[0] if len(leaders) == 1 else "both" if len(leaders) == 2 else "all of them"
+        if all(beats(leader, group) for leader in leaders for group in rest):
+            head += f"; {who} beat{'s' if len(leaders) == 1 else ''} {_join([g.name for g in rest])}"
+        else:
+            head += f"; {names[0]} beats {_join([g.name for g in rest if beats(ranked[0], g)])}"
+    return f"{head} ({seeds}; Welch's t-test on the seeds' test accuracies, Holm-corrected)."
+
+
+def _seed_counts(groups: Sequence[SeedGroup]) -> str:
+    counts = sorted({len(group.runs) for group in groups})
+    return (f"{counts[0]} seed{'s' if counts[0] != 1 else ''} each" if len(counts) == 1
+            else f"{counts[0]}–{counts[-1]} seeds")
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def run_seed(run: RunInfo) -> int:
     return int(run.config.get("seed", 0))
 

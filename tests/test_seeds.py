@@ -13,7 +13,7 @@ from mnist_core.cli import main
 from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import build_model
 from mnist_core.runs import find_runs, save_run
-from mnist_core.seeds import compare_groups, group_runs, holm, with_ensembles
+from mnist_core.seeds import compare_groups, group_runs, holm, seed_ranking_sentence, with_ensembles
 from tests.support import PROJECT_ROOT
 
 
@@ -136,3 +136,43 @@ def test_a_single_run_never_imports_ray(tmp_path, fake_mnist_root):
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_ranking_sentence_rests_on_the_groups(tmp_path):
+    for seed, (mlp, cnn, lenet) in enumerate([(0.980, 0.9910, 0.9915), (0.981, 0.9920, 0.9905),
+                                              (0.979, 0.9915, 0.9920), (0.980, 0.9905, 0.9910)]):
+        run_with_accuracy(tmp_path, "mlp", seed, mlp)
+        run_with_accuracy(tmp_path, "cnn", seed, cnn)
+        run_with_accuracy(tmp_path, "lenet5", seed, lenet)
+    groups = group_runs(find_runs(tmp_path)[0])
+    sentence = seed_ranking_sentence(groups, compare_groups(groups))
+    assert sentence.startswith(("CNN and LeNet-5 are level", "LeNet-5 and CNN are level"))  # means equal to 1e-16
+    assert "within seed noise; both beat MLP (4 seeds each;" in sentence
+    single = group_runs([run_with_accuracy(tmp_path / "one", key, 0, 0.99) for key in ("mlp", "cnn")])
+    assert "a single run cannot separate the architecture" in seed_ranking_sentence(single, compare_groups(single))
+
+
+def test_the_strip_chart_shows_every_seed_and_the_mean(tmp_path):
+    from mnist_core.charts import seed_strip_chart
+
+    for seed, accuracy in enumerate((0.990, 0.992, 0.991)):
+        run_with_accuracy(tmp_path, "cnn", seed, accuracy)
+    figure = seed_strip_chart(group_runs(find_runs(tmp_path)[0]))
+    dots, mean = figure.data[0], figure.data[1]
+    assert list(dots.y) == pytest.approx([99.0, 99.2, 99.1]) and list(dots.customdata) == [0, 1, 2]
+    assert mean.y[0] == pytest.approx(99.1) and mean.error_y.array[0] == pytest.approx(0.1)
+    assert figure.layout.yaxis.title.text == "test accuracy (%)"
+
+
+@pytest.mark.usefixtures("navigation_mode")
+def test_the_overview_ranks_architectures_from_seed_groups(user_runs):
+    from tests.support.apptest import open_page, texts
+
+    before = open_page("pages/overview.py")
+    assert "a single run cannot separate the architecture" in texts(before)
+    for seed in range(1, 4):
+        for key, accuracy in (("mlp", 0.981), ("cnn", 0.9925), ("lenet5", 0.9935)):
+            run_with_accuracy(user_runs, key, seed, accuracy + seed / 10_000)
+    at = open_page("pages/overview.py")
+    assert not at.exception and "4 seeds each" in texts(at)
+    assert any(chart.key == "overview.seeds" for chart in at.get("plotly_chart"))
