@@ -10,6 +10,7 @@ over a second to import, and the app's first page should not wait for it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,16 +87,43 @@ def difference_matrix(confusion_a: np.ndarray, confusion_b: np.ndarray) -> np.nd
     return np.asarray(confusion_b, dtype=np.int64) - np.asarray(confusion_a, dtype=np.int64)
 
 
-def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison) -> str:
-    """One plain sentence: who makes fewer mistakes, by how many, and whether that is more than chance."""
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the smallest times m, the next times
+    m − 1, and so on, never below the one before and at most 1."""
+    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def holm_for_pair(truth: np.ndarray, predictions: Sequence[np.ndarray], a: int, b: int) -> tuple[float, int]:
+    """Runs ``a`` and ``b``'s McNemar p after Holm's correction over every pair of ``predictions``
+    (the runs chosen together), and how many pairs that is."""
+    pairs = [(i, j) for i in range(len(predictions)) for j in range(i + 1, len(predictions))]
+    adjusted = holm([compare_predictions(truth, predictions[i], predictions[j]).mcnemar_p for i, j in pairs])
+    return adjusted[pairs.index((min(a, b), max(a, b)))], len(pairs)
+
+
+def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison,
+                          adjusted: tuple[float, int] | None = None) -> str:
+    """One plain sentence: who makes fewer mistakes, by how many, and whether that is more than chance.
+
+    ``adjusted``: (Holm-adjusted p, number of pairs) when this pair is one of several tested
+    together (three runs make three pairs); the verdict then rests on the adjusted p."""
     fewer = comparison.a_errors - comparison.b_errors
     if fewer == 0:
         lead = f"{name_a} and {name_b} make the same number of mistakes ({comparison.a_errors})"
     else:
         better, worse = (name_b, name_a) if fewer > 0 else (name_a, name_b)
         lead = f"{better} makes {abs(fewer)} fewer mistake{'s' if abs(fewer) != 1 else ''} than {worse}"
-    verdict = "a significant difference" if comparison.significant else "not a significant difference"
-    return (f"{lead} on {comparison.images:,} test images: {verdict} (McNemar p = {format_p(comparison.mcnemar_p)}; "
+    p = comparison.mcnemar_p if adjusted is None else adjusted[0]
+    verdict = "a significant difference" if p < SIGNIFICANCE_LEVEL else "not a significant difference"
+    tested = (f"McNemar p = {format_p(comparison.mcnemar_p)}" if adjusted is None else
+              f"McNemar p = {format_p(comparison.mcnemar_p)}, {format_p(adjusted[0])} after Holm's correction for "
+              f"the {adjusted[1]} pairs of the chosen runs")
+    return (f"{lead} on {comparison.images:,} test images: {verdict} ({tested}; "
             f"they disagree on {comparison.only_a_right + comparison.only_b_right} images).")
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .comparison import SIGNIFICANCE_LEVEL
+from .comparison import SIGNIFICANCE_LEVEL, holm
 from .models import MODELS
 from .runs import RunInfo
 
@@ -180,17 +180,6 @@ def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:
     adjusted = iter(holm(raw))
     return [GroupComparison(a, b, difference, ci, p, next(adjusted) if p is not None else None)
             for a, b, difference, ci, p in pairs]
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the order given: the smallest times m, the next times
-    m − 1, and so on, never below the one before and at most 1."""
-    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
-    adjusted, running = [0.0] * len(p_values), 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def with_ensembles(groups: Sequence[SeedGroup], probabilities: Callable[[RunInfo], np.ndarray],

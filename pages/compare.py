@@ -13,6 +13,7 @@ from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
 from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import all_runs, path_key, run_label, selected_runs, short_label
+from pages.shared.seed_view import show_seed_groups
 
 ensure_frame()
 st.title("Compare runs")
@@ -30,6 +31,10 @@ if not chosen_paths:
     st.stop()
 chosen = [by_path[path] for path in chosen_paths]
 labels = {str(run.path): short_label(run) for run in chosen}
+
+# --- Across seeds: a difference between architectures (not between two trained networks) -------
+st.subheader("Across seeds: architecture or luck?")
+show_seed_groups(chosen, key="compare", chart=False, table=True)
 
 # --- Is the difference real? Where do runs differ? (needs each run's answers on the test set) --
 data, data_message = mnist_or_none()

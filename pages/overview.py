@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.charts import seed_strip_chart
 from mnist_core.comparison import (
     Standing,
     accuracy_interval,
@@ -15,12 +14,12 @@ from mnist_core.comparison import (
 )
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError
-from mnist_core.seeds import compare_groups, group_runs, seed_ranking_sentence
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
-from pages.shared.presenter import for_the_room, show_table
-from pages.shared.run_choice import all_runs, require_runs
+from pages.shared.presenter import show_table
+from pages.shared.run_choice import require_runs
+from pages.shared.seed_view import show_seed_groups
 
 ensure_frame()
 st.title("MNIST model comparison")
@@ -102,14 +101,7 @@ except RunError as error:  # the weights turned out damaged: the stored numbers 
 
 # One run of each model cannot separate the architecture from the luck of its seed: the groups can.
 st.subheader("Architecture or luck?")
-in_use = {(run.model_key, run.recipe) for run in runs.values()}
-groups = [group for group in group_runs(all_runs()[0]) if (group.model, group.recipe) in in_use]
-st.markdown(seed_ranking_sentence(groups, compare_groups(groups)))
-if any(len(group.runs) > 1 for group in groups):
-    st.plotly_chart(for_the_room(seed_strip_chart(groups)), width="stretch", config={"displayModeBar": False},
-                    key="overview.seeds")
-    st.caption("Each dot is one seed of the same recipe; the bar is their mean ± sd. The runs every page uses "
-               "are seed 0. `python -m mnist_core seeds` adds each group's ensemble (its seeds averaged).")
+show_seed_groups(list(runs.values()), key="overview")
 
 st.subheader("MNIST test digits")
 if data is None:

@@ -50,8 +50,9 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     # B − A, curves, three confusion matrices, per-class bars
     assert len(at.get("plotly_chart")) == 6
     assert "McNemar p =" in texts(at) and "Only A right" in [m.label for m in at.metric]
-    table = at.dataframe[0].value
+    table = next(frame.value for frame in at.dataframe if "Run" in frame.value)  # after "Across seeds"
     assert list(table["Run"]) == ["MLP", "CNN", "LeNet-5"] and "Without doubtful labels (%)" in table
+    assert "Holm's correction for the 3 pairs of the chosen runs" in texts(at)  # three runs, three pairs
     # Two filters count every chosen run, and say so (under "Only A right" they read as A and B's).
     for kind, caption in (("A right, B wrong", "A right, B wrong"), ("B right, A wrong", "B right, A wrong"),
                           ("all wrong", "all 3 runs wrong"), ("only one right", "only one of the 3 runs right")):

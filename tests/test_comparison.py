@@ -138,3 +138,21 @@ def test_ranking_sentence_says_level_when_the_errors_are_equal_and_notes_a_large
     assert ranking_sentence(larger).endswith("0.10 points ahead of LeNet-5, with 15x more parameters.")
     alike = [Standing("MLP", 99.30, 70, 623_290), Standing("CNN", 99.20, 80, 934_798)]
     assert ranking_sentence(alike) == "**MLP** is the most accurate at **99.30%**, 0.10 points ahead of CNN."
+
+
+def test_with_three_runs_a_pairs_verdict_is_holm_corrected():
+    """McNemar p = 0.04 beside three runs is three tests: 0.04 alone would be called significant."""
+    from mnist_core.comparison import holm_for_pair
+
+    truth = np.zeros(1000, dtype=int)
+    a = truth.copy()
+    b = truth.copy()
+    b[:20] = 1  # b wrong on 20 images a gets right: McNemar p ~ 2e-6
+    c = truth.copy()
+    c[:5] = 1
+    adjusted, pairs = holm_for_pair(truth, [a, b, c], 0, 2)
+    alone = compare_predictions(truth, a, c)
+    assert pairs == 3 and adjusted >= alone.mcnemar_p
+    sentence = significance_sentence("A", "C", alone, (adjusted, pairs))
+    assert "after Holm's correction for the 3 pairs of the chosen runs" in sentence
+    assert "not a significant difference" in sentence  # 5 discordant images: p 0.06 alone, more after Holm

@@ -165,9 +165,15 @@ def test_the_strip_chart_shows_every_seed_and_the_mean(tmp_path):
 
 
 @pytest.mark.usefixtures("navigation_mode")
-def test_the_overview_ranks_architectures_from_seed_groups(user_runs):
+def test_the_overview_ranks_architectures_from_seed_groups(user_runs, tmp_path, monkeypatch):
+    import shutil
+
     from tests.support.apptest import open_page, texts
 
+    checkpoints = tmp_path / "checkpoints"  # seed 0 of each model alone
+    for key in ("mlp", "cnn", "lenet5"):
+        shutil.copytree(PROJECT_ROOT / "checkpoints" / key, checkpoints / key)
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(checkpoints))
     before = open_page("pages/overview.py")
     assert "a single run cannot separate the architecture" in texts(before)
     for seed in range(1, 4):

@@ -14,6 +14,7 @@ from mnist_core.comparison import (
     accuracy_interval,
     compare_predictions,
     difference_matrix,
+    holm_for_pair,
     significance_sentence,
 )
 from mnist_core.data import normalize
@@ -86,7 +87,11 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
                                  key="compare.b")
     a, b = answers[a_index], answers[b_index]
     paired = compare_predictions(truth, a.predictions, b.predictions)
-    st.markdown(significance_sentence(f"**A** ({literal(a.label)})", f"**B** ({literal(b.label)})", paired))
+    # With more than two runs chosen, several pairs are tested at once: the verdict is Holm-corrected.
+    adjusted = (holm_for_pair(truth, [run.predictions for run in answers], a_index, b_index)
+                if len(answers) > 2 and a_index != b_index else None)
+    st.markdown(significance_sentence(f"**A** ({literal(a.label)})", f"**B** ({literal(b.label)})", paired,
+                                      adjusted))
     counts = {"Both right": paired.both_right, "Only A right": paired.only_a_right,
               "Only B right": paired.only_b_right, "Both wrong": paired.both_wrong}
     for column, (label, value) in zip(st.columns(4), counts.items()):
