@@ -88,8 +88,12 @@ class GroupComparison:
                  else f"{len(self.b.runs)} and {len(self.a.runs)} seeds")
         head = f"{self.b.name} vs {self.a.name}: {_points(self.mean_difference)} points"
         if self.ci95 is None:
-            return (f"{head} from one run of {'each' if len(self.a.runs) == len(self.b.runs) else 'one'}: a single "
-                    "run cannot separate the architecture from the luck of its seed")
+            single = [group.name for group in (self.b, self.a) if len(group.runs) < 2]
+            if not single:  # seeds that all scored the same: nothing to test
+                return f"{head} across {seeds}, every seed of each scoring the same — within seed noise"
+            which = "each" if len(single) == 2 else single[0]
+            return (f"{head} from one run of {which}: a single run cannot separate the architecture from the luck "
+                    "of its seed")
         low, high = self.ci95
         verdict = {B_BETTER: f"{self.b.name} is better", A_BETTER: f"{self.a.name} is better",
                    WITHIN_NOISE: "within seed noise"}[self.verdict]
