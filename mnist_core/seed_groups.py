@@ -10,6 +10,8 @@ tasks still running and keeps the finished runs. A single run never starts Ray.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +64,17 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     import ray
 
     address = address or os.environ.get(RAY_ADDRESS_ENV) or None
-    package = str(Path(__file__).resolve().parent)
+    if address:
+        check_reachable(address)
+    package = sys.modules[__package__]  # this library travels to the workers (Ray zips a module's folder)
     started_here = not ray.is_initialized()
     if started_here:
+        # On this machine alone Ray listens on the loopback address, not the network's.
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"py_modules": [package],
                               "env_vars": {key: value for key, value in os.environ.items()
                                            if key.startswith("MNIST_")}},
-                 **({} if address else {"num_cpus": available_cores()}))
+                 **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
     try:
         cores = max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers or cores, len(tasks)))
@@ -100,6 +105,24 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     finally:
         if started_here:
             ray.shutdown()
+
+
+def check_reachable(address: str, seconds: float = 10) -> None:
+    """Refuse at once a cluster address that nothing answers at (Ray itself would wait minutes).
+
+    Raises:
+        ValueError: naming the address and what to do.
+    """
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            return
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(f"Cannot reach the Ray cluster at {address} ({reason}): start it there with "
+                         f"`ray start --head`, or unset {RAY_ADDRESS_ENV} to train on this machine's cores.") from None
 
 
 def _cause(error: Exception) -> str:

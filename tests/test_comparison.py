@@ -116,9 +116,10 @@ def test_compare_agrees_with_evaluate_on_the_shipped_runs(capsys, real_data_root
     assert main(["compare", "checkpoints/cnn", "checkpoints/lenet5", "--json", "--data-dir", str(real_data_root)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert main(["evaluate", "--json", "--data-dir", str(real_data_root)]) == 0
-    evaluated = {row["model"]: row["accuracy"] for row in json.loads(capsys.readouterr().out)["models"]}
-    assert report["a"]["accuracy"] == evaluated["cnn"] and report["b"]["accuracy"] == evaluated["lenet5"]
-    assert report["a"]["errors"] == round((1 - evaluated["cnn"]) * 10_000)
+    evaluated = {row["run"]: row["accuracy"] for row in json.loads(capsys.readouterr().out)["models"]}
+    assert report["a"]["accuracy"] == evaluated["checkpoints/cnn"]  # seed 0 (the folder holds seeds 1-4 too)
+    assert report["b"]["accuracy"] == evaluated["checkpoints/lenet5"]
+    assert report["a"]["errors"] == round((1 - evaluated["checkpoints/cnn"]) * 10_000)
     assert sum(report[k] for k in ("both_right", "only_a_right", "only_b_right", "both_wrong")) == 10_000
 
 

@@ -182,3 +182,15 @@ def test_the_overview_ranks_architectures_from_seed_groups(user_runs, tmp_path, 
     at = open_page("pages/overview.py")
     assert not at.exception and "4 seeds each" in texts(at)
     assert any(chart.key == "overview.seeds" for chart in at.get("plotly_chart"))
+
+
+def test_an_unreachable_cluster_is_one_clear_message_at_once(tmp_path, fake_mnist_root, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # nothing listens on port 1
+    started = time.monotonic()
+    assert main(["train", "--model", "mlp", "--seeds", "2", "--epochs", "1", "--recipe", "tutorial",
+                 "--data-dir", str(fake_mnist_root), "--out", str(tmp_path / "runs")]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot reach the Ray cluster at 127.0.0.1:1" in err and "ray start --head" in err
+    assert time.monotonic() - started < 30 and find_runs(tmp_path / "runs") == ([], [])  # nothing half-saved
