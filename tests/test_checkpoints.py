@@ -38,3 +38,22 @@ def test_all_three_read_real_test_digits(real_mnist):
     images, labels = real_mnist.test_images[:500], real_mnist.test_labels[:500].numpy()
     for key, probabilities in models.predict_batch(normalize(images)).items():
         assert (probabilities.argmax(axis=1) == labels).mean() > 0.97, key
+
+
+SEEDS = sorted(path.name for path in CHECKPOINTS.glob("*-seed*"))
+
+
+def test_five_seeds_of_each_compared_model_ship():
+    assert SEEDS == [f"{key}-seed{seed}" for key in ("cnn", "lenet5", "mlp") for seed in (1, 2, 3, 4)]
+    assert sum(path.stat().st_size for path in CHECKPOINTS.rglob("*") if path.is_file()) < 40e6
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_each_shipped_seed_is_its_recipe_and_reproduces_its_accuracy(real_mnist, name):
+    run = read_run(CHECKPOINTS / name)
+    seed0 = read_run(CHECKPOINTS / run.model_key)
+    assert name == f"{run.model_key}-seed{run.config['seed']}" and run.recipe == "best"
+    assert {k: v for k, v in run.config.items() if k not in ("seed", "group")} == {
+        k: v for k, v in seed0.config.items() if k not in ("seed", "group")}  # only the seed differs
+    result = evaluate(load_model(run), real_mnist.test_images, real_mnist.test_labels)
+    assert result.accuracy == pytest.approx(run.accuracy, abs=0.0005)
