@@ -93,7 +93,7 @@ class GroupComparison:
                 return f"{head} across {seeds}, every seed of each scoring the same — within seed noise"
             which = "each" if len(single) == 2 else single[0]
             return (f"{head} from one run of {which}: a single run cannot separate the architecture from the luck "
-                    "of its seed")
+                    "of its seed (a verdict needs at least 2 seeds of each)")
         low, high = self.ci95
         verdict = {B_BETTER: f"{self.b.name} is better", A_BETTER: f"{self.a.name} is better",
                    WITHIN_NOISE: "within seed noise"}[self.verdict]

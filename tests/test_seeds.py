@@ -77,6 +77,7 @@ def test_a_single_run_cannot_separate_architecture_from_luck(tmp_path):
     (pair,) = compare_groups(group_runs(find_runs(tmp_path)[0]))
     assert pair.p is None and pair.ci95 is None and pair.verdict == "within seed noise"
     assert "a single run cannot separate the architecture from the luck of its seed" in pair.sentence()
+    assert "a verdict needs at least 2 seeds of each" in pair.sentence()
 
 
 def test_an_ensemble_averages_its_seeds_probabilities(tmp_path):
