@@ -309,13 +309,15 @@ def seed_strip_chart(groups: Sequence) -> go.Figure:
         spec = MODELS[group.model]
         values = [100 * accuracy for accuracy in group.accuracies]
         figure.add_trace(go.Scatter(
-            x=[index - 0.12] * len(values), y=values, mode="markers", name=spec.name, showlegend=False,
+            # Side by side in seed order, so that two seeds a hundredth apart do not hide each other.
+            x=[index - 0.2 + 0.04 * position for position in range(len(values))], y=values, mode="markers",
+            name=spec.name, showlegend=False,
             marker={"color": spec.color, "size": 11, "opacity": 0.8, "line": {"width": 1, "color": "#FFFFFF"}},
             customdata=group.seeds, hovertemplate=f"{spec.name}, seed %{{customdata}}: %{{y:.2f}}%<extra></extra>",
         ))
         spread = 100 * group.sd if group.sd is not None else 0
         figure.add_trace(go.Scatter(
-            x=[index + 0.12], y=[100 * group.mean], mode="markers", showlegend=False,
+            x=[index + 0.15], y=[100 * group.mean], mode="markers", showlegend=False,
             marker={"color": spec.color, "size": 14, "symbol": "line-ew-open", "line": {"width": 4}},
             error_y={"type": "data", "array": [spread], "color": spec.color, "thickness": 2, "width": 8},
             hovertemplate=f"{spec.name}: mean %{{y:.2f}}% ± {spread:.2f} over {len(values)} seed(s)<extra></extra>",
