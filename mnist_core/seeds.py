@@ -12,6 +12,7 @@ ensemble: the cheapest accuracy there is.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from .comparison import SIGNIFICANCE_LEVEL, holm
 from .models import MODELS
+from .recipes import TrainConfig
 from .runs import RunInfo
 
 B_BETTER, A_BETTER, WITHIN_NOISE = "b better", "a better", "within seed noise"
@@ -27,12 +29,21 @@ B_BETTER, A_BETTER, WITHIN_NOISE = "b better", "a better", "within seed noise"
 
 @dataclass(frozen=True)
 class SeedGroup:
-    """The runs of one model and recipe, one per seed, in seed order."""
+    """The runs of one model and settings, one per seed, in seed order."""
 
     model: str
     recipe: str
     runs: tuple[RunInfo, ...]
     ensemble_accuracy: float | None = None  # the seeds' mean softmax on the test images; None until measured
+
+    @property
+    def settings(self) -> str:
+        """What every run of the group shares: its training settings but the seed (:func:`settings_key`)."""
+        return settings_key(self.runs[0])
+
+    def holds(self, run: RunInfo) -> bool:
+        """Whether ``run`` is one of this group's seeds (same model and settings)."""
+        return run.model_key == self.model and settings_key(run) == self.settings
 
     @property
     def name(self) -> str:
@@ -147,18 +158,33 @@ def run_seed(run: RunInfo) -> int:
     return int(run.config.get("seed", 0))
 
 
-def group_runs(runs: Iterable[RunInfo]) -> list[SeedGroup]:
-    """The runs as seed groups (model and recipe), in the registry's order, each by seed.
+# Settings that do not change what a run learns, or that name the group itself.
+_NOT_SETTINGS = ("seed", "group", "device")
 
-    Two runs of one group with the same seed are one seed twice: the newer is kept.
+
+def settings_key(run: RunInfo) -> str:
+    """A run's training settings but its seed, as text: runs with the same key (and model) differ only
+    in their seed. Settings a run file predates read as their defaults."""
+    config = TrainConfig.from_dict(run.config).to_dict()
+    return json.dumps({key: value for key, value in config.items() if key not in _NOT_SETTINGS}, sort_keys=True)
+
+
+def group_runs(runs: Iterable[RunInfo]) -> list[SeedGroup]:
+    """The runs as seed groups (model and settings but the seed), in the registry's order, then by
+    recipe; each group's runs by seed.
+
+    A run of the same recipe with other settings (fewer epochs, a subset) is another group: it would
+    not be a seed of this one. Two runs of one group with the same seed are one seed twice: the
+    newer is kept.
     """
-    by_group: dict[tuple[str, str], dict[int, RunInfo]] = {}
+    by_group: dict[tuple[str, str, str], dict[int, RunInfo]] = {}
     for run in sorted(runs, key=lambda run: (run.created, str(run.path))):
-        by_group.setdefault((run.model_key, run.recipe), {})[run_seed(run)] = run
+        by_group.setdefault((run.model_key, run.recipe, settings_key(run)), {})[run_seed(run)] = run
     order = list(MODELS)
+    ordered = sorted(by_group.items(), key=lambda item: (order.index(item[0][0]), item[0][1],
+                                                         -len(item[1])))  # of one recipe, the largest first
     return [SeedGroup(model, recipe, tuple(seeded[seed] for seed in sorted(seeded)))
-            for (model, recipe), seeded in sorted(by_group.items(),
-                                                   key=lambda item: (order.index(item[0][0]), item[0][1]))]
+            for (model, recipe, _), seeded in ordered]
 
 
 def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:

@@ -28,7 +28,15 @@ from pages.shared.markdown import literal
 from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, sweep_my_drawing
 from pages.shared.presenter import presenting
 from pages.shared.pytorch_preload import import_pytorch_soon
-from pages.shared.run_choice import all_runs, remember_choice, require_runs, run_label
+from pages.shared.run_choice import (
+    ENSEMBLE,
+    all_runs,
+    ensembles_in_use,
+    remember_choice,
+    require_runs,
+    run_label,
+    seed_group_of,
+)
 from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
@@ -60,7 +68,8 @@ def choose_run(key: str) -> None:
 
 def model_chooser() -> None:
     """Which run each model uses: chosen here, it holds on every page (Compare and Robustness point here).
-    A model not shown by default takes part once a run of it is chosen."""
+    A model not shown by default takes part once a run of it is chosen. "Ensemble of N seeds" answers
+    here with the seed group of the run in use (the other pages use that run)."""
     with st.expander("Models in use", expanded=False):
         available = all_runs()[0]
         trained = [key for key in MODELS if any(run.model_key == key for run in available)]
@@ -68,15 +77,27 @@ def model_chooser() -> None:
             labels = {str(run.path): run_label(run) for run in available if run.model_key == key}
             if not MODELS[key].shown_by_default:
                 labels = {NOT_SHOWN: "not shown", **labels}
-            current = str(runs[key].path) if key in runs else NOT_SHOWN
+            group = seed_group_of(runs[key]) if key in runs else None
+            if group is not None and len(group.runs) > 1:
+                labels[ENSEMBLE] = f"{MODELS[key].name} · ensemble of {len(group.runs)} seeds"
+            current = ENSEMBLE if key in ensembles else str(runs[key].path) if key in runs else NOT_SHOWN
             with column:
                 st.selectbox(
                     MODELS[key].name, list(labels), index=list(labels).index(current),
                     format_func=labels.get, key=f"draw.run.{key}", on_change=choose_run, args=(key,),
                 )
+        if ensembles:
+            st.caption("An ensemble answers with the mean of its seeds' probabilities: here only; the other pages "
+                       "use its seed 0. Each seed is the same recipe trained from another random start.")
+
+
+def model_name(key: str) -> str:
+    """A model as its answer is titled: "CNN", or "CNN × 5 seeds" when its seeds answer together."""
+    return MODELS[key].name + (f" × {len(ensembles[key].runs)} seeds" if key in ensembles else "")
 
 
 runs = require_runs()
+ensembles = ensembles_in_use(runs)
 if not present:
     model_chooser()
 
@@ -98,7 +119,7 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
     if nudged:
         digit = prepared_from_pixels(nudge(digit.pixels, **nudges))
     try:
-        models = model_set_for(runs)
+        models = model_set_for(runs, ensembles)
     except RunError as error:
         report_run_error(error)
         return None
@@ -118,7 +139,7 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         if agreed is not None:
             verdict.success(f"All {len(predictions)} models agree: **{agreed}**")
         else:
-            answers = ", ".join(f"{MODELS[k].name} {p.digit}" for k, p in predictions.items())
+            answers = ", ".join(f"{model_name(k)} {p.digit}" for k, p in predictions.items())
             verdict.warning(f"The models disagree: {answers}")
         if drawn_small:  # on a projector, beside the canvas, only the advice fits
             verdict.info("Small for the pen: draw it larger." if compact else DRAWN_SMALL[source],
@@ -128,8 +149,10 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         # The key gives the answer its model's colour; it names the source too, as the Draw tab's
         # answers stay on the page while another tab shows its own.
         with column, st.container(key=f"answer_{key}_{source}"):
-            st.metric(MODELS[key].name, prediction.digit, border=True,
-                      help=f"{100 * prediction.confidence:.1f}% sure — {literal(runs[key].run_id)}")
+            used = (f"the mean of {len(ensembles[key].runs)} seeds' probabilities" if key in ensembles
+                    else literal(runs[key].run_id))
+            st.metric(model_name(key), prediction.digit, border=True,
+                      help=f"{100 * prediction.confidence:.1f}% sure — {used}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
     figure = probability_chart({key: p.probabilities for key, p in predictions.items()},
                                height=250 if present else 300, top_margin=40, font_size=20 if present else None)
@@ -158,10 +181,10 @@ def drawing_area() -> None:
         else:
             digit = show_predictions(image, "canvas", nudges, beside)
             if digit is not None:
-                label_buttons(image, runs)
+                label_buttons(image, runs, ensembles)
     if digit is not None:
-        why_panel(digit.tensor, digit.pixels, runs, "draw")
-        sweep_my_drawing(digit, model_set_for(runs))
+        why_panel(digit.tensor, digit.pixels, runs, "draw", ensembles)
+        sweep_my_drawing(digit, model_set_for(runs, ensembles))
     with canvas_column:
         # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.
         st.caption(f"Undo, redo and clear are in the canvas toolbar. "
@@ -235,7 +258,7 @@ if present:  # under the screen that must fit, but there: the models change with
 try:
     with st.spinner("Loading the models…"):
         import_pytorch_soon().join()
-        model_set_for(runs)
+        model_set_for(runs, ensembles)
         probability_chart({key: [0.1] * 10 for key in runs})
 except RunError as error:
     report_run_error(error)

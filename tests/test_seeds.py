@@ -17,14 +17,16 @@ from mnist_core.seeds import compare_groups, group_runs, holm, seed_ranking_sent
 from tests.support import PROJECT_ROOT
 
 
-def run_with_accuracy(folder, key, seed, accuracy, recipe="best"):
-    """An untrained run whose recorded test accuracy is ``accuracy`` (of 10,000 images)."""
+def run_with_accuracy(folder, key, seed, accuracy, recipe="best", config=None):
+    """An untrained run whose recorded test accuracy is ``accuracy`` (of 10,000 images); ``config``:
+    the settings it records (default: the recipe's name alone), its seed set to ``seed``."""
     labels = torch.arange(10_000) % 10
     right = round(accuracy * 10_000)
     predicted = torch.where(torch.arange(10_000) < right, labels, (labels + 1) % 10)
     torch.manual_seed(seed)
-    return save_run(folder / f"{key}-{recipe}-seed{seed}", key, build_model(key), {"recipe": recipe, "seed": seed},
-                    [], evaluation_from_logits(torch.nn.functional.one_hot(predicted, 10).float(), labels), 1.0, 100)
+    return save_run(folder / f"{key}-{recipe}-seed{seed}", key, build_model(key),
+                    {**(config or {"recipe": recipe}), "seed": seed}, [],
+                    evaluation_from_logits(torch.nn.functional.one_hot(predicted, 10).float(), labels), 1.0, 100)
 
 
 def four_seeds_each(folder):
@@ -179,7 +181,9 @@ def test_the_overview_ranks_architectures_from_seed_groups(user_runs, tmp_path, 
     assert "a single run cannot separate the architecture" in texts(before)
     for seed in range(1, 4):
         for key, accuracy in (("mlp", 0.981), ("cnn", 0.9925), ("lenet5", 0.9935)):
-            run_with_accuracy(user_runs, key, seed, accuracy + seed / 10_000)
+            shipped = json.loads((checkpoints / key / "run.json").read_text())["config"]
+            run_with_accuracy(user_runs, key, seed, accuracy + seed / 10_000, config=shipped)
+    run_with_accuracy(user_runs, "cnn", 7, 0.95, config={"recipe": "best", "epochs": 1})  # not one of the group
     at = open_page("pages/overview.py")
     assert not at.exception and "4 seeds each" in texts(at)
     assert any(chart.key == "overview.seeds" for chart in at.get("plotly_chart"))
@@ -195,3 +199,62 @@ def test_an_unreachable_cluster_is_one_clear_message_at_once(tmp_path, fake_mnis
     err = capsys.readouterr().err
     assert "Cannot reach the Ray cluster at 127.0.0.1:1" in err and "ray start --head" in err
     assert time.monotonic() - started < 30 and find_runs(tmp_path / "runs") == ([], [])  # nothing half-saved
+
+
+def test_a_run_with_other_settings_is_not_a_seed_of_the_group(tmp_path):
+    """A quick run of the same recipe (fewer epochs) must not replace the shipped seed 0 in its group."""
+    for seed in range(3):
+        run_with_accuracy(tmp_path, "cnn", seed, 0.991)
+    quick = tmp_path / "quick"
+    quick.mkdir()
+    labels = torch.arange(10_000) % 10
+    save_run(quick / "cnn-best-1-epoch", "cnn", build_model("cnn"), {"recipe": "best", "seed": 0, "epochs": 1},
+             [], evaluation_from_logits(torch.nn.functional.one_hot(labels, 10).float(), labels), 1.0, 100)
+    groups = group_runs(find_runs(tmp_path, quick)[0])
+    assert [(g.model, g.recipe, g.seeds, len(g.runs)) for g in groups] == [("cnn", "best", [0, 1, 2], 3),
+                                                                           ("cnn", "best", [0], 1)]
+    assert groups[0].accuracies == [0.991] * 3  # the shipped seed 0 kept, not the newer 1-epoch run
+    assert groups[1].holds(find_runs(quick)[0][0]) and not groups[0].holds(find_runs(quick)[0][0])
+
+
+def test_a_seed_ensemble_answers_with_its_seeds_mean_probabilities():
+    from mnist_core.ensemble import SeedEnsemble
+
+    torch.manual_seed(0)
+    members = [build_model("lenet5").eval() for _ in range(3)]
+    inputs = torch.randn(4, 1, 28, 28)
+    with torch.inference_mode():
+        expected = torch.stack([member(inputs).softmax(dim=1) for member in members]).mean(dim=0)
+        got = SeedEnsemble(members).eval()(inputs).softmax(dim=1)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert torch.isfinite(SeedEnsemble(members)(inputs)).all()
+    with pytest.raises(ValueError, match="at least one"):
+        SeedEnsemble([])
+
+
+def test_draw_answers_with_a_seed_ensemble_while_other_pages_use_seed_0(user_runs, real_data_root, monkeypatch):
+    """"Models in use" → "ensemble of 5 seeds": the CNN's answer is the mean of its 5 seeds' probabilities."""
+    from mnist_core.data import load_mnist
+    from mnist_core.preprocess import prepare_digit
+    from mnist_core.runs import load_model
+    from tests.support.apptest import texts
+    from tests.test_app_presenter import open_with
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    index = 1014  # a hard 6 (as the page prepares it): seed 0 says 5, three seeds 0, one 8; the ensemble 0
+    at = open_with({"draw.tab": "Test image", "draw.test_index": str(index)}, "pages/draw.py")
+    chooser = at.selectbox(key="draw.run.cnn")
+    assert "ensemble" in chooser.options[-1] and "5 seeds" in chooser.options[-1]
+    chooser.set_value("ensemble").run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["MLP", "CNN × 5 seeds", "LeNet-5"]
+    image = prepare_digit(load_mnist(real_data_root).test_images[index].numpy()).tensor  # as the page reads it
+    folders = ["cnn", *(f"cnn-seed{seed}" for seed in range(1, 5))]
+    with torch.inference_mode():
+        mean = torch.stack([load_model(PROJECT_ROOT / "checkpoints" / folder)(image).softmax(dim=1)
+                            for folder in folders]).mean(dim=0)[0]
+    assert at.metric[1].value == str(int(mean.argmax()))
+    assert f"{100 * float(mean.max()):.1f}% sure" in [c.value for c in at.caption]
+    assert "here only; the other pages use its seed 0" in texts(at)
+    at.switch_page("pages/compare.py").run()  # Compare compares runs: the CNN's is its seed 0
+    assert not at.exception and str(PROJECT_ROOT / "checkpoints" / "cnn") in at.multiselect(key="compare.runs").value

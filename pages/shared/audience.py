@@ -10,6 +10,7 @@ import streamlit as st
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
 from mnist_core.preprocess import NoDigitError, prepare_digit
 from mnist_core.runs import RunInfo
+from mnist_core.seeds import SeedGroup
 from pages.shared.loading import model_set_for
 from pages.shared.run_choice import APP_FOLDER
 from pages.shared.session import session_id
@@ -28,16 +29,19 @@ def audience_store() -> AudienceStore:
     return _store(str(audience_db(APP_FOLDER)))
 
 
-def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo]) -> None:
+def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],
+                  ensembles: dict[str, SeedGroup] | None = None) -> None:
     """"What did you draw?" with the digits 0–9 (keys ``audience_label_0`` … ``audience_label_9``).
 
     Nothing is stored until a digit is pressed; then the drawing as drawn (not nudged), its
-    28x28 digit, each model's probabilities and the runs used go into the store.
+    28x28 digit, each model's probabilities and the runs used (an ensemble: its seeds' folders,
+    joined by " + ") go into the store.
     """
     st.session_state[PENDING_KEY] = canvas_image
     st.markdown("**What did you draw?** Press the digit to add your drawing to the audience's test set.")
     for digit, column in enumerate(st.columns(10, gap="small")):
-        column.button(str(digit), key=f"audience_label_{digit}", on_click=_store_drawing, args=(digit, runs),
+        column.button(str(digit), key=f"audience_label_{digit}", on_click=_store_drawing,
+                      args=(digit, runs, ensembles or {}),
                       width="stretch")
     last = st.session_state.get(LAST_KEY)
     if last is not None and last[2] == _fingerprint(canvas_image):  # only for the drawing on the canvas
@@ -45,7 +49,7 @@ def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo]) -> None:
                    "to correct it).")
 
 
-def _store_drawing(label: int, runs: dict[str, RunInfo]) -> None:
+def _store_drawing(label: int, runs: dict[str, RunInfo], ensembles: dict[str, SeedGroup]) -> None:
     image = st.session_state.get(PENDING_KEY)
     if image is None:
         return
@@ -53,12 +57,14 @@ def _store_drawing(label: int, runs: dict[str, RunInfo]) -> None:
         digit = prepare_digit(image)
     except NoDigitError:
         return
-    probabilities = model_set_for(runs).predict_batch(digit.tensor)
+    probabilities = model_set_for(runs, ensembles).predict_batch(digit.tensor)
     store = audience_store()
     try:
         store.add(label=label, canvas_png=encode_png(image), pixels=digit.image,
                   answers={key: probs[0] for key, probs in probabilities.items()},
-                  runs={key: str(run.path) for key, run in runs.items()}, session=session_id())
+                  runs={key: " + ".join(str(member.path) for member in (ensembles[key].runs if key in ensembles
+                                                                        else (run,)))
+                        for key, run in runs.items()}, session=session_id())
         st.session_state[LAST_KEY] = (label, store.count(), _fingerprint(image))
     except (AudienceStoreError, ValueError) as error:  # ValueError: answers that are not probabilities
         st.session_state[LAST_KEY] = None

@@ -18,6 +18,7 @@ from mnist_core import paths
 from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist
 from mnist_core.predict import ModelSet
 from mnist_core.runs import RunError, RunInfo, load_model
+from mnist_core.seeds import SeedGroup
 from pages.shared.markdown import literal
 from pages.shared.run_choice import APP_FOLDER
 
@@ -31,14 +32,45 @@ def cached_model(run_path: str, weights_sha256: str):
     return load_model(Path(run_path))
 
 
+Members = tuple[tuple[str, str], ...]  # the (run folder, weights checksum) of each run of one model
+
+
+@st.cache_resource(show_spinner="Loading the seeds…", max_entries=8)
+def cached_ensemble(members: Members):
+    """A seed group's runs as one model (their probabilities averaged), shared by every session."""
+    from mnist_core.ensemble import SeedEnsemble
+
+    return SeedEnsemble([cached_model(path, checksum) for path, checksum in members]).eval()
+
+
+def members_of(run: RunInfo, group: SeedGroup | None = None) -> Members:
+    """What a model is made of: ``group``'s runs when it answers as their ensemble, else ``run`` alone."""
+    return tuple((str(member.path), member.weights_sha256) for member in (group.runs if group else (run,)))
+
+
+def model_of(members: Members):
+    return cached_model(*members[0]) if len(members) == 1 else cached_ensemble(members)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _cached_model_set(choice: tuple[tuple[str, str, str], ...]) -> ModelSet:
-    return ModelSet({key: cached_model(path, checksum) for key, path, checksum in choice})
+def _cached_model_set(choice: tuple[tuple[str, Members], ...]) -> ModelSet:
+    return ModelSet({key: model_of(members) for key, members in choice})
 
 
-def model_set_for(runs: dict[str, RunInfo]) -> ModelSet:
-    """The models of ``runs`` as one shared, never-changed :class:`ModelSet` (built once per choice)."""
-    return _cached_model_set(tuple((key, str(run.path), run.weights_sha256) for key, run in runs.items()))
+def model_set_for(runs: dict[str, RunInfo], ensembles: dict[str, SeedGroup] | None = None) -> ModelSet:
+    """The models of ``runs`` as one shared, never-changed :class:`ModelSet` (built once per choice);
+    a model in ``ensembles`` answers as the ensemble of its seed group."""
+    ensembles = ensembles or {}
+    return _cached_model_set(tuple((key, members_of(run, ensembles.get(key))) for key, run in runs.items()))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def ensemble_accuracy(members: Members, data_root: str) -> float:
+    """The accuracy on the 10,000 test images of ``members``' probabilities averaged (seconds, once)."""
+    from mnist_core.evaluation import evaluate
+
+    data = _load_data_cached(data_root)
+    return evaluate(cached_ensemble(members), data.test_images, data.test_labels).accuracy
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

@@ -15,9 +15,14 @@ import streamlit as st
 from mnist_core import paths
 from mnist_core.models import MODELS
 from mnist_core.runs import RunInfo, default_runs, find_runs
+from mnist_core.seeds import SeedGroup, group_runs
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
 SELECTION_KEY = "draw.runs"  # session state: model key → run folder chosen on the Draw page
+# A choice in SELECTION_KEY: the model's seed group as one model (its seeds' probabilities averaged).
+# Only the Draw page answers with it; every other page uses the group's run that the model would use
+# without the choice (seed 0 of the shipped group).
+ENSEMBLE = "ensemble"
 
 
 def checkpoints_folder() -> Path:
@@ -84,6 +89,19 @@ def selected_runs() -> dict[str, RunInfo]:
 
 def remember_choice(model_key: str, run_path: str) -> None:
     st.session_state.setdefault(SELECTION_KEY, {})[model_key] = run_path
+
+
+def seed_group_of(run: RunInfo) -> SeedGroup:
+    """The seed group ``run`` belongs to: every run on disk of its model and settings but the seed."""
+    return next(group for group in group_runs(all_runs()[0] + [run]) if group.holds(run))
+
+
+def ensembles_in_use(runs: dict[str, RunInfo]) -> dict[str, SeedGroup]:
+    """The models this session chose as the ensemble of their seeds (on the Draw page), each its group;
+    a group of one run is the run itself, not an ensemble."""
+    chosen = st.session_state.get(SELECTION_KEY, {})
+    groups = {key: seed_group_of(run) for key, run in runs.items() if chosen.get(key) == ENSEMBLE}
+    return {key: group for key, group in groups.items() if len(group.runs) > 1}
 
 
 def require_runs() -> dict[str, RunInfo]:

@@ -13,9 +13,10 @@ from pages.shared.run_choice import all_runs
 
 
 def groups_of(runs: list[RunInfo]) -> list[SeedGroup]:
-    """The seed groups (every run on disk of the same model and recipe) of ``runs``."""
-    wanted = {(run.model_key, run.recipe) for run in runs}
-    return [group for group in group_runs(all_runs()[0]) if (group.model, group.recipe) in wanted]
+    """The seed group of each of ``runs`` (every run on disk of its model and settings but the seed),
+    each group once, in the registry's order."""
+    groups = group_runs(all_runs()[0])
+    return [group for group in groups if any(group.holds(run) for run in runs)]
 
 
 def show_seed_groups(runs: list[RunInfo], key: str, chart: bool = True, table: bool = False) -> None:

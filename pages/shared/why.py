@@ -24,8 +24,9 @@ from mnist_core.explain import (
 )
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError, RunInfo
+from mnist_core.seeds import SeedGroup
 from pages.shared.gallery import png_data_url
-from pages.shared.loading import SharedResults, cached_model, mnist_or_none, report_run_error
+from pages.shared.loading import SharedResults, cached_model, members_of, mnist_or_none, model_of, report_run_error
 from pages.shared.presenter import for_the_room
 
 _ROW = ("display:flex;flex-wrap:wrap;gap:0.5rem 0.7rem;align-items:flex-start;margin:0.2rem 0 0.8rem 0;"
@@ -51,11 +52,16 @@ def _feature_bank(run: RunInfo, data, on_progress) -> FeatureBank:
                         lambda: training_features(model, data.train_images, on_progress))
 
 
-def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) -> None:
+def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str,
+              ensembles: dict[str, SeedGroup] | None = None) -> None:
     """The panel for one digit (``inputs``: normalised ``(1, 1, 28, 28)``; ``pixels``: 28x28 in [0, 1]).
 
-    Collapsed by default and remembered per session (``<key>.why``); it computes only while open.
+    A model in ``ensembles`` is explained as the ensemble that answers (its attribution map); its
+    first layer and nearest training images are those of its run in use (seed 0), as an ensemble
+    has one per seed. Collapsed by default and remembered per session (``<key>.why``); it computes
+    only while open.
     """
+    ensembles = ensembles or {}
     remembered = f"{key}.why.remembered"  # outlives the widget's own state when the person visits other pages
     panel = st.expander("Why? What the models look at", icon=":material/psychology:", key=f"{key}.why",
                         expanded=st.session_state.get(remembered, False), on_change=_remember,
@@ -77,21 +83,26 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str) ->
             st.caption(BASELINE_HELP)
         try:
             trained = {k: cached_model(str(run.path), run.weights_sha256) for k, run in runs.items()}
+            answering = {k: model_of(members_of(run, ensembles.get(k))) for k, run in runs.items()}
         except RunError as error:
             report_run_error(error)
             return
-        answers = attributions(trained, inputs, method)
+        answers = attributions(answering, inputs, method)
         shown = answers
         if sanity:
             models = {k: _randomised(str(run.path), run.weights_sha256) for k, run in runs.items()}
             shown = attributions(models, inputs, method, targets={k: a.digit for k, a in answers.items()})
-        titles = {k: (f"{MODELS[k].name}: {a.digit} ({100 * a.probability:.0f}%)" if not sanity
+        names = {k: MODELS[k].name + (f" × {len(ensembles[k].runs)} seeds" if k in ensembles else "") for k in runs}
+        titles = {k: (f"{names[k]}: {a.digit} ({100 * a.probability:.0f}%)" if not sanity
                       else f"{MODELS[k].name}, weights randomised", shown[k].map) for k, a in answers.items()}
         figure = attribution_chart(pixels, titles)
         figure.update_layout(height=330, margin={"l": 10, "r": 10, "t": 50, "b": 10})
         st.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False}, key=f"{key}.why.maps")
         st.caption("Red: pixels that made the answer more likely; blue: less likely. One colour scale for every model"
                    + (" — the randomised models' maps are what chance looks like." if sanity else "."))
+        if ensembles:
+            st.caption("The randomised copy of an ensemble, its first layer and its nearest training images are "
+                       "its seed 0's: each seed has its own.")
         _inside_the_networks(trained, inputs)
         _reminders(trained, runs, inputs)
 
