@@ -332,7 +332,9 @@ def seed_strip_chart(groups: Sequence) -> go.Figure:
     figure.update_xaxes(tickvals=list(range(len(groups))), ticktext=[plain(MODELS[g.model].name) for g in groups],
                         range=[-0.6, len(groups) - 0.4])
     figure.update_yaxes(tickformat=".1f")
-    return style(figure)
+    style(figure)
+    figure.update_layout(margin={"t": 20})  # no title or legend above it
+    return figure
 
 
 def plain(text: str) -> str:

@@ -19,7 +19,7 @@ from pages.shared.images import upscale
 from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
 from pages.shared.presenter import show_table
 from pages.shared.run_choice import require_runs
-from pages.shared.seed_view import show_seed_groups
+from pages.shared.seed_view import seed_verdict, show_seed_groups
 
 ensure_frame()
 st.title("MNIST model comparison")
@@ -56,12 +56,18 @@ table = pd.DataFrame(rows).sort_values(["Test accuracy (%)", "Parameters"], asce
 
 ranked = [Standing(row["Model"], row["Test accuracy (%)"], row["Test errors"], row["Parameters"])
           for row in table.to_dict("records")]
-verdict_slot = st.empty()
+# The verdict on the architectures rests on their seed groups; the table's runs (seed 0 of each)
+# are one draw of each, which a sentence under the table ranks as runs.
+verdict = seed_verdict(list(runs.values())) if len(ranked) > 1 else ""
+if verdict:
+    head, bracket, rest = verdict.partition(" (")  # the verdict in bold, what it rests on not
+    st.markdown(f"**{head.rstrip('.')}**" + (f" ({rest}" if bracket else "."))
+runs_slot = st.empty()
 if len(ranked) > 1:
-    verdict = ranking_sentence(ranked)
+    run_verdict = "The runs in the table, one of each: " + ranking_sentence(ranked)
     level = are_level(ranked[0], ranked[1])
-    verdict_slot.markdown(verdict + (" Whether they differ more than by chance needs the test images." if level
-                                     else " Whether the lead is more than chance needs the test images."))
+    runs_slot.markdown(run_verdict + (" Whether they differ more than by chance needs the test images." if level
+                                      else " Whether the lead is more than chance needs the test images."))
 
 COLUMNS = {
     "Parameters": st.column_config.NumberColumn(format="localized"),
@@ -95,13 +101,13 @@ try:
         predictions = [test_predictions(str(by_name[standing.name].path), by_name[standing.name].weights_sha256,
                                         str(data.root))[0] for standing in (ranked[1], ranked[0])]
         paired = compare_predictions(data.test_labels.numpy(), *predictions)
-        verdict_slot.markdown(verdict + " " + significance_sentence(ranked[1].name, ranked[0].name, paired))
+        runs_slot.markdown(run_verdict + " " + significance_sentence(ranked[1].name, ranked[0].name, paired))
 except RunError as error:  # the weights turned out damaged: the stored numbers stay on screen
     report_run_error(error)
 
 # One run of each model cannot separate the architecture from the luck of its seed: the groups can.
 st.subheader("Architecture or luck?")
-show_seed_groups(list(runs.values()), key="overview")
+show_seed_groups(list(runs.values()), key="overview", sentence=False)
 
 st.subheader("MNIST test digits")
 if data is None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from mnist_core.charts import seed_strip_chart
-from mnist_core.runs import RunInfo
+from mnist_core.runs import RunError, RunInfo
 from mnist_core.seeds import SeedGroup, compare_groups, group_runs, seed_ranking_sentence
+from pages.shared.loading import ensemble_accuracy, members_of, mnist_or_none, report_run_error
 from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import all_runs
 
@@ -19,18 +22,51 @@ def groups_of(runs: list[RunInfo]) -> list[SeedGroup]:
     return [group for group in groups if any(group.holds(run) for run in runs)]
 
 
-def show_seed_groups(runs: list[RunInfo], key: str, chart: bool = True, table: bool = False) -> None:
-    """The ranking in words; the strip plot (``chart``) and the pairs' tests (``table``) once a group has seeds."""
+def seed_verdict(runs: list[RunInfo]) -> str:
+    """The ranking of ``runs``' models in one sentence, from their seed groups (how many seeds it rests on)."""
+    groups = groups_of(runs)
+    return seed_ranking_sentence(groups, compare_groups(groups))
+
+
+def with_measured_ensembles(groups: list[SeedGroup]) -> list[SeedGroup]:
+    """``groups`` with each ensemble's test accuracy (seconds for a fresh server, then cached); unchanged
+    without the data set."""
+    data = mnist_or_none()[0]
+    if data is None:
+        return groups
+    return [replace(group, ensemble_accuracy=ensemble_accuracy(members_of(group.runs[0], group), str(data.root)))
+            if len(group.runs) > 1 else group for group in groups]
+
+
+def show_seed_groups(runs: list[RunInfo], key: str, chart: bool = True, table: bool = False,
+                     sentence: bool = True) -> None:
+    """The ranking in words (``sentence``); the strip plot with each ensemble (``chart``) and the pairs' tests
+    (``table``) once a group has seeds."""
     groups = groups_of(runs)
     pairs = compare_groups(groups)
-    st.markdown(seed_ranking_sentence(groups, pairs))
+    if sentence:
+        st.markdown(seed_ranking_sentence(groups, pairs))
     if not any(len(group.runs) > 1 for group in groups):
         return
     if chart:
-        st.plotly_chart(for_the_room(seed_strip_chart(groups)), width="stretch", config={"displayModeBar": False},
-                        key=f"{key}.seeds")
-        st.caption("Each dot is one seed of the same recipe; the bar is their mean ± sd. The runs every page uses "
-                   "are seed 0. `python -m mnist_core seeds` adds each group's ensemble (its seeds averaged).")
+        slot = st.empty()  # the seeds at once; the ensembles once measured (a few seconds on a fresh server)
+        options = {"width": "stretch", "config": {"displayModeBar": False}}
+        slot.plotly_chart(for_the_room(seed_strip_chart(groups)), **options)  # keyed once final: a key is once a run
+        caption = st.empty()
+        text = ("Each dot is one seed of the same recipe (the runs every page uses are seed 0); the bar is their "
+                "mean ± sd")
+        caption.caption(text + ".")
+        try:
+            measured = with_measured_ensembles(groups)
+        except RunError as error:
+            report_run_error(error)
+            measured = groups
+        slot.plotly_chart(for_the_room(seed_strip_chart(measured)), **options, key=f"{key}.seeds")
+        ensembles = [group for group in measured if group.ensemble_accuracy is not None]
+        if ensembles:
+            caption.caption(text + "; the diamond is their ensemble (the seeds' probabilities averaged): "
+                            + "; ".join(f"{group.name} {100 * group.ensemble_accuracy:.2f}%" for group in ensembles)
+                            + ". Draw answers with an ensemble when you choose it under \"Models in use\".")
     if table:
         rows = [{"Pair": f"{pair.b.name} vs {pair.a.name}",
                  "Difference (points)": round(100 * pair.mean_difference, 2),
