@@ -34,6 +34,26 @@ class Curve:
     label: str
     model_key: str  # a key of MODELS: picks the colour
     history: Sequence[Mapping[str, float]]  # rows with "epoch" and the metric
+    # A seed group's runs, (seed, history) each: drawn as their mean with a min–max band instead.
+    seeds: Sequence[tuple[int, Sequence[Mapping[str, float]]]] = ()
+
+
+def _seed_band(curve: Curve, metric: str, scale: float) -> tuple[list[int], np.ndarray, list[str]]:
+    """The epochs every seed reached, the seeds' values there ``(seeds, epochs)``, and per epoch a hover
+    line naming each seed's value."""
+    by_seed = [(seed, {row["epoch"]: row.get(metric) for row in history}) for seed, history in curve.seeds]
+    shared = sorted(set.intersection(*(set(epoch for epoch, value in values.items() if value is not None)
+                                       for _, values in by_seed)))
+    values = np.array([[values[epoch] * scale for epoch in shared] for _, values in by_seed], dtype=float)
+    digits = 2 if scale == 100 else 4
+    hover = ["<br>".join(f"seed {seed}: {values[i, j]:.{digits}f}" for i, (seed, _) in enumerate(by_seed))
+             for j in range(len(shared))]
+    return shared, values, hover
+
+
+def _translucent(color: str, alpha: float) -> str:
+    red, green, blue = (int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red},{green},{blue},{alpha})"
 
 
 def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title: str | None = None) -> go.Figure:
@@ -53,6 +73,16 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
         repeat = seen_per_model.get(curve.model_key, 0)
         seen_per_model[curve.model_key] = repeat + 1
         color = MODELS[curve.model_key].color
+        if len(curve.seeds) > 1:
+            _add_seed_band(figure, curve, metric, 100 if percent else 1, _DASHES[repeat % len(_DASHES)])
+            if companion and _seed_band(curve, companion, 1)[0]:
+                dotted = True
+                epochs, values, _ = _seed_band(curve, companion, 100 if percent else 1)
+                figure.add_trace(go.Scatter(
+                    x=epochs, y=values.mean(axis=0), name=plain(f"{curve.label} · validation, mean"), mode="lines",
+                    legendgroup=curve.label, opacity=0.7, line={"color": color, "width": 2, "dash": "dot"},
+                    hovertemplate=hover))
+            continue
         epochs = [row["epoch"] for row in curve.history]
         values = [row[metric] * (100 if percent else 1) for row in curve.history]
         figure.add_trace(
@@ -74,8 +104,10 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
                 )
             )
     label = METRIC_LABELS.get(metric, metric)
+    banded = any(len(curve.seeds) > 1 for curve in curves)
+    notes = [note for note, shown in (("band: seeds' min–max", banded), ("dotted: validation", dotted)) if shown]
     figure.update_layout(
-        title=plain(title) if title else f"{label} per epoch" + (" (dotted: validation)" if dotted else ""),
+        title=plain(title) if title else f"{label} per epoch" + (f" ({'; '.join(notes)})" if notes else ""),
         xaxis_title="epoch",
         yaxis_title=f"{label} (%)" if percent else label,
         hovermode="x unified",
@@ -86,6 +118,26 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
     # top ran into the title in a half-width column.
     figure.update_layout(legend={"yanchor": "top", "y": -0.28}, margin={"b": 110})
     return figure
+
+
+def _add_seed_band(figure: go.Figure, curve: Curve, metric: str, scale: float, dash: str) -> None:
+    """A seed group: the seeds' mean as a line (each seed's value on hover) in a band from their lowest
+    to their highest value."""
+    epochs, values, hover = _seed_band(curve, metric, scale)
+    color = MODELS[curve.model_key].color
+    group = curve.label
+    figure.add_trace(go.Scatter(x=epochs, y=values.max(axis=0), mode="lines", line={"width": 0, "color": color},
+                                legendgroup=group, showlegend=False, hoverinfo="skip"))
+    figure.add_trace(go.Scatter(x=epochs, y=values.min(axis=0), mode="lines", line={"width": 0, "color": color},
+                                fill="tonexty", fillcolor=_translucent(color, 0.2), legendgroup=group,
+                                showlegend=False, hoverinfo="skip"))
+    digits = 2 if scale == 100 else 4
+    unit = "%" if scale == 100 else ""
+    figure.add_trace(go.Scatter(
+        x=epochs, y=values.mean(axis=0), name=plain(f"{curve.label} · mean of {len(values)} seeds"),
+        mode="lines+markers", legendgroup=group, line={"color": color, "width": 3, "dash": dash}, marker={"size": 7},
+        customdata=hover, hovertemplate=f"%{{fullData.name}}<br>epoch %{{x}}: %{{y:.{digits}f}}{unit}<br>"
+                                        "%{customdata}<extra></extra>"))
 
 
 # Colour-blind-safe scales: a single-hue sequential blue for counts (lightness alone carries the

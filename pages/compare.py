@@ -12,7 +12,7 @@ from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
 from pages.shared.presenter import for_the_room, show_table
-from pages.shared.run_choice import all_runs, path_key, run_label, selected_runs, short_label
+from pages.shared.run_choice import all_runs, path_key, run_label, seed_group_of, selected_runs, short_label
 from pages.shared.seed_view import show_seed_groups
 
 ensure_frame()
@@ -56,7 +56,24 @@ else:
 st.subheader("Training curves")
 metric = st.segmented_control("Metric", list(METRIC_LABELS), default="test_accuracy", format_func=METRIC_LABELS.get,
                               key="compare.metric", bind="query-params") or "test_accuracy"
-curves = [Curve(labels[str(run.path)], run.model_key, run.history) for run in chosen if run.history]
+groups = {str(run.path): seed_group_of(run) for run in chosen}
+seeded = any(len(group.runs) > 1 for group in groups.values())
+banded = seeded and st.toggle("Seed groups as their mean and band", value=True, key="compare.seed_bands",
+                              bind="query-params",
+                              help="A run with other seeds of its settings draws as their mean, with a band from "
+                                   "their lowest to their highest value; each seed's value is on hover. Off: the "
+                                   "chosen runs alone.")
+curves, drawn = [], set()
+for run in chosen:
+    group = groups[str(run.path)]
+    if banded and len(group.runs) > 1:
+        if group.settings + group.model in drawn:  # two chosen seeds of one group: one band
+            continue
+        drawn.add(group.settings + group.model)
+        curves.append(Curve(group.name, run.model_key, run.history,
+                            seeds=[(seed, member.history) for seed, member in zip(group.seeds, group.runs)]))
+    elif run.history:
+        curves.append(Curve(labels[str(run.path)], run.model_key, run.history))
 if curves:
     # theme=None on this page's charts: the figures carry the dashboard's style themselves, and
     # Streamlit's chart theme, merged in the browser, cost 0.3-0.4 s of this page's drawing.

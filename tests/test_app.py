@@ -74,7 +74,11 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     at.toggle(key="compare.normalise").set_value(True).run()
     assert not at.exception
     curves = next(json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if "per epoch" in chart.proto.spec)
-    assert "LeNet-5 · validation" in [trace["name"] for trace in curves["data"]]
+    names = [trace.get("name") for trace in curves["data"]]
+    assert "LeNet-5 · mean of 5 seeds" in names and "LeNet-5 · validation, mean" in names  # the shipped seeds
+    at.toggle(key="compare.seed_bands").set_value(False).run()
+    curves = next(json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if "per epoch" in chart.proto.spec)
+    assert "LeNet-5 · validation" in [trace.get("name") for trace in curves["data"]]
     assert "dotted: validation" in curves["layout"]["title"]["text"]
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from mnist_core.charts import Curve, confusion_heatmap, history_chart, probability_chart
 from mnist_core.models import MODELS
@@ -114,3 +115,17 @@ def test_enlarge_reaches_subplot_titles_and_the_colour_bar_and_keeps_unset_margi
     assert [a.font.size for a in figure.layout.annotations] == [round((FONT_SIZE + 2) * 1.25)] * len(maps)
     assert figure.layout.coloraxis.colorbar.title.font.size == round(FONT_SIZE * 1.25)
     assert figure.layout.margin.t == round(50 * 1.25) and figure.layout.margin.l is None
+
+
+def test_a_seed_group_draws_as_its_mean_in_a_min_max_band_with_each_seed_on_hover():
+    seeds = [(seed, [{"epoch": e, "test_accuracy": 0.97 + 0.01 * e + 0.001 * seed} for e in (1, 2, 3)])
+             for seed in range(3)]
+    seeds.append((7, seeds[0][1][:2]))  # a seed stopped after 2 epochs: the band spans the epochs all reached
+    figure = history_chart([Curve("CNN", "cnn", seeds[0][1], seeds=seeds), Curve("MLP", "mlp", HISTORY)])
+    upper, lower, mean, single = figure.data[:4]
+    assert list(upper.x) == [1, 2] and list(upper.y) == pytest.approx([98.2, 99.2])
+    assert list(lower.y) == pytest.approx([98.0, 99.0]) and lower.fill == "tonexty"
+    assert list(mean.y) == pytest.approx([98.075, 99.075]) and mean.name == "CNN · mean of 4 seeds"
+    assert mean.customdata[0] == "seed 0: 98.00<br>seed 1: 98.10<br>seed 2: 98.20<br>seed 7: 98.00"
+    assert upper.hoverinfo == "skip" and single.name == "MLP"
+    assert "band: seeds' min–max" in figure.layout.title.text
