@@ -33,6 +33,7 @@ class ModelStatus:
     """One model's part of a job, as last reported."""
 
     model_key: str
+    seed: int | None = None  # in a seed group, which seed this run is
     state: str = WAITING  # WAITING, RUNNING, SAVED, STOPPED or FAILED
     fraction: float = 0.0  # of this model's training, in [0, 1]
     epoch: int = 0
@@ -59,8 +60,10 @@ class JobSnapshot:
 class TrainingJob:
     """Train ``configs`` (model key → settings) in order and save each as a run in ``runs_dir``.
 
-    ``save`` receives ``(model key, TrainResult)`` and returns the saved folder; it is given
-    so that where and how runs are written stays the caller's choice.
+    With ``seeds``, each model is a seed group: one run per seed (its settings' seed replaced, all
+    of them marked with one group name), model by model, seed by seed. ``save`` receives
+    ``(model key, TrainResult)`` and returns the saved folder; it is given so that where and how
+    runs are written stays the caller's choice.
     """
 
     configs: dict[str, TrainConfig]
@@ -68,6 +71,7 @@ class TrainingJob:
     save: Callable[[str, TrainResult], Path]
     threads: int = field(default_factory=lambda: available_cores())  # intra-op threads for training
     owner: str | None = None  # the session that asked for it: the one that may cancel it while queued
+    seeds: tuple[int, ...] | None = None  # a seed group of each model: these seeds
     _on_end: Callable[[TrainingJob], None] | None = field(default=None, init=False)  # its board's, once it ends
     _statuses: dict[str, ModelStatus] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -77,7 +81,17 @@ class TrainingJob:
     _ended: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._statuses = {key: ModelStatus(key, epochs=config.epochs) for key, config in self.configs.items()}
+        if self.seeds is None:
+            self._parts = {key: (key, config) for key, config in self.configs.items()}
+        else:
+            if not self.seeds:
+                raise ValueError("A seed group needs at least one seed.")
+            group = f"{next(iter(self.configs.values())).recipe}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+            self._parts = {f"{key}:{seed}": (key, replace(config, seed=seed, group=group))
+                           for key, config in self.configs.items() for seed in self.seeds}
+        self._statuses = {part: ModelStatus(key, seed=None if self.seeds is None else config.seed,
+                                            epochs=config.epochs)
+                          for part, (key, config) in self._parts.items()}
         self.id = uuid.uuid4().hex[:8]
         self.started_at: float | None = None  # wall-clock time of start(), for "started at 10:42"
 
@@ -88,8 +102,8 @@ class TrainingJob:
         try:
             thread.start()
         except RuntimeError as error:  # the system would start no more threads: the job ends, failed
-            for key in self.configs:
-                self._update(key, state=FAILED, message=f"Could not start training: {error}.")
+            for part in self._parts:
+                self._update(part, state=FAILED, message=f"Could not start training: {error}.")
             with self._lock:
                 self._ended = time.monotonic()
             return self
@@ -130,49 +144,49 @@ class TrainingJob:
         # just have lowered to one; training wants every core.
         torch.set_num_threads(self.threads)
         try:
-            for key, config in self.configs.items():
+            for part, (key, config) in self._parts.items():
                 if self._stop.is_set():
-                    self._update(key, state=STOPPED, message="Stopped before it started.")
+                    self._update(part, state=STOPPED, message="Stopped before it started.")
                     continue
-                self._train_one(key, config)
+                self._train_one(part, key, config)
         finally:
             with self._lock:
                 self._ended = time.monotonic()
             if self._on_end is not None:
                 self._on_end(self)
 
-    def _train_one(self, key: str, config: TrainConfig) -> None:
-        self._update(key, state=RUNNING)
+    def _train_one(self, part: str, key: str, config: TrainConfig) -> None:
+        self._update(part, state=RUNNING)
 
         def report(progress: TrainingProgress) -> None:
             if progress.preparing is not None:
-                self._update(key, message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
-                                          "(once; kept for later runs).")
+                self._update(part, message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
+                                           "(once; kept for later runs).")
                 return
-            self._update(key, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
+            self._update(part, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
                          history=progress.history, message="")
 
         try:
             result = train_model(key, self.data, config, on_progress=report, should_stop=self._stop.is_set)
             if result.diverged_at is not None:
-                self._update(key, state=FAILED, message=f"Diverged in epoch {result.diverged_at} (the loss became NaN "
+                self._update(part, state=FAILED, message=f"Diverged in epoch {result.diverged_at} (the loss became NaN "
                                                         "or infinite): nothing was saved. Try a lower learning rate.")
                 return
             if not result.history:
-                self._update(key, state=STOPPED, message="Stopped during the first epoch: nothing to save.")
+                self._update(part, state=STOPPED, message="Stopped during the first epoch: nothing to save.")
                 return
             path = self.save(key, result)
         except RunError as error:  # could not be saved; the message says where the model went instead
-            self._update(key, state=FAILED, message=f"The run {error.reason}")
+            self._update(part, state=FAILED, message=f"The run {error.reason}")
             return
         except Exception as error:  # reported to the user; the thread must not die silently
-            self._update(key, state=FAILED, message=f"{type(error).__name__}: {error}")
+            self._update(part, state=FAILED, message=f"{type(error).__name__}: {error}")
             return
         if result.stopped:
-            self._update(key, state=STOPPED, run_path=path, history=tuple(result.history),
+            self._update(part, state=STOPPED, run_path=path, history=tuple(result.history),
                          message=f"Stopped after {len(result.history)} of {config.epochs} epochs; those were saved.")
         else:
-            self._update(key, state=SAVED, run_path=path, fraction=1.0, history=tuple(result.history))
+            self._update(part, state=SAVED, run_path=path, fraction=1.0, history=tuple(result.history))
 
 
 def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
@@ -184,8 +198,10 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     """
 
     def save(key: str, result: TrainResult) -> Path:
+        config = result.config
+        name = f"{config.recipe}-seed{config.seed}" if config.group else config.recipe  # as train --seeds names them
         for _ in range(5):
-            target = new_run_dir(runs_dir, key, result.config.recipe)
+            target = new_run_dir(runs_dir, key, name)
             try:
                 return save_run(target, **result.run_fields()).path
             except (RunError, OSError):

@@ -19,6 +19,7 @@ from pages.shared.run_choice import user_runs_folder
 from pages.shared.session import session_id
 
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
+MAX_PAGE_SEEDS = 10  # one after another on the server: more is a job for Ray (train --seeds)
 
 ensure_frame()
 st.title("Train models")
@@ -36,15 +37,17 @@ except ValueError as error:  # a bad $MNIST_TRAINING_SLOTS
     st.stop()
 
 
-def start(configs) -> None:
-    """Start a job, or queue it behind the ones running (the runs folder checked first)."""
+def start(configs, seeds: int) -> None:
+    """Start a job (``seeds`` > 1: a seed group of each model, seeds 0 to ``seeds`` − 1), or queue it behind
+    the ones running (the runs folder checked first)."""
     try:
         folder = prepare_runs_folder(user_runs_folder())
     except RunError as error:
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return
     try:
-        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id()))
+        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id(),
+                                         seeds=tuple(range(seeds)) if seeds > 1 else None))
     except ValueError as error:  # this session has a job in line already
         st.warning(str(error))
         return
@@ -64,7 +67,8 @@ with st.form("train.settings", border=True):
              "tutorials' settings with their bugs fixed (each model's in docs/RESULTS.md, \"The recipes\"): "
              "no augmentation, all 60,000 images for training.",
     )
-    epochs_column, batch_column, rate_column, subset_column, validation_column = st.columns(5)
+    epochs_column, batch_column, rate_column, subset_column, validation_column, seeds_column = st.columns(
+        [1, 1, 1, 1.4, 1, 1])
     epochs = epochs_column.number_input("Epochs", min_value=1, max_value=100, value=None, step=1,
                                         placeholder="recipe's", key="train.epochs")
     batch_size = batch_column.number_input("Batch size", min_value=8, max_value=4096, value=None, step=16,
@@ -77,6 +81,12 @@ with st.form("train.settings", border=True):
         "Validation images", min_value=0, max_value=MAX_VALIDATION, value=None, step=1000, placeholder="recipe's",
         key="train.validation", help="Training images held out (always the same ones) to choose settings on: "
                                      "their accuracy is shown per epoch beside the test accuracy. 0 for none.")
+    seeds = seeds_column.number_input(
+        "Seeds", min_value=1, max_value=MAX_PAGE_SEEDS, value=1, step=1, key="train.seeds",
+        help="More than 1: each model is trained once per seed (0, 1, …), the same settings from another random "
+             "start, one run after another. Overview and Compare then rank the architectures across the seeds, "
+             "not from one lucky or unlucky run. Many seeds train faster on Ray: python -m mnist_core train "
+             "--seeds N (docs/CLI.md).")
     submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
 
 if submitted:
@@ -93,7 +103,7 @@ if submitted:
         except ValueError as error:
             st.error(str(error))
         else:
-            start(configs)
+            start(configs, int(seeds or 1))
 
 if not board.jobs():
     st.info("Choose models and settings, then press **Train**. Training runs in the background on the server: "

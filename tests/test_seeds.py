@@ -258,3 +258,29 @@ def test_draw_answers_with_a_seed_ensemble_while_other_pages_use_seed_0(user_run
     assert "here only; the other pages use its seed 0" in texts(at)
     at.switch_page("pages/compare.py").run()  # Compare compares runs: the CNN's is its seed 0
     assert not at.exception and str(PROJECT_ROOT / "checkpoints" / "cnn") in at.multiselect(key="compare.runs").value
+
+
+@pytest.mark.usefixtures("navigation_mode")  # a button's click survives the rerun (tests/conftest.py)
+def test_the_train_page_trains_a_seed_group_and_shows_each_seed(user_runs, real_data_root, monkeypatch, job_board):
+    from pages.shared.job_view import describe
+    from tests.support.apptest import open_page, press_train, texts
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
+    at = open_page("pages/train.py")
+    at.session_state["train.recipe"] = "tutorial"
+    at.session_state["train.seeds"] = 2
+    at = press_train(at, ["lenet5"], epochs=1)
+    assert not at.exception, [e.value for e in at.exception]
+    (job,) = job_board.jobs()
+    assert describe(job).startswith("LeNet-5 × 2 seeds")
+    assert job.wait(timeout=180)
+    snapshot = job.snapshot()
+    assert [(s.seed, s.state) for s in snapshot.statuses] == [(0, "saved"), (1, "saved")], snapshot
+    records = [json.loads((path / "run.json").read_text()) for path in snapshot.saved_runs]
+    assert [record["config"]["seed"] for record in records] == [0, 1]
+    assert records[0]["config"]["group"] == records[1]["config"]["group"] != ""
+    assert all(path.name.startswith(f"lenet5-tutorial-seed{seed}-") for seed, path in enumerate(snapshot.saved_runs))
+    at.run()
+    assert "LeNet-5 · seed 1" in "\n".join(p.proto.text for p in at.get("progress")) and "Saved 2 run(s)" in texts(at)
+    (group,) = [g for g in group_runs(find_runs(user_runs)[0])]
+    assert group.seeds == [0, 1]  # one group: the same settings, two seeds

@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from mnist_core.charts import Curve, history_chart
-from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, TrainingJob, ordinal
+from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, ModelStatus, TrainingJob, ordinal
 from mnist_core.models import MODELS
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
@@ -31,19 +31,27 @@ def job_board() -> JobBoard:
 
 
 def describe(job: TrainingJob) -> str:
-    """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe" (no time while it waits)."""
+    """One line about a job, e.g. "LeNet-5, MLP · started 10:42 · best recipe" (no time while it waits);
+    a seed group's, e.g. "CNN × 3 seeds · …"."""
     names = ", ".join(MODELS[key].name for key in job.configs)
+    if job.seeds is not None:
+        names += f" × {len(job.seeds)} seed{'s' if len(job.seeds) != 1 else ''}"
     recipe = next(iter(job.configs.values())).recipe
     if job.started_at is None:  # still in line
         return f"{names} · {recipe} recipe"
     return f"{names} · started {time.strftime('%H:%M', time.localtime(job.started_at))} · {recipe} recipe"
 
 
+def run_name(status: ModelStatus) -> str:
+    """"CNN", or "CNN · seed 2" in a seed group."""
+    return MODELS[status.model_key].name + (f" · seed {status.seed}" if status.seed is not None else "")
+
+
 def show_job(job: TrainingJob, live: bool) -> None:
     """Progress bars, curves and (when ``live``) a Stop button for ``job``."""
     snapshot = job.snapshot()
     for status in snapshot.statuses:
-        name = MODELS[status.model_key].name
+        name = run_name(status)
         detail = f"epoch {status.epoch}/{status.epochs}" if status.state == RUNNING else status.state
         if status.loss is not None and status.state == RUNNING:
             detail += f" · loss {status.loss:.3f}"
@@ -52,7 +60,7 @@ def show_job(job: TrainingJob, live: bool) -> None:
         st.progress(min(1.0, status.fraction), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
         if status.message:
             (st.error if status.state == FAILED else st.caption)(literal(status.message))
-    curves = [Curve(MODELS[s.model_key].name, s.model_key, [row.to_dict() for row in s.history])
+    curves = [Curve(run_name(s), s.model_key, [row.to_dict() for row in s.history])
               for s in snapshot.statuses if s.history]
     if curves:
         accuracy_column, loss_column = st.columns(2)
