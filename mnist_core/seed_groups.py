@@ -20,6 +20,7 @@ from .jobs import available_cores
 from .recipes import TrainConfig
 
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
+AUTH_MODE_ENV = "RAY_AUTH_MODE"  # "token": join a cluster that asks for its token
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,18 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     started_here = not ray.is_initialized()
     if started_here:
         # On this machine alone Ray listens on the loopback address, not the network's.
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"py_modules": [package],
-                              "env_vars": {key: value for key, value in os.environ.items()
-                                           if key.startswith("MNIST_")}},
-                 **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env={"py_modules": [package],
+                                  "env_vars": {key: value for key, value in os.environ.items()
+                                               if key.startswith("MNIST_")}},
+                     **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
+        except ConnectionError as error:  # it answers, but Ray would not let this machine join
+            raise ValueError(
+                f"Ray could not join the cluster at {address} ({error}). A cluster started with `ray start` "
+                f"asks for its token (Ray 2.60 and later): run this with {AUTH_MODE_ENV}=token and the token of "
+                "the cluster in RAY_AUTH_TOKEN (`ray get-auth-token` prints it on the head), or start the cluster "
+                f"with {AUTH_MODE_ENV}=disabled on a private network.") from None
     try:
         cores = max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers or cores, len(tasks)))

@@ -284,3 +284,61 @@ def test_the_train_page_trains_a_seed_group_and_shows_each_seed(user_runs, real_
     assert "LeNet-5 · seed 1" in "\n".join(p.proto.text for p in at.get("progress")) and "Saved 2 run(s)" in texts(at)
     (group,) = [g for g in group_runs(find_runs(user_runs)[0])]
     assert group.seeds == [0, 1]  # one group: the same settings, two seeds
+
+
+@pytest.fixture
+def ray_cluster():
+    """A Ray cluster started as a user starts one (``ray start --head``), on 127.0.0.1, asking for its own
+    token (Ray's default since 2.60); yields its address and token, and stops it afterwards."""
+    import os
+    import secrets
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    ray = str(Path(sys.executable).parent / "ray")
+    with socket.socket() as probe:  # a free port on the loopback address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live under it
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    started = subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                             env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}", token
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_seed_group_trains_on_a_ray_cluster(ray_cluster, tmp_path, real_data_root):
+    """RAY_ADDRESS: the same command runs its tasks on a cluster; without the cluster's token, one clear
+    message. Each command in its own process, as a user runs it (Ray reads its settings once per process)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    address, token = ray_cluster
+    command = [sys.executable, "-m", "mnist_core", "train", "--model", "mlp", "--recipe", "tutorial", "--seeds", "2",
+               "--epochs", "1", "--subset", "2000", "--data-dir", str(real_data_root), "--out", str(tmp_path / "runs")]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")} | {"RAY_ADDRESS": address}
+    started = time.monotonic()
+    refused = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"error: Ray could not join the cluster at {address}" in refused.stderr
+    assert "RAY_AUTH_MODE=token" in refused.stderr
+    assert time.monotonic() - started < 60 and find_runs(tmp_path / "runs") == ([], [])  # nothing half-saved
+    env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    done = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 of 2 runs saved" in done.stdout
+    runs = find_runs(tmp_path / "runs")[0]
+    assert sorted(run.config["seed"] for run in runs) == [0, 1]
+    assert all(run.train_images == 2000 for run in runs)
