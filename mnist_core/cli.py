@@ -732,7 +732,15 @@ def _bench(args: argparse.Namespace) -> int:
 def _seed_list(text: str) -> tuple[int, ...]:
     """``5``: seeds 0 to 4; ``0,3,7``: those seeds."""
     if "," not in text:
-        return tuple(range(_positive_int(text)))
+        try:
+            count = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number of seeds (5 trains seeds 0 to 4) or the seeds "
+                                             "themselves (0,3,7)") from None
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"{count} seeds: train at least 1 (5 trains seeds 0 to 4; to train seed 0 "
+                                             "alone, --seeds 1, or name seeds: --seeds 0,3)")
+        return tuple(range(count))
     seeds = tuple(dict.fromkeys(_seed(part.strip()) for part in text.split(",") if part.strip()))
     if not seeds:
         raise argparse.ArgumentTypeError("name at least one seed")

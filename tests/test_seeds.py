@@ -123,10 +123,17 @@ def test_a_seed_group_trains_on_ray_and_compares(tmp_path, fake_mnist_root, caps
     assert group["seeds"] == [0, 3] and group["sd"] is not None
 
 
-def test_seed_group_arguments_are_checked_before_ray_starts(tmp_path, capsys):
+@pytest.mark.parametrize(("seeds", "said"), [("0", "0 seeds: train at least 1"), ("-1", "-1 seeds: train at least 1"),
+                                             ("a,b", "'a': a seed is a whole number"),
+                                             ("a", "'a': give a number of seeds"), ("0,-1", "'-1': a seed is")])
+def test_bad_seeds_are_one_line_that_says_what_to_give(seeds, said, capsys):
     with pytest.raises(SystemExit):
-        main(["train", "--seeds", "0,-1"])
-    assert "argument --seeds" in capsys.readouterr().err
+        main(["train", "--seeds", seeds])
+    err = capsys.readouterr().err
+    assert f"argument --seeds: {said}" in err and "Traceback" not in err
+
+
+def test_seed_group_arguments_are_checked_before_ray_starts(tmp_path, capsys):
     assert main(["train", "--model", "mlp", "--seeds", "3", "--name", "same-folder", "--out", str(tmp_path)]) == 1
     assert "--name must contain {seed}" in capsys.readouterr().err
     assert main(["train", "--model", "mlp", "--workers", "2", "--out", str(tmp_path)]) == 1
