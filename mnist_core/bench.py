@@ -17,6 +17,11 @@
    refresh of the Audience page reads after a change (the scores and the newest misread
    drawings) or when nothing changed (the change token alone).
 
+8. A seed group: the same runs (seeds of LeNet-5, ``best`` recipe, a few epochs each) one after
+   another in this process on every core, as ``train`` without ``--seeds`` runs them, and as a Ray
+   seed group on this machine (``train --seeds``: one task per run, one core each), Ray's start
+   included.
+
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
 
@@ -44,7 +49,7 @@ from .recipes import recipe_config
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience", "seeds")
 AUDIENCE_SIZES = (10_000, 50_000, 200_000)
 
 
@@ -104,6 +109,22 @@ class AudienceTiming:
 
 
 @dataclass
+class SeedGroupTiming:
+    model_key: str
+    recipe: str
+    runs: int  # seeds 0 to runs - 1
+    epochs: int  # each run's
+    train_images: int  # each run's
+    workers: int  # Ray tasks at once (one per core), each on one thread
+    one_after_another_seconds: float  # in this process, on every core, run after run
+    ray_seconds: float  # the same runs as a Ray seed group on this machine, Ray's start included
+
+    @property
+    def speedup(self) -> float:
+        return self.one_after_another_seconds / self.ray_seconds
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -123,12 +144,15 @@ class BenchReport:
     robustness: RobustnessTiming | None = None
     explain: ExplainTiming | None = None
     audience: list[AudienceTiming] = field(default_factory=list)
+    seed_group: SeedGroupTiming | None = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         result = asdict(self)
         for row, item in zip(result["throughput"], self.throughput):
             row["speedup"] = round(item.speedup, 2)
+        if self.seed_group is not None:
+            result["seed_group"]["speedup"] = round(self.seed_group.speedup, 2)
         return result
 
 
@@ -146,7 +170,8 @@ def run_bench(
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
-    data = load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain"} & set(parts) else None
+    data = (load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain", "seeds"} & set(parts)
+            else None)
     for key in default_model_keys(built_in=True):  # the models the product compares; the others on request
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
@@ -171,6 +196,9 @@ def run_bench(
         for size in (200, 1_000) if quick else AUDIENCE_SIZES:
             log(f"the audience store at {size:,} drawings")
             report.audience.append(measure_audience(size))
+    if "seeds" in parts:
+        log("a seed group of LeNet-5: one run after another, then the same runs on Ray")
+        report.seed_group = measure_seed_group(data, quick)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -247,6 +275,42 @@ def measure_time_to_accuracy(key: str, data: MnistData, quick: bool = False) -> 
         key, target, seconds, len(best.history), best.preparation_seconds,
         max(row.test_accuracy for row in tutorial.history), tutorial.training_seconds,
     )
+
+
+def measure_seed_group(data: MnistData, quick: bool = False) -> SeedGroupTiming:
+    """The same seed group trained one run after another (every core) and on Ray (one task per core)."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from .jobs import available_cores
+    from .seed_groups import RunTask, train_seed_group
+    from .training import train_model
+
+    key, recipe = "lenet5", "tutorial" if quick else "best"
+    overrides = {"epochs": 1, "train_subset": 1000} if quick else {"epochs": 2}
+    configs = [recipe_config(key, recipe, seed=seed, **overrides) for seed in range(2 if quick else 4)]
+    cores = available_cores()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    try:
+        started = time.perf_counter()
+        trained = [train_model(key, data, config) for config in configs]
+        one_after_another = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
+    finished = []
+    with tempfile.TemporaryDirectory(prefix="mnist-seeds-bench-") as folder:
+        tasks = [RunTask(key, config, Path(folder) / f"seed{config.seed}") for config in configs]
+        started = time.perf_counter()
+        train_seed_group(tasks, str(data.root), save=lambda task, fields: fields["train_images"], workers=cores,
+                         on_finished=lambda task, outcome: finished.append(outcome))
+        on_ray = time.perf_counter() - started
+    if len(finished) != len(tasks) or not all(isinstance(outcome, int) for outcome in finished):
+        raise RuntimeError(f"The Ray seed group did not train every run: {finished}")
+    return SeedGroupTiming(key, recipe, len(configs), configs[0].epochs, trained[0].train_images,
+                           min(cores, len(tasks)), one_after_another, on_ray)
 
 
 def measure_compare(data: MnistData, quick: bool = False) -> CompareTiming:
@@ -468,6 +532,17 @@ def format_markdown(report: BenchReport) -> str:
             "|---:|---:|---:|---:|---:|",
             *(f"| {row.drawings:,} drawings | {row.file_megabytes:,.0f} MB | {row.stats_seconds:.3f} s | "
               f"{row.refresh_seconds:.3f} s | {row.unchanged_refresh_ms:.3f} ms |" for row in report.audience),
+            "",
+        ]
+    if report.seed_group:
+        timing = report.seed_group
+        lines += [
+            f"| a seed group: {timing.runs} runs of {MODELS[timing.model_key].name}, `{timing.recipe}`, "
+            f"{timing.epochs} epoch(s) on {timing.train_images:,} images each | wall time |",
+            "|---|---:|",
+            f"| one after another, every core (`train`) | {timing.one_after_another_seconds:.1f} s |",
+            f"| on Ray, {timing.workers} at once, one core each (`train --seeds`), Ray's start included | "
+            f"{timing.ray_seconds:.1f} s ({timing.speedup:.2f}x) |",
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

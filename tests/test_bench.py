@@ -27,8 +27,11 @@ def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     explained = report.explain
     assert explained.occlusion_median_ms > 0 and explained.integrated_gradients_median_ms > 0
     assert set(explained.feature_pass_seconds) == set(explained.nearest_median_ms) == {"mlp", "cnn", "lenet5"}
+    seeds = report.seed_group
+    assert seeds.runs == 2 and seeds.one_after_another_seconds > 0 and seeds.ray_seconds > 0  # Ray trained both
     text = format_markdown(report)
-    assert "QUICK MODE" in text and "speed-up" in text and "one canvas image" in text and "default sweep" in text
+    assert "a seed group: 2 runs of LeNet-5" in text and "QUICK MODE" in text and "speed-up" in text
+    assert "one canvas image" in text and "default sweep" in text
 
 
 def test_bench_json_and_parts(capsys):
