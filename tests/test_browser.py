@@ -314,3 +314,36 @@ def test_the_why_panel_shows_three_maps_and_the_nearest_training_images(app_url,
         maps.first.locator("text").evaluate_all("texts => texts.map(t => t.textContent)")), timeout=60,
         what="the randomised models' maps")
     assert_no_exception(page)
+
+
+def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_root):
+    """The verdict from the seed groups, the strip plot with the ensembles, the seeds' band on Compare, and
+    a seed ensemble answering on Draw."""
+    page.goto(app_url)
+    wait_for(lambda: page.get_by_text("LeNet-5 and CNN are level within seed noise; both beat MLP").count(),
+             timeout=60, what="the verdict from the seed groups")
+    wait_for(lambda: page.get_by_text("the diamond is their ensemble").count(), timeout=90,
+             what="the ensembles measured")
+    strip = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="test accuracy (%)")
+    wait_for(lambda: strip.locator("path.point").count() >= 3 * (5 + 1 + 1), what="15 seeds, 3 means, 3 ensembles")
+    assert_no_exception(page)
+
+    page.goto(f"{app_url}/compare")
+    wait_for(lambda: page.get_by_text("Across seeds: architecture or luck?").count(), timeout=60, what="Compare")
+    curves = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="per epoch")
+    wait_for(lambda: curves.get_by_text("LeNet-5 · mean of 5 seeds").count() > 0, timeout=60,
+             what="LeNet-5's seeds as a mean and band")
+    assert curves.first.locator("path.js-fill").count() >= 3  # a band for each model
+    assert_no_exception(page)
+
+    page.goto(f"{app_url}/draw")
+    box = canvas_box(page)
+    page.get_by_text("Models in use").click()
+    page.get_by_label("CNN", exact=True).click()  # the CNN's chooser, then its last option
+    page.get_by_role("option", name="CNN · ensemble of 5 seeds").click()
+    wait_for(lambda: page.get_by_text("here only; the other pages use its seed 0").count(), what="the ensemble chosen")
+    stroke(page, vertical_stroke(box))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert any("CNN × 5 seeds" in label for label in labels), labels
+    assert_no_exception(page)

@@ -129,3 +129,16 @@ def test_a_seed_group_draws_as_its_mean_in_a_min_max_band_with_each_seed_on_hove
     assert mean.customdata[0] == "seed 0: 98.00<br>seed 1: 98.10<br>seed 2: 98.20<br>seed 7: 98.00"
     assert upper.hoverinfo == "skip" and single.name == "MLP"
     assert "band: seeds' min–max" in figure.layout.title.text
+
+
+def test_no_chart_draws_a_bar_from_a_cut_off_axis():
+    """Per-class scores are dots (no length to mislead); the only bars, probabilities, start at 0."""
+    from mnist_core.charts import per_class_chart
+
+    scores = {"MLP": ("mlp", [0.98] * 10), "CNN": ("cnn", [0.988] * 10), "CNN · mine": ("cnn", [0.99] * 10)}
+    figure = per_class_chart(scores, "Recall")
+    assert {trace.type for trace in figure.data} == {"scatter"} and {trace.mode for trace in figure.data} == {"markers"}
+    assert [trace.marker.symbol for trace in figure.data] == ["circle", "circle", "diamond"]  # two CNN runs apart
+    assert figure.layout.yaxis.title.text == "Recall (%)"
+    probabilities = probability_chart({"mlp": [0.1] * 10})
+    assert {trace.type for trace in probabilities.data} == {"bar"} and probabilities.layout.yaxis.range[0] == 0
