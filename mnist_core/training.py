@@ -10,7 +10,6 @@ import copy
 import hashlib
 import math
 import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -268,7 +267,9 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     source = images.cpu().numpy()
     chunks = [(source[start : start + _DRAWN_CHUNK], pens[start : start + _DRAWN_CHUNK])
               for start in range(0, len(source), _DRAWN_CHUNK)]
-    workers = min(os.cpu_count() or 1, len(chunks) // 4)  # worth starting processes for (~1 s each)
+    # Processes worth starting (~1 s each), at most one per core this training may use (torch's
+    # threads): a seed group's Ray task has one, and a pool per task only fought the other tasks.
+    workers = min(torch.get_num_threads(), len(chunks) // 4)
     parts: list[np.ndarray] = []
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if workers > 1 else None)

@@ -70,7 +70,8 @@ def live_results() -> None:
     for column, key in zip(st.columns(len(keys)), keys):
         right, total = stats.correct[key], stats.answered[key]
         low, high = accuracy_interval(right, total)
-        column.metric(MODELS[key].name, f"{100 * right / total:.1f}%", border=True,
+        with column, st.container(key=f"answer_{key}_audience"):  # in the model's colour, as on Draw
+            st.metric(MODELS[key].name, f"{100 * right / total:.1f}%", border=True,
                       help=f"{right} of the {total} drawings it answered read right")
         column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%"
                        + (f" · {counted(total, 'drawing')}" if total != scores.drawings else ""))

@@ -1,5 +1,7 @@
 """Compare: is the difference real, where do runs differ, and their curves, matrices and mistakes."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -12,8 +14,27 @@ from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
 from pages.shared.presenter import for_the_room, show_table
-from pages.shared.run_choice import all_runs, path_key, run_label, seed_group_of, selected_runs, short_label
+from pages.shared.run_choice import (
+    APP_FOLDER,
+    all_runs,
+    path_key,
+    run_label,
+    seed_group_of,
+    selected_runs,
+    short_label,
+)
 from pages.shared.seed_view import show_seed_groups
+
+RUNS_KEY = "compare.runs"
+
+
+def link_path(path: str) -> str:
+    """A run folder as the page's link names it: relative to the app's folder when inside it."""
+    try:
+        return Path(path).relative_to(APP_FOLDER).as_posix()
+    except ValueError:
+        return path
+
 
 ensure_frame()
 st.title("Compare runs")
@@ -23,9 +44,16 @@ if not runs:
     st.info("No runs to compare yet. Train some on the **Train** page.")
     st.stop()
 by_path = {str(run.path): run for run in runs}
-default = [str(run.path) for run in selected_runs().values()] or list(by_path)[:3]  # the runs in use (Draw)
-chosen_paths = st.multiselect("Runs", list(by_path), default=default, format_func=lambda p: run_label(by_path[p]),
-                              key="compare.runs", bind="query-params")
+# The link holds the runs as folder paths (relative to the app's folder when inside it), so that a
+# lesson link names the runs themselves, not how they are labelled today.
+in_link = {link_path(path): path for path in by_path}
+if RUNS_KEY not in st.session_state:  # the first visit: the link's runs, else the runs in use (Draw)
+    linked = [in_link[path] for path in st.query_params.get_all(RUNS_KEY) if path in in_link]
+    st.session_state[RUNS_KEY] = linked or [str(run.path) for run in selected_runs().values()] or list(by_path)[:3]
+else:  # the runs chosen before, less any deleted meanwhile
+    st.session_state[RUNS_KEY] = [path for path in st.session_state[RUNS_KEY] if path in by_path]
+chosen_paths = st.multiselect("Runs", list(by_path), format_func=lambda p: run_label(by_path[p]), key=RUNS_KEY)
+st.query_params[RUNS_KEY] = [link_path(path) for path in chosen_paths]
 if not chosen_paths:
     st.info("Choose one or more runs above.")
     st.stop()

@@ -186,9 +186,11 @@ def drawing_area() -> None:
         why_panel(digit.tensor, digit.pixels, runs, "draw", ensembles)
         sweep_my_drawing(digit, model_set_for(runs, ensembles))
     with canvas_column:
-        # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun.
-        st.caption(f"Undo, redo and clear are in the canvas toolbar. "
-                   f"Server time for this update: {1000 * (time.perf_counter() - started):.0f} ms.")
+        # Read by `python -m tools.bench_app` as the server-side time of one prediction rerun; said only
+        # for a prediction (an empty canvas's number only puzzled people).
+        timing = (f" Server time for this update: {1000 * (time.perf_counter() - started):.0f} ms."
+                  if digit is not None else "")
+        st.caption("Undo, redo and clear are in the canvas toolbar." + timing)
 
 
 def pick_digit() -> None:

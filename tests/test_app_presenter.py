@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support import PROJECT_ROOT
 from tests.support.apptest import APP, sidebar_text, texts
 
 pytestmark = pytest.mark.usefixtures("navigation_mode")
@@ -98,3 +99,14 @@ def test_projector_mode_enlarges_the_charts_and_the_answers_keep_their_colours(u
     assert sizes == {False: (16, None), True: (20, 20)}  # the type of the mode's body text, ticks set explicitly
     # Every source's answers (the Draw tab's and a test image's) in their model's colour.
     assert "[class*='st-key-answer_cnn_'] [data-testid='stMetricValue']" in style(at)
+
+
+def test_a_compare_link_names_its_runs_by_folder(user_runs):
+    """compare.runs holds folder paths (relative to the app's folder inside it), not the runs' labels."""
+    at = open_with({"compare.runs": ["checkpoints/lenet5", "checkpoints/cnn-seed2", "nowhere/deleted"]},
+                   "pages/compare.py")
+    chosen = at.multiselect(key="compare.runs").value
+    assert chosen == [str(PROJECT_ROOT / "checkpoints" / "lenet5"), str(PROJECT_ROOT / "checkpoints" / "cnn-seed2")]
+    assert at.query_params["compare.runs"] == ["checkpoints/lenet5", "checkpoints/cnn-seed2"]
+    at.multiselect(key="compare.runs").unselect(chosen[1]).run()
+    assert at.query_params["compare.runs"] in ("checkpoints/lenet5", ["checkpoints/lenet5"])  # one value: AppTest's str

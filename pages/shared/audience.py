@@ -12,6 +12,7 @@ from mnist_core.preprocess import NoDigitError, prepare_digit
 from mnist_core.runs import RunInfo
 from mnist_core.seeds import SeedGroup
 from pages.shared.loading import model_set_for
+from pages.shared.markdown import counted
 from pages.shared.run_choice import APP_FOLDER
 from pages.shared.session import session_id
 
@@ -45,7 +46,7 @@ def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],
                       width="stretch")
     last = st.session_state.get(LAST_KEY)
     if last is not None and last[2] == _fingerprint(canvas_image):  # only for the drawing on the canvas
-        st.caption(f"Stored as a **{last[0]}**, thank you ({last[1]:,} drawings so far; press another digit "
+        st.caption(f"Stored as a **{last[0]}**, thank you ({counted(last[1], 'drawing')} so far; press another digit "
                    "to correct it).")
 
 

@@ -21,7 +21,7 @@ from mnist_core.data import normalize
 from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from pages.shared.gallery import Answers, show_gallery
-from pages.shared.markdown import literal
+from pages.shared.markdown import counted, literal
 from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import selected_runs
 from pages.shared.url import drop_unreadable_number
@@ -114,7 +114,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
                                     bind="query-params") or FILTERS[0]
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
-        st.caption(f"{len(shown)} test images: {filter_description(kind, len(answers))}{where}; "
+        st.caption(f"{counted(len(shown), 'test image')}: {filter_description(kind, len(answers))}{where}; "
                    "most confident mistakes first.")
         show_gallery(shown, images, truth, answers, limit=9, per_row=3)
     explain_test_image(shown, images, truth)
