@@ -19,7 +19,7 @@
 
 8. A seed group: the same runs (seeds of LeNet-5, ``best`` recipe, a few epochs each) one after
    another in this process on every core, as ``train`` without ``--seeds`` runs them, and as a Ray
-   seed group on this machine (``train --seeds``: one task per run, one core each), Ray's start
+   seed group on this machine (``train --seeds``: one task per core, the cores shared out), Ray's start
    included.
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
@@ -115,7 +115,7 @@ class SeedGroupTiming:
     runs: int  # seeds 0 to runs - 1
     epochs: int  # each run's
     train_images: int  # each run's
-    workers: int  # Ray tasks at once (one per core), each on one thread
+    workers: int  # Ray tasks at once: one per core, each on cores // workers threads
     one_after_another_seconds: float  # in this process, on every core, run after run
     ray_seconds: float  # the same runs as a Ray seed group on this machine, Ray's start included
 
@@ -304,11 +304,13 @@ def measure_seed_group(data: MnistData, quick: bool = False) -> SeedGroupTiming:
     with tempfile.TemporaryDirectory(prefix="mnist-seeds-bench-") as folder:
         tasks = [RunTask(key, config, Path(folder) / f"seed{config.seed}") for config in configs]
         started = time.perf_counter()
+        # Nothing is saved: a trained run's "save" returns its image count, a failed one reports its error.
         train_seed_group(tasks, str(data.root), save=lambda task, fields: fields["train_images"], workers=cores,
                          on_finished=lambda task, outcome: finished.append(outcome))
         on_ray = time.perf_counter() - started
     if len(finished) != len(tasks) or not all(isinstance(outcome, int) for outcome in finished):
-        raise RuntimeError(f"The Ray seed group did not train every run: {finished}")
+        raise RuntimeError(f"The Ray seed group did not train every run ({finished}): its time would not compare. "
+                           "Check that Ray starts here: python -m mnist_core train --model lenet5 --seeds 2 --epochs 1")
     return SeedGroupTiming(key, recipe, len(configs), configs[0].epochs, trained[0].train_images,
                            min(cores, len(tasks)), one_after_another, on_ray)
 
@@ -541,7 +543,7 @@ def format_markdown(report: BenchReport) -> str:
             f"{timing.epochs} epoch(s) on {timing.train_images:,} images each | wall time |",
             "|---|---:|",
             f"| one after another, every core (`train`) | {timing.one_after_another_seconds:.1f} s |",
-            f"| on Ray, {timing.workers} at once, one core each (`train --seeds`), Ray's start included | "
+            f"| on Ray, {timing.workers} at once, the cores shared out (`train --seeds`), Ray's start included | "
             f"{timing.ray_seconds:.1f} s ({timing.speedup:.2f}x) |",
             "",
         ]

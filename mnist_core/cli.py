@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "seeds", help="architecture or luck? each model's seed group (mean ± sd, its ensemble) and every pair "
                       "compared across seeds (Welch's t-test, Holm's correction)")
     seeds.add_argument("--runs", type=Path, default=None,
-                       help="folder of runs, grouped by model and recipe (default: checkpoints/)")
+                       help="folder of runs, grouped by model and settings but the seed (default: checkpoints/)")
     seeds.add_argument("--json", action="store_true", help="print JSON instead of a table")
     seeds.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     seeds.set_defaults(handler=_seeds)

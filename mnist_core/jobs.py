@@ -30,7 +30,7 @@ WAITING, RUNNING, SAVED, STOPPED, FAILED = "waiting", "running", "saved", "stopp
 
 @dataclass(frozen=True)
 class ModelStatus:
-    """One model's part of a job, as last reported."""
+    """One run of a job (a model, or one seed of it), as last reported."""
 
     model_key: str
     seed: int | None = None  # in a seed group, which seed this run is

@@ -60,6 +60,7 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     then gets what ``save`` returned, or an error message.
 
     Raises:
+        ValueError: ``address`` cannot be reached, or the cluster there refuses this machine (no token).
         KeyboardInterrupt: after cancelling the tasks still running; the finished runs are saved.
     """
     import ray
@@ -78,6 +79,8 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
                                                if key.startswith("MNIST_")}},
                      **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
         except ConnectionError as error:  # it answers, but Ray would not let this machine join
+            if not address:
+                raise  # Ray could not start on this machine: its own message says why
             raise ValueError(
                 f"Ray could not join the cluster at {address} ({error}). A cluster started with `ray start` "
                 f"asks for its token (Ray 2.60 and later): run this with {AUTH_MODE_ENV}=token and the token of "

@@ -113,17 +113,22 @@ class GroupComparison:
 
 def seed_ranking_sentence(groups: Sequence[SeedGroup], pairs: Sequence[GroupComparison]) -> str:
     """The ranking in words, from the seed groups and their tests, e.g. "LeNet-5 and CNN are level within
-    seed noise; both beat MLP (5 seeds each)". One run each says that it cannot rank architectures."""
+    seed noise; both beat MLP (5 seeds each; …)". One run each says that it cannot rank architectures."""
+    verdict, basis = seed_ranking(groups, pairs)
+    return f"{verdict} ({basis})." if basis else verdict
+
+
+def seed_ranking(groups: Sequence[SeedGroup], pairs: Sequence[GroupComparison]) -> tuple[str, str]:
+    """The ranking as (the verdict, what it rests on), e.g. ("LeNet-5 and CNN are level within seed noise;
+    both beat MLP", "5 seeds each; Welch's t-test …"); the basis is empty when there is no verdict."""
     if not groups:
-        return ""
-    seeds = _seed_counts(groups)
+        return "", ""
     if all(len(group.runs) < 2 for group in groups):
         return ("Each model here is one training run: a single run cannot separate the architecture from the "
-                "luck of its seed. Train seed groups to rank them: python -m mnist_core train --seeds 5.")
-    verdicts = {(pair.a.model, pair.b.model): pair for pair in pairs}
+                "luck of its seed. Train seed groups to rank them: python -m mnist_core train --seeds 5.", "")
 
     def beats(winner: SeedGroup, loser: SeedGroup) -> bool:
-        pair = verdicts.get((winner.model, loser.model)) or verdicts.get((loser.model, winner.model))
+        pair = next((pair for pair in pairs if {id(pair.a), id(pair.b)} == {id(winner), id(loser)}), None)
         return pair is not None and pair.verdict != WITHIN_NOISE and (
             pair.b is winner if pair.verdict == B_BETTER else pair.a is winner)
 
@@ -141,7 +146,7 @@ def seed_ranking_sentence(groups: Sequence[SeedGroup], pairs: Sequence[GroupComp
             head += f"; {who} beat{'s' if len(leaders) == 1 else ''} {_join([g.name for g in rest])}"
         else:
             head += f"; {names[0]} beats {_join([g.name for g in rest if beats(ranked[0], g)])}"
-    return f"{head} ({seeds}; Welch's t-test on the seeds' test accuracies, Holm-corrected)."
+    return head, f"{_seed_counts(groups)}; Welch's t-test on the seeds' test accuracies, Holm-corrected"
 
 
 def _seed_counts(groups: Sequence[SeedGroup]) -> str:
@@ -188,12 +193,14 @@ def group_runs(runs: Iterable[RunInfo]) -> list[SeedGroup]:
 
 
 def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:
-    """Every pair of groups of the same recipe, in the registry's order, with Holm's correction over all."""
+    """Every pair of groups of two models and the same recipe, in the registry's order, with Holm's
+    correction over all: architectures compared (two groups of one model differ in settings, not in
+    architecture, and are not paired)."""
     from scipy import stats
 
     pairs, raw = [], []
     for a, b in itertools.combinations(groups, 2):
-        if a.recipe != b.recipe:
+        if a.recipe != b.recipe or a.model == b.model:
             continue
         difference = b.mean - a.mean
         if len(a.runs) < 2 or len(b.runs) < 2:

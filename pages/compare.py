@@ -98,7 +98,7 @@ for run in chosen:
         if group.settings + group.model in drawn:  # two chosen seeds of one group: one band
             continue
         drawn.add(group.settings + group.model)
-        curves.append(Curve(group.name, run.model_key, run.history,
+        curves.append(Curve(labels[str(run.path)], run.model_key, run.history,
                             seeds=[(seed, member.history) for seed, member in zip(group.seeds, group.runs)]))
     elif run.history:
         curves.append(Curve(labels[str(run.path)], run.model_key, run.history))

@@ -87,8 +87,9 @@ def model_chooser() -> None:
                     format_func=labels.get, key=f"draw.run.{key}", on_change=choose_run, args=(key,),
                 )
         if ensembles:
-            st.caption("An ensemble answers with the mean of its seeds' probabilities: here only; the other pages "
-                       "use its seed 0. Each seed is the same recipe trained from another random start.")
+            st.caption("An ensemble answers with the mean of its seeds' probabilities (each seed: the same settings "
+                       "trained from another random start) on this page only; the other pages use the run chosen "
+                       "before it.")
 
 
 def model_name(key: str) -> str:

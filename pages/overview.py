@@ -58,10 +58,9 @@ ranked = [Standing(row["Model"], row["Test accuracy (%)"], row["Test errors"], r
           for row in table.to_dict("records")]
 # The verdict on the architectures rests on their seed groups; the table's runs (seed 0 of each)
 # are one draw of each, which a sentence under the table ranks as runs.
-verdict = seed_verdict(list(runs.values())) if len(ranked) > 1 else ""
+verdict, basis = seed_verdict(list(runs.values())) if len(ranked) > 1 else ("", "")
 if verdict:
-    head, bracket, rest = verdict.partition(" (")  # the verdict in bold, what it rests on not
-    st.markdown(f"**{head.rstrip('.')}**" + (f" ({rest}" if bracket else "."))
+    st.markdown(f"**{verdict}** ({basis})." if basis else verdict)
 runs_slot = st.empty()
 if len(ranked) > 1:
     run_verdict = "The runs in the table, one of each: " + ranking_sentence(ranked)

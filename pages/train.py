@@ -48,7 +48,7 @@ def start(configs, seeds: int) -> None:
     try:
         place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id(),
                                          seeds=tuple(range(seeds)) if seeds > 1 else None))
-    except ValueError as error:  # this session has a job in line already
+    except ValueError as error:  # this session has a job in line already (said in the message)
         st.warning(str(error))
         return
     if place:

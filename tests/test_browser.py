@@ -350,7 +350,8 @@ def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_r
         except Exception:
             page.keyboard.press("Escape")
     ensemble.click()
-    wait_for(lambda: page.get_by_text("here only; the other pages use its seed 0").count(), what="the ensemble chosen")
+    wait_for(lambda: page.get_by_text("on this page only; the other pages use the run chosen before it").count(),
+             what="the ensemble chosen")
     stroke(page, vertical_stroke(canvas_box(page)))  # where the canvas is now, under the longer chooser
     wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()

@@ -262,7 +262,7 @@ def test_draw_answers_with_a_seed_ensemble_while_other_pages_use_seed_0(user_run
                             for folder in folders]).mean(dim=0)[0]
     assert at.metric[1].value == str(int(mean.argmax()))
     assert f"{100 * float(mean.max()):.1f}% sure" in [c.value for c in at.caption]
-    assert "here only; the other pages use its seed 0" in texts(at)
+    assert "on this page only; the other pages use the run chosen before it" in texts(at)
     at.switch_page("pages/compare.py").run()  # Compare compares runs: the CNN's is its seed 0
     assert not at.exception and str(PROJECT_ROOT / "checkpoints" / "cnn") in at.multiselect(key="compare.runs").value
 
@@ -349,3 +349,23 @@ def test_a_seed_group_trains_on_a_ray_cluster(ray_cluster, tmp_path, real_data_r
     runs = find_runs(tmp_path / "runs")[0]
     assert sorted(run.config["seed"] for run in runs) == [0, 1]
     assert all(run.train_images == 2000 for run in runs)
+
+
+def test_the_ensemble_of_a_chosen_run_is_its_own_group_and_the_run_stays_in_use(user_runs):
+    """Choose your own run on Draw, then "ensemble": the ensemble is your run's group; other pages keep your run."""
+    from tests.support.apptest import open_page
+
+    mine = [run_with_accuracy(user_runs, "cnn", seed, 0.5, config={"recipe": "best", "epochs": 2})
+            for seed in (0, 1)]
+    at = open_page("pages/draw.py")
+    at.selectbox(key="draw.run.cnn").set_value(str(mine[1].path)).run()
+    chooser = at.selectbox(key="draw.run.cnn")
+    assert chooser.options[-1] == "CNN · ensemble of 2 seeds"  # the chosen run's group, not the shipped one's
+    chooser.set_value("ensemble").run()
+    assert not at.exception and at.selectbox(key="draw.run.cnn").value == "ensemble"
+    at.switch_page("pages/compare.py").run()
+    assert str(mine[1].path) in at.multiselect(key="compare.runs").value  # the run chosen before the ensemble
+    at.switch_page("pages/draw.py").run()
+    assert at.selectbox(key="draw.run.cnn").value == "ensemble"  # kept across pages
+    at.selectbox(key="draw.run.cnn").set_value(str(mine[0].path)).run()  # a run again: no ensemble
+    assert at.selectbox(key="draw.run.cnn").value == str(mine[0].path)

@@ -19,10 +19,10 @@ from mnist_core.seeds import SeedGroup, group_runs
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
 SELECTION_KEY = "draw.runs"  # session state: model key → run folder chosen on the Draw page
-# A choice in SELECTION_KEY: the model's seed group as one model (its seeds' probabilities averaged).
-# Only the Draw page answers with it; every other page uses the group's run that the model would use
-# without the choice (seed 0 of the shipped group).
-ENSEMBLE = "ensemble"
+# Session state: the models whose seed group answers as one model on the Draw page (its seeds'
+# probabilities averaged): the group of the run in use, which every other page uses alone.
+ENSEMBLES_KEY = "draw.ensembles"
+ENSEMBLE = "ensemble"  # the "Models in use" option that adds a model to ENSEMBLES_KEY
 
 
 def checkpoints_folder() -> Path:
@@ -87,8 +87,15 @@ def selected_runs() -> dict[str, RunInfo]:
     return default_runs(all_runs()[0], checkpoints_folder(), chosen)
 
 
-def remember_choice(model_key: str, run_path: str) -> None:
-    st.session_state.setdefault(SELECTION_KEY, {})[model_key] = run_path
+def remember_choice(model_key: str, choice: str) -> None:
+    """``choice``: a run folder for ``model_key``, or :data:`ENSEMBLE` for its run's seed group as one model
+    (the run chosen before stays the run in use)."""
+    ensembles = st.session_state.setdefault(ENSEMBLES_KEY, set())
+    if choice == ENSEMBLE:
+        ensembles.add(model_key)
+        return
+    ensembles.discard(model_key)
+    st.session_state.setdefault(SELECTION_KEY, {})[model_key] = choice
 
 
 def seed_group_of(run: RunInfo) -> SeedGroup:
@@ -99,8 +106,8 @@ def seed_group_of(run: RunInfo) -> SeedGroup:
 def ensembles_in_use(runs: dict[str, RunInfo]) -> dict[str, SeedGroup]:
     """The models this session chose as the ensemble of their seeds (on the Draw page), each its group;
     a group of one run is the run itself, not an ensemble."""
-    chosen = st.session_state.get(SELECTION_KEY, {})
-    groups = {key: seed_group_of(run) for key, run in runs.items() if chosen.get(key) == ENSEMBLE}
+    chosen = st.session_state.get(ENSEMBLES_KEY, set())
+    groups = {key: seed_group_of(run) for key, run in runs.items() if key in chosen}
     return {key: group for key, group in groups.items() if len(group.runs) > 1}
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.charts import seed_strip_chart
 from mnist_core.runs import RunError, RunInfo
-from mnist_core.seeds import SeedGroup, compare_groups, group_runs, seed_ranking_sentence
+from mnist_core.seeds import SeedGroup, compare_groups, group_runs, seed_ranking, seed_ranking_sentence
 from pages.shared.loading import ensemble_accuracy, members_of, mnist_or_none, report_run_error
 from pages.shared.presenter import for_the_room, show_table
 from pages.shared.run_choice import all_runs
@@ -22,10 +22,11 @@ def groups_of(runs: list[RunInfo]) -> list[SeedGroup]:
     return [group for group in groups if any(group.holds(run) for run in runs)]
 
 
-def seed_verdict(runs: list[RunInfo]) -> str:
-    """The ranking of ``runs``' models in one sentence, from their seed groups (how many seeds it rests on)."""
+def seed_verdict(runs: list[RunInfo]) -> tuple[str, str]:
+    """The ranking of ``runs``' models from their seed groups, and what it rests on (how many seeds, which
+    test); the second part is empty when there is no verdict."""
     groups = groups_of(runs)
-    return seed_ranking_sentence(groups, compare_groups(groups))
+    return seed_ranking(groups, compare_groups(groups))
 
 
 def with_measured_ensembles(groups: list[SeedGroup]) -> list[SeedGroup]:

@@ -57,8 +57,8 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str,
     """The panel for one digit (``inputs``: normalised ``(1, 1, 28, 28)``; ``pixels``: 28x28 in [0, 1]).
 
     A model in ``ensembles`` is explained as the ensemble that answers (its attribution map); its
-    first layer and nearest training images are those of its run in use (seed 0), as an ensemble
-    has one per seed. Collapsed by default and remembered per session (``<key>.why``); it computes
+    first layer and nearest training images are those of its run in use, as an ensemble has one
+    per seed. Collapsed by default and remembered per session (``<key>.why``); it computes
     only while open.
     """
     ensembles = ensembles or {}
@@ -102,7 +102,7 @@ def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str,
                    + (" — the randomised models' maps are what chance looks like." if sanity else "."))
         if ensembles:
             st.caption("The randomised copy of an ensemble, its first layer and its nearest training images are "
-                       "its seed 0's: each seed has its own.")
+                       "those of its run in use: each seed has its own.")
         _inside_the_networks(trained, inputs)
         _reminders(trained, runs, inputs)
 
