@@ -100,7 +100,7 @@ class Drawing:
     label: int
     answers: dict[str, int]  # model key -> digit
     probabilities: dict[str, list[float]]  # model key -> 10 probabilities (NaN where the stored ones are unreadable)
-    runs: dict[str, str]
+    runs: dict[str, str]  # model key -> run folder (a seed ensemble: its folders joined by " + ")
     pixels: np.ndarray  # (28, 28) uint8
     canvas_png: bytes
 
