@@ -8,6 +8,7 @@ import streamlit as st
 from mnist_core.models import ModelFileError, load_user_models
 from pages.shared.presenter import page_style, projector_mode
 from pages.shared.sidebar import sidebar
+from pages.shared.warm_up import start_warm_up
 
 
 def main() -> None:
@@ -24,7 +25,9 @@ def main() -> None:
             st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
             st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
             st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
-        ]
+        ],
+        # In projector mode the sidebar is hidden: the pages become a compact bar along the top.
+        position="top" if present else "sidebar",
     )
     try:
         load_user_models()  # the operator's own models ($MNIST_MODELS), once per server
@@ -32,6 +35,7 @@ def main() -> None:
         st.error(f"{error} The built-in models work meanwhile.", icon=":material/error:")
     sidebar()
     navigation.run()
+    start_warm_up()  # after the page: the first "Why?" must not wait for the training set (pages/shared/warm_up.py)
 
 
 # Streamlit runs this file as __main__. Training's worker processes (spawn) import the main

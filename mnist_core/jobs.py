@@ -42,6 +42,17 @@ class ModelStatus:
     history: tuple[EpochStats, ...] = ()
     run_path: Path | None = None  # the saved run folder
     message: str = ""  # why it stopped or failed
+    preparing: float | None = None  # while its canvas-style digits are made: the fraction made
+    phase_started: float | None = None  # time.monotonic() when the current phase (preparing, training) began
+
+    def timing(self, now: float) -> tuple[float, float | None] | None:
+        """(seconds in the current phase, an estimate of the seconds left in it) while it runs; the
+        estimate is None until a little of the phase is done."""
+        if self.state != RUNNING or self.phase_started is None:
+            return None
+        elapsed = max(0.0, now - self.phase_started)
+        done = self.preparing if self.preparing is not None else self.fraction
+        return elapsed, (elapsed * (1 - done) / done if done >= 0.02 else None)
 
 
 @dataclass(frozen=True)
@@ -156,15 +167,19 @@ class TrainingJob:
                 self._on_end(self)
 
     def _train_one(self, part: str, key: str, config: TrainConfig) -> None:
-        self._update(part, state=RUNNING)
+        self._update(part, state=RUNNING, phase_started=time.monotonic())
 
         def report(progress: TrainingProgress) -> None:
             if progress.preparing is not None:
-                self._update(part, message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
-                                           "(once; kept for later runs).")
+                self._update(part, preparing=progress.preparing,
+                             message=f"Preparing the canvas-style training images: {progress.preparing:.0%} "
+                                     "(once on this machine; kept on disk for later runs).")
                 return
+            with self._lock:
+                phase_started = (time.monotonic() if self._statuses[part].preparing is not None
+                                 else self._statuses[part].phase_started)  # training begins: a new phase
             self._update(part, fraction=progress.fraction, epoch=progress.epoch, loss=progress.loss,
-                         history=progress.history, message="")
+                         history=progress.history, message="", preparing=None, phase_started=phase_started)
 
         try:
             result = train_model(key, self.data, config, on_progress=report, should_stop=self._stop.is_set)

@@ -15,6 +15,7 @@ from pathlib import Path
 DATA_DIR_ENV = "MNIST_DATA_DIR"
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 CHECKPOINTS_DIR_ENV = "MNIST_CHECKPOINTS_DIR"
+CACHE_DIR_ENV = "MNIST_CACHE_DIR"
 
 
 def data_dir(explicit: str | os.PathLike | None = None, base: str | os.PathLike = ".") -> Path:
@@ -30,3 +31,12 @@ def user_runs_dir(base: str | os.PathLike = ".") -> Path:
 def checkpoints_dir(base: str | os.PathLike = ".") -> Path:
     """The shipped runs, one folder per model key: ``$MNIST_CHECKPOINTS_DIR``, else ``<base>/checkpoints``."""
     return Path(os.environ.get(CHECKPOINTS_DIR_ENV) or Path(base) / "checkpoints").expanduser()
+
+
+def cache_dir() -> Path:
+    """Work kept between runs that can always be made again (the canvas-style training digits):
+    ``$MNIST_CACHE_DIR``, else ``$XDG_CACHE_HOME/mnist-dashboard``, else ``~/.cache/mnist-dashboard``."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "mnist-dashboard"

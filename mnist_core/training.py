@@ -10,17 +10,23 @@ import copy
 import hashlib
 import math
 import multiprocessing
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import drawn as drawn_module
+from . import paths
+from . import strokes as strokes_module
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
 from .drawn import as_drawn_pixels
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
@@ -260,10 +266,17 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     pens = np.zeros(len(images)) if pens is None else np.asarray(pens, dtype=np.float64)
     fingerprint = hashlib.blake2b(images.cpu().numpy().tobytes(), digest_size=16)
     fingerprint.update(pens.tobytes())
+    fingerprint.update(_DRAWN_CODE)  # another way of drawing makes other digits
     key = (tuple(images.shape), fingerprint.digest())
     with _drawn_lock:
         if _drawn_cache.get("key") == key:
             return _drawn_cache["images"]
+    stored = _read_drawn(key)
+    if stored is not None:
+        with _drawn_lock:
+            _drawn_cache.clear()
+            _drawn_cache.update(key=key, images=stored)
+        return stored
     source = images.cpu().numpy()
     chunks = [(source[start : start + _DRAWN_CHUNK], pens[start : start + _DRAWN_CHUNK])
               for start in range(0, len(source), _DRAWN_CHUNK)]
@@ -289,7 +302,46 @@ def drawn_images(images: torch.Tensor, pens: np.ndarray | None = None,
     with _drawn_lock:
         _drawn_cache.clear()
         _drawn_cache.update(key=key, images=made)
+    _write_drawn(key, made)
     return made
+
+
+def _drawn_file(key: tuple) -> Path:
+    return paths.cache_dir() / "drawn" / f"{key[1].hex()}.npy"
+
+
+def _read_drawn(key: tuple) -> torch.Tensor | None:
+    """The canvas-style digits made for ``key`` by an earlier run on this machine, or None (absent,
+    unreadable or of another shape: then they are made again)."""
+    try:
+        stored = np.load(_drawn_file(key), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if stored.shape != key[0] or stored.dtype != np.uint8:
+        return None
+    os.utime(_drawn_file(key))  # recently used: kept when the folder is trimmed
+    return torch.from_numpy(stored)
+
+
+def _write_drawn(key: tuple, made: torch.Tensor) -> None:
+    """Keep ``made`` on disk for the next run (written whole, then renamed), the newest few only.
+    A cache that cannot be written costs the next run the wait, nothing else."""
+    target = _drawn_file(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                np.save(file, made.numpy(), allow_pickle=False)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        kept = sorted(target.parent.glob("*.npy"), key=lambda file: file.stat().st_mtime, reverse=True)
+        for old in kept[_DRAWN_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 _DRAWN_CHUNK = 1000
@@ -297,6 +349,11 @@ _DRAWN_CHUNK = 1000
 MAX_PEN = 0.3
 _drawn_lock = threading.Lock()  # the app trains in threads
 _drawn_cache: dict = {}
+_DRAWN_KEPT = 8  # canvas-style sets kept on disk, ~43 MB each for the training split (one per seed)
+# The code that draws them (drawn.py and the stroke widths it takes from strokes.py): changed code,
+# other digits, so a cached set from before is not used.
+_DRAWN_CODE = hashlib.blake2b(b"".join(Path(module.__file__).read_bytes() for module in (drawn_module, strokes_module)),
+                              digest_size=8).digest()
 
 
 class WeightAverage:

@@ -54,8 +54,9 @@ def live_results() -> None:
     if scores.damaged:
         st.warning(f"{damaged_skipped(scores.damaged)}.", icon=":material/warning:")
     if not scores.drawings:
-        st.info("No labelled drawings yet. On the **Draw** page, draw a digit and press the digit you drew.",
+        st.info("No labelled drawings yet. On the Draw page, draw a digit and press the digit you drew.",
                 icon=":material/groups:")
+        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
         return
     # Each model over the drawings it answered: a model chosen later (LeNet-5 (ReLU), one of the
     # operator's own) answered fewer; the registered ones that answered none are left out.

@@ -41,7 +41,8 @@ st.title("Compare runs")
 
 runs, damaged = all_runs()
 if not runs:
-    st.info("No runs to compare yet. Train some on the **Train** page.")
+    st.info("No runs to compare yet. Train some on the Train page.")
+    st.page_link("pages/train.py", label="Train models", icon=":material/model_training:")
     st.stop()
 by_path = {str(run.path): run for run in runs}
 # The link holds the runs as folder paths (relative to the app's folder when inside it), so that a

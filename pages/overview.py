@@ -25,9 +25,12 @@ ensure_frame()
 st.title("MNIST model comparison")
 st.markdown(
     "Three classic handwritten-digit classifiers, trained on MNIST's training images (the `best` recipe holds "
-    "5,000 of them out to choose its settings on) and measured on the 10,000 **test** images they never saw. "
-    "Compare their training on **Compare**, draw your own digits on **Draw**, or train new runs on **Train**."
+    "5,000 of them out to choose its settings on) and measured on the 10,000 **test** images they never saw."
 )
+with st.container(horizontal=True, gap="medium"):  # where to go next, as links (the sidebar may be hidden)
+    st.page_link("pages/draw.py", label="Draw your own digits", icon=":material/draw:")
+    st.page_link("pages/compare.py", label="Compare their training", icon=":material/compare:")
+    st.page_link("pages/train.py", label="Train new runs", icon=":material/model_training:")
 
 
 runs = require_runs()

@@ -47,6 +47,19 @@ def real_data_root(real_mnist) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _a_cache_of_the_tests_own(monkeypatch, tmp_path):
+    """Canvas-style training digits kept on disk go to the test's folder, not the user's ~/.cache."""
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _no_warm_up_in_the_test_process(monkeypatch):
+    """AppTests run the frame in this process: its warm-up thread (pages/shared/warm_up.py) would read
+    the training set beside every test. A browser test's server (started earlier) warms up as usual."""
+    monkeypatch.setenv("MNIST_WARM_UP", "0")
+
+
+@pytest.fixture(autouse=True)
 def _no_models_of_the_developers_own(monkeypatch):
     """A $MNIST_MODELS exported in the shell must not change what the tests see."""
     monkeypatch.delenv("MNIST_MODELS", raising=False)

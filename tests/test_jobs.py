@@ -239,3 +239,18 @@ def test_the_canvas_style_digits_are_announced_while_they_are_made(fake_mnist_ro
     assert [m.split(": ")[1].split(" ")[0] for m in announced] == ["33%", "67%", "100%"]  # 120 images, 40 at a time
     status = job.snapshot().statuses[0]
     assert status.state == SAVED and status.message == ""  # the announcement ends when training begins
+
+
+def test_a_running_model_says_how_long_it_has_run_and_about_how_long_is_left():
+    from mnist_core.jobs import RUNNING, ModelStatus
+    from pages.shared.job_view import elapsed_and_left
+
+    assert ModelStatus("mlp").timing(100.0) is None  # waiting: nothing to say
+    just_started = ModelStatus("mlp", state=RUNNING, fraction=0.01, phase_started=90.0)
+    assert just_started.timing(100.0) == (10.0, None)
+    assert elapsed_and_left(10.0, None) == "10 s so far, estimating what is left"
+    training = ModelStatus("mlp", state=RUNNING, fraction=0.25, phase_started=40.0)
+    assert training.timing(100.0) == (60.0, 180.0)
+    assert elapsed_and_left(60.0, 180.0) == "1 min 00 s so far, about 3 min 00 s left"
+    preparing = ModelStatus("mlp", state=RUNNING, fraction=0.0, preparing=0.5, phase_started=80.0)
+    assert preparing.timing(100.0) == (20.0, 20.0)  # the preparation's own progress

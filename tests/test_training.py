@@ -175,7 +175,7 @@ def test_the_canvas_versions_made_by_several_processes_are_the_same(fake_mnist_r
     pens = torch.linspace(0, 0.3, len(images)).numpy()
     monkeypatch.setattr(training, "_drawn_cache", {})
     monkeypatch.setattr(training, "_DRAWN_CHUNK", 10)  # 12 chunks: worth two processes
-    monkeypatch.setattr(training.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(training.torch, "get_num_threads", lambda: 2)  # a training with two cores
     assert torch.equal(drawn_images(images, pens), as_drawn_batch(images, pens))
 
 
@@ -184,6 +184,29 @@ def test_the_canvas_versions_are_made_once_for_the_same_images(fake_mnist_root):
     first = drawn_images(images)
     assert drawn_images(images.clone()) is first  # the same pixels: kept, not made again
     assert drawn_images(images[:10]) is not first and torch.equal(drawn_images(images[:10]), first[:10])
+
+
+def test_the_canvas_versions_are_kept_on_disk_for_the_next_run(fake_mnist_root, monkeypatch, tmp_path):
+    """Only the first run on a machine pays for them: a later process reads them back (issue 26)."""
+    from mnist_core import paths, training
+
+    images = load_mnist(fake_mnist_root, download=False).train_images
+    pens = torch.linspace(0, 0.3, len(images)).numpy()
+    made = drawn_images(images, pens)
+    (stored,) = (paths.cache_dir() / "drawn").glob("*.npy")
+    assert str(stored).startswith(str(tmp_path))  # the suite's cache folder (tests/conftest.py), not ~/.cache
+    monkeypatch.setattr(training, "_drawn_cache", {})  # as a new process
+    draw = training.as_drawn_pixels
+    monkeypatch.setattr(training, "as_drawn_pixels", lambda *args: pytest.fail("made again"))
+    assert torch.equal(drawn_images(images, pens), made)
+    stored.write_bytes(b"half a file")  # damaged: made again, and stored again
+    monkeypatch.setattr(training, "as_drawn_pixels", draw)
+    monkeypatch.setattr(training, "_drawn_cache", {})
+    assert torch.equal(drawn_images(images, pens), made)
+    assert stored.stat().st_size > 1000 and not list(stored.parent.glob("*.partial"))
+    monkeypatch.setattr(training, "_drawn_cache", {})
+    drawn_images(images, pens[::-1].copy())  # other pens (another seed): another set beside it
+    assert len(list(stored.parent.glob("*.npy"))) == 2
 
 
 def test_random_affine_moves_digits_but_keeps_the_background():
@@ -225,6 +248,7 @@ def test_worker_processes_started_inside_the_app_do_not_run_the_app(monkeypatch,
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: the canvas-style digits are made without worker processes")
+    torch.set_num_threads(2)  # a training with two cores starts two workers (put back by tests/conftest.py)
     app = types.ModuleType("__main__")
     app.__file__ = str(PROJECT_ROOT / "app.py")
     monkeypatch.setitem(sys.modules, "__main__", app)  # as while the app's script runs

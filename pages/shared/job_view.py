@@ -42,6 +42,17 @@ def describe(job: TrainingJob) -> str:
     return f"{names} · started {time.strftime('%H:%M', time.localtime(job.started_at))} · {recipe} recipe"
 
 
+def elapsed_and_left(elapsed: float, left: float | None) -> str:
+    """E.g. "1 min 5 s so far, about 40 s left" ("estimating what is left" until it can)."""
+    return f"{duration(elapsed)} so far, " + (f"about {duration(left)} left" if left is not None
+                                              else "estimating what is left")
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
 def run_name(status: ModelStatus) -> str:
     """"CNN", or "CNN · seed 2" in a seed group."""
     return MODELS[status.model_key].name + (f" · seed {status.seed}" if status.seed is not None else "")
@@ -57,9 +68,14 @@ def show_job(job: TrainingJob, live: bool) -> None:
             detail += f" · loss {status.loss:.3f}"
         if status.history:
             detail += f" · test accuracy {100 * status.history[-1].test_accuracy:.2f}%"
-        st.progress(min(1.0, status.fraction), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
+        timing = status.timing(time.monotonic())
+        if timing is not None and status.preparing is None:
+            detail += " · " + elapsed_and_left(*timing)
+        shown = status.preparing if status.preparing is not None else status.fraction
+        st.progress(min(1.0, shown), text=f"{STATE_ICONS[status.state]} **{name}** — {detail}")
         if status.message:
-            (st.error if status.state == FAILED else st.caption)(literal(status.message))
+            preparing = (" " + elapsed_and_left(*timing)) if timing is not None and status.preparing is not None else ""
+            (st.error if status.state == FAILED else st.caption)(literal(status.message) + preparing)
     curves = [Curve(run_name(s), s.model_key, [row.to_dict() for row in s.history])
               for s in snapshot.statuses if s.history]
     if curves:

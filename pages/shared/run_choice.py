@@ -115,6 +115,7 @@ def require_runs() -> dict[str, RunInfo]:
     """The runs in use, or a friendly stop when there are none."""
     runs = selected_runs()
     if not runs:
-        st.info("No trained models yet. Train some on the **Train** page, or restore `checkpoints/`.")
+        st.info("No trained models yet. Train some on the Train page, or restore `checkpoints/`.")
+        st.page_link("pages/train.py", label="Train models", icon=":material/model_training:")
         st.stop()
     return runs

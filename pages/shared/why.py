@@ -52,6 +52,14 @@ def _feature_bank(run: RunInfo, data, on_progress) -> FeatureBank:
                         lambda: training_features(model, data.train_images, on_progress))
 
 
+def prepare_feature_banks(runs: dict[str, RunInfo], data) -> None:
+    """Build the feature banks of ``runs`` now (the server's warm-up), so the first Why? finds them."""
+    for run in runs.values():
+        model = cached_model(str(run.path), run.weights_sha256)
+        if has_features(model):
+            _feature_bank(run, data, on_progress=None)
+
+
 def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str,
               ensembles: dict[str, SeedGroup] | None = None) -> None:
     """The panel for one digit (``inputs``: normalised ``(1, 1, 28, 28)``; ``pixels``: 28x28 in [0, 1]).
@@ -160,6 +168,9 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
         size = bank.values.shape[1]
         st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b> "
                 f"({size} values; label · distance)</div><div style='{_ROW}'>{''.join(cells)}</div>")
+    st.caption("Distance: how far apart the drawing and the training image are in that layer (Euclidean, over its "
+               "values; 0.0 would be the same values). Each model's layer has its own scale: compare distances "
+               "within a model, not across models.")
 
 
 def _picture(pixels: np.ndarray, size: int, caption: str) -> str:
