@@ -147,7 +147,8 @@ DIVERGING = [[0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9c
 
 
 def confusion_heatmap(
-    confusion: np.ndarray, title: str = "", normalise: bool = False, model_key: str | None = None
+    confusion: np.ndarray, title: str = "", normalise: bool = False, model_key: str | None = None,
+    counts_size: int = 13,
 ) -> go.Figure:
     """A 10x10 heatmap: rows are true digits, columns predictions; click a cell to select it.
 
@@ -155,6 +156,7 @@ def confusion_heatmap(
         confusion: counts, ``[true, predicted]``.
         normalise: show each row as percentages of that true digit (recall on the diagonal).
         model_key: a model key; the title is drawn in its colour.
+        counts_size: the counts' type in px (four digits must fit a cell: 13 for a 470-px figure, 18 for 600).
     """
     counts = np.asarray(confusion, dtype=np.float64)
     if normalise:
@@ -169,10 +171,10 @@ def confusion_heatmap(
     # Errors are rare next to the diagonal; a square-root scale keeps them visible.
     scale_top = values.max() if values.size and values.max() > 0 else 1
     return _clickable_matrix(np.sqrt(values / scale_top), text, values, hover, title, model_key,
-                             colorscale=SEQUENTIAL, zmin=0, zmax=1)
+                             colorscale=SEQUENTIAL, zmin=0, zmax=1, counts_size=counts_size)
 
 
-def difference_heatmap(difference: np.ndarray, title: str = "") -> go.Figure:
+def difference_heatmap(difference: np.ndarray, title: str = "", counts_size: int = 13) -> go.Figure:
     """B − A per cell of two confusion matrices, on a diverging scale centred on zero.
 
     Blue on the diagonal: B gets that digit right more often; blue off it: B makes that
@@ -186,14 +188,15 @@ def difference_heatmap(difference: np.ndarray, title: str = "") -> go.Figure:
     text = [[f"{int(v):+d}" if v else "" for v in row] for row in values]
     hover = "true %{y}, predicted %{x}: B − A = %{customdata:+.0f} images<extra></extra>"
     return _clickable_matrix(np.sign(better) * np.sqrt(np.abs(better) / top), text, values, hover, title, None,
-                             colorscale=DIVERGING, zmin=-1, zmax=1)
+                             colorscale=DIVERGING, zmin=-1, zmax=1, counts_size=counts_size)
 
 
-def _clickable_matrix(z, text, values, hover, title, model_key, colorscale, zmin, zmax) -> go.Figure:
+def _clickable_matrix(z, text, values, hover, title, model_key, colorscale, zmin, zmax,
+                      counts_size: int = 13) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=z, x=list(range(10)), y=list(range(10)), zmin=zmin, zmax=zmax,
-            text=text, texttemplate="%{text}", textfont={"size": 13},
+            text=text, texttemplate="%{text}", textfont={"size": counts_size},
             colorscale=colorscale, showscale=False, hoverinfo="skip", xgap=2, ygap=2,
         )
     )

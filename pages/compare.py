@@ -13,7 +13,7 @@ from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
-from pages.shared.presenter import for_the_room, show_table
+from pages.shared.presenter import for_the_room, matrix_layout, show_table
 from pages.shared.run_choice import (
     APP_FOLDER,
     all_runs,
@@ -120,9 +120,10 @@ per_row = 2  # three in a row leave cells too small for four-digit counts at 128
 for start in range(0, len(chosen), per_row):
     for column, run in zip(st.columns(per_row), chosen[start : start + per_row]):
         with column:
+            height, counts_size = matrix_layout()
             figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
-                                       model_key=run.model_key)
-            figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
+                                       model_key=run.model_key, counts_size=counts_size)
+            figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
                                     selection_mode="points", key=f"compare.confusion.{path_key(run.path)}")

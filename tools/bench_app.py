@@ -38,6 +38,7 @@ class AppTiming:
     nudge_rerun_ms: float  # median server time of an update after moving a "Nudge it" slider
     compare_first_seconds: float  # Compare clicked → all its charts drawn, evaluating the three runs first
     compare_cached_seconds: float  # the same once the evaluations are cached
+    first_why_seconds: float  # "Why?" opened on a drawing, the server up 30 s → three models' nearest images shown
     quick: bool
 
 
@@ -55,6 +56,7 @@ def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
             box = canvas_box(page, timeout_ms=timeout * 1000)
             page.get_by_text("Draw a digit (0–9)").wait_for(timeout=timeout * 1000)
             start_seconds = time.perf_counter() - started
+            first_why = _time_first_why(page, box, up_since=started, settle=5 if strokes < 3 else 30)
             for _ in range(strokes):
                 stroke(page, vertical_stroke(box))
                 wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
@@ -67,7 +69,26 @@ def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
             compare = [_time_compare(page, server.url, timeout) for _ in range(2)]
     later = statistics.median(server_times[1:]) if len(server_times) > 1 else None
     return AppTiming(start_seconds, server_times[0], later, statistics.median(nudge_times), compare[0], compare[1],
-                     quick=strokes < 3)
+                     first_why, quick=strokes < 3)
+
+
+def _time_first_why(page, box: dict, up_since: float, settle: float) -> float:
+    """Seconds from opening "Why?" on a drawn 1 until each model's five nearest training images show, once
+    the server has been up ``settle`` seconds (the first Why? of a presenter who starts the app before
+    the lesson); the panel is closed and the canvas cleared afterwards."""
+    time.sleep(max(0.0, settle - (time.perf_counter() - up_since)))
+    stroke(page, vertical_stroke(box))
+    wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
+    started = time.perf_counter()
+    page.get_by_text("Why? What the models look at").click()
+    wait_for(lambda: page.locator("img[alt^='a '][alt*=' · ']").count() >= 15, timeout=180,
+             what="five nearest training images for each model")
+    seconds = time.perf_counter() - started
+    page.get_by_text("Why? What the models look at").click()  # closed: the later strokes do not explain
+    page.get_by_role("button", name="Reset canvas & history").click()
+    wait_for(lambda: not metric_values(page), timeout=30, what="the cleared canvas")
+    time.sleep(1)
+    return seconds
 
 
 def _time_nudges(page, box: dict, moves: int) -> list[float]:
@@ -124,7 +145,9 @@ def format_markdown(timing: AppTiming) -> str:
         lines.append(f"| server time of a later prediction rerun | {timing.prediction_rerun_ms:.0f} ms |")
     lines.append(f"| server time of a \"Nudge it\" update (slider moved) | {timing.nudge_rerun_ms:.0f} ms |")
     lines += [f"| /compare, three runs, first visit (evaluates them) | {timing.compare_first_seconds:.1f} s |",
-              f"| /compare again (evaluations cached) | {timing.compare_cached_seconds:.1f} s |"]
+              f"| /compare again (evaluations cached) | {timing.compare_cached_seconds:.1f} s |",
+              f"| first \"Why?\" (server up 30 s): opened → nearest training images of the three models | "
+              f"{timing.first_why_seconds:.1f} s |"]
     if timing.quick:
         lines.insert(0, "QUICK MODE, numbers not meaningful\n")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import counted, literal
-from pages.shared.presenter import for_the_room, show_table
+from pages.shared.presenter import for_the_room, matrix_layout, show_table
 from pages.shared.run_choice import selected_runs
 from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
@@ -101,8 +101,9 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
     matrix_column, gallery_column = st.columns([1, 1], gap="large")
     with matrix_column:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
-        figure = difference_heatmap(difference, "B − A")
-        figure.update_layout(height=470, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
+        height, counts_size = matrix_layout()
+        figure = difference_heatmap(difference, "B − A", counts_size=counts_size)
+        figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
         event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
                                 selection_mode="points", key="compare.difference")
         st.caption("Blue: B does better there (more right on the diagonal, fewer of that mistake off it); red: "

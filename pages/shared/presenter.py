@@ -41,6 +41,14 @@ html { font-size: 20px; }
 [data-testid="stCaptionContainer"] { color: #222; font-size: 1rem; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
 [data-testid="stTableStyledTable"] { font-size: 1rem; }
+[data-baseweb="tag"] span { font-size: 1rem; }  /* the chosen runs' chips, readable from the back */
+@media (min-height: 900px) {
+  /* A tall screen (a 1080p projector): the canvas grows to half its height. Only its size on screen
+     changes: it keeps its 280x280 drawing pixels, so the models see the same digit and the brush keeps
+     its share of the canvas (the canvas library scales the pointer to them). */
+  .st-key-draw-canvas .canvas-container,
+  .st-key-draw-canvas canvas { width: 52vh !important; height: 52vh !important; }
+}
 """
 
 
@@ -71,6 +79,12 @@ def page_style(present: bool) -> None:
 def presenting() -> bool:
     """Whether this session is in projector mode (set by the frame, ``app.py``)."""
     return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def matrix_layout() -> tuple[int, int]:
+    """A 10x10 matrix's figure height and the type of its counts, in px: in projector mode taller, so that
+    counts of 18 px (four digits) fit its cells from the back of a room, and still under a 720-px screen."""
+    return (600, 18) if presenting() else (470, 13)
 
 
 def for_the_room(figure: go.Figure) -> go.Figure:
