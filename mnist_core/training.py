@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import drawn as drawn_module
 from . import paths
-from . import strokes as strokes_module
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
 from .drawn import as_drawn_pixels
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
@@ -352,8 +351,8 @@ _drawn_cache: dict = {}
 _DRAWN_KEPT = 8  # canvas-style sets kept on disk, ~43 MB each for the training split (one per seed)
 # The code that draws them (drawn.py and the stroke widths it takes from strokes.py): changed code,
 # other digits, so a cached set from before is not used.
-_DRAWN_CODE = hashlib.blake2b(b"".join(Path(module.__file__).read_bytes() for module in (drawn_module, strokes_module)),
-                              digest_size=8).digest()
+_DRAWN_CODE = hashlib.blake2b(b"".join(resources.files(__package__).joinpath(name).read_bytes()
+                                       for name in ("drawn.py", "strokes.py")), digest_size=8).digest()
 
 
 class WeightAverage:

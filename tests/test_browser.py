@@ -10,6 +10,7 @@ import math
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from pages.shared.markdown import counted
 from tests.support.browser import require_chromium
@@ -341,13 +342,13 @@ def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_r
     page.get_by_text("Models in use").click()
     chooser = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("CNN", exact=True))
     chooser.wait_for()
-    for _ in range(3):  # the list opens once the page has settled
+    ensemble = page.get_by_role("option", name="CNN · ensemble of 5 seeds")
+    for _ in range(5):  # the list opens once the page has settled (slow beside the whole suite)
         chooser.click()
-        ensemble = page.get_by_role("option", name="CNN · ensemble of 5 seeds")
         try:
-            ensemble.wait_for(timeout=5_000)
+            ensemble.wait_for(timeout=10_000)
             break
-        except Exception:
+        except PlaywrightTimeout:
             page.keyboard.press("Escape")
     ensemble.click()
     wait_for(lambda: page.get_by_text("on this page only; the other pages use the run chosen before it").count(),

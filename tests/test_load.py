@@ -1,5 +1,5 @@
-"""Load test: a classroom of 30 browser sessions draw and label at once on one server, on
-loopback, bounded in time.
+"""Load test: a classroom of browser sessions (10 in the suite, ``MNIST_LOAD_SESSIONS`` to choose; 30 for
+docs/PERFORMANCE.md) draw and label at once on one server, on loopback, bounded in time.
 
 Run with ``-s`` to see the latency report (p50/p95, from the stroke's end until all three
 predictions show, the server time each page reports, and from pressing a label until the page
@@ -8,6 +8,7 @@ confirms it was stored).
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -17,7 +18,9 @@ from tests.support.browser import require_chromium
 from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke
 
 pytestmark = pytest.mark.browser
-SESSIONS = 30
+# The suite runs a small class (it keeps the test working in minutes); the classroom measurement in
+# docs/PERFORMANCE.md is MNIST_LOAD_SESSIONS=30 pytest -s tests/test_load.py.
+SESSIONS = int(os.environ.get("MNIST_LOAD_SESSIONS", "10"))
 TIME_LIMIT = 180  # seconds for all sessions to get their predictions, and again to store their labels
 
 

@@ -42,13 +42,6 @@ html { font-size: 20px; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
 [data-testid="stTableStyledTable"] { font-size: 1rem; }
 [data-baseweb="tag"] span { font-size: 1rem; }  /* the chosen runs' chips, readable from the back */
-@media (min-height: 900px) {
-  /* A tall screen (a 1080p projector): the canvas grows to half its height. Only its size on screen
-     changes: it keeps its 280x280 drawing pixels, so the models see the same digit and the brush keeps
-     its share of the canvas (the canvas library scales the pointer to them). */
-  .st-key-draw-canvas .canvas-container,
-  .st-key-draw-canvas canvas { width: 52vh !important; height: 52vh !important; }
-}
 """
 
 
