@@ -155,8 +155,9 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
             st.metric(model_name(key), prediction.digit, border=True,
                       help=f"{100 * prediction.confidence:.1f}% sure — {used}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
+    # In projector mode at 1280x720 the label buttons must fit under the chart without scrolling.
     figure = probability_chart({key: p.probabilities for key, p in predictions.items()},
-                               height=250 if present else 300, top_margin=40, font_size=20 if present else None)
+                               height=200 if present else 300, top_margin=40, font_size=20 if present else None)
     st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"probabilities.{source}")
     return digit
 

@@ -214,7 +214,7 @@ def test_matrices_read_0_to_9_and_a_difference_cell_filters_the_gallery(app_url,
     page.context.close()
 
 
-def test_projector_mode_fits_the_canvas_answers_and_chart_on_a_1280x720_screen(app_url, browser):
+def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_screen(app_url, browser):
     page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     page.goto(f"{app_url}/draw?present=1")
     stroke(page, vertical_stroke(canvas_box(page)))
@@ -222,7 +222,8 @@ def test_projector_mode_fits_the_canvas_answers_and_chart_on_a_1280x720_screen(a
     page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
     time.sleep(0.5)
     parts = [page.locator("canvas.upper-canvas"), *page.locator('[data-testid="stMetricValue"]').all(),
-             page.locator('[data-testid="stPlotlyChart"]').first]
+             page.locator('[data-testid="stPlotlyChart"]').first,
+             *(page.locator(f".st-key-audience_label_{digit} button") for digit in (0, 9))]  # "What did you draw?"
     for part in parts:
         box = part.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, box

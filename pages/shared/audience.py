@@ -13,6 +13,7 @@ from mnist_core.runs import RunInfo
 from mnist_core.seeds import SeedGroup
 from pages.shared.loading import model_set_for
 from pages.shared.markdown import counted
+from pages.shared.presenter import presenting
 from pages.shared.run_choice import APP_FOLDER
 from pages.shared.session import session_id
 
@@ -39,7 +40,9 @@ def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],
     joined by " + ") go into the store.
     """
     st.session_state[PENDING_KEY] = canvas_image
-    st.markdown("**What did you draw?** Press the digit to add your drawing to the audience's test set.")
+    # One line in projector mode, so that the buttons stay on a 1280x720 screen with the answers.
+    st.markdown("**What did you draw?** Add it to the room's test set:" if presenting() else
+                "**What did you draw?** Press the digit to add your drawing to the audience's test set.")
     for digit, column in enumerate(st.columns(10, gap="small")):
         column.button(str(digit), key=f"audience_label_{digit}", on_click=_store_drawing,
                       args=(digit, runs, ensembles or {}),
