@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -206,8 +207,10 @@ def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:
         if len(a.runs) < 2 or len(b.runs) < 2:
             pairs.append((a, b, difference, None, None))
             continue
-        result = stats.ttest_ind(b.accuracies, a.accuracies, equal_var=False)
-        interval = result.confidence_interval(0.95)
+        with warnings.catch_warnings():  # seeds that all scored the same: SciPy warns, and p is NaN (below)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = stats.ttest_ind(b.accuracies, a.accuracies, equal_var=False)
+            interval = result.confidence_interval(0.95)
         p = float(result.pvalue)
         if not math.isfinite(p):  # no spread in either group: nothing to test
             pairs.append((a, b, difference, None, None))
