@@ -37,12 +37,16 @@ from pages.shared.run_choice import (
     run_label,
     seed_group_of,
 )
+from pages.shared.screen import window_height
 from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
 CANVAS_SIZE = 280
 # About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
 BRUSH_WIDTH = 22
+# Projector mode on a tall screen (a 1080p projector): the canvas takes this share of the window's height,
+# up to LARGEST_CANVAS, with the brush in proportion, so the digit the models see is the same.
+TALL_SCREEN, CANVAS_SHARE, LARGEST_CANVAS = 900, 0.47, 640
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
 # A pen over a quarter of the digit's height fills loops in (docs/RESULTS.md, "Digits as people draw them"): said then.
 DRAWN_SMALL = {
@@ -162,15 +166,24 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
     return digit
 
 
+def canvas_size() -> int:
+    """The canvas's side in px: 280, or in projector mode on a tall screen its share of the window."""
+    height = window_height("draw.window") if present else None
+    if height is None or height < TALL_SCREEN:
+        return CANVAS_SIZE
+    return min(LARGEST_CANVAS, round(CANVAS_SHARE * height))
+
+
 @st.fragment
 def drawing_area() -> None:
     # A fragment: each stroke reruns only this part of the page, which keeps it instant.
     started = time.perf_counter()
+    size = canvas_size()
     canvas_column, result_column = st.columns([2, 3], gap="large")
     with canvas_column:
         canvas = st_canvas(
-            stroke_width=BRUSH_WIDTH, stroke_color="#FFFFFF", background_color="#000000",
-            width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
+            stroke_width=round(BRUSH_WIDTH * size / CANVAS_SIZE), stroke_color="#FFFFFF", background_color="#000000",
+            width=size, height=size, drawing_mode="freedraw",
             return_image_data=True, key="draw.canvas",
         )
         beside = st.container()

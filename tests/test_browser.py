@@ -236,6 +236,22 @@ def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_s
     page.context.close()
 
 
+def test_projector_mode_grows_the_canvas_with_a_1080p_screen_and_the_models_see_the_same_digit(app_url, browser):
+    """Almost half the screen's height at 1920x1080 (280 px was 26 %), the brush in proportion: a 1 drawn
+    through its middle is still read as a 1 by all three."""
+    page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    page.goto(f"{app_url}/draw?present=1")
+    canvas_box(page)
+    wait_for(lambda: canvas_box(page)["height"] >= 0.45 * 1080, what="the canvas to grow with the screen")
+    box = canvas_box(page)
+    assert box["y"] + box["height"] <= 1080 and abs(box["width"] - box["height"]) < 1
+    stroke(page, vertical_stroke(box))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
+    assert page.locator(".st-key-audience_label_9 button").bounding_box()["y"] < 1080  # all on one screen
+    assert_no_exception(page)
+    page.context.close()
+
+
 def test_changing_the_view_puts_it_in_the_url_and_the_link_opens_it_again(app_url, page, real_data_root):
     page.goto(f"{app_url}/robustness")
     page.get_by_role("heading", name="Occlusion").wait_for(timeout=90_000)

@@ -32,6 +32,8 @@ _ANSWER_COLOURS = "".join(
 _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
 # The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
 _CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
+# The window-height reporter (pages/shared/screen.py) draws nothing; without this its empty block took a row gap.
+_HIDDEN = ".st-key-draw-window{display:none}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
@@ -66,7 +68,8 @@ def projector_toggle() -> None:
 def page_style(present: bool) -> None:
     """The dashboard's extra CSS: model colours on the answers, room for the digit buttons, and
     projector mode's type and spacing."""
-    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_PROJECTOR if present else ''}</style>")
+    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_HIDDEN}"
+            f"{_PROJECTOR if present else ''}</style>")
 
 
 def presenting() -> bool:
