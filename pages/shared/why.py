@@ -53,11 +53,15 @@ def _feature_bank(run: RunInfo, data, on_progress) -> FeatureBank:
 
 
 def prepare_feature_banks(runs: dict[str, RunInfo], data) -> None:
-    """Build the feature banks of ``runs`` now (the server's warm-up), so the first Why? finds them."""
-    for run in runs.values():
-        model = cached_model(str(run.path), run.weights_sha256)
-        if has_features(model):
+    """Build the feature banks of ``runs`` now (the server's warm-up), so the first Why? finds them; and
+    explain one test digit once, which loads Captum (half a second) before anyone asks."""
+    models = {key: cached_model(str(run.path), run.weights_sha256) for key, run in runs.items()}
+    for key, run in runs.items():
+        if has_features(models[key]):
             _feature_bank(run, data, on_progress=None)
+    from mnist_core.data import normalize
+
+    attributions(models, normalize(data.test_images[:1]), METHODS[0])
 
 
 def why_panel(inputs, pixels: np.ndarray, runs: dict[str, RunInfo], key: str,
