@@ -36,8 +36,8 @@ def screens(browser):
 
 def draw_seven(page) -> None:
     box = canvas_box(page)
-    left, top = box["x"], box["y"]
-    corners = [(left + 70, top + 60), (left + 210, top + 60), (left + 150, top + 150), (left + 115, top + 235)]
+    left, top, scale = box["x"], box["y"], box["width"] / 280  # the canvas grows on a tall projector screen
+    corners = [(left + scale * x, top + scale * y) for x, y in ((70, 60), (210, 60), (150, 150), (115, 235))]
     points = [corners[0]] + [
         (x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
         for (x0, y0), (x1, y1) in zip(corners, corners[1:]) for step in range(1, 13)
@@ -107,6 +107,8 @@ def main() -> int:
         # Projector mode (?present=1): the Draw page on one screen, as a projector and a big screen show it.
         for sized, size in screens(browser):
             sized.goto(f"{url}/draw?present=1")
+            canvas_box(sized)
+            time.sleep(3)  # on a tall screen the canvas grows once the browser has told the server its height
             draw_seven(sized)
             sized.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
             settle(sized)
