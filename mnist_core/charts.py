@@ -115,8 +115,11 @@ def history_chart(curves: Sequence[Curve], metric: str = "test_accuracy", title:
     figure.update_xaxes(dtick=1 if max((len(c.history) for c in curves), default=0) <= 20 else None)
     style(figure)
     # The legend under the chart: with a validation curve per run it takes two lines, which on
-    # top ran into the title in a half-width column.
-    figure.update_layout(legend={"yanchor": "top", "y": -0.28}, margin={"b": 110})
+    # top ran into the title in a half-width column. It sits at the figure's bottom edge (not at a
+    # share of the plot's height, which put it over the "epoch" title in a short or enlarged chart),
+    # and the bottom margin holds the ticks, the axis title and two lines of legend.
+    figure.update_layout(legend={"yref": "container", "yanchor": "bottom", "y": 0}, margin={"b": 120})
+    figure.update_xaxes(title_standoff=6)
     return figure
 
 

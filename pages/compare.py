@@ -13,7 +13,7 @@ from pages.shared.difference_view import show_differences
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
-from pages.shared.presenter import for_the_room, matrix_layout, show_table
+from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
 from pages.shared.run_choice import (
     APP_FOLDER,
     all_runs,
@@ -23,6 +23,7 @@ from pages.shared.run_choice import (
     selected_runs,
     short_label,
 )
+from pages.shared.screen import window_size
 from pages.shared.seed_view import show_seed_groups
 
 RUNS_KEY = "compare.runs"
@@ -38,6 +39,9 @@ def link_path(path: str) -> str:
 
 ensure_frame()
 st.title("Compare runs")
+# In projector mode the matrices grow with a tall screen: the browser tells its size (a rerun, then each resize).
+window = window_size("compare.window") if presenting() else None
+window_height = window.height if window is not None else None
 
 runs, damaged = all_runs()
 if not runs:
@@ -79,7 +83,7 @@ else:
         report_run_error(error)
         answers = []
     if answers:
-        show_differences(answers, data.test_labels.numpy(), data.test_images)
+        show_differences(answers, data.test_labels.numpy(), data.test_images, window_height)
 
 # --- Curves -----------------------------------------------------------------------------------
 st.subheader("Training curves")
@@ -120,7 +124,7 @@ per_row = 2  # three in a row leave cells too small for four-digit counts at 128
 for start in range(0, len(chosen), per_row):
     for column, run in zip(st.columns(per_row), chosen[start : start + per_row]):
         with column:
-            height, counts_size = matrix_layout()
+            height, counts_size = matrix_layout(window_height)
             figure = confusion_heatmap(run.confusion, labels[str(run.path)], normalise=normalise,
                                        model_key=run.model_key, counts_size=counts_size)
             figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"

@@ -25,7 +25,7 @@ from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import mnist_or_none, model_set_for, report_run_error
 from pages.shared.markdown import literal
-from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, sweep_my_drawing
+from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, nudging, sweep_my_drawing
 from pages.shared.presenter import presenting
 from pages.shared.pytorch_preload import import_pytorch_soon
 from pages.shared.run_choice import (
@@ -37,7 +37,7 @@ from pages.shared.run_choice import (
     run_label,
     seed_group_of,
 )
-from pages.shared.screen import window_height
+from pages.shared.screen import WindowSize, window_size
 from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
@@ -47,6 +47,7 @@ BRUSH_WIDTH = 22
 # Projector mode on a tall screen (a 1080p projector): the canvas takes this share of the window's height,
 # up to LARGEST_CANVAS, with the brush in proportion, so the digit the models see is the same.
 TALL_SCREEN, CANVAS_SHARE, LARGEST_CANVAS = 900, 0.47, 640
+PROJECTOR_SIDE_PADDING, SMALL_GAP = 100, 20  # px: projector mode's page margins (5rem), st.columns' small gap
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
 # A pen over a quarter of the digit's height fills loops in (docs/RESULTS.md, "Digits as people draw them"): said then.
 DRAWN_SMALL = {
@@ -108,11 +109,11 @@ if not present:
 
 
 def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
-                     beside=None) -> PreparedDigit | None:
+                     beside=None, scale: float = 1.0) -> PreparedDigit | None:
     """Preprocess ``image`` (then nudge it), show what the models see and what they predict; return the digit.
 
     In projector mode "what the models see" goes into ``beside`` (under the canvas), so the
-    answers and the chart fit one screen.
+    answers and the chart fit one screen; the chart grows by ``scale`` with a grown canvas.
     """
     try:
         digit = prepare_digit(image)
@@ -161,25 +162,41 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
     # In projector mode at 1280x720 the label buttons must fit under the chart without scrolling.
     figure = probability_chart({key: p.probabilities for key, p in predictions.items()},
-                               height=200 if present else 300, top_margin=40, font_size=20 if present else None)
+                               height=round(200 * scale) if present else 300, top_margin=40,
+                               font_size=20 if present else None)
     st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"probabilities.{source}")
     return digit
 
 
-def canvas_size() -> int:
+def canvas_size(window: WindowSize | None) -> int:
     """The canvas's side in px: 280, or in projector mode on a tall screen its share of the window."""
-    height = window_height("draw.window") if present else None
-    if height is None or height < TALL_SCREEN:
+    if window is None or window.height < TALL_SCREEN:
         return CANVAS_SIZE
-    return min(LARGEST_CANVAS, round(CANVAS_SHARE * height))
+    return min(LARGEST_CANVAS, round(CANVAS_SHARE * window.height))
+
+
+def nudge_layout(window: WindowSize | None, size: int) -> list[float]:
+    """Projector mode's column widths with "Nudge it" open: the canvas's column exactly as wide as the
+    canvas (narrower squeezed the canvas, and a stroke's scale with it), the sliders' column in proportion
+    to it, the answers the rest. Widths in px, from the window's (1280 px if not yet known)."""
+    content = (window.width if window is not None else 1280) - 2 * PROJECTOR_SIDE_PADDING
+    canvas_column, sliders = size + 10, 260 * size / CANVAS_SIZE
+    return [canvas_column, sliders, max(content - canvas_column - sliders - 2 * SMALL_GAP, sliders)]
 
 
 @st.fragment
 def drawing_area() -> None:
     # A fragment: each stroke reruns only this part of the page, which keeps it instant.
     started = time.perf_counter()
-    size = canvas_size()
-    canvas_column, result_column = st.columns([2, 3], gap="large")
+    window = window_size("draw.window") if present else None
+    size = canvas_size(window)
+    if present and nudging():
+        # Open "Nudge it" sliders get a column between the canvas and the answers: under the canvas
+        # they were below a 720-px screen's fold, and a slider is moved while the answers are watched.
+        canvas_column, nudge_column, result_column = st.columns(nudge_layout(window, size), gap="small")
+    else:
+        canvas_column, result_column = st.columns([2, 3], gap="large")
+        nudge_column = canvas_column
     with canvas_column:
         canvas = st_canvas(
             stroke_width=round(BRUSH_WIDTH * size / CANVAS_SIZE), stroke_color="#FFFFFF", background_color="#000000",
@@ -187,6 +204,7 @@ def drawing_area() -> None:
             return_image_data=True, key="draw.canvas",
         )
         beside = st.container()
+    with nudge_column:
         nudges = nudge_controls()
     digit = None
     with result_column:
@@ -194,7 +212,7 @@ def drawing_area() -> None:
         if image is None:
             st.info(PROMPT, icon=":material/draw:")
         else:
-            digit = show_predictions(image, "canvas", nudges, beside)
+            digit = show_predictions(image, "canvas", nudges, beside, scale=size / CANVAS_SIZE)
             if digit is not None:
                 label_buttons(image, runs, ensembles)
     if digit is not None:

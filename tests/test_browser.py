@@ -214,6 +214,32 @@ def test_matrices_read_0_to_9_and_a_difference_cell_filters_the_gallery(app_url,
     page.context.close()
 
 
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_projector_mode_matrices_are_readable_from_the_back_and_fit_one_screen(app_url, browser, real_data_root,
+                                                                               width, height):
+    """Every count on B − A and the confusion matrices at least 18 px, each matrix under the screen's height,
+    a four-digit count inside its cell; on a 1080p screen the matrices grow (600 px at 720p)."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{app_url}/compare?present=1")
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    wait_for(lambda: charts.count() == 6, timeout=90, what="six charts")
+    expected = 600 if height < 900 else 0.8 * height
+    for index in (0, 2, 3, 4):  # B − A and the three confusion matrices
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        wait_for(lambda: chart.locator("g.heatmap-label text").count() > 10, timeout=30, what="the counts")
+        wait_for(lambda: abs(chart.bounding_box()["height"] - expected) < 2, timeout=30, what="the matrix's size")
+        sizes = chart.locator("g.heatmap-label text").evaluate_all(
+            "texts => texts.map(text => parseFloat(getComputedStyle(text).fontSize))")
+        assert min(sizes) >= 18, sizes
+        cell = chart.locator(".nsewdrag").first.bounding_box()["width"] / 10
+        widest = max(chart.locator("g.heatmap-label text").evaluate_all(
+            "texts => texts.map(text => text.getBBox().width)"))
+        assert widest < cell, (widest, cell)
+    assert_no_exception(page)
+    page.context.close()
+
+
 def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_screen(app_url, browser):
     page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     page.goto(f"{app_url}/draw?present=1")
@@ -248,6 +274,50 @@ def test_projector_mode_grows_the_canvas_with_a_1080p_screen_and_the_models_see_
     stroke(page, vertical_stroke(box))
     wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
     assert page.locator(".st-key-audience_label_9 button").bounding_box()["y"] < 1080  # all on one screen
+    # The answers and the probability chart grow with the canvas (at 1280x720: 84-px digits, a 200-px chart).
+    answer_size = page.evaluate("""parseFloat(getComputedStyle(
+        document.querySelector('[data-testid="stMetricValue"]')).fontSize)""")
+    assert answer_size >= 110, answer_size
+    assert page.locator('[data-testid="stPlotlyChart"]').first.bounding_box()["height"] >= 1.6 * 200
+    assert_no_exception(page)
+    page.context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_projector_mode_puts_the_nudge_sliders_beside_the_answers(app_url, browser, width, height):
+    """Open "Nudge it" in projector mode: its sliders move into a column between the canvas and the answers,
+    all on screen, so a presenter moves one and watches the answers change; the drawing stays."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{app_url}/draw?present=1")
+    if height >= 900:
+        wait_for(lambda: canvas_box(page)["height"] >= 0.45 * height, what="the canvas to grow with the screen")
+    stroke(page, vertical_stroke(canvas_box(page)))
+    wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
+    page.get_by_text("Nudge it", exact=True).click()
+    sliders = page.locator('[data-testid="stSlider"]')
+    wait_for(lambda: sliders.count() == 5, what="the five nudge sliders")
+    page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    time.sleep(1)
+    canvas, answers = canvas_box(page), page.locator('[data-testid="stMetric"]').first.bounding_box()
+    for slider in sliders.all():
+        box = slider.bounding_box()
+        assert canvas["x"] + canvas["width"] <= box["x"] and box["x"] + box["width"] <= answers["x"], (box, answers)
+        assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
+    assert metric_values(page) == ["1", "1", "1"]  # the drawing survived the new layout
+    assert_no_exception(page)
+    page.context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_the_curves_legend_stays_clear_of_the_epoch_title_in_projector_mode(app_url, browser, real_data_root,
+                                                                           width, height):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{app_url}/compare?present=1")
+    chart = page.locator(".st-key-compare-curves")
+    chart.locator(".legend").wait_for(timeout=90_000)
+    chart.scroll_into_view_if_needed()
+    title, legend = chart.locator(".xtitle").bounding_box(), chart.locator(".legend").bounding_box()
+    assert title["y"] + title["height"] <= legend["y"], (title, legend)
     assert_no_exception(page)
     page.context.close()
 

@@ -72,7 +72,9 @@ def disagreements(answers: list[Answers], a: Answers, b: Answers, truth: np.ndar
     return indices[np.argsort(-wrong_confidence[indices], kind="stable")]
 
 
-def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
+def show_differences(answers: list[Answers], truth: np.ndarray, images, window_height: int | None = None) -> None:
+    """The chosen runs' accuracies with intervals, and for two of them McNemar's test and the B − A matrix
+    (its size from ``window_height`` in projector mode, see ``matrix_layout``) beside the images they differ on."""
     st.subheader("Is the difference real?")
     accuracy_table(answers, truth)
     if len(answers) < 2:
@@ -101,7 +103,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images) -> None:
     matrix_column, gallery_column = st.columns([1, 1], gap="large")
     with matrix_column:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))
-        height, counts_size = matrix_layout()
+        height, counts_size = matrix_layout(window_height)
         figure = difference_heatmap(difference, "B − A", counts_size=counts_size)
         figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # room for "predicted"
         event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",

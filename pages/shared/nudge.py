@@ -18,12 +18,18 @@ NUDGE_SLIDERS = {
     "thickness": ("Thicker strokes (px)", -2.0, 2.0, 0.0, 0.5, "%+.1f"),
 }
 NUDGE_DEFAULTS = {name: slider[3] for name, slider in NUDGE_SLIDERS.items()}
+NUDGE_KEY = "draw.nudge"  # the expander: open or closed, kept in the session
+
+
+def nudging() -> bool:
+    """Whether "Nudge it" is open (the Draw page's projector layout gives its sliders a column)."""
+    return bool(st.session_state.get(NUDGE_KEY))
 
 
 def nudge_controls() -> dict[str, float]:
     """The "Nudge it" sliders (keys ``draw.nudge.<name>``, kept in the URL): how to move, turn,
     scale and thicken the drawing before the models see it."""
-    with st.expander("Nudge it", icon=":material/open_with:", key="draw.nudge"):
+    with st.expander("Nudge it", icon=":material/open_with:", key=NUDGE_KEY, on_change="rerun"):
         values = {name: st.slider(label, low, high, default, step, key=f"draw.nudge.{name}", format=fmt,
                                   bind="query-params")
                   for name, (label, low, high, default, step, fmt) in NUDGE_SLIDERS.items()}

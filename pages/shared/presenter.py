@@ -32,13 +32,13 @@ _ANSWER_COLOURS = "".join(
 _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
 # The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
 _CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
-# The window-height reporter (pages/shared/screen.py) draws nothing; without this its empty block took a row gap.
-_HIDDEN = ".st-key-draw-window{display:none}"
+# The window-size reporters (pages/shared/screen.py) draw nothing; without this their empty blocks took a row gap.
+_HIDDEN = ".st-key-draw-window,.st-key-compare-window{display:none}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.3rem; }
-[data-testid="stMetricValue"] { font-size: 4.2rem; line-height: 1.05; }
+[data-testid="stMetricValue"] { font-size: max(4.2rem, 11vh); line-height: 1.05; }  /* grows on a 1080p screen */
 [data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: #111; }
 [data-testid="stCaptionContainer"] { color: #222; font-size: 1rem; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
@@ -77,10 +77,14 @@ def presenting() -> bool:
     return bool(st.session_state.get(PRESENT_KEY, False))
 
 
-def matrix_layout() -> tuple[int, int]:
+def matrix_layout(window_height: int | None = None) -> tuple[int, int]:
     """A 10x10 matrix's figure height and the type of its counts, in px: in projector mode taller, so that
-    counts of 18 px (four digits) fit its cells from the back of a room, and still under a 720-px screen."""
-    return (600, 18) if presenting() else (470, 13)
+    counts of 18 px (four digits) fit its cells from the back of a room, and still under a 720-px screen;
+    on a taller screen (``window_height``, once the browser has told it) 80 % of it, the counts in proportion."""
+    if not presenting():
+        return 470, 13
+    height = max(600, min(880, round(0.8 * (window_height or 0))))
+    return height, round(18 * height / 600)
 
 
 def for_the_room(figure: go.Figure) -> go.Figure:

@@ -1,11 +1,14 @@
-"""The browser window's height, told to the server by a few lines of JavaScript (a Streamlit v2
-component with no HTML of its own), so that projector mode can size the Draw canvas to the screen.
+"""The browser window's size, told to the server by a few lines of JavaScript (a Streamlit v2
+component with no HTML of its own), so that projector mode can size the Draw canvas and the
+Compare matrices to the screen.
 
 None until the browser has told it (the first run of a page); then a rerun brings it, and every
-resize of the window (after it settles) brings the new height.
+resize of the window (after it settles) brings the new size.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -13,7 +16,7 @@ _JS = """
 export default function (component) {
   const { setStateValue } = component;
   let timer = null;
-  const report = () => setStateValue("height", window.innerHeight);
+  const report = () => setStateValue("size", [window.innerWidth, window.innerHeight]);
   const settled = () => { clearTimeout(timer); timer = setTimeout(report, 400); };
   window.addEventListener("resize", settled);
   report();
@@ -21,11 +24,23 @@ export default function (component) {
 }
 """
 
-_window = st.components.v2.component("mnist_dashboard.window_height", js=_JS)
+_window = st.components.v2.component("mnist_dashboard.window_size", js=_JS)
 
 
-def window_height(key: str) -> int | None:
-    """The height in CSS pixels of the browser window showing this session, or None before it is known."""
-    result = _window(key=key, on_height_change=lambda: None)
-    height = getattr(result, "height", None)
-    return int(height) if isinstance(height, (int, float)) and height > 0 else None
+class WindowSize(NamedTuple):
+    width: int  # CSS pixels
+    height: int
+
+
+def window_size(key: str) -> WindowSize | None:
+    """The size of the browser window showing this session, or None before it is known.
+
+    ``key`` names this page's reporter (its block is hidden by the frame's CSS, ``.st-key-<key>``)."""
+    result = _window(key=key, on_size_change=lambda: None)
+    size = getattr(result, "size", None)
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        return None
+    width, height = size
+    if not all(isinstance(side, (int, float)) and side > 0 for side in (width, height)):
+        return None
+    return WindowSize(int(width), int(height))
