@@ -6,7 +6,8 @@ This file is only the frame: page config, navigation, the shared sidebar, then t
 import streamlit as st
 
 from mnist_core.models import ModelFileError, load_user_models
-from pages.shared.presenter import page_style, projector_mode
+from pages.shared.presenter import dark_theme, page_style, projector_mode, room
+from pages.shared.screen import show_theme
 from pages.shared.sidebar import sidebar
 from pages.shared.warm_up import start_warm_up
 
@@ -15,7 +16,9 @@ def main() -> None:
     present = projector_mode()
     st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
-    page_style(present)
+    page_style(present, dark=dark_theme())
+    if present:
+        show_theme(room())  # projector mode's room choice; outside it, the viewer's own Streamlit setting
 
     navigation = st.navigation(
         [

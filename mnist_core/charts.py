@@ -363,6 +363,23 @@ def enlarge(figure: go.Figure, factor: float) -> go.Figure:
     return figure
 
 
+# For a dark page (projector mode's dark room): light text, faint grid lines, no white plot area.
+DARK_TEXT, DARK_GRID, DARK_LINE = "#FAFAFA", "#3A3D45", "#9AA0A6"
+
+
+def on_dark(figure: go.Figure) -> go.Figure:
+    """``figure`` drawn for a dark page: transparent backgrounds, light text, dim grid lines. The model
+    colours, the matrices' colour scales and their counts' colours stay (a matrix is a light block of its own).
+    Changes ``figure`` in place and returns it."""
+    figure.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font_color=DARK_TEXT)
+    figure.update_xaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
+    figure.update_yaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
+    for annotation in figure.layout.annotations:
+        if annotation.font.color in ("#666666", "#222222", "#111111"):  # greys made for a white page
+            annotation.font.color = DARK_LINE
+    return figure
+
+
 def seed_strip_chart(groups: Sequence) -> go.Figure:
     """Each seed group (:class:`mnist_core.seeds.SeedGroup`) as its seeds' test accuracies (%), one dot
     per seed, and their mean ± sd as a bar with whiskers beside them; a diamond for the ensemble.

@@ -110,3 +110,15 @@ def test_a_compare_link_names_its_runs_by_folder(user_runs):
     assert at.query_params["compare.runs"] == ["checkpoints/lenet5", "checkpoints/cnn-seed2"]
     at.multiselect(key="compare.runs").unselect(chosen[1]).run()
     assert at.query_params["compare.runs"] in ("checkpoints/lenet5", ["checkpoints/lenet5"])  # one value: AppTest's str
+
+
+def test_a_dark_room_link_opens_projector_mode_with_its_room_choice(user_runs):
+    """?room=dark is kept (the frame reloads the browser into Streamlit's dark theme, see the browser test);
+    the choice is offered in projector mode only, and "Light" drops it from the URL."""
+    at = open_with({"present": "1", "room": "dark"}, "pages/draw.py")
+    control = at.sidebar.get("button_group")[0]
+    assert control.value == "dark" and at.query_params["room"] == "dark"
+    control.set_value("light").run()
+    assert "room" not in at.query_params and not at.exception
+    at.toggle(key="present").set_value(False).run()
+    assert not at.sidebar.get("button_group")  # outside projector mode the menu's Settings choose the theme

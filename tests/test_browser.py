@@ -10,6 +10,7 @@ import math
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from pages.shared.markdown import counted
@@ -304,6 +305,35 @@ def test_projector_mode_puts_the_nudge_sliders_beside_the_answers(app_url, brows
         assert canvas["x"] + canvas["width"] <= box["x"] and box["x"] + box["width"] <= answers["x"], (box, answers)
         assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
     assert metric_values(page) == ["1", "1", "1"]  # the drawing survived the new layout
+    assert_no_exception(page)
+    page.context.close()
+
+
+def background_lightness(page) -> float | None:
+    """The app's background colour as lightness from 0 (black) to 1 (white); None while the page reloads."""
+    try:
+        red, green, blue = page.evaluate("""getComputedStyle(document.querySelector('[data-testid="stApp"]'))
+            .backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)""")
+    except PlaywrightError:  # the theme switch reloads the page
+        return None
+    return (red + green + blue) / (3 * 255)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_a_dark_room_shows_the_dark_theme_with_the_charts_following_and_light_switches_back(
+        app_url, browser, real_data_root, width, height):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{app_url}/compare?present=1&room=dark")
+    wait_for(lambda: (background_lightness(page) or 1) < 0.2, timeout=60, what="the dark theme")
+    chart = page.locator(".st-key-compare-curves")
+    chart.locator(".legend").wait_for(timeout=90_000)
+    tick = chart.locator("g.xtick text").first.evaluate("text => getComputedStyle(text).fill")
+    assert sum(map(int, tick[tick.index("(") + 1 : -1].split(",")[:3])) > 3 * 200, tick  # light tick labels
+    assert chart.locator("rect.bg").first.evaluate("rect => getComputedStyle(rect).fillOpacity") == "0"
+    page.locator('[data-testid="stExpandSidebarButton"]').click()  # the choice is in the sidebar
+    page.locator('[data-testid="stSidebar"] button', has_text="Light").click()
+    wait_for(lambda: (background_lightness(page) or 0) > 0.9, timeout=60, what="the light theme again")
+    assert "room=dark" not in page.url
     assert_no_exception(page)
     page.context.close()
 

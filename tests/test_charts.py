@@ -142,3 +142,13 @@ def test_no_chart_draws_a_bar_from_a_cut_off_axis():
     assert figure.layout.yaxis.title.text == "Recall (%)"
     probabilities = probability_chart({"mlp": [0.1] * 10})
     assert {trace.type for trace in probabilities.data} == {"bar"} and probabilities.layout.yaxis.range[0] == 0
+
+
+def test_a_chart_for_a_dark_page_has_light_text_no_white_areas_and_keeps_the_model_colours():
+    from mnist_core.charts import DARK_TEXT, on_dark, robustness_chart
+
+    figure = on_dark(robustness_chart([0, 1, 2], {"cnn": [0.99, 0.98, 0.9]}, "px", identity=0))
+    assert figure.layout.paper_bgcolor == figure.layout.plot_bgcolor == "rgba(0,0,0,0)"
+    assert figure.layout.font.color == DARK_TEXT and figure.layout.xaxis.gridcolor != "#eee"
+    assert figure.data[0].line.color == MODELS["cnn"].color
+    assert figure.layout.annotations[0].font.color != "#666666"  # "unchanged", grey for a white page

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 PRESENT_KEY = "present"
+ROOM_KEY = "room"  # projector mode's theme, "light" or "dark", kept in the URL as ?room=dark
+ROOMS = {"light": "Light", "dark": "Dark room"}
 _CHART_SCALE = 1.25  # chart type in projector mode: the charts' 16 px as the mode's 20 px body text
 _ON = ("1", "true", "yes", "on")
 
@@ -33,14 +35,14 @@ _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;paddin
 # The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
 _CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
 # The window-size reporters (pages/shared/screen.py) draw nothing; without this their empty blocks took a row gap.
-_HIDDEN = ".st-key-draw-window,.st-key-compare-window{display:none}"
+_HIDDEN = ".st-key-draw-window,.st-key-compare-window,.st-key-room-switch{display:none}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
 [data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.3rem; }
 [data-testid="stMetricValue"] { font-size: max(4.2rem, 11vh); line-height: 1.05; }  /* grows on a 1080p screen */
-[data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: #111; }
-[data-testid="stCaptionContainer"] { color: #222; font-size: 1rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: TEXT; }
+[data-testid="stCaptionContainer"] { color: CAPTION; font-size: 1rem; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
 [data-testid="stTableStyledTable"] { font-size: 1rem; }
 [data-baseweb="tag"] span { font-size: 1rem; }  /* the chosen runs' chips, readable from the back */
@@ -59,17 +61,41 @@ def projector_mode() -> bool:
     return present
 
 
+def room() -> str:
+    """Projector mode's theme, "light" or "dark": first from the URL (``?room=dark``), then from the choice."""
+    if not st.session_state.get(ROOM_KEY):  # unset, or the widget's state dropped while projector mode was off
+        st.session_state[ROOM_KEY] = "dark" if st.query_params.get(ROOM_KEY, "").lower() == "dark" else "light"
+    chosen = st.session_state[ROOM_KEY]
+    if chosen == "dark":
+        st.query_params[ROOM_KEY] = "dark"
+    elif ROOM_KEY in st.query_params:
+        del st.query_params[ROOM_KEY]
+    return chosen
+
+
 def projector_toggle() -> None:
     st.toggle("Projector mode", key=PRESENT_KEY, help="Large type, no sidebar, the Draw page on one screen. "
                                                       "A link with ?present=1 opens in it; open the sidebar "
                                                       "(top left) to leave it.")
+    if presenting():
+        st.segmented_control("Room", list(ROOMS), format_func=ROOMS.get, key=ROOM_KEY, required=True,
+                             help="Dark: Streamlit's dark theme, the charts with it, for a dark room. The page "
+                                  "reloads once to switch; a link with ?present=1&room=dark opens in it. Outside "
+                                  "projector mode the menu's Settings choose the theme.")
 
 
-def page_style(present: bool) -> None:
+def page_style(present: bool, dark: bool = False) -> None:
     """The dashboard's extra CSS: model colours on the answers, room for the digit buttons, and
-    projector mode's type and spacing."""
+    projector mode's type, spacing and high-contrast text (``dark``: light text for the dark theme)."""
+    projector = _PROJECTOR.replace("TEXT", "#f5f5f5" if dark else "#111").replace("CAPTION", "#e0e0e0" if dark else "#222")
     st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_HIDDEN}"
-            f"{_PROJECTOR if present else ''}</style>")
+            f"{projector if present else ''}</style>")
+
+
+def dark_theme() -> bool:
+    """Whether the browser shows Streamlit's dark theme (projector mode's dark room, or the viewer's own
+    setting): the charts and the frame's text colours follow it. False where it cannot tell (AppTest)."""
+    return st.context.theme.type == "dark"
 
 
 def presenting() -> bool:
@@ -88,12 +114,13 @@ def matrix_layout(window_height: int | None = None) -> tuple[int, int]:
 
 
 def for_the_room(figure: go.Figure) -> go.Figure:
-    """``figure`` with its type as large as the mode's body text in projector mode (20 px against 16)."""
-    if not presenting():
-        return figure
-    from mnist_core.charts import enlarge  # Plotly loads with the first chart, not with the frame
+    """``figure`` with its type as large as the mode's body text in projector mode (20 px against 16),
+    and drawn for the dark theme when the browser shows it."""
+    from mnist_core.charts import enlarge, on_dark  # Plotly loads with the first chart, not with the frame
 
-    return enlarge(figure, _CHART_SCALE)
+    if presenting():
+        enlarge(figure, _CHART_SCALE)
+    return on_dark(figure) if dark_theme() else figure
 
 
 def show_table(frame: pd.DataFrame, column_config: dict | None = None, hide_index: bool = True, target=None,

@@ -1,9 +1,10 @@
-"""The browser window's size, told to the server by a few lines of JavaScript (a Streamlit v2
-component with no HTML of its own), so that projector mode can size the Draw canvas and the
-Compare matrices to the screen.
+"""Two things only the browser can do, each a few lines of JavaScript (a Streamlit v2 component with
+no HTML of its own): tell the window's size, so that projector mode can size the Draw canvas and
+the Compare matrices to the screen; and switch Streamlit's light or dark theme for projector mode's
+room choice.
 
-None until the browser has told it (the first run of a page); then a rerun brings it, and every
-resize of the window (after it settles) brings the new size.
+The size is None until the browser has told it (the first run of a page); then a rerun brings it,
+and every resize of the window (after it settles) brings the new size.
 """
 
 from __future__ import annotations
@@ -44,3 +45,32 @@ def window_size(key: str) -> WindowSize | None:
     if not all(isinstance(side, (int, float)) and side > 0 for side in (width, height)):
         return None
     return WindowSize(int(width), int(height))
+
+
+# Streamlit takes a theme from the URL at load: ?embed_options=light_theme or dark_theme (its embedding
+# options, honoured without ?embed=true). Asked for another theme, the page reloads once with that option;
+# a URL that already asks for it is left alone, so a Streamlit that ignored the option could not loop.
+_THEME_JS = """
+export default function (component) {
+  const wanted = component.data.theme + "_theme";
+  const url = new URL(window.location.href);
+  const options = url.searchParams.getAll("embed_options");
+  if (options.includes(wanted)) return;
+  url.searchParams.delete("embed_options");
+  options.filter(option => !option.endsWith("_theme")).forEach(option => url.searchParams.append("embed_options", option));
+  url.searchParams.append("embed_options", wanted);
+  window.location.replace(url.toString());
+}
+"""
+
+_theme_switch = st.components.v2.component("mnist_dashboard.theme_switch", js=_THEME_JS)
+
+THEME_SWITCH_KEY = "room.switch"
+
+
+def show_theme(theme: str) -> None:
+    """Make the browser show Streamlit's ``theme`` ("light" or "dark"): nothing if it does already (or
+    cannot tell, as under AppTest), else one reload into it."""
+    if st.context.theme.type in (None, theme):
+        return
+    _theme_switch(key=THEME_SWITCH_KEY, data={"theme": theme})
