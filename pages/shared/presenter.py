@@ -87,7 +87,8 @@ def projector_toggle() -> None:
 def page_style(present: bool, dark: bool = False) -> None:
     """The dashboard's extra CSS: model colours on the answers, room for the digit buttons, and
     projector mode's type, spacing and high-contrast text (``dark``: light text for the dark theme)."""
-    projector = _PROJECTOR.replace("TEXT", "#f5f5f5" if dark else "#111").replace("CAPTION", "#e0e0e0" if dark else "#222")
+    text, caption = ("#f5f5f5", "#e0e0e0") if dark else ("#111", "#222")
+    projector = _PROJECTOR.replace("TEXT", text).replace("CAPTION", caption)
     st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_HIDDEN}"
             f"{projector if present else ''}</style>")
 

@@ -57,7 +57,8 @@ export default function (component) {
   const options = url.searchParams.getAll("embed_options");
   if (options.includes(wanted)) return;
   url.searchParams.delete("embed_options");
-  options.filter(option => !option.endsWith("_theme")).forEach(option => url.searchParams.append("embed_options", option));
+  options.filter(option => !option.endsWith("_theme"))
+    .forEach(option => url.searchParams.append("embed_options", option));
   url.searchParams.append("embed_options", wanted);
   window.location.replace(url.toString());
 }
