@@ -1,5 +1,5 @@
 """The command line: ``python -m mnist_core COMMAND`` (train, evaluate, compare, seeds, predict, explain, robustness,
-drawn, audience, bench).
+drawn, audience, export, bench).
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -181,6 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
     stats.set_defaults(handler=_audience_stats)
     export.set_defaults(handler=_audience_export)
+
+    export_models = commands.add_parser(
+        "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest")
+    export_models.add_argument("--onnx", type=Path, required=True, metavar="DIR",
+                               help="folder to write <model key>.onnx and manifest.json into (created if needed)")
+    export_models.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
+    export_models.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
+    export_models.add_argument("--check", action="store_true",
+                               help="then run each file with ONNX Runtime on the 10,000 test images: its accuracy "
+                                    "against the run's, and the largest difference to PyTorch's probabilities")
+    export_models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    export_models.add_argument("--data-dir", help="MNIST root for --check (default: $MNIST_DATA_DIR, else ./data)")
+    export_models.set_defaults(handler=_export)
 
     bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency")
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
@@ -717,6 +730,41 @@ def _audience_export(args: argparse.Namespace) -> int:
           f"python -m mnist_core predict {_shown(args.folder)}/*.png")
     if export.damaged:
         print(f"{damaged_skipped(export.damaged, export=True)}.")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .onnx_export import OnnxExportError, check_onnx, export_onnx
+    from .runs import load_model
+
+    runs = _default_runs(args.runs, args.models)
+    try:
+        exported = export_onnx(runs, args.onnx)
+    except OnnxExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    rows = [{"model": model.key, "name": model.name, "run": _shown(runs[model.key].path),
+             "file": _shown(args.onnx / model.file), "bytes": model.bytes, "sha256": model.sha256,
+             "accuracy": round(model.accuracy, 6)} for model in exported]
+    if args.check:
+        from .data import load_mnist
+
+        data = load_mnist(args.data_dir)
+        pixels = data.test_images.numpy().astype(np.float32) / 255  # as prepare_digit gives them: [0, 1]
+        labels = data.test_labels.numpy()
+        for row, model in zip(rows, exported):
+            largest, answers = check_onnx(args.onnx / model.file, load_model(runs[model.key]), pixels)
+            row["onnx_accuracy"] = round(float((answers == labels).mean()), 6)
+            row["largest_difference"] = largest
+    if args.json:
+        print(json.dumps({"folder": _shown(args.onnx), "models": rows}, indent=2, allow_nan=False))
+        return EXIT_OK
+    print(f"{'model':<9} {'size':>8}  {'accuracy':>9}" + (f"  {'ONNX':>8}  {'max |Δp|':>9}" if args.check else "")
+          + "  file")
+    for row in rows:
+        check = f"  {100 * row['onnx_accuracy']:>7.2f}%  {row['largest_difference']:>9.1e}" if args.check else ""
+        print(f"{row['name']:<9} {row['bytes'] / 1e6:>6.2f} MB  {100 * row['accuracy']:>8.2f}%{check}  {row['file']}")
+    print(f"manifest: {_shown(args.onnx / 'manifest.json')}")
     return EXIT_OK
 
 
