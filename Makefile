@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench venv dev-venv checkpoints screenshots clean
+.PHONY: run test test-fast lint bench venv dev-venv checkpoints screenshots clean vendor-ort
 
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
@@ -65,3 +65,13 @@ screenshots: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# ONNX Runtime Web for the /join page, vendored (a classroom may have no internet): the npm package's
+# WebAssembly build, copied into pages/join/static/vendor/onnxruntime-web/ (see its README.md).
+ORT_VERSION ?= 1.31.1
+vendor-ort:
+	@work=$$(mktemp -d) && cd $$work && npm pack --silent onnxruntime-web@$(ORT_VERSION) >/dev/null && \
+	tar xzf onnxruntime-web-$(ORT_VERSION).tgz && \
+	cp package/dist/ort.wasm.min.mjs package/dist/ort-wasm-simd-threaded.mjs package/dist/ort-wasm-simd-threaded.wasm \
+	   $(CURDIR)/pages/join/static/vendor/onnxruntime-web/ && rm -rf $$work && \
+	echo "onnxruntime-web $(ORT_VERSION) copied; update pages/join/static/vendor/onnxruntime-web/README.md"

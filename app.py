@@ -1,47 +1,12 @@
 """The MNIST model comparison dashboard: `streamlit run app.py`.
 
-This file is only the frame: page config, navigation, the shared sidebar, then the page.
+One server, two kinds of page: the dashboard (the frame dashboard.py, then pages/), a Streamlit app;
+and beside it /join, the page a class opens on their phones (pages/join/routes.py): plain HTTP, the
+models running in each phone's browser, the server storing only the labels.
 """
 
 import streamlit as st
 
-from mnist_core.models import ModelFileError, load_user_models
-from pages.shared.presenter import dark_theme, page_style, projector_mode, room
-from pages.shared.screen import show_theme
-from pages.shared.sidebar import sidebar
-from pages.shared.warm_up import start_warm_up
+from pages.join.routes import join_routes
 
-
-def main() -> None:
-    present = projector_mode()
-    st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
-                       initial_sidebar_state="collapsed" if present else "auto")
-    page_style(present, dark=dark_theme())
-    if present:
-        show_theme(room())  # projector mode's room choice; outside it, the viewer's own Streamlit setting
-
-    navigation = st.navigation(
-        [
-            st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
-            st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-            st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-            st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
-            st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-            st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
-        ],
-        # In projector mode the sidebar is hidden: the pages become a compact bar along the top.
-        position="top" if present else "sidebar",
-    )
-    try:
-        load_user_models()  # the operator's own models ($MNIST_MODELS), once per server
-    except ModelFileError as error:
-        st.error(f"{error} The built-in models work meanwhile.", icon=":material/error:")
-    sidebar()
-    navigation.run()
-    start_warm_up()  # after the page: the first "Why?" must not wait for the training set (pages/shared/warm_up.py)
-
-
-# Streamlit runs this file as __main__. Training's worker processes (spawn) import the main
-# module too, as __mp_main__: they must not run the app (each did, logging 44 warnings).
-if __name__ == "__main__":
-    main()
+app = st.App("dashboard.py", routes=join_routes())

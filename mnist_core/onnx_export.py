@@ -187,3 +187,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def exported_runs(runs: Mapping[str, RunInfo], cache: str | os.PathLike) -> tuple[Path, list[ExportedModel]]:
+    """The ONNX files of ``runs``, exported once into ``<cache>/onnx/<fingerprint>/`` and reused while
+    the runs' weights stay the same (the fingerprint covers each model key, its weights' checksum and
+    the export's settings): the folder and its models.
+
+    Raises:
+        OnnxExportError: as :func:`export_onnx`.
+    """
+    described = json.dumps([[key, run.weights_sha256] for key, run in runs.items()] + [OPSET, MANIFEST_FORMAT])
+    folder = Path(cache) / "onnx" / _sha256(described.encode())[:16]
+    try:
+        return folder, read_manifest(folder)
+    except OnnxExportError:  # not exported yet, or damaged since: export again
+        return folder, export_onnx(runs, folder)

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support import PROJECT_ROOT
 
-APP = str(PROJECT_ROOT / "app.py")
+APP = str(PROJECT_ROOT / "dashboard.py")  # the frame; app.py serves it (and /join) with Streamlit
 
 
 def open_page(page: str | None = None) -> AppTest:
@@ -16,7 +16,7 @@ def open_page(page: str | None = None) -> AppTest:
         at.switch_page(page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Runs in use" in sidebar_text(at)  # the frame (app.py) ran around the page
+    assert "Runs in use" in sidebar_text(at)  # the frame (dashboard.py) ran around the page
     return at
 
 

@@ -1,0 +1,1 @@
+"""The phones' page, /join (routes.py), beside the dashboard."""
