@@ -19,6 +19,7 @@ ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation; one is ple
 let models = [];  // {key, name, colour, session}
 let prepared = null;  // the digit the models saw last: {pixels, answers}
 let drawn = false;
+let answered = 0;  // answers given so far (body's data-answered: the tests wait on it)
 
 function say(text, error = false) {
   status.textContent = text;
@@ -95,6 +96,7 @@ async function answerSoon() {
     say(`The models could not answer (${error.message}). Reload the page.`, true);
   } finally {
     running = false;
+    document.body.dataset.answered = String(++answered);
   }
 }
 
@@ -211,5 +213,8 @@ async function start() {
   say(`Draw a digit: ${models.map((model) => model.name).join(", ")} answer as you draw.`);
   document.body.dataset.ready = "true";  // for the tests: the models are loaded
 }
+
+// For the tests (tests/test_join.py): the digit the models saw last and their answers.
+window.joinLastDigit = () => (prepared ? { pixels: Array.from(prepared.pixels), answers: prepared.answers } : null);
 
 start();

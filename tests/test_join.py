@@ -1,0 +1,205 @@
+"""/join, the phones' page: its HTTP routes on the real server, and in Chromium the models answering in the
+browser as the Draw page's do, with the server idle while a phone draws."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_core.audience import AudienceStore
+from tests.support.browser import require_chromium
+from tools.browser import chromium, streamlit_server, stroke, wait_for
+from tools.digit_strokes import DIGITS, SIDE
+
+PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6k"
+             "gAAAABJRU5ErkJggg==")
+
+
+@dataclass(frozen=True)
+class JoinServer:
+    url: str
+    pid: int
+    audience: Path  # the audience store it writes
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("join")
+    env = {"MNIST_RUNS_DIR": str(folder / "runs"), "MNIST_AUDIENCE_DB": str(folder / "audience.sqlite3"),
+           "MNIST_CACHE_DIR": str(folder / "cache")}
+    with streamlit_server(env) as running:
+        yield JoinServer(running.url, running.process.pid, folder / "audience.sqlite3")
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def a_label(models: list[dict], **changes) -> bytes:
+    record = {"session": "test", "label": 3, "pixels": [0] * 300 + [255] * 184 + [0] * 300, "canvas": PNG_PIXEL,
+              "answers": {model["key"]: [0.01] * 3 + [0.91] + [0.01] * 6 for model in models}}
+    return json.dumps({**record, **changes}).encode()
+
+
+def test_the_page_its_assets_and_models_are_served_cached_and_compressed(server):
+    status, headers, page = get(f"{server.url}/join")
+    assert status == 200 and headers["cache-control"] == "no-cache" and b'data-action="clear"' in page
+    assets = page.decode().split('src="')[1].split("/join.js")[0]
+    for name, media in (("join.js", "text/javascript"), ("prepare.js", "text/javascript"),
+                        ("vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm", "application/wasm"),
+                        ("vendor/onnxruntime-web/LICENSE", "application/octet-stream")):
+        status, headers, body = get(f"{server.url}{assets}/{name}", {"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["content-type"].startswith(media), (name, headers)
+        assert headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert headers["content-encoding"] == "gzip"
+    assert int(get(f"{server.url}{assets}/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm",
+                   {"Accept-Encoding": "gzip"})[1]["content-length"]) < 5_000_000  # 14.8 MB unpacked
+    assert get(f"{server.url}/join/assets/0000000000000000/join.js")[0] == 404  # an old page's URL
+    assert get(f"{server.url}{assets}/../routes.py")[0] in (400, 404)
+    status, headers, body = get(f"{server.url}/join/models")
+    listing = json.loads(body)["models"]
+    assert status == 200 and [model["key"] for model in listing] == ["mlp", "cnn", "lenet5"]
+    status, headers, body = get(server.url + listing[2]["url"])
+    assert status == 200 and headers["cache-control"].endswith("immutable") and len(body) == listing[2]["bytes"]
+    assert get(server.url + listing[2]["url"].replace(".onnx", ".json"))[0] == 404
+
+
+def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
+    listing = json.loads(get(f"{server.url}/join/models")[2])["models"]
+    status, reply = post(f"{server.url}/join/label", a_label(listing))
+    assert status == 200 and reply["drawings"] == 1
+    assert post(f"{server.url}/join/label", a_label(listing, label=8))[1]["drawings"] == 1  # corrected, not twice
+    drawing = AudienceStore(server.audience).drawings()[-1]
+    assert drawing.label == 8 and drawing.session == "join-test" and set(drawing.answers) == {"mlp", "cnn", "lenet5"}
+    bad = {
+        "not JSON": b"{",
+        "a label of 10": a_label(listing, label=10),
+        "a label as text": a_label(listing, label="3"),
+        "pixels too few": a_label(listing, pixels=[0] * 100),
+        "pixels out of range": a_label(listing, pixels=[300] * 784),
+        "a canvas that is not a PNG": a_label(listing, canvas="data:image/png;base64,AAAA"),
+        "answers of other models": a_label(listing, answers={"mlp": [0.1] * 10}),
+        "answers that are not probabilities": a_label(listing, answers={m["key"]: [2.0] * 10 for m in listing}),
+        "too large": a_label(listing, canvas=PNG_PIXEL + "A" * 500_000),
+    }
+    for name, body in bad.items():
+        status, reply = post(f"{server.url}/join/label", body)
+        assert status == 400 and reply["error"] and "Traceback" not in reply["error"], name
+    assert AudienceStore(server.audience).count() == 1  # nothing stored from them
+
+
+def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothing_after(server):
+    listing = json.loads(get(f"{server.url}/join/models")[2])["models"]
+    moved = server.audience.with_name("moved.sqlite3")
+    os.replace(server.audience, moved)
+    server.audience.mkdir()  # a folder where the store was: it cannot be written
+    try:
+        status, reply = post(f"{server.url}/join/label", a_label(listing, session="moved"))
+        assert status == 503 and reply["retry"] and "press the digit again" in reply["error"]
+    finally:
+        server.audience.rmdir()
+        os.replace(moved, server.audience)
+    status, reply = post(f"{server.url}/join/label", a_label(listing, session="moved"))  # pressed again
+    assert status == 200
+
+
+def test_join_before_any_run_exists_says_so(tmp_path):
+    env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_CHECKPOINTS_DIR": str(tmp_path / "none"),
+           "MNIST_CACHE_DIR": str(tmp_path / "cache")}
+    with streamlit_server(env) as empty:
+        status, _, body = get(f"{empty.url}/join/models")
+    assert status == 503 and "No trained models yet" in json.loads(body)["error"]
+
+
+# --- in Chromium --------------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU time so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def draw(page, strokes) -> None:
+    box = page.locator("canvas").bounding_box()
+    scale = box["width"] / SIDE
+    for points in strokes:
+        stroke(page, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
+
+
+@pytest.mark.browser
+def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_the_server_rests(server):
+    """Each digit drawn with the mouse on a 390x844 phone screen: the page's three answers, the 28x28 digit its
+    preprocessing made against prepare_digit on the same canvas, and the server's CPU time while drawing."""
+    import torch
+
+    from mnist_core.predict import load_model_set, shipped_run_dirs
+    from mnist_core.preprocess import prepare_digit
+
+    models = load_model_set(shipped_run_dirs())
+    with chromium(require_chromium()) as browser:
+        page = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+        page.goto(f"{server.url}/join")
+        page.wait_for_selector("body[data-ready=true]", timeout=90_000)
+        pid = server.pid
+        right = {key: 0 for key in models.keys}
+        differences, strokes, busy, drawing = [], 0, 0.0, 0.0
+        for digit, shape in DIGITS.items():
+            page.locator('[data-action="clear"]').click()
+            answered = page.evaluate("Number(document.body.dataset.answered || 0)")
+            before, started = cpu_seconds(pid), time.monotonic()
+            draw(page, shape)
+            wait_for(lambda: page.evaluate("Number(document.body.dataset.answered || 0)") > answered
+                     and page.evaluate("window.joinLastDigit() !== null"), what=f"the answers to a {digit}")
+            time.sleep(0.5)  # the last stroke's answer
+            busy, drawing = busy + cpu_seconds(pid) - before, drawing + time.monotonic() - started
+            strokes += len(shape)
+            seen = page.evaluate("window.joinLastDigit()")
+            shown = {box.get_attribute("data-model"): box.get_attribute("data-digit")
+                     for box in page.locator(".answer").all()}
+            canvas = np.array(page.evaluate("""Array.from(document.getElementById('canvas').getContext('2d')
+                .getImageData(0, 0, 280, 280).data)"""), dtype=np.uint8).reshape(280, 280, 4)
+            python = prepare_digit(canvas)
+            differences.append(float(np.abs(np.array(seen["pixels"]).reshape(28, 28) - python.pixels).mean()))
+            expected = {key: str(p.digit) for key, p in models.predict(python.tensor).items()}
+            assert shown == expected, (digit, shown, expected)  # the browser answers as the Python does
+            browser_digit = torch.tensor(seen["pixels"], dtype=torch.float32).reshape(1, 1, 28, 28)
+            for key in right:
+                right[key] += shown[key] == str(digit)
+                assert np.allclose(models.predict_batch((browser_digit - 0.1307) / 0.3081)[key][0],
+                                   seen["answers"][key], atol=1e-4)  # ONNX Runtime Web = PyTorch on that digit
+        before = cpu_seconds(pid)
+        time.sleep(drawing)  # the server's background ticking over as long, nobody drawing
+        idle = cpu_seconds(pid) - before
+        page.locator('[data-label="9"]').click()
+        wait_for(lambda: "Stored as a 9" in page.locator("#stored").inner_text(), what="the label stored")
+        page.context.close()
+    assert all(count >= 9 for count in right.values()), right
+    assert max(differences) <= 0.02, differences
+    # The server's CPU while the phone drew, less its background ticking: about nothing (the Draw page's
+    # server took a median 36 ms a stroke). /proc counts in 10-ms ticks: 3 ticks of noise allowed in all.
+    print(f"server CPU while drawing {busy:.2f} s, idle as long {idle:.2f} s, {strokes} strokes in {drawing:.1f} s; "
+          f"digits' mean |difference| to prepare_digit: {np.mean(differences):.4f} (largest {max(differences):.4f})")
+    assert (busy - idle) / strokes <= 0.03 / strokes + 0.002, (busy, idle, strokes)
+    assert AudienceStore(server.audience).drawings()[-1].label == 9
