@@ -15,15 +15,18 @@ from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import counted, literal
-from pages.shared.presenter import for_the_room, show_table
+from pages.shared.join_link import join_panel
+from pages.shared.presenter import for_the_room, presenting, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
 
 ensure_frame()
 st.title("Audience")
-st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page, scored live: how well "
-           "does each model read this room's handwriting? Nothing is stored unless a digit is pressed.")
+st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page or on a phone (/join), "
+           "scored live: how well does each model read this room's handwriting? Nothing is stored unless a digit "
+           "is pressed.")
+join_panel(presenting())
 store = audience_store()
 
 

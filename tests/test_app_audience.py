@@ -96,3 +96,19 @@ def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs,
     audience.clear()
     store_drawing(audience, 7, {"mlp": 7, "cnn": 7, "lenet5": 7})
     assert "lenet5_relu_answer" not in audience.export(tmp_path / "again").labels.read_text()
+
+
+def test_the_audience_page_shows_the_join_address_and_its_qr_code(user_runs, audience, monkeypatch):
+    """The address phones reach (MNIST_PUBLIC_URL, else this machine's) in large type, and a QR code of it."""
+    from pages.shared.join_link import qr_png
+
+    monkeypatch.setenv("MNIST_PUBLIC_URL", "http://10.1.2.3:8501/")
+    at = open_page("pages/audience.py")
+    assert "http://10.1.2.3:8501/join" in "".join(html_blocks(at))
+    images = at.get("image")
+    assert images, "no QR code"
+    monkeypatch.delenv("MNIST_PUBLIC_URL")
+    at = open_page("pages/audience.py")
+    shown = "".join(html_blocks(at))
+    assert "/join</p>" in shown and "10.1.2.3" not in shown  # this machine's own address
+    assert qr_png("http://10.1.2.3:8501/join") != qr_png("http://10.1.2.4:8501/join")  # the code holds the address

@@ -1,0 +1,59 @@
+"""Where the phones join (/join, pages/join/routes.py), as a link and a QR code for the projector."""
+
+from __future__ import annotations
+
+import io
+import os
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # the address phones reach this server at, e.g. http://192.168.1.20:8501
+_LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def join_url() -> str:
+    """The /join address for phones: ``$MNIST_PUBLIC_URL``; else the address this browser used, when other
+    machines can reach it; else this machine's network address (as ``streamlit run`` prints it)."""
+    public = os.environ.get(PUBLIC_URL_ENV, "").strip()
+    if public:
+        return public.rstrip("/") + "/join"
+    seen = urlsplit(st.context.url or "")
+    if seen.hostname and seen.hostname not in _LOCAL:
+        return f"{seen.scheme}://{seen.netloc}/join"
+    from streamlit import net_util
+
+    address = net_util.get_internal_ip() or "localhost"
+    port = st.get_option("server.port")
+    return f"http://{address}:{port}/join"
+
+
+def qr_png(url: str) -> bytes:
+    """``url`` as a QR code: black on white, large modules, a quiet zone, as a PNG."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=12, border=3, dark="#000000", light="#FFFFFF")
+    return buffer.getvalue()
+
+
+def join_panel(present: bool) -> None:
+    """The QR code of the join address with the address in large type (projector mode: beside each other,
+    at the top; else folded away under "Let the room join from their phones")."""
+    url = join_url()
+    container = st.container(border=True) if present else st.expander("Let the room join from their phones",
+                                                                      icon=":material/qr_code_2:")
+    with container:
+        code, words = st.columns([1, 2] if present else [1, 3], vertical_alignment="center")
+        code.image(qr_png(url), width="stretch")
+        size = "2.4rem" if present else "1.4rem"
+        words.markdown("**Draw on your phone:** scan the code, or open")
+        words.html(f"<p style='font-size:{size};font-weight:700;word-break:break-all;margin:0'>{_escape(url)}</p>")
+        words.caption("Your phone runs the three models itself; pressing a digit adds your drawing here. "
+                      f"Wrong address? Start the app with {PUBLIC_URL_ENV} set to the address phones reach it at.")
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
