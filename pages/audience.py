@@ -16,7 +16,7 @@ from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.markdown import counted, literal
 from pages.shared.join_link import join_panel
-from pages.shared.presenter import for_the_room, presenting, show_table
+from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
@@ -85,9 +85,13 @@ def live_results() -> None:
     show_table(pd.DataFrame(rows))
 
     st.subheader("Confusion matrices")
+    height, counts_size = matrix_layout()
     for column, key in zip(st.columns(len(keys)), keys):
-        figure = confusion_heatmap(scores.confusion[key], title=MODELS[key].name, model_key=key)
-        column.plotly_chart(for_the_room(figure), width="stretch", config={"displayModeBar": False},
+        figure = confusion_heatmap(scores.confusion[key], title=MODELS[key].name, model_key=key,
+                                   counts_size=counts_size)
+        figure.update_layout(height=height, margin={"l": 50, "r": 10, "t": 50, "b": 60})  # as Compare's
+        # theme=None: Streamlit's chart theme shrank the matrix and its counts (8 px at 1920x1080).
+        column.plotly_chart(for_the_room(figure), width="stretch", theme=None, config={"displayModeBar": False},
                             key=f"audience.confusion.{key}")
 
     st.subheader("Misread drawings")

@@ -160,8 +160,12 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     models = load_model_set(shipped_run_dirs())
     with chromium(require_chromium()) as browser:
         page = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+        opened = time.monotonic()
         page.goto(f"{server.url}/join")
         page.wait_for_selector("body[data-ready=true]", timeout=90_000)
+        ready = time.monotonic() - opened
+        downloaded = page.evaluate("""performance.getEntriesByType('navigation').concat(
+            performance.getEntriesByType('resource')).reduce((sum, entry) => sum + entry.transferSize, 0)""")
         pid = server.pid
         right = {key: 0 for key in models.keys}
         differences, strokes, busy, drawing = [], 0, 0.0, 0.0
@@ -199,7 +203,18 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     assert max(differences) <= 0.02, differences
     # The server's CPU while the phone drew, less its background ticking: about nothing (the Draw page's
     # server took a median 36 ms a stroke). /proc counts in 10-ms ticks: 3 ticks of noise allowed in all.
-    print(f"server CPU while drawing {busy:.2f} s, idle as long {idle:.2f} s, {strokes} strokes in {drawing:.1f} s; "
+    print(f"first load at 390x844: models answering {ready:.1f} s after opening, {downloaded / 1e6:.1f} MB; "
+          f"server CPU while drawing {busy:.2f} s, idle as long {idle:.2f} s, {strokes} strokes in {drawing:.1f} s; "
           f"digits' mean |difference| to prepare_digit: {np.mean(differences):.4f} (largest {max(differences):.4f})")
     assert (busy - idle) / strokes <= 0.03 / strokes + 0.002, (busy, idle, strokes)
     assert AudienceStore(server.audience).drawings()[-1].label == 9
+
+
+def test_the_load_test_runs_a_small_class_and_loses_nothing():
+    """tools/load_join.py once in a quick mode (5 phones, 5 s): it keeps working; the 60-phone figures are in
+    the README (python -m tools.load_join)."""
+    from tools.load_join import run
+
+    report = run(phones=5, seconds=5, every=1)
+    assert report.labels >= 5 and report.stored == report.labels and not report.errors, report
+    assert report.first_load_bytes > 1_000_000 and report.label_p95 > 0

@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import html
 import json
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -114,14 +115,33 @@ def runs_in_use() -> dict[str, RunInfo]:
 
 
 def models_in_use() -> tuple[Path, dict[str, RunInfo], list[ExportedModel]]:
-    """The runs in use, exported to ONNX (once per set of weights, in the cache folder)."""
-    runs = runs_in_use()
-    if not runs:
-        raise OnnxExportError("No trained models yet: the presenter trains them on the dashboard's Train page "
-                              "(or restores checkpoints/). Then reload this page.")
+    """The runs in use, exported to ONNX (once per set of weights, in the cache folder). Cached while the run
+    folders stay as they are (a directory scan decides): a label costs no run reading or checksums."""
+    checkpoints, user_runs = paths.checkpoints_dir(APP_FOLDER), paths.user_runs_dir(APP_FOLDER)
+    signature = (_folder_signature(checkpoints), _folder_signature(user_runs), str(paths.cache_dir()))
     with _export_lock:
+        known = _in_use.get(signature)
+        if known is not None and all((known[0] / model.file).is_file() for model in known[2]):
+            return known
+        runs = runs_in_use()
+        if not runs:
+            raise OnnxExportError("No trained models yet: the presenter trains them on the dashboard's Train page "
+                                  "(or restores checkpoints/). Then reload this page.")
         folder, models = exported_runs(runs, paths.cache_dir())
-    return folder, runs, models
+        _in_use.clear()
+        _in_use[signature] = (folder, runs, models)
+        return folder, runs, models
+
+
+_in_use: dict[tuple, tuple[Path, dict[str, RunInfo], list[ExportedModel]]] = {}
+
+
+def _folder_signature(folder: Path) -> tuple:
+    """Changes when a run folder in ``folder`` appears, goes or is rewritten (no file is read)."""
+    try:
+        return tuple(sorted((entry.name, entry.stat().st_mtime_ns) for entry in os.scandir(folder)))
+    except OSError:
+        return ()
 
 
 _export_lock = threading.Lock()

@@ -70,6 +70,9 @@ def _store_drawing(label: int, runs: dict[str, RunInfo], ensembles: dict[str, Se
                                                                         else (run,)))
                         for key, run in runs.items()}, session=session_id())
         st.session_state[LAST_KEY] = (label, store.count(), _fingerprint(image))
+        if presenting():  # at 1280x720 the line under the buttons is below the screen's edge
+            st.toast(f"Stored as a **{label}**, thank you ({counted(store.count(), 'drawing')} so far).",
+                     icon=":material/check_circle:")
     except (AudienceStoreError, ValueError) as error:  # ValueError: answers that are not probabilities
         st.session_state[LAST_KEY] = None
         st.toast(f"Could not store the drawing: {error}", icon=":material/error:")

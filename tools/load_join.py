@@ -1,0 +1,227 @@
+"""Load test of /join: a class of phones on one server, each loading the page once and then labelling a
+drawing every few seconds, at the protocol level (HTTP, as a phone's page speaks it; its drawing and
+models run on the phone, so the server sees only these requests).
+
+    MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.load_join            # 60 phones, 60 s
+    .venv/bin/python -m tools.load_join --phones 5 --seconds 10 --json             # the suite's quick run
+
+Starts its own `streamlit run app.py` on 127.0.0.1 (never another host), with a fresh audience store, and
+stops it. Bounded: at most --phones phones (≤ 200) for --seconds (≤ 600), then every phone stops.
+Reports each phone's first load (page, models list, scripts, ONNX Runtime's WebAssembly, the three models,
+compressed as a browser asks), the label → stored latency (p50, p95, max), errors, the server's CPU time,
+and whether every stored press is in the store (nothing lost). Exit code 1 when a goal is missed: p95 ≤ 1 s,
+no error, nothing lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tools.browser import streamlit_server
+from tools.digit_strokes import DIGITS, render
+
+MAX_PHONES, MAX_SECONDS = 200, 600
+GOAL_P95_SECONDS = 1.0
+
+
+@dataclass
+class Report:
+    phones: int
+    seconds: float
+    every_seconds: float
+    first_load_p50: float = 0.0
+    first_load_p95: float = 0.0
+    first_load_bytes: int = 0  # one phone's download
+    labels: int = 0
+    stored: int = 0  # in the store afterwards
+    label_p50: float = 0.0
+    label_p95: float = 0.0
+    label_max: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    server_cpu_seconds: float = 0.0
+
+    @property
+    def met(self) -> bool:
+        return self.label_p95 <= GOAL_P95_SECONDS and not self.errors and self.stored == self.labels
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, bytes, int]:
+    """GET (compressed, as a browser asks) or POST ``url``: the status, the body and the bytes that came."""
+    headers = {"Accept-Encoding": "gzip"} if data is None else {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            status, body, encoding = reply.status, reply.read(), reply.headers.get("Content-Encoding")
+    except urllib.error.HTTPError as error:
+        status, body, encoding = error.code, error.read(), error.headers.get("Content-Encoding")
+    return status, gzip.decompress(body) if encoding == "gzip" else body, len(body)
+
+
+def first_load(base: str) -> tuple[int, list[dict]]:
+    """What a phone downloads when it opens /join: returns the bytes and the models."""
+    status, page, total = fetch(f"{base}/join")
+    assets = page.decode().split('src="')[1].split("/join.js")[0]
+    for name in ("join.css", "join.js", "prepare.js", "vendor/onnxruntime-web/ort.wasm.min.mjs",
+                 "vendor/onnxruntime-web/ort-wasm-simd-threaded.mjs",
+                 "vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm"):
+        status, _, size = fetch(f"{base}{assets}/{name}")
+        if status != 200:
+            raise RuntimeError(f"{name}: HTTP {status}")
+        total += size
+    status, body, size = fetch(f"{base}/join/models")
+    if status != 200:
+        raise RuntimeError(f"the models: HTTP {status} {body[:200]!r}")
+    models = json.loads(body)["models"]
+    total += size
+    for model in models:
+        status, _, size = fetch(base + model["url"])
+        total += size
+    return total, models
+
+
+def drawings(models: list[dict]) -> list[bytes]:
+    """The ten digits as a phone sends them: the canvas as PNG, the 28x28 digit, the models' answers."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from mnist_core.preprocess import prepare_digit
+
+    bodies = []
+    for digit, strokes in DIGITS.items():
+        canvas = render(strokes)
+        prepared = prepare_digit(canvas)
+        buffer = io.BytesIO()
+        Image.fromarray(canvas).save(buffer, format="PNG")
+        answers = {model["key"]: list(np.eye(10)[digit] * 0.9 + 0.01) for model in models}
+        bodies.append(json.dumps({"label": digit, "pixels": prepared.image.flatten().tolist(), "answers": answers,
+                                  "canvas": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+                                  }).encode())
+    return bodies
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(phones: int, seconds: float, every: float) -> Report:
+    phones, seconds = min(phones, MAX_PHONES), min(seconds, MAX_SECONDS)
+    report = Report(phones, seconds, every)
+    with tempfile.TemporaryDirectory() as folder:
+        store_path = Path(folder) / "audience.sqlite3"
+        env = {"MNIST_RUNS_DIR": f"{folder}/runs", "MNIST_AUDIENCE_DB": str(store_path)}
+        with streamlit_server(env) as server:
+            report.first_load_bytes, models = first_load(server.url)  # exports the models before the clock starts
+            bodies = drawings(models)
+            loads, latencies, lock = [], [], threading.Lock()
+            start_cpu = cpu_seconds(server.process.pid)
+            deadline = time.monotonic() + seconds
+
+            def phone(number: int) -> None:
+                generator = random.Random(number)
+                try:
+                    started = time.monotonic()
+                    first_load(server.url)
+                    with lock:
+                        loads.append(time.monotonic() - started)
+                except Exception as error:  # noqa: BLE001  (reported, not raised: the other phones go on)
+                    with lock:
+                        report.errors.append(f"phone {number} first load: {error}")
+                    return
+                time.sleep(generator.uniform(0, every))  # a class does not press in step
+                count = 0
+                while time.monotonic() < deadline:
+                    body = json.loads(bodies[count % len(bodies)])
+                    # The same canvas twice from one phone is one drawing (a corrected label): each press another.
+                    payload = json.dumps({**body, "session": f"load-{number}",
+                                          "canvas": _with_count(body["canvas"], count)}).encode()
+                    sent = time.monotonic()
+                    status, reply, _ = fetch(f"{server.url}/join/label", payload)
+                    with lock:
+                        if status == 200:
+                            latencies.append(time.monotonic() - sent)
+                        else:
+                            report.errors.append(f"phone {number}: HTTP {status} {reply[:200]!r}")
+                    count += 1
+                    time.sleep(max(0.0, every - (time.monotonic() - sent)))
+
+            threads = [threading.Thread(target=phone, args=(number,), daemon=True) for number in range(phones)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=seconds + 120)
+            report.server_cpu_seconds = round(cpu_seconds(server.process.pid) - start_cpu, 2)
+        from mnist_core.audience import AudienceStore
+
+        report.stored = AudienceStore(store_path).count()
+    report.labels = len(latencies)
+    report.first_load_p50, report.first_load_p95 = (round(percentile(loads, p), 3) for p in (50, 95))
+    report.label_p50, report.label_p95 = (round(percentile(latencies, p), 3) for p in (50, 95))
+    report.label_max = round(max(latencies, default=0.0), 3)
+    return report
+
+
+def _with_count(canvas: str, count: int) -> str:
+    """The canvas PNG with a count in a text chunk: another drawing to the store (one per canvas and phone)."""
+    import base64
+    import struct
+    import zlib
+
+    png = base64.b64decode(canvas.split(",", 1)[1])
+    text = b"tEXt" + b"press\x00" + str(count).encode()
+    chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
+    return "data:image/png;base64," + base64.b64encode(png[:33] + chunk + png[33:]).decode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, default=60, help=f"phones at once (default 60, at most {MAX_PHONES})")
+    parser.add_argument("--seconds", type=float, default=60,
+                        help=f"how long they label (default 60, at most {MAX_SECONDS})")
+    parser.add_argument("--every", type=float, default=10, help="seconds between a phone's labels (default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.phones < 1 or args.seconds <= 0 or args.every <= 0:
+        print("error: --phones, --seconds and --every must be positive", file=sys.stderr)
+        return 2
+    report = run(args.phones, args.seconds, args.every)
+    if args.json:
+        print(json.dumps({**asdict(report), "met": report.met}, indent=2))
+    else:
+        print(f"{report.phones} phones, a label every {report.every_seconds:g} s each, for {report.seconds:g} s "
+              f"(127.0.0.1)")
+        print(f"first load per phone: {report.first_load_bytes / 1e6:.1f} MB compressed; "
+              f"p50 {report.first_load_p50:.2f} s, p95 {report.first_load_p95:.2f} s (all phones at once)")
+        print(f"labels: {report.labels} sent, {report.stored} in the store; label → stored p50 "
+              f"{1000 * report.label_p50:.0f} ms, p95 {1000 * report.label_p95:.0f} ms, "
+              f"max {1000 * report.label_max:.0f} ms")
+        print(f"server CPU: {report.server_cpu_seconds:.1f} s; errors: {len(report.errors)}")
+        for error in report.errors[:5]:
+            print(f"  {error}")
+        print("goal (p95 ≤ 1 s, no error, nothing lost): " + ("met" if report.met else "MISSED"))
+    return 0 if report.met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
