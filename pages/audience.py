@@ -14,8 +14,8 @@ from mnist_core.models import MODEL_KEYS, MODELS
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
-from pages.shared.markdown import counted, literal
 from pages.shared.join_link import join_panel
+from pages.shared.markdown import counted, literal
 from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
 
 CONFIRM_KEY = "audience.confirm_clear"
