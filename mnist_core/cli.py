@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_models.add_argument("--check", action="store_true",
                                help="then run each file with ONNX Runtime on the 10,000 test images: its accuracy "
                                     "against the run's, and the largest difference to PyTorch's probabilities")
+    export_models.add_argument("--fp16", action="store_true",
+                               help="store the weights as float16: half the download; computed in float32")
     export_models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     export_models.add_argument("--data-dir", help="MNIST root for --check (default: $MNIST_DATA_DIR, else ./data)")
     export_models.set_defaults(handler=_export)
@@ -739,7 +741,7 @@ def _export(args: argparse.Namespace) -> int:
 
     runs = _default_runs(args.runs, args.models)
     try:
-        exported = export_onnx(runs, args.onnx)
+        exported = export_onnx(runs, args.onnx, half=args.fp16)
     except OnnxExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -759,11 +761,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"folder": _shown(args.onnx), "models": rows}, indent=2, allow_nan=False))
         return EXIT_OK
-    print(f"{'model':<9} {'size':>8}  {'accuracy':>9}" + (f"  {'ONNX':>8}  {'max |Δp|':>9}" if args.check else "")
+    print(f"{'model':<14} {'size':>8}  {'accuracy':>9}" + (f"  {'ONNX':>8}  {'max |Δp|':>9}" if args.check else "")
           + "  file")
     for row in rows:
         check = f"  {100 * row['onnx_accuracy']:>7.2f}%  {row['largest_difference']:>9.1e}" if args.check else ""
-        print(f"{row['name']:<9} {row['bytes'] / 1e6:>6.2f} MB  {100 * row['accuracy']:>8.2f}%{check}  {row['file']}")
+        print(f"{row['name']:<14} {row['bytes'] / 1e6:>6.2f} MB  {100 * row['accuracy']:>8.2f}%{check}  {row['file']}")
     print(f"manifest: {_shown(args.onnx / 'manifest.json')}")
     return EXIT_OK
 

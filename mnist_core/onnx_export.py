@@ -59,8 +59,11 @@ class ExportedModel:
     bytes: int
 
 
-def export_onnx(runs: Mapping[str, RunInfo], folder: str | os.PathLike) -> list[ExportedModel]:
+def export_onnx(runs: Mapping[str, RunInfo], folder: str | os.PathLike, half: bool = False) -> list[ExportedModel]:
     """Write each run of ``runs`` (model key → run) as ``<folder>/<key>.onnx``, then the manifest.
+
+    ``half``: store the weights as float16 (half the download), turned back into float32 inside the graph,
+    so the computation and the model's inputs and outputs stay float32.
 
     Raises:
         OnnxExportError: a model could not be exported, or the folder cannot be written.
@@ -70,7 +73,7 @@ def export_onnx(runs: Mapping[str, RunInfo], folder: str | os.PathLike) -> list[
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OnnxExportError(f"cannot create {folder}: {error.strerror or error}") from None
-    exported = [_export_one(key, run, folder) for key, run in runs.items()]
+    exported = [_export_one(key, run, folder, half) for key, run in runs.items()]
     manifest = {"format": MANIFEST_FORMAT, "version": 1, "input": {"name": INPUT_NAME, "shape": ["N", 1, 28, 28],
                 "range": [0, 1], "note": "white digit on black, as MNIST; normalised inside the model"},
                 "output": {"name": OUTPUT_NAME, "shape": ["N", 10]},
@@ -124,7 +127,7 @@ def check_onnx(path: str | os.PathLike, model: nn.Module, pixels: np.ndarray,
     return largest, np.concatenate(answers) if answers else np.zeros(0, dtype=np.int64)
 
 
-def _export_one(key: str, run: RunInfo, folder: Path) -> ExportedModel:
+def _export_one(key: str, run: RunInfo, folder: Path, half: bool = False) -> ExportedModel:
     import torch
 
     wrapped = _pixels_to_probabilities(load_model(run)).eval()
@@ -140,6 +143,8 @@ def _export_one(key: str, run: RunInfo, folder: Path) -> ExportedModel:
             torch.onnx.export(wrapped, (torch.zeros(1, 1, 28, 28),), temporary, input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], opset_version=OPSET, dynamo=False,
                               dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})
+        if half:
+            _weights_as_float16(temporary)
         data = Path(temporary).read_bytes()
         os.replace(temporary, target)
     except OSError as error:
@@ -171,6 +176,31 @@ def _pixels_to_probabilities(model: nn.Module) -> nn.Module:
     return PixelsToProbabilities()
 
 
+def _weights_as_float16(path: str) -> None:
+    """Rewrite the ONNX file at ``path`` with its float32 weights stored as float16, each cast back to
+    float32 by a Cast node at the graph's start."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(path)
+    graph = model.graph
+    casts, initializers = [], []
+    for initializer in graph.initializer:
+        if initializer.data_type != TensorProto.FLOAT:
+            initializers.append(initializer)
+            continue
+        stored = f"{initializer.name}.float16"
+        initializers.append(numpy_helper.from_array(numpy_helper.to_array(initializer).astype(np.float16), stored))
+        casts.append(helper.make_node("Cast", [stored], [initializer.name], to=TensorProto.FLOAT))
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -189,17 +219,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.unlink(temporary)
 
 
-def exported_runs(runs: Mapping[str, RunInfo], cache: str | os.PathLike) -> tuple[Path, list[ExportedModel]]:
-    """The ONNX files of ``runs``, exported once into ``<cache>/onnx/<fingerprint>/`` and reused while
-    the runs' weights stay the same (the fingerprint covers each model key, its weights' checksum and
-    the export's settings): the folder and its models.
+def exported_runs(runs: Mapping[str, RunInfo], cache: str | os.PathLike,
+                  half: bool = False) -> tuple[Path, list[ExportedModel]]:
+    """The ONNX files of ``runs`` (``half``: float16 weights, see :func:`export_onnx`), exported once into
+    ``<cache>/onnx/<fingerprint>/`` and reused while the runs' weights stay the same (the fingerprint covers
+    each model key, its weights' checksum and the export's settings): the folder and its models.
 
     Raises:
         OnnxExportError: as :func:`export_onnx`.
     """
-    described = json.dumps([[key, run.weights_sha256] for key, run in runs.items()] + [OPSET, MANIFEST_FORMAT])
+    described = json.dumps([[key, run.weights_sha256] for key, run in runs.items()] + [OPSET, MANIFEST_FORMAT, half])
     folder = Path(cache) / "onnx" / _sha256(described.encode())[:16]
     try:
         return folder, read_manifest(folder)
     except OnnxExportError:  # not exported yet, or damaged since: export again
-        return folder, export_onnx(runs, folder)
+        return folder, export_onnx(runs, folder, half)

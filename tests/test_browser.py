@@ -259,6 +259,11 @@ def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_s
         .map(selector => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize))""")
     assert sizes[0] >= 20 and sizes[1] >= 60, sizes  # labels from the back of the room; answers much larger
     assert "present=1" in page.url
+    page.locator(".st-key-audience_label_1 button").click()  # the thanks on screen, the mode's type kept
+    thanks = page.get_by_text("Stored as a 1").first
+    wait_for(lambda: thanks.count() and thanks.is_visible(), what="the thanks")
+    assert thanks.bounding_box()["y"] + thanks.bounding_box()["height"] <= 720
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "20px"
     assert_no_exception(page)
     page.context.close()
 

@@ -191,8 +191,10 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
             browser_digit = torch.tensor(seen["pixels"], dtype=torch.float32).reshape(1, 1, 28, 28)
             for key in right:
                 right[key] += shown[key] == str(digit)
+                # ONNX Runtime Web = PyTorch on that digit (the float16 weights: within 2e-3; 1.6e-3 at most
+                # on the test set)
                 assert np.allclose(models.predict_batch((browser_digit - 0.1307) / 0.3081)[key][0],
-                                   seen["answers"][key], atol=1e-4)  # ONNX Runtime Web = PyTorch on that digit
+                                   seen["answers"][key], atol=2e-3)
         before = cpu_seconds(pid)
         time.sleep(drawing)  # the server's background ticking over as long, nobody drawing
         idle = cpu_seconds(pid) - before

@@ -6,7 +6,9 @@ Starts `streamlit run app.py` on a free port (user runs go to a temporary folder
 saves docs/overview.png, docs/train.png, docs/compare.png, docs/robustness.png,
 docs/draw.png, docs/why.png and docs/audience.png, and at 1280x720 and 1920x1080 the confusion
 and difference matrices, the Robustness page and the Draw page in projector mode
-(docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png, docs/present_*.png).
+(docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png, docs/present_*.png, with "Nudge it"
+open and in the dark theme), the Audience page's QR code in projector mode and /join on a phone
+(docs/audience_present_1280x720.png, docs/join_390x844.png).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 
 from tools.browser import PROJECT_ROOT, canvas_box, chromium, chromium_path, streamlit_server, stroke
+from tools.digit_strokes import DIGITS, SIDE
 
 OUT = PROJECT_ROOT / "docs"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -115,10 +118,45 @@ def main() -> int:
             sized.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
             time.sleep(0.5)
             sized.locator(".st-key-audience_label_7 button").click()  # the audience's first drawing
-            sized.get_by_text("Stored as a 7").wait_for(timeout=30_000)
+            sized.get_by_text("Stored as a 7").first.wait_for(timeout=30_000)
             sized.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
             time.sleep(0.5)
             sized.screenshot(path=str(OUT / f"present_{size}.png"))
+            if size == "1280x720":  # "Nudge it" open: its sliders in a column beside the answers
+                sized.get_by_text("Nudge it", exact=True).click()
+                sized.locator('[data-testid="stSlider"]').nth(4).wait_for(timeout=30_000)
+                settle(sized)
+                sized.screenshot(path=str(OUT / f"present_nudge_{size}.png"))
+        # A dark room: the same screen in the dark theme (the page reloads into it once).
+        dark = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        dark.goto(f"{url}/draw?present=1&room=dark")
+        time.sleep(5)
+        canvas_box(dark)
+        time.sleep(3)
+        draw_seven(dark)
+        dark.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
+        settle(dark)
+        dark.screenshot(path=str(OUT / "present_dark_1920x1080.png"))
+        dark.context.close()
+        # The projector's Audience page: the QR code of /join; and /join on a phone.
+        for sized, size in screens(browser):
+            if size == "1280x720":
+                sized.goto(f"{url}/audience?present=1")
+                sized.get_by_text("Draw on your phone").wait_for(timeout=60_000)
+                settle(sized)
+                sized.screenshot(path=str(OUT / f"audience_present_{size}.png"))
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+        phone.goto(f"{url}/join")
+        phone.wait_for_selector("body[data-ready=true]", timeout=90_000)
+        box = phone.locator("canvas").bounding_box()
+        scale = box["width"] / SIDE
+        for points in DIGITS[7]:
+            stroke(phone, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
+        phone.wait_for_selector('.answer[data-digit="7"]', timeout=30_000)
+        phone.locator('[data-label="7"]').click()
+        phone.get_by_text("Stored as a 7").wait_for(timeout=30_000)
+        phone.screenshot(path=str(OUT / "join_390x844.png"), full_page=True)
+        phone.context.close()
         page.goto(f"{url}/audience")
         page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
         settle(page)

@@ -40,15 +40,20 @@ def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],
     joined by " + ") go into the store.
     """
     st.session_state[PENDING_KEY] = canvas_image
-    # One line in projector mode, so that the buttons stay on a 1280x720 screen with the answers.
-    st.markdown("**What did you draw?** Add it to the room's test set:" if presenting() else
-                "**What did you draw?** Press the digit to add your drawing to the audience's test set.")
+    last = st.session_state.get(LAST_KEY)
+    stored = last is not None and last[2] == _fingerprint(canvas_image)  # only for the drawing on the canvas
+    # One line in projector mode, so that the buttons stay on a 1280x720 screen with the answers; there the
+    # thanks take that line (under the buttons it was below the screen's edge).
+    if presenting():
+        st.markdown(f"**Stored as a {last[0]}**, thank you ({counted(last[1], 'drawing')} so far)." if stored else
+                    "**What did you draw?** Add it to the room's test set:")
+    else:
+        st.markdown("**What did you draw?** Press the digit to add your drawing to the audience's test set.")
     for digit, column in enumerate(st.columns(10, gap="small")):
         column.button(str(digit), key=f"audience_label_{digit}", on_click=_store_drawing,
                       args=(digit, runs, ensembles or {}),
                       width="stretch")
-    last = st.session_state.get(LAST_KEY)
-    if last is not None and last[2] == _fingerprint(canvas_image):  # only for the drawing on the canvas
+    if stored and not presenting():
         st.caption(f"Stored as a **{last[0]}**, thank you ({counted(last[1], 'drawing')} so far; press another digit "
                    "to correct it).")
 
@@ -70,9 +75,6 @@ def _store_drawing(label: int, runs: dict[str, RunInfo], ensembles: dict[str, Se
                                                                         else (run,)))
                         for key, run in runs.items()}, session=session_id())
         st.session_state[LAST_KEY] = (label, store.count(), _fingerprint(image))
-        if presenting():  # at 1280x720 the line under the buttons is below the screen's edge
-            st.toast(f"Stored as a **{label}**, thank you ({counted(store.count(), 'drawing')} so far).",
-                     icon=":material/check_circle:")
     except (AudienceStoreError, ValueError) as error:  # ValueError: answers that are not probabilities
         st.session_state[LAST_KEY] = None
         st.toast(f"Could not store the drawing: {error}", icon=":material/error:")
