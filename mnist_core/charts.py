@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from .models import MODELS
 
 FONT_SIZE = 16
+QUIET_GREY = "#666666"  # a note on a chart (the robustness chart's "unchanged"), lightened on a dark page
 _DASHES = ("solid", "dash", "dashdot", "longdash")  # not "dot": validation curves are dotted
 _SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x")  # several runs of one model (same colour)
 METRIC_LABELS = {
@@ -297,7 +298,7 @@ def robustness_chart(levels: Sequence[float], accuracy: Mapping[str, Sequence[fl
             hovertemplate=f"{spec.name}: %{{y:.1f}}%<extra></extra>",
         ))
     figure.add_vline(x=identity, line={"color": "#888888", "width": 1.5, "dash": "dot"},
-                     annotation={"text": "unchanged", "font": {"size": FONT_SIZE - 2, "color": "#666666"}},
+                     annotation={"text": "unchanged", "font": {"size": FONT_SIZE - 2, "color": QUIET_GREY}},
                      annotation_position="bottom right")  # at the top it ran into the legend
     figure.update_layout(title=plain(title), xaxis_title=f"severity ({unit})", yaxis_title="accuracy (%)",
                          hovermode="x unified")
@@ -375,7 +376,7 @@ def on_dark(figure: go.Figure) -> go.Figure:
     figure.update_xaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
     figure.update_yaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
     for annotation in figure.layout.annotations:
-        if annotation.font.color in ("#666666", "#222222", "#111111"):  # greys made for a white page
+        if annotation.font.color == QUIET_GREY:  # a note's grey, made for a white page
             annotation.font.color = DARK_LINE
     return figure
 

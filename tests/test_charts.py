@@ -145,10 +145,10 @@ def test_no_chart_draws_a_bar_from_a_cut_off_axis():
 
 
 def test_a_chart_for_a_dark_page_has_light_text_no_white_areas_and_keeps_the_model_colours():
-    from mnist_core.charts import DARK_TEXT, on_dark, robustness_chart
+    from mnist_core.charts import DARK_GRID, DARK_LINE, DARK_TEXT, on_dark, robustness_chart
 
     figure = on_dark(robustness_chart([0, 1, 2], {"cnn": [0.99, 0.98, 0.9]}, "px", identity=0))
     assert figure.layout.paper_bgcolor == figure.layout.plot_bgcolor == "rgba(0,0,0,0)"
-    assert figure.layout.font.color == DARK_TEXT and figure.layout.xaxis.gridcolor != "#eee"
+    assert figure.layout.font.color == DARK_TEXT and figure.layout.xaxis.gridcolor == DARK_GRID
     assert figure.data[0].line.color == MODELS["cnn"].color
-    assert figure.layout.annotations[0].font.color != "#666666"  # "unchanged", grey for a white page
+    assert figure.layout.annotations[0].font.color == DARK_LINE  # "unchanged", no longer grey for a white page

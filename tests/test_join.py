@@ -57,8 +57,10 @@ def post(url: str, body: bytes) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def a_label(models: list[dict], **changes) -> bytes:
-    record = {"session": "test", "label": 3, "pixels": [0] * 300 + [255] * 184 + [0] * 300, "canvas": PNG_PIXEL,
+def a_label(listing: dict, **changes) -> bytes:
+    models = listing["models"]
+    record = {"session": "test", "label": 3, "models": listing["version"], "canvas": PNG_PIXEL,
+              "pixels": [0] * 300 + [255] * 184 + [0] * 300,
               "answers": {model["key"]: [0.01] * 3 + [0.91] + [0.01] * 6 for model in models}}
     return json.dumps({**record, **changes}).encode()
 
@@ -77,17 +79,20 @@ def test_the_page_its_assets_and_models_are_served_cached_and_compressed(server)
     assert int(get(f"{server.url}{assets}/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm",
                    {"Accept-Encoding": "gzip"})[1]["content-length"]) < 5_000_000  # 14.8 MB unpacked
     assert get(f"{server.url}/join/assets/0000000000000000/join.js")[0] == 404  # an old page's URL
-    assert get(f"{server.url}{assets}/../routes.py")[0] in (400, 404)
+    assert get(f"{server.url}{assets}/../routes.py")[0] in (400, 404)  # the server or the route refuses it
+    assert get(f"{server.url}{assets}/%2e%2e/routes.py")[0] in (400, 404)
     status, headers, body = get(f"{server.url}/join/models")
     listing = json.loads(body)["models"]
     assert status == 200 and [model["key"] for model in listing] == ["mlp", "cnn", "lenet5"]
     status, headers, body = get(server.url + listing[2]["url"])
     assert status == 200 and headers["cache-control"].endswith("immutable") and len(body) == listing[2]["bytes"]
     assert get(server.url + listing[2]["url"].replace(".onnx", ".json"))[0] == 404
+    assert get(f"{server.url}/join/models/%2e%2e/lenet5.onnx")[0] in (400, 404)  # only an export's own folder
+    assert get(f"{server.url}/join/models/{'0' * 16}/lenet5.onnx")[0] == 404
 
 
 def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
-    listing = json.loads(get(f"{server.url}/join/models")[2])["models"]
+    listing = json.loads(get(f"{server.url}/join/models")[2])
     status, reply = post(f"{server.url}/join/label", a_label(listing))
     assert status == 200 and reply["drawings"] == 1
     assert post(f"{server.url}/join/label", a_label(listing, label=8))[1]["drawings"] == 1  # corrected, not twice
@@ -101,7 +106,9 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
         "pixels out of range": a_label(listing, pixels=[300] * 784),
         "a canvas that is not a PNG": a_label(listing, canvas="data:image/png;base64,AAAA"),
         "answers of other models": a_label(listing, answers={"mlp": [0.1] * 10}),
-        "answers that are not probabilities": a_label(listing, answers={m["key"]: [2.0] * 10 for m in listing}),
+        "answers that are not probabilities": a_label(listing, answers={m["key"]: [2.0] * 10
+                                                                        for m in listing["models"]}),
+        "answers from models the page loaded before the runs changed": a_label(listing, models="0123456789abcdef"),
         "too large": a_label(listing, canvas=PNG_PIXEL + "A" * 500_000),
     }
     for name, body in bad.items():
@@ -111,7 +118,7 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
 
 
 def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothing_after(server):
-    listing = json.loads(get(f"{server.url}/join/models")[2])["models"]
+    listing = json.loads(get(f"{server.url}/join/models")[2])
     moved = server.audience.with_name("moved.sqlite3")
     os.replace(server.audience, moved)
     server.audience.mkdir()  # a folder where the store was: it cannot be written

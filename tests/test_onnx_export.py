@@ -55,8 +55,14 @@ def test_the_graph_normalises_and_answers_probabilities(runs_dir, tmp_path):
     run = read_run(runs_dir / "lenet5")
     (model,) = export_onnx({"lenet5": run}, tmp_path)
     session = onnxruntime.InferenceSession(str(tmp_path / model.file), providers=["CPUExecutionProvider"])
-    probabilities = session.run(None, {"pixels": digits(5)[:, None]})[0]
+    pixels = digits(5)[:, None]
+    probabilities = session.run(None, {"pixels": pixels})[0]
     assert probabilities.shape == (5, 10) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    network = load_model(run).eval()
+    with torch.no_grad():
+        normalised = torch.softmax(network((torch.from_numpy(pixels) - 0.1307) / 0.3081), 1).numpy()
+        raw = torch.softmax(network(torch.from_numpy(pixels)), 1).numpy()
+    assert np.allclose(probabilities, normalised, atol=1e-5) and not np.allclose(probabilities, raw, atol=1e-3)
 
 
 def test_a_changed_or_missing_file_or_manifest_is_told_with_what_to_do(runs_dir, tmp_path):

@@ -76,8 +76,8 @@ def fetch(url: str, data: bytes | None = None) -> tuple[int, bytes, int]:
     return status, gzip.decompress(body) if encoding == "gzip" else body, len(body)
 
 
-def first_load(base: str) -> tuple[int, list[dict]]:
-    """What a phone downloads when it opens /join: returns the bytes and the models."""
+def first_load(base: str) -> tuple[int, dict]:
+    """What a phone downloads when it opens /join: returns the bytes and the models' listing."""
     status, page, total = fetch(f"{base}/join")
     assets = page.decode().split('src="')[1].split("/join.js")[0]
     for name in ("join.css", "join.js", "prepare.js", "vendor/onnxruntime-web/ort.wasm.min.mjs",
@@ -90,15 +90,15 @@ def first_load(base: str) -> tuple[int, list[dict]]:
     status, body, size = fetch(f"{base}/join/models")
     if status != 200:
         raise RuntimeError(f"the models: HTTP {status} {body[:200]!r}")
-    models = json.loads(body)["models"]
+    listing = json.loads(body)
     total += size
-    for model in models:
+    for model in listing["models"]:
         status, _, size = fetch(base + model["url"])
         total += size
-    return total, models
+    return total, listing
 
 
-def drawings(models: list[dict]) -> list[bytes]:
+def drawings(listing: dict) -> list[bytes]:
     """The ten digits as a phone sends them: the canvas as PNG, the 28x28 digit, the models' answers."""
     import base64
     import io
@@ -113,10 +113,10 @@ def drawings(models: list[dict]) -> list[bytes]:
         prepared = prepare_digit(canvas)
         buffer = io.BytesIO()
         Image.fromarray(canvas).save(buffer, format="PNG")
-        answers = {model["key"]: list(np.eye(10)[digit] * 0.9 + 0.01) for model in models}
-        bodies.append(json.dumps({"label": digit, "pixels": prepared.image.flatten().tolist(), "answers": answers,
-                                  "canvas": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
-                                  }).encode())
+        answers = {model["key"]: list(np.eye(10)[digit] * 0.9 + 0.01) for model in listing["models"]}
+        png = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        bodies.append(json.dumps({"label": digit, "models": listing["version"], "answers": answers, "canvas": png,
+                                  "pixels": prepared.image.flatten().tolist()}).encode())
     return bodies
 
 
@@ -132,8 +132,8 @@ def run(phones: int, seconds: float, every: float) -> Report:
         store_path = Path(folder) / "audience.sqlite3"
         env = {"MNIST_RUNS_DIR": f"{folder}/runs", "MNIST_AUDIENCE_DB": str(store_path)}
         with streamlit_server(env) as server:
-            report.first_load_bytes, models = first_load(server.url)  # exports the models before the clock starts
-            bodies = drawings(models)
+            report.first_load_bytes, listing = first_load(server.url)  # exports the models before the clock starts
+            bodies = drawings(listing)
             loads, latencies, lock = [], [], threading.Lock()
             start_cpu = cpu_seconds(server.process.pid)
             deadline = time.monotonic() + seconds

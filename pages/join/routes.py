@@ -22,6 +22,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -34,12 +35,12 @@ from starlette.routing import Route
 
 from mnist_core import paths
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db
+from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs
 from mnist_core.runs import RunInfo, default_runs, find_runs
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py, checkpoints/ and runs/ live
 STATIC = Path(__file__).resolve().parent / "static"
-ORT_VERSION = "1.31.1"  # static/vendor/onnxruntime-web/README.md
 IMMUTABLE = "public, max-age=31536000, immutable"  # a content-hashed URL never changes
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".wasm": "application/wasm",
@@ -109,6 +110,7 @@ def _gzipped(path: str, modified: int) -> bytes:
 
 def runs_in_use() -> dict[str, RunInfo]:
     """Each model's run as the dashboard uses it when nobody has chosen (shipped, else newest)."""
+    load_user_models()  # the operator's own models, as the dashboard's frame loads them (once per process)
     checkpoints = paths.checkpoints_dir(APP_FOLDER)
     runs, _ = find_runs(checkpoints, paths.user_runs_dir(APP_FOLDER))
     return default_runs(runs, checkpoints)
@@ -152,30 +154,32 @@ _export_lock = threading.Lock()
 async def models(request: Request) -> Response:
     try:
         folder, runs, exported = await run_in_threadpool(models_in_use)
-    except OnnxExportError as error:
+    except (OnnxExportError, ModelFileError) as error:
         return JSONResponse({"error": str(error)}, status_code=503, headers={"Cache-Control": "no-cache"})
-    return JSONResponse({"models": [{"key": model.key, "name": model.name, "colour": model.colour,
-                                     "accuracy": model.accuracy, "bytes": model.bytes,
-                                     "url": f"/join/models/{folder.name}/{model.file}"} for model in exported]},
-                        headers={"Cache-Control": "no-cache"})
+    listing = [{"key": model.key, "name": model.name, "colour": model.colour, "accuracy": model.accuracy,
+                "bytes": model.bytes, "url": f"/join/models/{folder.name}/{model.file}"} for model in exported]
+    # "version": the export these files are; a label names it, so none is stored against runs changed since.
+    return JSONResponse({"version": folder.name, "models": listing}, headers={"Cache-Control": "no-cache"})
 
 
 async def model_file(request: Request) -> Response:
-    name = request.path_params["file"]
-    folder = paths.cache_dir() / "onnx" / request.path_params["digest"]
-    path = (folder / name).resolve()
-    if not name.endswith(".onnx") or not path.is_relative_to(paths.cache_dir().resolve()) or not path.is_file():
+    digest, name = request.path_params["digest"], request.path_params["file"]
+    exports = (paths.cache_dir() / "onnx").resolve()
+    path = (exports / digest / name).resolve()
+    if not _DIGEST.fullmatch(digest) or not name.endswith(".onnx") or path.parent != exports / digest \
+            or not path.is_file():
         return Response("No such model: reload the page.", status_code=404)
     return await _file_response(request, path)
+
+
+_DIGEST = re.compile(r"[0-9a-f]{16}")
 
 
 # --- labels -------------------------------------------------------------------------------------
 
 async def label(request: Request) -> Response:
-    body = await request.body()
     try:
-        if len(body) > MAX_LABEL_BYTES:
-            raise LabelError("That drawing is too large to store.")
+        body = await _capped_body(request)
         stored, total = await run_in_threadpool(store_label, body)
     except LabelError as error:
         return JSONResponse({"error": str(error)}, status_code=400)
@@ -184,6 +188,20 @@ async def label(request: Request) -> Response:
                                       "still here: press the digit again in a moment.", "retry": True},
                             status_code=503)
     return JSONResponse({"stored": stored, "drawings": total})
+
+
+async def _capped_body(request: Request) -> bytes:
+    """The request's body, refused past MAX_LABEL_BYTES before it is all read."""
+    too_large = LabelError("That drawing is too large to store: clear the canvas and draw it again.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_LABEL_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_LABEL_BYTES:
+            raise too_large
+    return bytes(body)
 
 
 def store_label(body: bytes) -> tuple[int, int]:
@@ -200,7 +218,9 @@ def store_label(body: bytes) -> tuple[int, int]:
     pixels = _pixels(record.get("pixels"))
     canvas = _canvas_png(record.get("canvas"))
     session = str(record.get("session", ""))[:64] or "phone"
-    _, runs, exported = models_in_use()
+    folder, runs, exported = models_in_use()
+    if record.get("models") != folder.name:  # the presenter changed the runs in use since this page loaded
+        raise LabelError("The models have changed since this page loaded: reload it, then draw again.")
     answers = record.get("answers")
     keys = [model.key for model in exported]
     if not isinstance(answers, dict) or sorted(answers) != sorted(keys):

@@ -17,6 +17,7 @@ ort.env.wasm.wasmPaths = new URL("./vendor/onnxruntime-web/", import.meta.url).h
 ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation; one is plenty for three small models
 
 let models = [];  // {key, name, colour, session}
+let version = "";  // the export the models came from: a label names it, so none is stored against other runs
 let prepared = null;  // the digit the models saw last: {pixels, answers}
 let drawn = false;
 let answered = 0;  // answers given so far (body's data-answered: the tests wait on it)
@@ -25,6 +26,9 @@ function say(text, error = false) {
   status.textContent = text;
   status.classList.toggle("error", error);
 }
+
+// fetch() fails with a TypeError when the server cannot be reached ("Failed to fetch", Safari's "Load failed").
+function unreachable(error) { return error instanceof TypeError; }
 
 function sessionId() {
   const key = "mnist-join-session";
@@ -77,7 +81,8 @@ async function answer() {
     const output = await model.session.run({ pixels: input });
     result[model.key] = Array.from(output.probabilities.data);
   }
-  prepared = { pixels: digit.pixels, answers: result };
+  // The picture stored with a label is the one these answers are for, not the canvas a stroke later.
+  prepared = { pixels: digit.pixels, answers: result, canvas: canvas.toDataURL("image/png") };
   showAnswers(result);
   labelling.hidden = false;
   const digits = new Set(models.map((model) => result[model.key].indexOf(Math.max(...result[model.key]))));
@@ -140,9 +145,9 @@ document.querySelector('[data-action="clear"]').addEventListener("click", () => 
 async function storeLabel(label, button) {
   if (!prepared) return;
   const body = JSON.stringify({
-    session: sessionId(), label,
+    session: sessionId(), label, models: version,
     pixels: Array.from(prepared.pixels, (value) => Math.round(value * 255)),
-    canvas: canvas.toDataURL("image/png"),
+    canvas: prepared.canvas,
     answers: prepared.answers,
   });
   stored.classList.remove("error");
@@ -156,7 +161,7 @@ async function storeLabel(label, button) {
       "in the room's test set). Press another digit to correct it, or Clear and draw again.";
   } catch (error) {
     stored.classList.add("error");
-    stored.textContent = `Not stored: ${error.message.includes("fetch") ? "the server cannot be reached" : error.message}. ` +
+    stored.textContent = `Not stored: ${unreachable(error) ? "the server cannot be reached" : error.message} ` +
       "Your drawing is still here: press the digit again.";
   }
 }
@@ -192,9 +197,10 @@ async function start() {
     listing = await reply.json();
     if (!reply.ok) throw new Error(listing.error || `The server answered ${reply.status}.`);
   } catch (error) {
-    say(error.message.includes("fetch") ? "The server cannot be reached: check the Wi-Fi, then reload." : error.message, true);
+    say(unreachable(error) ? "The server cannot be reached: check the Wi-Fi, then reload." : error.message, true);
     return;
   }
+  version = listing.version;
   try {
     models = await Promise.all(listing.models.map(async (model) => {
       const reply = await fetch(model.url);

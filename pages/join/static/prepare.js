@@ -2,9 +2,10 @@
 // mnist_core.strokes.normalise_stroke_width), step by step, so that a phone's answers match the
 // Draw page's. Tested against the Python in Chromium (tests/test_join.py).
 //
-// Matched exactly: the ink map, crops, Pillow's BOX and BICUBIC resampling of float images, the exact
-// Euclidean distance transform (SciPy's distance_transform_edt), the centre of mass and Python's
-// rounding (half to even). Not matched exactly: the skeleton. scikit-image's Zhang-Suen thinning is
+// The same algorithm in each step: the ink map, crops, Pillow's BOX and BICUBIC resampling of float
+// images, the exact Euclidean distance transform (SciPy's distance_transform_edt), the centre of mass and
+// Python's rounding (half to even); arithmetic in float64 where numpy keeps some steps in float32, a
+// difference in the last digits. Not the same algorithm: the skeleton. scikit-image's Zhang-Suen thinning is
 // compiled code with its own look-up table; this is the textbook Zhang-Suen (1984). The skeleton only
 // picks where the stroke width is measured, so the two differ by a fraction of a pixel of width; the
 // test measures the effect on the 28x28 digit and the answers.
@@ -95,7 +96,7 @@ export function inkMap(rgba, width, height) {
     if (value > top) top = value;
   }
   if (candidates.length === 0) {
-    if (top > background + MIN_VISIBLE_CONTRAST) throw new NoDigit("The digit is too faint to read.");
+    if (top > background + MIN_VISIBLE_CONTRAST) throw new NoDigit("The digit is too faint to read: draw it again.");
     throw new NoDigit("No digit found: the canvas is blank. Draw a digit.");
   }
   const peak = percentile(candidates, 99);
@@ -323,6 +324,7 @@ function strokeWidth(inside, mask, width, height) {
   const skeleton = skeletonize(mask, width, height);
   const radii = [];
   for (let i = 0; i < skeleton.length; i++) if (skeleton[i]) radii.push(inside[i]);
+  if (radii.length === 0) return 0;
   radii.sort((a, b) => a - b);
   const quarter = Math.floor(radii.length / 4);
   const middle = radii.length >= 4 ? radii.slice(quarter, radii.length - quarter) : radii;
