@@ -3,6 +3,7 @@ drawing every few seconds, at the protocol level (HTTP, as a phone's page speaks
 models run on the phone, so the server sees only these requests).
 
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.load_join            # 60 phones, 60 s
+    .venv/bin/python -m tools.load_join --browsers 4                               # 4 of them real Chromium pages
     .venv/bin/python -m tools.load_join --phones 5 --seconds 10 --json             # the suite's quick run
 
 Starts its own `streamlit run app.py` on 127.0.0.1 (never another host), with a fresh audience store, and
@@ -53,6 +54,10 @@ class Report:
     label_max: float = 0.0
     errors: list[str] = field(default_factory=list)
     server_cpu_seconds: float = 0.0
+    browsers: int = 0  # of the phones, how many were Chromium pages drawing with the mouse
+    browser_labels: int = 0
+    browser_label_p95: float = 0.0  # pressing the digit → "Stored as" on that page
+    browser_right: float = 0.0  # the share of the browser phones' answers that were the digit drawn
 
     @property
     def met(self) -> bool:
@@ -125,9 +130,55 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(phones: int, seconds: float, every: float) -> Report:
+def browser_phones(url: str, count: int, deadline: float, every: float, report: Report,
+                   lock: threading.Lock) -> list[float]:
+    """``count`` Chromium pages at 390x844, in turn: clear, draw the next digit with the mouse, wait for the
+    three answers, press the digit; the seconds from the press to the page's "Stored as"."""
+    from playwright.sync_api import sync_playwright
+
+    from tools.browser import CHROMIUM_ARGS, chromium_path, stroke
+
+    latencies, right, answers = [], 0, 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        pages = [browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+                 for _ in range(count)]
+        for page in pages:
+            page.goto(f"{url}/join")
+        for page in pages:
+            page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+        turn = 0
+        while time.monotonic() < deadline:
+            page, digit = pages[turn % count], turn % 10
+            started = time.monotonic()
+            try:
+                page.locator('[data-action="clear"]').click()
+                box = page.locator("canvas").bounding_box()
+                scale = box["width"] / 280
+                for points in DIGITS[digit]:
+                    stroke(page, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
+                page.wait_for_function("window.joinLastDigit() !== null", timeout=30_000)
+                shown = page.locator(".answer").evaluate_all("boxes => boxes.map(box => box.dataset.digit)")
+                right, answers = right + shown.count(str(digit)), answers + len(shown)
+                pressed = time.monotonic()
+                page.locator(f'[data-label="{digit}"]').click()
+                page.wait_for_function(f"document.getElementById('stored').textContent.includes('Stored as a {digit}')",
+                                       timeout=30_000)
+                latencies.append(time.monotonic() - pressed)
+            except Exception as error:  # noqa: BLE001  (reported with the others)
+                with lock:
+                    report.errors.append(f"browser phone {turn % count}: {str(error).splitlines()[0]}")
+            turn += 1
+            time.sleep(max(0.0, every / count - (time.monotonic() - started)))  # each page every `every` s
+        browser.close()
+    report.browser_right = round(right / answers, 3) if answers else 0.0
+    return latencies
+
+
+def run(phones: int, seconds: float, every: float, browsers: int = 0) -> Report:
     phones, seconds = min(phones, MAX_PHONES), min(seconds, MAX_SECONDS)
-    report = Report(phones, seconds, every)
+    browsers = min(browsers, phones)
+    report = Report(phones, seconds, every, browsers=browsers)
     with tempfile.TemporaryDirectory() as folder:
         store_path = Path(folder) / "audience.sqlite3"
         env = {"MNIST_RUNS_DIR": f"{folder}/runs", "MNIST_AUDIENCE_DB": str(store_path)}
@@ -166,9 +217,12 @@ def run(phones: int, seconds: float, every: float) -> Report:
                     count += 1
                     time.sleep(max(0.0, every - (time.monotonic() - sent)))
 
-            threads = [threading.Thread(target=phone, args=(number,), daemon=True) for number in range(phones)]
+            threads = [threading.Thread(target=phone, args=(number,), daemon=True)
+                       for number in range(phones - browsers)]
             for thread in threads:
                 thread.start()
+            browser_latencies = (browser_phones(server.url, browsers, deadline, every, report, lock)
+                                 if browsers else [])
             for thread in threads:
                 thread.join(timeout=seconds + 120)
             report.server_cpu_seconds = round(cpu_seconds(server.process.pid) - start_cpu, 2)
@@ -179,6 +233,9 @@ def run(phones: int, seconds: float, every: float) -> Report:
     report.first_load_p50, report.first_load_p95 = (round(percentile(loads, p), 3) for p in (50, 95))
     report.label_p50, report.label_p95 = (round(percentile(latencies, p), 3) for p in (50, 95))
     report.label_max = round(max(latencies, default=0.0), 3)
+    report.browser_labels = len(browser_latencies)
+    report.browser_label_p95 = round(percentile(browser_latencies, 95), 3)
+    report.labels += report.browser_labels  # every press, from either kind of phone, must be in the store
     return report
 
 
@@ -200,12 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60,
                         help=f"how long they label (default 60, at most {MAX_SECONDS})")
     parser.add_argument("--every", type=float, default=10, help="seconds between a phone's labels (default 10)")
+    parser.add_argument("--browsers", type=int, default=0,
+                        help="how many of the phones are real Chromium pages drawing with the mouse (default 0)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.phones < 1 or args.seconds <= 0 or args.every <= 0:
         print("error: --phones, --seconds and --every must be positive", file=sys.stderr)
         return 2
-    report = run(args.phones, args.seconds, args.every)
+    report = run(args.phones, args.seconds, args.every, max(0, args.browsers))
     if args.json:
         print(json.dumps({**asdict(report), "met": report.met}, indent=2))
     else:
@@ -216,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels: {report.labels} sent, {report.stored} in the store; label → stored p50 "
               f"{1000 * report.label_p50:.0f} ms, p95 {1000 * report.label_p95:.0f} ms, "
               f"max {1000 * report.label_max:.0f} ms")
+        if report.browsers:
+            print(f"of them {report.browsers} Chromium phones drawing: {report.browser_labels} labels, press → "
+                  f"\"Stored as\" p95 {1000 * report.browser_label_p95:.0f} ms; "
+                  f"{100 * report.browser_right:.0f}% of their answers the digit drawn")
         print(f"server CPU: {report.server_cpu_seconds:.1f} s; errors: {len(report.errors)}")
         for error in report.errors[:5]:
             print(f"  {error}")
