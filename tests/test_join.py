@@ -180,11 +180,14 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
             page.locator('[data-action="clear"]').click()
             answered = page.evaluate("Number(document.body.dataset.answered || 0)")
             before, started = cpu_seconds(pid), time.monotonic()
+            top = page.locator("canvas").bounding_box()["y"]
             draw(page, shape)
             wait_for(lambda: page.evaluate("Number(document.body.dataset.answered || 0)") > answered
                      and page.evaluate("window.joinLastDigit() !== null"), what=f"the answers to a {digit}")
             time.sleep(0.5)  # the last stroke's answer
             busy, drawing = busy + cpu_seconds(pid) - before, drawing + time.monotonic() - started
+            # The canvas did not move under the pen (a status line changing length once shifted it mid-stroke).
+            assert page.locator("canvas").bounding_box()["y"] == top, digit
             strokes += len(shape)
             seen = page.evaluate("window.joinLastDigit()")
             shown = {box.get_attribute("data-model"): box.get_attribute("data-digit")
