@@ -402,6 +402,20 @@ def find_runs(*folders: str | os.PathLike) -> tuple[list[RunInfo], list[RunError
     return runs, errors
 
 
+def runs_signature(*folders: str | os.PathLike) -> tuple:
+    """Changes whenever a run folder in ``folders`` appears, disappears or is rewritten, or a model is
+    registered (a run of an unknown model then reads): a cache key for :func:`find_runs` that reads no file."""
+    entries: list[tuple] = [tuple(MODELS)]
+    for folder in folders:
+        if os.path.isdir(folder):
+            for entry in os.scandir(folder):
+                try:
+                    entries.append((entry.path, entry.stat().st_mtime_ns))
+                except OSError:
+                    continue
+    return tuple(sorted(entries))
+
+
 def shipped_runs(runs: Iterable[RunInfo], checkpoints: str | os.PathLike) -> dict[str, RunInfo]:
     """The shipped checkpoint of each model among ``runs``, in the registry's order."""
     shipped = {run.model_key: run for run in runs if run.is_shipped(checkpoints)}

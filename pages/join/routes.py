@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import html
 import json
-import os
 import re
 import threading
 from functools import lru_cache
@@ -37,7 +36,7 @@ from mnist_core import paths
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db
 from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs
-from mnist_core.runs import RunInfo, default_runs, find_runs
+from mnist_core.runs import RunInfo, default_runs, find_runs, runs_signature
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py, checkpoints/ and runs/ live
 STATIC = Path(__file__).resolve().parent / "static"
@@ -120,7 +119,7 @@ def models_in_use() -> tuple[Path, dict[str, RunInfo], list[ExportedModel]]:
     """The runs in use, exported to ONNX (once per set of weights, in the cache folder). Cached while the run
     folders stay as they are (a directory scan decides): a label costs no run reading or checksums."""
     checkpoints, user_runs = paths.checkpoints_dir(APP_FOLDER), paths.user_runs_dir(APP_FOLDER)
-    signature = (_folder_signature(checkpoints), _folder_signature(user_runs), str(paths.cache_dir()))
+    signature = (runs_signature(checkpoints, user_runs), str(paths.cache_dir()))
     with _export_lock:
         known = _in_use.get(signature)
         if known is not None and all((known[0] / model.file).is_file() for model in known[2]):
@@ -138,14 +137,6 @@ def models_in_use() -> tuple[Path, dict[str, RunInfo], list[ExportedModel]]:
 
 
 _in_use: dict[tuple, tuple[Path, dict[str, RunInfo], list[ExportedModel]]] = {}
-
-
-def _folder_signature(folder: Path) -> tuple:
-    """Changes when a run folder in ``folder`` appears, goes or is rewritten (no file is read)."""
-    try:
-        return tuple(sorted((entry.name, entry.stat().st_mtime_ns) for entry in os.scandir(folder)))
-    except OSError:
-        return ()
 
 
 _export_lock = threading.Lock()

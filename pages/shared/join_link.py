@@ -28,6 +28,7 @@ def join_url() -> str:
     return f"http://{address}:{port}/join"
 
 
+@st.cache_data(max_entries=4, show_spinner=False)  # drawn once per address, not on every rerun of the page
 def qr_png(url: str) -> bytes:
     """``url`` as a QR code: black on white, large modules, a quiet zone, as a PNG."""
     import segno

@@ -13,8 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_core import paths
-from mnist_core.models import MODELS
-from mnist_core.runs import RunInfo, default_runs, find_runs
+from mnist_core.runs import RunInfo, default_runs, find_runs, runs_signature
 from mnist_core.seeds import SeedGroup, group_runs
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
@@ -33,20 +32,6 @@ def user_runs_folder() -> Path:
     return paths.user_runs_dir(APP_FOLDER)
 
 
-def _runs_signature(folders: tuple[Path, ...]) -> tuple:
-    """Changes whenever a run folder appears, disappears or is rewritten, or a model is registered
-    (a run of an unknown model then reads) — cheap: no file reads."""
-    entries = [tuple(MODELS)]
-    for folder in folders:
-        if folder.is_dir():
-            for entry in os.scandir(folder):
-                try:
-                    entries.append((entry.path, entry.stat().st_mtime_ns))
-                except OSError:
-                    continue
-    return tuple(sorted(entries))
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def _find_runs_cached(signature: tuple, folders: tuple[Path, ...]) -> tuple[list[RunInfo], list[tuple[str, str]]]:
     runs, errors = find_runs(*folders)
@@ -56,7 +41,7 @@ def _find_runs_cached(signature: tuple, folders: tuple[Path, ...]) -> tuple[list
 def all_runs() -> tuple[list[RunInfo], list[tuple[str, str]]]:
     """Every readable run (shipped first, then the user's by folder name) and the damaged ones."""
     folders = (checkpoints_folder(), user_runs_folder())
-    return _find_runs_cached(_runs_signature(folders), folders)
+    return _find_runs_cached(runs_signature(*folders), folders)
 
 
 def is_shipped(run: RunInfo) -> bool:
