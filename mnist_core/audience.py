@@ -30,19 +30,23 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
 from .models import MODEL_KEYS, default_model_keys
+from .room import nickname
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: drawings and phones the presenter hid, and drawings approved for the projector
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
 DEFAULT_FILE = "audience.sqlite3"
 LABELS_FILE = "labels.csv"
+AUDIENCE_KEEP_ENV = "MNIST_AUDIENCE_KEEP"
+DEFAULT_KEEP = timedelta(days=7)  # a week of lessons; then the class's drawings are deleted
+_KEEP_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MISREAD_SHOWN = 18  # the newest misread drawings the Audience page shows
 _EXPORT_NAME = re.compile(r"drawing-\d+\.png", re.IGNORECASE)  # the PNGs' names, as a case-blind disk sees them
 _WAIT_SECONDS = 30  # how long a writer waits for another, and the longest any one call may run
@@ -62,14 +66,29 @@ CREATE TABLE drawings (
 );
 CREATE INDEX drawings_by_time ON drawings (created);
 """
+# Each schema version's changes from the one before, applied in order to a new or older store (so a
+# new store and an upgraded one are made by the same statements, and have the same table).
+_MIGRATIONS = {
+    2: [  # moderation: the presenter hides a drawing, or every drawing of one phone (new ones too), and undoes it
+        "ALTER TABLE drawings ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE drawings ADD COLUMN approved INTEGER NOT NULL DEFAULT 0",  # shown under "review first"
+        "CREATE TABLE hidden_sessions (session TEXT PRIMARY KEY, hidden TEXT NOT NULL)",  # when, UTC
+        "DROP INDEX IF EXISTS drawings_scores",  # made again below, with the column that hides a drawing
+    ],
+}
 # What scoring reads, beside the rowid: scanned instead of the table, whose rows are mostly canvas
 # PNGs (at 200,000 drawings, 140 MB instead of 850). Added to older stores when first opened.
-_SCORES_INDEX = "CREATE INDEX IF NOT EXISTS drawings_scores ON drawings (label, session, answers)"
-_COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs")
-# PRAGMA table_info's (name, type, not null, default, primary key) of the table _SCHEMA makes
-_TABLE_COLUMNS = [("id", "INTEGER", 0, None, 1), *((name, kind, 1, None, 0) for name, kind in (
+_SCORES_INDEX = "CREATE INDEX IF NOT EXISTS drawings_scores ON drawings (hidden, label, session, answers)"
+_COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs", "hidden",
+            "approved")
+# PRAGMA table_info's (name, type, not null, default, primary key) of the table each schema version has
+_TABLE_COLUMNS_V1 = [("id", "INTEGER", 0, None, 1), *((name, kind, 1, None, 0) for name, kind in (
     ("created", "TEXT"), ("session", "TEXT"), ("drawing_sha", "TEXT"), ("label", "INTEGER"), ("canvas_png", "BLOB"),
     ("pixels", "BLOB"), ("answers", "TEXT"), ("runs", "TEXT")))]
+_TABLE_COLUMNS = {1: _TABLE_COLUMNS_V1,
+                  2: [*_TABLE_COLUMNS_V1, ("hidden", "INTEGER", 1, "0", 0), ("approved", "INTEGER", 1, "0", 0)]}
+# Which drawings count (scores, gallery, export): not hidden, and not from a phone the presenter hid.
+_VISIBLE = "hidden = 0 AND session NOT IN (SELECT session FROM hidden_sessions)"
 _MOVE_AWAY = (f"Move the file away (with its -wal and -shm files, if any): a new store is started in its place; "
               f"or set {AUDIENCE_DB_ENV} to another file.")
 
@@ -90,6 +109,35 @@ def audience_db(base: str | os.PathLike = ".") -> Path:
     return Path(explicit).expanduser() if explicit else paths.user_runs_dir(base) / DEFAULT_FILE
 
 
+def retention(value: str | None = None) -> timedelta | None:
+    """How long drawings are kept: ``value``, else ``$MNIST_AUDIENCE_KEEP``, else 7 days; None: for ever.
+
+    ``4h``, ``90m``, ``7d``, ``2w`` or a number of days; ``forever`` keeps them (a research store)."""
+    text = (os.environ.get(AUDIENCE_KEEP_ENV, "") if value is None else value).strip().lower()
+    if not text:
+        return DEFAULT_KEEP
+    if text in ("forever", "never"):
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([mhdw]?)", text)
+    amount = float(match.group(1)) if match else 0
+    if not match or amount <= 0 or amount > 3650 * 24 * 60:
+        raise ValueError(f"{AUDIENCE_KEEP_ENV}={text!r}: say how long drawings are kept, e.g. 4h, 7d or 2w (a "
+                         "number alone is days), or 'forever'.")
+    return timedelta(**{_KEEP_UNITS[match.group(2) or "d"]: amount})
+
+
+def describe_retention(keep: timedelta | None) -> str:
+    """E.g. "4 hours", "7 days", or "until the presenter deletes them"."""
+    if keep is None:
+        return "until the presenter deletes them"
+    hours = keep.total_seconds() / 3600
+    if hours < 1:
+        return f"{round(hours * 60)} minutes"
+    if hours < 48:
+        return f"{hours:g} hour{'s' if hours != 1 else ''}"
+    return f"{hours / 24:g} days"
+
+
 @dataclass(frozen=True)
 class Drawing:
     """One labelled drawing and what each model answered."""
@@ -103,6 +151,13 @@ class Drawing:
     runs: dict[str, str]  # model key -> run folder (a seed ensemble: its folders joined by " + ")
     pixels: np.ndarray  # (28, 28) uint8
     canvas_png: bytes
+    hidden: bool = False  # by the presenter: this drawing, or every drawing of its phone
+    approved: bool = False  # for the projector's gallery, when the room reviews misread drawings first
+
+    @property
+    def nickname(self) -> str:
+        """The two words its phone (or browser session) is known by in the room."""
+        return nickname(self.session)
 
 
 @dataclass(frozen=True)
@@ -113,6 +168,7 @@ class AudienceStats:
     correct: dict[str, int]  # model key -> drawings it read right (over the drawings it answered)
     answered: dict[str, int]  # model key -> drawings it answered
     damaged: int = 0  # rows whose label or answers cannot be read: skipped
+    hidden: int = 0  # drawings the presenter hid: not scored
 
     def accuracy(self, key: str) -> float | None:
         answered = self.answered.get(key, 0)
@@ -129,6 +185,7 @@ class AudienceSummary:
     answered: dict[str, int]  # model key -> drawings it answered
     confusion: dict[str, np.ndarray]  # model key -> (10, 10) counts, true label by answer
     groups: tuple[tuple[int, tuple[int, ...], int], ...]  # (label, each scored model's answer, drawings)
+    hidden: int = 0  # drawings the presenter hid (one by one, or with their phone): not scored, shown or exported
 
     @property
     def models_answering_all(self) -> list[str]:
@@ -145,7 +202,18 @@ class AudienceSummary:
 
     def to_stats(self) -> AudienceStats:
         correct = {key: int(np.trace(matrix)) for key, matrix in self.confusion.items()}
-        return AudienceStats(self.drawings, correct, dict(self.answered), self.damaged)
+        return AudienceStats(self.drawings, correct, dict(self.answered), self.damaged, self.hidden)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A browser session that stored drawings: a phone on /join, or a browser on the Draw page."""
+
+    session: str
+    nickname: str
+    drawings: int
+    last: str  # when it last stored one, UTC, ISO 8601
+    hidden: bool  # the presenter hid it: its drawings, and any it sends, count nowhere
 
 
 @dataclass(frozen=True)
@@ -199,9 +267,80 @@ class AudienceStore:
     def clear(self) -> int:
         """Delete every drawing; return how many there were."""
         with self._connection() as (connection, _):
+            connection.execute("DELETE FROM hidden_sessions")
             return connection.execute("DELETE FROM drawings").rowcount
 
+    def delete_older_than(self, age: timedelta, now: datetime | None = None) -> int:
+        """Delete the drawings stored more than ``age`` ago (the room's retention); return how many went."""
+        if not self.path.exists():
+            return 0
+        cutoff = ((now or datetime.now(UTC)) - age).isoformat(timespec="milliseconds")
+        with self._connection() as (connection, _):
+            deleted = connection.execute("DELETE FROM drawings WHERE created < ?", (cutoff,)).rowcount
+            connection.execute("DELETE FROM hidden_sessions WHERE session NOT IN (SELECT session FROM drawings)")
+            return deleted
+
+    def hide(self, *, ids: Sequence[int] = (), session: str | None = None, undo: bool = False) -> int:
+        """Hide drawings (by ``ids``) or a phone (``session``: every drawing it sent, and every one it sends
+        later) from the scores, the gallery and the export, or show them again (``undo``); the rows stay.
+        Returns how many drawings changed."""
+        ids = [int(i) for i in ids]
+        with self._connection() as (connection, _):
+            changed = 0
+            if ids:
+                marks = ", ".join("?" * len(ids))
+                changed += connection.execute(f"UPDATE drawings SET hidden = ? WHERE id IN ({marks}) "
+                                              "AND hidden != ?", (int(not undo), *ids, int(not undo))).rowcount
+            if session is not None:
+                drawings = connection.execute("SELECT COUNT(*) FROM drawings WHERE session = ?",
+                                              (session,)).fetchone()[0]
+                if undo:
+                    if connection.execute("DELETE FROM hidden_sessions WHERE session = ?", (session,)).rowcount:
+                        changed += drawings
+                elif connection.execute("INSERT INTO hidden_sessions (session, hidden) VALUES (?, ?) "
+                                        "ON CONFLICT (session) DO NOTHING", (session, _now())).rowcount:
+                    changed += drawings
+            return changed
+
+    def approve(self, ids: Sequence[int], undo: bool = False) -> int:
+        """Let misread drawings reach the projector's gallery when the room reviews them first (or take
+        them off it again); return how many changed."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return 0
+        with self._connection() as (connection, _):
+            return connection.execute(f"UPDATE drawings SET approved = ? WHERE id IN ({', '.join('?' * len(ids))})",
+                                      (int(not undo), *ids)).rowcount
+
     # --- reading -------------------------------------------------------------------------
+
+    def recent(self, limit: int = 60, session: str | None = None) -> list[Drawing]:
+        """The newest ``limit`` readable drawings (of one ``session``, if given), hidden ones too, each
+        marked: what the presenter moderates."""
+        if not self.path.exists():
+            return []
+        where = "1" if session is None else "session = ?"
+        extra = [column for column in _COLUMNS if column not in ("id", "label")]
+        scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id DESC", where=where)
+        names = ["id", "label", *extra]
+        with self._connection(write=False) as (connection, _):
+            hidden_sessions = {row[0] for row in connection.execute("SELECT session FROM hidden_sessions")}
+            rows = connection.execute(f"SELECT {', '.join(names)} FROM ({scored}) WHERE {_readable(MODEL_KEYS)} "
+                                      "LIMIT ?", [*parameters, *(() if session is None else (session,)), limit])
+            drawings = [_drawing(dict(zip(names, row, strict=True))) for row in rows]
+        return [replace(drawing, hidden=drawing.hidden or drawing.session in hidden_sessions)
+                for drawing in drawings if drawing is not None]
+
+    def phones(self) -> list[Phone]:
+        """Every session that stored a drawing, newest first, with its nickname and whether it is hidden."""
+        if not self.path.exists():
+            return []
+        with self._connection(write=False) as (connection, _):
+            rows = connection.execute(
+                "SELECT session, COUNT(*), MAX(created), session IN (SELECT session FROM hidden_sessions) "
+                "FROM drawings GROUP BY session ORDER BY MAX(id) DESC").fetchall()
+        return [Phone(str(session), nickname(str(session)), int(count), str(last), bool(hidden))
+                for session, count, last, hidden in rows]
 
     def count(self) -> int:
         """How many rows the store holds (damaged ones too)."""
@@ -234,7 +373,7 @@ class AudienceStore:
         keys = tuple(keys)
         answered = {key: 0 for key in keys}
         confusion = {key: np.zeros((10, 10), dtype=np.int64) for key in keys}
-        drawings = damaged = sessions = 0
+        drawings = damaged = sessions = hidden = 0
         readable = []
         if self.path.exists():
             scored, parameters = _scored(keys)
@@ -242,7 +381,9 @@ class AudienceStore:
                 groups = connection.execute(
                     f"SELECT label_ok, label, {_answer_columns(keys)}, COUNT(*) FROM ({scored}) "
                     f"GROUP BY label_ok, label, {_answer_columns(keys)}", parameters).fetchall()
-                sessions = connection.execute("SELECT COUNT(DISTINCT session) FROM drawings").fetchone()[0]
+                sessions = connection.execute(f"SELECT COUNT(DISTINCT session) FROM drawings WHERE {_VISIBLE}"
+                                              ).fetchone()[0]
+                hidden = connection.execute(f"SELECT COUNT(*) FROM drawings WHERE NOT ({_VISIBLE})").fetchone()[0]
                 if any(not label_ok or UNREADABLE in said for label_ok, _, *said, _ in groups):
                     # Rare: only then is a second pass needed, for the sessions of the readable rows alone.
                     with_sessions, parameters = _scored(keys, extra=["session"])
@@ -258,19 +399,22 @@ class AudienceStore:
                     if digit != NOT_ANSWERED:
                         answered[key] += count
                         confusion[key][label, digit] += count
-        return AudienceSummary(drawings, damaged, sessions, answered, confusion, tuple(readable))
+        return AudienceSummary(drawings, damaged, sessions, answered, confusion, tuple(readable), hidden)
 
     def stats(self) -> AudienceStats:
         """How many drawings, and how many each model read right."""
         return self.summary().to_stats()
 
-    def misread(self, keys: Sequence[str] | None = None, limit: int = MISREAD_SHOWN) -> list[Drawing]:
-        """The newest ``limit`` readable drawings that every one of ``keys`` (default: the models
-        shown by default) answered and at least one read wrong, newest first."""
+    def misread(self, keys: Sequence[str] | None = None, limit: int = MISREAD_SHOWN,
+                approved: bool | None = None) -> list[Drawing]:
+        """The newest ``limit`` readable drawings, not hidden, that every one of ``keys`` (default: the models
+        shown by default) answered and at least one read wrong, newest first. ``approved``: only those the
+        presenter approved for the projector (True), or only those waiting for it (False)."""
         keys = default_model_keys() if keys is None else keys
         if not self.path.exists() or not keys:
             return []
-        scored, parameters = _scored(keys, order="ORDER BY id DESC")
+        where = _VISIBLE if approved is None else f"{_VISIBLE} AND approved = {int(approved)}"
+        scored, parameters = _scored(keys, order="ORDER BY id DESC", where=where)
         answered = " AND ".join(f"answer_{index} >= 0" for index in range(len(keys)))
         wrong = " OR ".join(f"answer_{index} != label" for index in range(len(keys)))
         with self._connection(write=False) as (connection, _):
@@ -326,7 +470,7 @@ class AudienceStore:
         keys = [key for key in MODEL_KEYS if key in default_model_keys() or answered.get(key)]
         text = io.StringIO()
         writer = csv.writer(text)
-        writer.writerow(["file", "label", *(f"{key}_answer" for key in keys), "created", "session"])
+        writer.writerow(["file", "label", *(f"{key}_answer" for key in keys), "created", "session", "nickname"])
         for drawing in self._each_row(with_canvas=True):
             if drawing is None or not drawing.canvas_png:
                 yield None, b""
@@ -334,7 +478,7 @@ class AudienceStore:
             name = f"drawing-{drawing.id:06d}.png"
             yield name, drawing.canvas_png
             writer.writerow([name, drawing.label, *(drawing.answers.get(key, "") for key in keys),
-                             drawing.created, drawing.session])
+                             drawing.created, drawing.session, drawing.nickname])
         yield LABELS_FILE, text.getvalue().encode()
 
     # --- rows ----------------------------------------------------------------------------
@@ -444,9 +588,12 @@ class AudienceStore:
                 for statement in _SCHEMA.split(";"):  # not executescript: it would commit first
                     if statement.strip():
                         connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            if not self._has_scores_index(objects):
-                connection.execute(_SCORES_INDEX)  # once, for a store made before it (seconds at 200,000)
+                version = 1
+            for upgrade in range(version + 1, SCHEMA_VERSION + 1):  # an older store keeps its drawings
+                for statement in _MIGRATIONS[upgrade]:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute(_SCORES_INDEX)  # once, for a store made before it (seconds at 200,000)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -485,8 +632,13 @@ class AudienceStore:
         columns = [tuple(row[1:6]) for row in connection.execute("PRAGMA table_info(drawings)")]
         unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index[1]}')")]
                   for index in connection.execute("PRAGMA index_list(drawings)") if index[2]]
-        if columns != _TABLE_COLUMNS or ["session", "drawing_sha"] not in unique:
+        if columns != _TABLE_COLUMNS[version] or ["session", "drawing_sha"] not in unique:
             raise self._not_a_store("its table of drawings is not the one this program makes")
+        if version >= 2:
+            hidden = [tuple(row[1:6]) for row in connection.execute("PRAGMA table_info(hidden_sessions)")]
+            if objects.get("hidden_sessions") != "table" or hidden != [("session", "TEXT", 0, None, 1),
+                                                                      ("hidden", "TEXT", 1, None, 0)]:
+                raise self._not_a_store("its table of hidden phones is not the one this program makes")
         foreign = sorted(f"{kind} {name!r}" for name, kind in objects.items() if kind not in ("table", "index"))
         if foreign:
             raise self._not_a_store(f"it holds {', '.join(foreign)}, which this program never makes")
@@ -533,17 +685,18 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 # --- reading rows that may have been tampered with ------------------------------------------
 
-def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "") -> tuple[str, list[str]]:
-    """A subquery of every row's ``id, label``, the ``extra`` columns, ``label_ok`` and one column per
-    model key (``answer_0``, … in the order of ``keys``): its digit, NOT_ANSWERED or UNREADABLE.
-    Returns it with the JSON paths it binds (so a model key is never SQL)."""
+def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "",
+            where: str = _VISIBLE) -> tuple[str, list[str]]:
+    """A subquery of the ``where`` rows' (default: those not hidden) ``id, label``, the ``extra`` columns,
+    ``label_ok`` and one column per model key (``answer_0``, … in the order of ``keys``): its digit,
+    NOT_ANSWERED or UNREADABLE. Returns it with the JSON paths it binds (so a model key is never SQL)."""
     base = ", ".join(("id", "label", *extra))
     # Each LIMIT keeps its query a subquery that runs once per row, so that every JSON function
     # runs once per row however often the next query names its result.
     answers = "" if "answers" in extra else "answers, "
     checked = (f"SELECT {base}, {answers}typeof(label) IS 'integer' AND label BETWEEN 0 AND 9 AS label_ok, "
                "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS kind "
-               f"FROM drawings {order} LIMIT -1")
+               f"FROM drawings WHERE {where} {order} LIMIT -1")
     read = ", ".join(f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS entry_{index}, "
                      f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS type_{index}, "
                      f"CASE WHEN kind IS 'object' THEN json_extract(answers, ?) END AS digit_{index}"
@@ -601,7 +754,8 @@ def _drawing(row: dict) -> Drawing | None:
     return Drawing(id=int(row["id"]), created=str(row["created"]), session=str(row["session"]), label=label,
                    answers=digits, probabilities=probabilities,
                    runs={str(k): str(v) for k, v in runs.items()} if isinstance(runs, dict) else {},
-                   pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"")
+                   pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"",
+                   hidden=row.get("hidden") == 1, approved=row.get("approved") == 1)
 
 
 def _lenient_text(data: bytes) -> str:

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
+from mnist_core.audience import SCHEMA_VERSION, AudienceStore, AudienceStoreError, audience_db, encode_png
 from mnist_core.cli import main
 from tests.support import PROJECT_ROOT
 from tests.support.images import draw_seven
@@ -68,7 +68,7 @@ def test_the_schema_is_versioned_and_wal_is_on(tmp_path):
     store = AudienceStore(tmp_path / "a.sqlite3")
     add(store, 3, b"x")
     with sqlite3.connect(store.path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         connection.execute("PRAGMA user_version = 99")
     with pytest.raises(AudienceStoreError, match="newer version"):
