@@ -320,14 +320,14 @@ class AudienceStore:
         if not self.path.exists():
             return []
         where = "1" if session is None else "session = ?"
-        extra = [column for column in _COLUMNS if column not in ("id", "label")]
+        extra = [column for column in _COLUMNS if column not in ("id", "label", "canvas_png")]  # 28x28 is enough
         scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id DESC", where=where)
         names = ["id", "label", *extra]
         with self._connection(write=False) as (connection, _):
             hidden_sessions = {row[0] for row in connection.execute("SELECT session FROM hidden_sessions")}
             rows = connection.execute(f"SELECT {', '.join(names)} FROM ({scored}) WHERE {_readable(MODEL_KEYS)} "
                                       "LIMIT ?", [*parameters, *(() if session is None else (session,)), limit])
-            drawings = [_drawing(dict(zip(names, row, strict=True))) for row in rows]
+            drawings = [_drawing({"canvas_png": None, **dict(zip(names, row, strict=True))}) for row in rows]
         return [replace(drawing, hidden=drawing.hidden or drawing.session in hidden_sessions)
                 for drawing in drawings if drawing is not None]
 

@@ -1,8 +1,5 @@
 """Audience: the drawings people labelled on the Draw page, as a live test set for the models."""
 
-import io
-import zipfile
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -11,14 +8,17 @@ from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSumma
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
 from mnist_core.models import MODEL_KEYS, MODELS
+from mnist_core.room import load_settings
+from pages.shared.access import is_presenter, participant_note
 from pages.shared.audience import audience_store
 from pages.shared.frame import ensure_frame
 from pages.shared.gallery import Answers, show_gallery
 from pages.shared.join_link import join_panel
 from pages.shared.markdown import counted, literal
+from pages.shared.moderation import lesson_controls, moderation_panel, room_settings_panel
 from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
+from pages.shared.run_choice import APP_FOLDER
 
-CONFIRM_KEY = "audience.confirm_clear"
 REFRESH_SECONDS = 3
 
 ensure_frame()
@@ -38,8 +38,8 @@ def summary(path: str, version: tuple, keys: tuple[str, ...]) -> AudienceSummary
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def misread(path: str, version: tuple, keys: tuple[str, ...]) -> list[Drawing]:
-    return audience_store().misread(keys)
+def misread(path: str, version: tuple, keys: tuple[str, ...], approved: bool | None) -> list[Drawing]:
+    return audience_store().misread(keys, approved=approved)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -50,7 +50,9 @@ def live_results() -> None:
         version = store.version()
         scores = summary(str(store.path), version, tuple(MODEL_KEYS))
         gallery_keys = tuple(scores.models_answering_all)
-        shown = misread(str(store.path), version, gallery_keys) if scores.misread else []
+        review_first = load_settings(APP_FOLDER).review_first  # then the projector shows approved drawings only
+        shown = misread(str(store.path), version, gallery_keys, True if review_first else None) \
+            if scores.misread else []
     except AudienceStoreError as error:
         st.error(literal(error))
         return
@@ -69,6 +71,8 @@ def live_results() -> None:
         return
     stats = scores.to_stats()
     st.markdown(f"### {counted(scores.drawings, 'drawing')} from {counted(scores.sessions, 'session')}")
+    if scores.hidden:
+        st.caption(f"{counted(scores.hidden, 'drawing')} hidden by the presenter: not scored or shown.")
 
     rows = []
     for column, key in zip(st.columns(len(keys)), keys):
@@ -95,8 +99,11 @@ def live_results() -> None:
                             key=f"audience.confusion.{key}")
 
     st.subheader("Misread drawings")
+    if review_first:
+        st.caption("The presenter reviews each misread drawing before it is shown here.")
     if not shown:
-        st.caption("Every model read every drawing right." if gallery_keys else
+        st.caption("None approved yet." if review_first and scores.misread else
+                   "Every model read every drawing right." if gallery_keys else
                    "No model answered every drawing, so none is shown side by side.")
         return
     truth = np.array([d.label for d in shown])
@@ -104,60 +111,15 @@ def live_results() -> None:
                        np.array([max(d.probabilities[key]) for d in shown])) for key in gallery_keys]
     show_gallery(np.arange(len(shown)), [d.pixels for d in shown], truth, answers, limit=MISREAD_SHOWN,
                  test_images=False, numbers=[d.id for d in shown])
-    if scores.misread > len(shown):
+    if scores.misread > len(shown) and not review_first:
         st.caption(f"The newest {len(shown)} of {scores.misread:,} are shown.")
-
-
-def export_zip() -> bytes:
-    """Every drawing as a PNG, and labels.csv (as ``python -m mnist_core audience export`` writes them).
-
-    Runs when the button is pressed, in a thread of its own: a store that cannot be read gives
-    a ZIP holding only a note saying why, never a traceback.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        try:
-            damaged = 0
-            for name, data in store.export_files():
-                if name is None:
-                    damaged += 1
-                else:
-                    archive.writestr(f"audience/{name}", data)
-            if damaged:
-                archive.writestr("audience/DAMAGED.txt", f"{damaged_skipped(damaged, export=True)}.\n")
-        except AudienceStoreError as error:
-            archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
-    return buffer.getvalue()
-
-
-def ask_to_clear() -> None:
-    st.session_state[CONFIRM_KEY] = True
-
-
-def clear(confirmed: bool) -> None:
-    st.session_state[CONFIRM_KEY] = False
-    if confirmed:
-        try:
-            st.toast(f"Deleted {counted(store.clear(), 'drawing')}.", icon=":material/delete:")
-        except AudienceStoreError as error:
-            st.toast(f"Nothing was deleted: {error}", icon=":material/error:")
-
-
-def stored_count() -> int | None:
-    try:
-        return store.count()
-    except AudienceStoreError:
-        return None  # the live section above says what is wrong
 
 
 live_results()
 st.divider()
-export_column, clear_column, _ = st.columns([1, 1, 3])
-export_column.download_button("Export (ZIP)", data=export_zip, file_name="audience.zip", mime="application/zip",
-                              icon=":material/download:", key="audience.export", on_click="ignore")
-clear_column.button("Clear…", on_click=ask_to_clear, icon=":material/delete:", key="audience.clear")
-if st.session_state.get(CONFIRM_KEY) and (count := stored_count()) is not None:
-    st.warning(f"Delete all {count:,} labelled drawings? This cannot be undone (export them first).")
-    yes, no, _ = st.columns([1, 1, 3])
-    yes.button("Delete them all", type="primary", on_click=clear, args=(True,), key="audience.clear.confirm")
-    no.button("Cancel", on_click=clear, args=(False,), key="audience.clear.cancel")
+if not is_presenter():
+    participant_note("exporting, hiding or deleting the drawings")
+    st.stop()
+moderation_panel(store)
+room_settings_panel()
+lesson_controls(store)

@@ -39,7 +39,7 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     assert "2 drawings from 2 sessions" in texts(at)
     assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
     assert len(at.get("plotly_chart")) == 3
-    (gallery,) = [block for block in html_blocks(at) if "/join</p>" not in block]  # not the join address
+    (gallery,) = [block for block in html_blocks(at) if "grid-template-columns" in block]  # the misread ones
     # Numbered as the export names them (drawing-000001.png …), newest first; no MNIST label notes.
     assert "drawing 2" in gallery and "drawing 1" in gallery and "label itself" not in gallery
     assert gallery.index("#2") < gallery.index("#1")
@@ -92,7 +92,7 @@ def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs,
     assert "1 drawing" in texts(at)  # LeNet-5 (ReLU) answered one of the two
     columns = audience.export(tmp_path / "out").labels.read_text().splitlines()[0].split(",")
     assert columns == ["file", "label", "mlp_answer", "cnn_answer", "lenet5_answer", "lenet5_relu_answer",
-                       "created", "session"]
+                       "created", "session", "nickname"]
     audience.clear()
     store_drawing(audience, 7, {"mlp": 7, "cnn": 7, "lenet5": 7})
     assert "lenet5_relu_answer" not in audience.export(tmp_path / "again").labels.read_text()

@@ -1,0 +1,43 @@
+"""Whether this browser is the presenter (mnist_core.room decides; the door is pages/join/door.py).
+
+Every page asks :func:`is_presenter` where an action happens — to offer a button, and again in the
+button's callback, since a button a participant cannot use must also be refused by the code behind it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core import room
+from pages.join.door import the_door
+
+
+def role() -> str:
+    """:data:`room.PRESENTER` or :data:`room.PARTICIPANT`, from this session's connection: its address, its
+    headers (a proxy's) and the presenter's cookie."""
+    context = st.context
+    # None for a browser on this machine (Streamlit reports no loopback address); not text at all where the
+    # page runs with no connection (AppTest): the presenter's seat, as a local browser.
+    peer = context.ip_address if isinstance(context.ip_address, str) else None
+    headers = dict(context.headers or {})
+    return the_door().role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE))
+
+
+def is_presenter() -> bool:
+    return role() == room.PRESENTER
+
+
+def presenter_only(action: str) -> bool:
+    """True for the presenter; else a toast saying ``action`` is the presenter's (for a callback, which a
+    participant's browser could call whatever the page showed)."""
+    if is_presenter():
+        return True
+    st.toast(f"Only the presenter can {action}.", icon=":material/lock:")
+    return False
+
+
+def participant_note(what: str) -> None:
+    """The line a participant sees on a page whose controls are the presenter's: ``what`` they cannot do,
+    and where they can take part."""
+    st.info(f"You are looking at the presenter's screen: {what} is the presenter's. To take part, draw on the "
+            "Draw page, or on your phone at [/join](/join).", icon=":material/visibility:")

@@ -1,0 +1,95 @@
+"""AppTest: the presenter and the participants on the Audience and Train pages.
+
+AppTest runs a page with no connection, which the door treats as a browser on the server machine: the
+presenter. ``MNIST_PRESENTER=key`` makes even that browser need the key, so without the cookie the same
+page is a participant's. A participant's browser can send any widget event; the tests that switch the
+setting between showing a button and pressing it check that the code behind the button refuses too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core.audience import AudienceStore
+from mnist_core.room import load_settings
+from tests.support.apptest import open_page, texts
+
+pytestmark = pytest.mark.usefixtures("navigation_mode")
+
+
+@pytest.fixture
+def audience(tmp_path, monkeypatch):
+    path = tmp_path / "audience.sqlite3"
+    monkeypatch.setenv("MNIST_AUDIENCE_DB", str(path))
+    store = AudienceStore(path)
+    for index, (label, said, session) in enumerate([(8, 0, "prankster"), (8, 0, "prankster"), (3, 3, "student")]):
+        store.add(label=label, canvas_png=f"drawing {index}".encode(), pixels=np.zeros((28, 28), np.uint8),
+                  answers={key: np.eye(10)[said] for key in ("mlp", "cnn", "lenet5")}, runs={}, session=session)
+    return store
+
+
+def as_participant(monkeypatch) -> None:
+    monkeypatch.setenv("MNIST_PRESENTER", "key")
+
+
+def keys(at) -> set[str]:
+    return {element.key for element in (*at.button, *at.toggle) if element.key}
+
+
+def test_a_participant_sees_the_scores_but_no_control_of_the_rooms_drawings(user_runs, audience, monkeypatch):
+    as_participant(monkeypatch)
+    at = open_page("pages/audience.py")
+    assert "3 drawings from 2 sessions" in texts(at) and "the presenter's" in texts(at) and "/join" in texts(at)
+    assert not {key for key in keys(at) if key.startswith(("audience.", "room."))}
+    assert not at.get("link_button")  # no Export
+
+
+def test_the_presenter_hides_a_phone_and_shows_it_again(user_runs, audience):
+    at = open_page("pages/audience.py")
+    assert [m.value for m in at.metric] == ["33.3%"] * 3
+    prankster = next(phone for phone in audience.phones() if phone.session == "prankster")
+    assert prankster.nickname in texts(at)
+    at.button(key="audience.hide_phone.prankster").click().run()
+    assert [m.value for m in at.metric] == ["100.0%"] * 3 and "2 drawings hidden by the presenter" in texts(at)
+    at.button(key="audience.hide_phone.prankster").click().run()  # now "Show again"
+    assert [m.value for m in at.metric] == ["33.3%"] * 3
+
+
+def test_the_presenter_hides_one_drawing(user_runs, audience):
+    at = open_page("pages/audience.py")
+    at.button(key="audience.hide.1").click().run()
+    assert audience.summary().hidden == 1 and "1 drawing hidden by the presenter" in texts(at)
+
+
+def test_a_participants_event_on_a_presenters_button_is_refused(user_runs, audience, monkeypatch):
+    at = open_page("pages/audience.py")  # shown as the presenter's page …
+    as_participant(monkeypatch)  # … but the press comes from a participant
+    at.button(key="audience.hide_phone.prankster").click().run()
+    assert audience.summary().hidden == 0 and "audience.clear" not in keys(at)
+    monkeypatch.delenv("MNIST_PRESENTER")
+    at.run()
+    at.button(key="audience.clear").click().run()
+    as_participant(monkeypatch)
+    at.button(key="audience.clear.confirm").click().run()
+    assert audience.count() == 3
+
+
+def test_review_first_holds_misread_drawings_off_the_projector_until_approved(user_runs, audience):
+    at = open_page("pages/audience.py")
+    at.toggle(key="room.review_first").set_value(True).run()
+    assert load_settings().review_first  # in the runs folder: every session and a restart see it
+    assert "None approved yet" in texts(at)
+    at.button(key="audience.approve.2").click().run()
+    assert "drawing 2" in "\n".join(block.proto.body for block in at.get("html"))
+    assert [d.id for d in audience.misread(approved=True)] == [2]
+
+
+def test_ending_the_lesson_offers_the_export_then_deletes_after_confirmation(user_runs, audience):
+    at = open_page("pages/audience.py")
+    assert "Drawings are kept 7 days and then deleted" in texts(at)
+    at.button(key="audience.end").click().run()
+    assert "End the lesson" in texts(at) and audience.count() == 3
+    assert [link.proto.url for link in at.get("link_button")] == ["/audience/export.zip"] * 2
+    at.button(key="audience.end.confirm").click().run()
+    assert audience.count() == 0
