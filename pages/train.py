@@ -1,8 +1,9 @@
 """Train: train one, several or all models, with live progress and curves, in the background.
 
 Jobs belong to the server: after a reload, and in every other session, the Train page shows
-every running job with its Stop button, and the jobs waiting for their turn (at most
-``$MNIST_TRAINING_SLOTS`` train at once); the session that queued one may cancel it.
+every running job, and the jobs waiting for their turn (at most ``$MNIST_TRAINING_SLOTS`` train at
+once). The presenter trains, and may stop or cancel any job; participants see the jobs, and train
+only when the presenter allows it (a computer lab), one training each at a time.
 """
 
 import streamlit as st
@@ -10,13 +11,14 @@ import streamlit as st
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys
 from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
+from mnist_core.room import load_settings
 from mnist_core.runs import RunError, prepare_runs_folder
+from pages.shared.access import is_presenter, owner_id, participant_note
 from pages.shared.frame import ensure_frame
 from pages.shared.job_view import job_board, live_board
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
-from pages.shared.run_choice import user_runs_folder
-from pages.shared.session import session_id
+from pages.shared.run_choice import APP_FOLDER, user_runs_folder
 
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 MAX_PAGE_SEEDS = 10  # one after another on the server: more is a job for Ray (train --seeds)
@@ -37,16 +39,30 @@ except ValueError as error:  # a bad $MNIST_TRAINING_SLOTS
     st.stop()
 
 
+def may_train() -> bool:
+    """The presenter, or any participant once the presenter lets the room train (Audience → Room settings)."""
+    return is_presenter() or load_settings(APP_FOLDER).participants_train
+
+
 def start(configs, seeds: int) -> None:
     """Start a job (``seeds`` > 1: a seed group of each model, seeds 0 to ``seeds`` − 1), or queue it behind
     the ones running (the runs folder checked first)."""
+    if not may_train():  # asked again: the press may come from a browser that was never shown the form
+        st.warning("Only the presenter can train models here.")
+        return
+    owner = owner_id()
+    view = board.view()
+    if not is_presenter() and any(job.owner == owner for job in (*view.running, *view.queued)):
+        st.warning("You have a training running or waiting already: one at a time each, so that the room's "
+                   "trainings all get their turn.")
+        return
     try:
         folder = prepare_runs_folder(user_runs_folder())
     except RunError as error:
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return
     try:
-        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=session_id(),
+        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=owner,
                                          seeds=tuple(range(seeds)) if seeds > 1 else None))
     except ValueError as error:  # this session has a job in line already (said in the message)
         st.warning(str(error))
@@ -55,6 +71,11 @@ def start(configs, seeds: int) -> None:
         st.toast(f"Queued: {ordinal(place)} in line. It starts when a training ends.",
                  icon=":material/hourglass_empty:")
 
+
+if not may_train():
+    participant_note("training")
+    live_board(board, tuple(job.id for job in board.running()))
+    st.stop()
 
 with st.form("train.settings", border=True):
     models = st.pills("Models", list(MODEL_KEYS), default=default_model_keys(), selection_mode="multi",

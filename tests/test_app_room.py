@@ -8,6 +8,8 @@ setting between showing a button and pressing it check that the code behind the 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,67 @@ def test_ending_the_lesson_offers_the_export_then_deletes_after_confirmation(use
     assert [link.proto.url for link in at.get("link_button")] == ["/audience/export.zip"] * 2
     at.button(key="audience.end.confirm").click().run()
     assert audience.count() == 0
+
+
+@pytest.fixture
+def fake_data(fake_mnist_root, monkeypatch):
+    """The tiny fake MNIST, and trainings that run until they are stopped (then fail: nothing is saved)."""
+    import mnist_core.jobs
+    from mnist_core.data import load_mnist
+
+    def train_until_stopped(key, data, config, on_progress, should_stop):
+        while not should_stop():
+            time.sleep(0.02)
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(mnist_core.jobs, "train_model", train_until_stopped)
+    monkeypatch.setenv("MNIST_DATA_DIR", str(fake_mnist_root))
+    return load_mnist(fake_mnist_root, download=False)
+
+
+def a_job(data, owner: str, folder):
+    from mnist_core.jobs import TrainingJob, save_to_folder
+    from mnist_core.recipes import recipe_config
+
+    return TrainingJob({"mlp": recipe_config("mlp", "tutorial", epochs=1)}, data, save_to_folder(folder), owner=owner)
+
+
+def test_a_participant_sees_the_trainings_but_cannot_train_stop_or_cancel(user_runs, fake_data, job_board,
+                                                                            monkeypatch):
+    running, waiting = a_job(fake_data, "teacher", user_runs), a_job(fake_data, "teacher-2", user_runs)
+    job_board.submit(running)
+    job_board.submit(waiting)
+    as_participant(monkeypatch)
+    at = open_page("pages/train.py")
+    assert "training is the presenter's" in texts(at) and "/join" in texts(at)
+    assert "Training now" in texts(at) and "Waiting, 1st in line" in texts(at)
+    assert not any(key.startswith(("train.stop.", "train.dequeue.")) for key in keys(at))
+    assert not at.get("form") and not running.stopping and job_board.place(waiting) == 1
+
+
+def test_the_presenter_stops_and_cancels_anyones_training(user_runs, fake_data, job_board):
+    running = a_job(fake_data, "participant-192.0.2.9", user_runs)
+    waiting = a_job(fake_data, "participant-192.0.2.8", user_runs)
+    job_board.submit(running)
+    job_board.submit(waiting)
+    at = open_page("pages/train.py")
+    at.button(key=f"train.dequeue.{waiting.id}").click().run()
+    assert job_board.place(waiting) is None
+    at.button(key=f"train.stop.{running.id}").click().run()
+    assert running.stopping
+
+
+def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fake_data, job_board, monkeypatch):
+    from mnist_core.room import RoomSettings, save_settings
+    from tests.support.apptest import press_train
+
+    save_settings(RoomSettings(participants_train=True))
+    as_participant(monkeypatch)
+    at = open_page("pages/train.py")
+    at.session_state["train.recipe"] = "tutorial"
+    at = press_train(at, ["mlp"], epochs=1, subset=1_000)
+    (job,) = job_board.jobs()
+    assert job.owner.startswith("participant-")
+    at = press_train(at, ["cnn"], epochs=1, subset=1_000)
+    assert "one at a time each" in texts(at) and len(job_board.jobs()) == 1
+    assert f"train.stop.{job.id}" in keys(at)  # their own: they may stop it

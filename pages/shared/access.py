@@ -10,6 +10,7 @@ import streamlit as st
 
 from mnist_core import room
 from pages.join.door import the_door
+from pages.shared.session import session_id
 
 
 def role() -> str:
@@ -25,6 +26,15 @@ def role() -> str:
 
 def is_presenter() -> bool:
     return role() == room.PRESENTER
+
+
+def owner_id() -> str:
+    """Whose a training is: the presenter's browser session; a participant's address, so that a participant
+    with several tabs still has one training at a time."""
+    if is_presenter():
+        return session_id()
+    peer = st.context.ip_address
+    return f"participant-{peer if isinstance(peer, str) else 'local'}"
 
 
 def presenter_only(action: str) -> bool:

@@ -1,8 +1,8 @@
 """The server's training jobs, shown live to every session: progress, curves, Stop.
 
 Jobs belong to the server (one :class:`~mnist_core.jobs.JobBoard`, cached as a resource),
-not to a browser session: a reload, another tab or another viewer sees the same jobs and
-can stop them.
+not to a browser session: a reload, another tab or another viewer sees the same jobs. The
+presenter may stop or cancel any of them; a participant only their own.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import streamlit as st
 from mnist_core.charts import Curve, history_chart
 from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, ModelStatus, TrainingJob, ordinal
 from mnist_core.models import MODELS
+from pages.shared.access import is_presenter, owner_id
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
-from pages.shared.session import session_id
 
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
@@ -86,8 +86,9 @@ def show_job(job: TrainingJob, live: bool) -> None:
                                  key=f"train.loss.{job.id}")
     elif not snapshot.finished:
         st.caption("The curves appear after the first epoch.")
-    if live and not snapshot.finished:
-        if st.button("Stop", icon=":material/stop:", disabled=job.stopping, key=f"train.stop.{job.id}"):
+    if live and not snapshot.finished and may_change(job):
+        if st.button("Stop", icon=":material/stop:", disabled=job.stopping, key=f"train.stop.{job.id}") \
+                and may_change(job):  # asked again: the press may come from a browser that was not shown it
             job.stop()
             st.toast("Stopping after the current batch; finished epochs are saved.")
     if snapshot.finished:
@@ -117,7 +118,7 @@ def show_board(board: JobBoard) -> None:
 
 def show_queued(board: JobBoard, job: TrainingJob, place: int) -> None:
     """A job waiting for a free slot: its place in line, and Cancel for the session that queued it."""
-    mine = job.owner == session_id()
+    mine = job.owner == owner_id()
     slots = "one training runs" if board.slots == 1 else f"{board.slots} trainings run"
     with st.container(border=True):
         text, button = st.columns([5, 1], vertical_alignment="center")
@@ -125,13 +126,18 @@ def show_queued(board: JobBoard, job: TrainingJob, place: int) -> None:
                       + (" · yours" if mine else ""))
         text.caption(f"At most {slots} at a time on this server, so that the pages stay quick; it starts "
                      "when a training ends.")
-        if mine:
+        if may_change(job):
             button.button("Cancel", icon=":material/close:", key=f"train.dequeue.{job.id}", on_click=_cancel,
                           args=(board, job))
 
 
+def may_change(job: TrainingJob) -> bool:
+    """Whether this browser may stop or cancel ``job``: the presenter may stop any; a participant only their own."""
+    return is_presenter() or job.owner == owner_id()
+
+
 def _cancel(board: JobBoard, job: TrainingJob) -> None:
-    if board.cancel(job, session_id()):
+    if may_change(job) and board.cancel(job, job.owner):
         st.toast("Taken out of the line: nothing was trained.", icon=":material/close:")
 
 
