@@ -78,7 +78,8 @@ def test_old_drawings_are_deleted_and_the_rest_kept(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "kept", "said"), [
-    ("", timedelta(days=7), "7 days"), ("4h", timedelta(hours=4), "4 hours"), ("90m", timedelta(minutes=90), "1.5 hours"),
+    ("", timedelta(days=7), "7 days"), ("4h", timedelta(hours=4), "4 hours"),
+    ("90m", timedelta(minutes=90), "1.5 hours"),
     ("2", timedelta(days=2), "2 days"), ("2w", timedelta(weeks=2), "14 days"),
     ("forever", None, "until the presenter deletes them")])
 def test_retention_is_read_from_the_environment(monkeypatch, text, kept, said):

@@ -99,8 +99,9 @@ def room_settings_panel() -> None:
     """The presenter's switches for the whole room (kept on disk: a restart keeps them)."""
     settings = load_settings(APP_FOLDER)
     with st.expander("Room settings", icon=":material/tune:"):
-        st.toggle("Participants may train (a computer lab: one queued training each)", value=settings.participants_train,
-                  key="room.participants_train", on_change=_save_setting, args=("participants_train",))
+        st.toggle("Participants may train (a computer lab: one training each at a time)",
+                  value=settings.participants_train, key="room.participants_train", on_change=_save_setting,
+                  args=("participants_train",))
         st.toggle("Review misread drawings before the projector shows them", value=settings.review_first,
                   key="room.review_first", on_change=_save_setting, args=("review_first",))
 
