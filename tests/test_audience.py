@@ -153,7 +153,7 @@ def test_cli_stats_json_has_exactly_the_documented_shape(tmp_path, capsys):
     add(store, 9, b"b", said={"mlp": 4, "cnn": 9, "lenet5": 9})
     assert main(["audience", "stats", "--json", "--db", str(store.path)]) == 0
     assert json.loads(capsys.readouterr().out) == {"drawings": 2, "accuracy": {"mlp": 0.5, "cnn": 1.0, "lenet5": 1.0},
-                                                   "damaged": 0}
+                                                   "damaged": 0, "hidden": 0}  # hidden: schema 2's moderation
     assert main(["audience", "stats", "--db", str(store.path)]) == 0
     assert "2 labelled drawing(s)" in capsys.readouterr().out
 

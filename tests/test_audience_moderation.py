@@ -4,6 +4,7 @@ and stores made by the previous schema."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -124,3 +125,25 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_drawings(tmp_p
         assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
         (columns,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'drawings_scores'").fetchone()
         assert "hidden" in columns  # the scores still read the index alone
+
+
+def test_the_command_line_hides_a_phone_by_nickname_or_session_and_stats_count_it(tmp_path, capsys):
+    from mnist_core.cli import main
+
+    store = AudienceStore(tmp_path / "a.sqlite3")
+    add(store, 8, b"smiley", session="prankster", said={"mlp": 0, "cnn": 0, "lenet5": 0})
+    add(store, 3, b"three", session="student")
+    db = ["--db", str(store.path)]
+    assert main(["audience", "hide", "--session", nickname("prankster").upper(), *db]) == 0
+    assert "Hidden: 1" in capsys.readouterr().out
+    assert main(["audience", "stats", "--json", *db]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats == {"drawings": 1, "accuracy": {"mlp": 1.0, "cnn": 1.0, "lenet5": 1.0}, "damaged": 0, "hidden": 1}
+    assert main(["audience", "hide", "--session", "prankster", "--undo", *db]) == 0
+    assert main(["audience", "hide", "--id", "2", *db]) == 0
+    assert main(["audience", "phones", "--json", *db]) == 0
+    phones = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [(phone["session"], phone["hidden"]) for phone in phones] == [("student", False), ("prankster", False)]
+    assert store.summary().hidden == 1
+    assert main(["audience", "hide", "--session", "nobody", *db]) == 1
+    assert "audience phones` lists" in capsys.readouterr().err
