@@ -59,6 +59,15 @@ class ModelSet:
             batch = self.predict_batch(inputs)
         return {key: Prediction(int(probs[0].argmax()), probs[0]) for key, probs in batch.items()}
 
+    def predict_digit(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """Each model's 10 probabilities for a finished 28x28 digit of uint8 values (ink 255), as the audience
+        store keeps it: how the server scores a drawing a phone sent, whatever the phone said its models saw."""
+        from .preprocess import prepared_from_pixels
+
+        digit = prepared_from_pixels(np.asarray(pixels, dtype=np.float32).reshape(28, 28) / 255)
+        with _one_thread():
+            return {key: probs[0] for key, probs in self.predict_batch(digit.tensor).items()}
+
     def predict_batch(self, inputs: torch.Tensor) -> dict[str, np.ndarray]:
         """Probabilities ``(N, 10)`` of each model for normalised images ``(N, 1, 28, 28)``."""
         import torch
