@@ -12,6 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from mnist_core.audience import AudienceStore, AudienceStoreError, Drawing, describe_retention, retention
+from mnist_core.models import MODELS
 from mnist_core.room import RoomError, load_settings, save_settings
 from pages.shared.access import presenter_only
 from pages.shared.audience import audience_store
@@ -25,6 +26,7 @@ CONFIRM_END_KEY = "audience.confirm_end"
 RECENT_SHOWN = 24  # the newest drawings the presenter moderates one by one
 PHONES_SHOWN = 40
 _PER_ROW = 6
+_PHONES_PER_ROW = 3
 
 
 def moderation_panel(store: AudienceStore) -> None:
@@ -38,17 +40,22 @@ def moderation_panel(store: AudienceStore) -> None:
         return
     hidden_phones = sum(phone.hidden for phone in phones)
     title = f"Moderate: {counted(len(phones), 'phone')}" + (f", {hidden_phones} hidden" if hidden_phones else "")
+    # Nicknames and thumbnails are the presenter's: folded away, so a projected page does not name anyone.
     with st.expander(title, icon=":material/shield_person:"):
         st.caption("Each phone is known by two random words it shows too (nobody types a name). Hiding takes "
                    "drawings out of the scores, the gallery and the export; the store keeps them until they "
                    "are deleted, and **Show again** undoes it. Hiding a phone also hides what it sends later.")
-        for phone in phones[:PHONES_SHOWN]:
-            name, count, action = st.columns([3, 2, 2], vertical_alignment="center")
-            name.markdown(f"**{literal(phone.nickname)}**" + (" · *hidden*" if phone.hidden else ""))
-            count.caption(counted(phone.drawings, "drawing"))
-            action.button("Show again" if phone.hidden else "Hide phone", key=f"audience.hide_phone.{phone.session}",
-                          icon=":material/visibility:" if phone.hidden else ":material/visibility_off:",
-                          on_click=_hide, kwargs={"session": phone.session, "undo": phone.hidden})
+        shown = phones[:PHONES_SHOWN]
+        for start in range(0, len(shown), _PHONES_PER_ROW):
+            for column, phone in zip(st.columns(_PHONES_PER_ROW), shown[start:start + _PHONES_PER_ROW]):
+                with column.container(border=True, horizontal=True, vertical_alignment="center"):
+                    st.markdown(f"**{literal(phone.nickname)}** · {counted(phone.drawings, 'drawing')}"
+                                + (" · *hidden*" if phone.hidden else ""), width="stretch")
+                    st.button("Show" if phone.hidden else "Hide", key=f"audience.hide_phone.{phone.session}",
+                              icon=":material/visibility:" if phone.hidden else ":material/visibility_off:",
+                              on_click=_hide, kwargs={"session": phone.session, "undo": phone.hidden},
+                              help="Show this phone's drawings again" if phone.hidden else
+                              "Hide every drawing of this phone, and those it sends later")
         if len(phones) > PHONES_SHOWN:
             st.caption(f"The {PHONES_SHOWN} phones that drew last are shown "
                        "(`python -m mnist_core audience hide --session …` reaches every one).")
@@ -65,8 +72,10 @@ def _drawing_cell(column, drawing: Drawing, review_first: bool) -> None:
     faded = "opacity:0.35;" if drawing.hidden else ""
     column.html(f"<img src='{png_data_url(drawing.pixels)}' alt='drawing {drawing.id}, labelled {drawing.label}' "
                 f"style='{faded}width:100%;max-width:96px;aspect-ratio:1;image-rendering:pixelated;border-radius:4px'>")
+    said = ", ".join(f"{MODELS[key].name} {digit}" for key, digit in drawing.answers.items()
+                     if key in MODELS and digit != drawing.label)
     column.caption(f"#{drawing.id} · label {drawing.label} · {literal(drawing.nickname)}"
-                   + (" · hidden" if drawing.hidden else ""))
+                   + (f" · read as: {said}" if said else "") + (" · hidden" if drawing.hidden else ""))
     column.button("Show" if drawing.hidden else "Hide", key=f"audience.hide.{drawing.id}",
                   on_click=_hide, kwargs={"ids": [drawing.id], "undo": drawing.hidden})
     if review_first and wrong and not drawing.hidden:
@@ -125,25 +134,25 @@ def lesson_controls(store: AudienceStore) -> None:
         keep = None
     st.caption(f"Drawings are kept {describe_retention(keep)}" + (" and then deleted" if keep else "")
                + " (MNIST_AUDIENCE_KEEP). Phones are told so on /join.")
-    export_column, end_column, clear_column, _ = st.columns([1.2, 1.4, 1, 2])
-    export_column.link_button("Export (ZIP)", EXPORT_URL, icon=":material/download:", key="audience.export")
-    end_column.button("End the lesson…", on_click=_ask, args=(CONFIRM_END_KEY,), icon=":material/door_open:",
+    row = st.container(horizontal=True)
+    row.link_button("Export (ZIP)", EXPORT_URL, icon=":material/download:", key="audience.export")
+    row.button("End the lesson…", on_click=_ask, args=(CONFIRM_END_KEY,), icon=":material/door_open:",
                       key="audience.end")
-    clear_column.button("Clear…", on_click=_ask, args=(CONFIRM_KEY,), icon=":material/delete:", key="audience.clear")
+    row.button("Clear…", on_click=_ask, args=(CONFIRM_KEY,), icon=":material/delete:", key="audience.clear")
     if st.session_state.get(CONFIRM_END_KEY) and (count := _stored(store)) is not None:
         st.warning(f"End the lesson: **1.** export the {count:,} drawings, **2.** delete them all from this server. "
                    "Deleting cannot be undone.")
-        download, yes, no, _ = st.columns([1.2, 1.4, 1, 2])
-        download.link_button("1. Export (ZIP)", EXPORT_URL, icon=":material/download:", key="audience.end.export")
-        yes.button("2. Delete them all", type="primary", on_click=_clear, args=(CONFIRM_END_KEY, True),
+        row = st.container(horizontal=True)
+        row.link_button("1. Export (ZIP)", EXPORT_URL, icon=":material/download:", key="audience.end.export")
+        row.button("2. Delete them all", type="primary", on_click=_clear, args=(CONFIRM_END_KEY, True),
                    key="audience.end.confirm")
-        no.button("Cancel", on_click=_clear, args=(CONFIRM_END_KEY, False), key="audience.end.cancel")
+        row.button("Cancel", on_click=_clear, args=(CONFIRM_END_KEY, False), key="audience.end.cancel")
     if st.session_state.get(CONFIRM_KEY) and (count := _stored(store)) is not None:
         st.warning(f"Delete all {count:,} labelled drawings? This cannot be undone (export them first).")
-        yes, no, _ = st.columns([1, 1, 3])
-        yes.button("Delete them all", type="primary", on_click=_clear, args=(CONFIRM_KEY, True),
+        row = st.container(horizontal=True)
+        row.button("Delete them all", type="primary", on_click=_clear, args=(CONFIRM_KEY, True),
                    key="audience.clear.confirm")
-        no.button("Cancel", on_click=_clear, args=(CONFIRM_KEY, False), key="audience.clear.cancel")
+        row.button("Cancel", on_click=_clear, args=(CONFIRM_KEY, False), key="audience.clear.cancel")
 
 
 def _ask(key: str) -> None:
