@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
+from .fileio import current_umask
 from .models import MODEL_KEYS, default_model_keys
 from .room import nickname
 
@@ -804,7 +805,7 @@ def _write_atomically(folder: Path, name: str, data: bytes, keep: set[tuple[int,
             raise AudienceStoreError(f"{target} is the audience store itself: export into another folder.")
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
-        os.fchmod(descriptor, 0o666 & ~_umask())  # as open() would make it: mkstemp makes files private
+        os.fchmod(descriptor, 0o666 & ~current_umask())  # as open() would make it: mkstemp makes files private
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
         os.replace(temporary, target)  # rename(2) replaces a link at the name, never its target
@@ -813,8 +814,3 @@ def _write_atomically(folder: Path, name: str, data: bytes, keep: set[tuple[int,
             os.unlink(temporary)
         raise
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -25,7 +25,7 @@ from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
 from .models import MODEL_KEYS, MODELS, ModelFileError, default_model_keys, load_user_models
-from .recipes import MAX_SEED, RECIPES
+from .recipes import MAX_SEED, MAX_SEED_GROUP_RUNS, RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
 
@@ -176,11 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     export = audience_commands.add_parser("export", help="write the drawings as PNGs and labels.csv into DIR")
     export.add_argument("folder", type=Path, metavar="DIR", help="folder to write into (created if needed)")
-    for action in (stats, export):
+    hide = audience_commands.add_parser(
+        "hide", help="hide drawings from the scores, the gallery and the export (the store keeps them)")
+    hide_what = hide.add_mutually_exclusive_group(required=True)
+    hide_what.add_argument("--session", metavar="SESSION",
+                           help="a phone: every drawing it sent and sends later (its session, or its nickname as "
+                                "`audience phones` lists it)")
+    hide_what.add_argument("--id", type=int, action="append", metavar="N", help="one drawing (repeat for more)")
+    hide.add_argument("--undo", action="store_true", help="show them again")
+    phones = audience_commands.add_parser("phones", help="each phone or browser that stored drawings, by nickname")
+    phones.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for action in (stats, export, hide, phones):
         action.add_argument("--db", type=Path, default=None,
                             help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
     stats.set_defaults(handler=_audience_stats)
     export.set_defaults(handler=_audience_export)
+    hide.set_defaults(handler=_audience_hide)
+    phones.set_defaults(handler=_audience_phones)
 
     export_models = commands.add_parser(
         "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest")
@@ -300,7 +312,7 @@ def _train_seed_group(args: argparse.Namespace) -> int:
     from .data import load_mnist
     from .models import build_model
     from .recipes import check_config, recipe_config
-    from .runs import RunInfo, new_run_dir, prepare_runs_folder, safe_run_name, save_run_or_rescue
+    from .runs import RunInfo, new_run_dir, prepare_runs_folder, safe_run_name, save_new_run, save_run_or_rescue
     from .seed_groups import RunTask, train_seed_group
     from .training import resolve_device
 
@@ -311,6 +323,9 @@ def _train_seed_group(args: argparse.Namespace) -> int:
         raise ValueError("With --seeds, --name must contain {seed} so each seed gets its own folder.")
     if args.name and len(keys) > 1 and "{model}" not in args.name:
         raise ValueError("With --model all, --name must contain {model} so each model gets its own folder.")
+    if len(keys) * len(args.seeds) > MAX_SEED_GROUP_RUNS:
+        raise ValueError(f"{len(keys)} models × {len(args.seeds):,} seeds is {len(keys) * len(args.seeds):,} runs: one "
+                         f"seed group trains at most {MAX_SEED_GROUP_RUNS:,}. Give fewer seeds, or one --model.")
     tasks = []
     for key in keys:
         for seed in args.seeds:
@@ -334,13 +349,18 @@ def _train_seed_group(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise ValueError(f"{error} Pass --validation N.") from None
     prepare_runs_folder(args.out)
-    bar = tqdm(total=len(tasks), desc="seed group", unit="run", dynamic_ncols=True)
+    # Shown after a second (Ray takes longer to start): an address refused at once leaves its message alone.
+    bar = tqdm(total=len(tasks), desc="seed group", unit="run", dynamic_ncols=True, delay=1)
     failed = []
 
     def save(task: RunTask, fields: dict) -> RunInfo:
         model = build_model(task.model_key)
         model.load_state_dict(fields["model"])
-        return save_run_or_rescue(task.target, **{**fields, "model": model}, overwrite=args.overwrite)
+        fields = {**fields, "model": model}
+        if args.name:  # the name asked for, or an error (the run rescued)
+            return save_run_or_rescue(task.target, **fields, overwrite=args.overwrite)
+        # Another seed group saving into --out in the same second may have taken the name chosen at the start.
+        return save_new_run(args.out, f"{args.recipe}-seed{task.config.seed}", first=task.target, **fields)
 
     def finished(task: RunTask, outcome) -> None:
         bar.update()
@@ -359,7 +379,8 @@ def _train_seed_group(args: argparse.Namespace) -> int:
         bar.close()
         print("\nInterrupted: the runs still training were cancelled; the finished ones are saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    bar.close()
+    finally:
+        bar.close()  # before any error's message, which then has a line of its own
     print(f"Seed group {group}: {len(tasks) - len(failed)} of {len(tasks)} runs saved. Compare them with: "
           f"python -m mnist_core seeds --runs {_shown(args.out)}")
     return EXIT_FAILED if failed else EXIT_OK
@@ -463,29 +484,44 @@ def _seeds(args: argparse.Namespace) -> int:
     from .seeds import compare_groups, group_runs, with_ensembles
 
     folder = args.runs or paths.checkpoints_dir()
-    runs, _ = find_runs(folder)
-    if not runs:
+    runs, damaged = find_runs(folder)
+    if not runs and not damaged:
         raise RunError(folder, "holds no usable run. Train seed groups with: python -m mnist_core train --seeds 5")
-    data = load_mnist(args.data_dir)
-    inputs = normalize(data.test_images)
-
-    def probabilities(run):
-        return predict_logits(load_model(run), inputs).softmax(dim=1).numpy()
-
-    groups = with_ensembles(group_runs(runs), probabilities, data.test_labels.numpy())
+    errors = [{"run": _shown(error.run_dir), "error": error.problem} for error in damaged]
+    probabilities: dict[Path, np.ndarray] = {}  # each member's softmax on the test images
+    if runs:
+        data = load_mnist(args.data_dir)
+        inputs = normalize(data.test_images)
+    while True:  # a run whose weights fail to load leaves its group (which may then take an older run of its seed)
+        groups = group_runs(runs)
+        broken = []
+        for run in (run for group in groups for run in group.runs if run.path not in probabilities):
+            try:
+                probabilities[run.path] = predict_logits(load_model(run), inputs).softmax(dim=1).numpy()
+            except RunError as error:
+                errors.append({"run": _shown(run.path), "error": error.problem})
+                broken.append(run.path)
+        if not broken:
+            break
+        runs = [run for run in runs if run.path not in broken]
+    if groups:
+        groups = with_ensembles(groups, lambda run: probabilities[run.path], data.test_labels.numpy())
     pairs = compare_groups(groups)
     if args.json:
-        print(json.dumps({"groups": [group.to_dict() for group in groups],
-                          "pairs": [pair.to_dict() for pair in pairs]}, indent=2, allow_nan=False))
-        return EXIT_OK
-    print(f"{'model':<15} {'recipe':<9} {'seeds':>5} {'mean':>8} {'sd':>7} {'ensemble':>9}  seeds' test accuracies")
+        print(json.dumps({"groups": [group.to_dict() for group in groups], "pairs": [pair.to_dict() for pair in pairs],
+                          "errors": errors}, indent=2, allow_nan=False))
+        return EXIT_FAILED if errors else EXIT_OK
+    if groups:
+        print(f"{'model':<15} {'recipe':<9} {'seeds':>5} {'mean':>8} {'sd':>7} {'ensemble':>9}  seeds' test accuracies")
     for group in groups:
         sd = f"{100 * group.sd:.2f}" if group.sd is not None else "—"
         print(f"{group.name:<15} {group.recipe:<9} {len(group.runs):>5} {100 * group.mean:7.2f}% {sd:>7} "
               f"{100 * group.ensemble_accuracy:8.2f}%  " + ", ".join(f"{100 * a:.2f}" for a in group.accuracies))
     for pair in pairs:
         print(pair.sentence())
-    return EXIT_OK
+    for row in errors:
+        print(f"damaged: {row['run']}: {row['error']} (left out)", file=sys.stderr)
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _default_runs(folder: Path | None, models: Sequence[str] | None = None) -> dict:
@@ -703,10 +739,12 @@ def _audience_stats(args: argparse.Namespace) -> int:
     keys = [key for key in MODEL_KEYS if key in default_model_keys() or stats.answered.get(key)]
     accuracy = {key: (round(value, 6) if (value := stats.accuracy(key)) is not None else None) for key in keys}
     if args.json:
-        print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged},
-                         allow_nan=False))
+        print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged,
+                          "hidden": stats.hidden}, allow_nan=False))
         return EXIT_OK
     print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
+    if stats.hidden:
+        print(f"{stats.hidden:,} hidden by the presenter (not scored).")
     if stats.damaged:
         print(f"{damaged_skipped(stats.damaged)}.")
     for key in keys:
@@ -714,6 +752,45 @@ def _audience_stats(args: argparse.Namespace) -> int:
             low, high = accuracy_interval(stats.correct[key], stats.answered[key])
             print(f"{MODELS[key].name:<9} {100 * accuracy[key]:6.1f}%  ({stats.correct[key]} of {stats.answered[key]}; "
                   f"95% CI {100 * low:.1f}–{100 * high:.1f}%)")
+    return EXIT_OK
+
+
+def _audience_hide(args: argparse.Namespace) -> int:
+    from .audience import AudienceStore, audience_db
+
+    store = AudienceStore(args.db or audience_db())
+    session = None
+    if args.session is not None:
+        phones = store.phones()
+        matches = [phone for phone in phones if phone.session == args.session] or \
+                  [phone for phone in phones if phone.nickname.lower() == args.session.strip().lower()]
+        if not matches:
+            raise ValueError(f"No phone {args.session!r} in {_shown(store.path)}: `python -m mnist_core audience "
+                             "phones` lists each one's session and nickname.")
+        if len(matches) > 1:
+            raise ValueError(f"{len(matches)} phones are called {args.session!r}: give the session instead "
+                             f"({', '.join(phone.session for phone in matches)}).")
+        session = matches[0].session
+    changed = store.hide(ids=args.id or (), session=session, undo=args.undo)
+    what = f"{matches[0].nickname}'s drawings" if session is not None else "drawing(s)"
+    print(f"{'Shown again' if args.undo else 'Hidden'}: {changed:,} {what}"
+          + (" (and any it sends later)" if session is not None and not args.undo else "") + ".")
+    return EXIT_OK
+
+
+def _audience_phones(args: argparse.Namespace) -> int:
+    from .audience import AudienceStore, audience_db
+
+    phones = AudienceStore(args.db or audience_db()).phones()
+    if args.json:
+        print(json.dumps([{"nickname": phone.nickname, "session": phone.session, "drawings": phone.drawings,
+                           "last": phone.last, "hidden": phone.hidden} for phone in phones]))
+        return EXIT_OK
+    if not phones:
+        print("No drawings yet.")
+    for phone in phones:
+        print(f"{phone.nickname:<20} {phone.drawings:>5} drawing(s)  last {phone.last[:16].replace('T', ' ')} UTC  "
+              f"{phone.session}" + ("  hidden" if phone.hidden else ""))
     return EXIT_OK
 
 
@@ -790,10 +867,16 @@ def _seed_list(text: str) -> tuple[int, ...]:
         if count < 1:
             raise argparse.ArgumentTypeError(f"{count} seeds: train at least 1 (5 trains seeds 0 to 4; to train seed 0 "
                                              "alone, --seeds 1, or name seeds: --seeds 0,3)")
+        if count > MAX_SEED_GROUP_RUNS:
+            raise argparse.ArgumentTypeError(f"{count:,} seeds: a seed group trains at most {MAX_SEED_GROUP_RUNS:,} "
+                                             "runs; give fewer")
         return tuple(range(count))
     seeds = tuple(dict.fromkeys(_seed(part.strip()) for part in text.split(",") if part.strip()))
     if not seeds:
         raise argparse.ArgumentTypeError("name at least one seed")
+    if len(seeds) > MAX_SEED_GROUP_RUNS:
+        raise argparse.ArgumentTypeError(f"{len(seeds):,} seeds: a seed group trains at most {MAX_SEED_GROUP_RUNS:,} "
+                                         "runs; give fewer")
     return seeds
 
 

@@ -6,12 +6,15 @@ as a run folder (atomically, see :mod:`mnist_core.runs`), so a stopped or crashe
 never leaves a half-written run behind. A :class:`JobBoard` holds the jobs of one server,
 so every viewer (and a reloaded page) sees and can stop every running job. The board trains at
 most ``slots`` jobs at a time (``$MNIST_TRAINING_SLOTS``, else one per four cores); the others
-wait in line, in order, and the session that queued one may cancel it.
+wait in line, in order, and the session that queued one may cancel it. Given a file, the board keeps
+in it the jobs running and waiting, so that the next server process can say which a restart interrupted.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -20,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data import MnistData
+from .models import MODELS
 from .recipes import TrainConfig
-from .runs import RunError, new_run_dir, save_run, save_run_or_rescue
+from .runs import RunError, save_new_run
 from .training import EpochStats, TrainingProgress, TrainResult, train_model
 
 # What a model's training can be doing.
@@ -105,6 +109,7 @@ class TrainingJob:
                           for part, (key, config) in self._parts.items()}
         self.id = uuid.uuid4().hex[:8]
         self.started_at: float | None = None  # wall-clock time of start(), for "started at 10:42"
+        self.queued_at: float | None = None  # wall-clock time a board took it
 
     def start(self) -> TrainingJob:
         self.started_at = time.time()
@@ -215,14 +220,7 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
     def save(key: str, result: TrainResult) -> Path:
         config = result.config
         name = f"{config.recipe}-seed{config.seed}" if config.group else config.recipe  # as train --seeds names them
-        for _ in range(5):
-            target = new_run_dir(runs_dir, key, name)
-            try:
-                return save_run(target, **result.run_fields()).path
-            except (RunError, OSError):
-                if not target.exists():
-                    break  # not a name collision: the folder cannot take the run
-        return save_run_or_rescue(target, **result.run_fields()).path
+        return save_new_run(runs_dir, name, **result.run_fields()).path
 
     return save
 
@@ -257,6 +255,88 @@ def default_training_slots() -> int:
     return slots
 
 
+JOBS_RECORD_FILE = ".training-jobs.json"  # a board's record, e.g. in the runs folder (hidden: not a run)
+MAX_RECORD_BYTES = 1_000_000  # a job's entry is ~150 bytes; a larger file is not this module's
+
+
+@dataclass(frozen=True)
+class InterruptedJob:
+    """A job a previous server process was training, or had waiting, when it stopped: its runs were lost
+    (finished ones of a job are saved; the one in training is not)."""
+
+    models: tuple[str, ...]  # the models' names, e.g. ("CNN", "LeNet-5")
+    recipe: str
+    seeds: tuple[int, ...] | None  # a seed group's seeds; None: one run of each model
+    state: str  # RUNNING or WAITING
+    since: float  # wall-clock time it started (running) or joined the line (waiting)
+
+    @property
+    def description(self) -> str:
+        """E.g. "CNN, LeNet-5 × 3 seeds · best recipe · training since 10:42" (the date too if not today)."""
+        names = ", ".join(self.models)
+        if self.seeds is not None:
+            names += f" × {len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}"
+        when = time.localtime(self.since)
+        shown = time.strftime("%H:%M" if when[:3] == time.localtime()[:3] else "%d %b %H:%M", when)
+        return f"{names} · {self.recipe} recipe · {'training' if self.state == RUNNING else 'waiting'} since {shown}"
+
+    def to_dict(self) -> dict:
+        return {"models": list(self.models), "recipe": self.recipe,
+                "seeds": list(self.seeds) if self.seeds is not None else None, "state": self.state, "since": self.since}
+
+    @classmethod
+    def from_dict(cls, entry: object) -> InterruptedJob | None:
+        """The entry as written by :meth:`to_dict`, or None if it is not one."""
+        try:
+            models, recipe, seeds = entry["models"], entry["recipe"], entry["seeds"]
+            state, since = entry["state"], float(entry["since"])
+        except (TypeError, KeyError, ValueError):
+            return None
+        if (not isinstance(models, list) or not all(isinstance(m, str) for m in models) or not isinstance(recipe, str)
+                or not (seeds is None or isinstance(seeds, list) and all(type(x) is int for x in seeds))
+                or state not in (RUNNING, WAITING) or not 0 <= since < 1e11):  # (a NaN fails too)
+            return None
+        return cls(tuple(models), recipe, tuple(seeds) if seeds is not None else None, state, since)
+
+    @classmethod
+    def of(cls, job: TrainingJob, state: str) -> InterruptedJob:
+        since = (job.started_at if state == RUNNING else job.queued_at) or time.time()
+        return cls(tuple(MODELS[key].name for key in job.configs), next(iter(job.configs.values())).recipe,
+                   job.seeds, state, since)
+
+
+def read_jobs_record(path: Path) -> list[InterruptedJob]:
+    """The jobs recorded in ``path``; none if it is missing, damaged or too large."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_RECORD_BYTES + 1)
+        entries = json.loads(data) if len(data) <= MAX_RECORD_BYTES else []
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to be this module's
+        return []
+    found = [InterruptedJob.from_dict(entry) for entry in entries] if isinstance(entries, list) else []
+    return [job for job in found if job is not None]
+
+
+def write_jobs_record(path: Path, jobs: list[InterruptedJob]) -> None:
+    """Record ``jobs`` in ``path`` (whole: a temporary file renamed into place), or remove it when there are none.
+
+    Raises:
+        OSError: it cannot be written.
+    """
+    if not jobs:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump([job.to_dict() for job in jobs], file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 @dataclass(frozen=True)
 class BoardView:
     """The board's jobs at one moment, each list newest first (the line: first in line first)."""
@@ -272,14 +352,22 @@ class JobBoard:
     At most ``slots`` jobs train at once; the others wait in line, first come first served, one
     per session, and start as jobs end. Keeps the running and queued jobs and the last
     ``keep_finished`` finished ones.
+
+    With ``record`` (a file), the board keeps its running and waiting jobs there as they change; a new
+    board reads what a previous process left in it into :attr:`interrupted` (the jobs a restart
+    interrupted), then clears it.
     """
 
-    def __init__(self, slots: int | None = None, keep_finished: int = 3) -> None:
+    def __init__(self, slots: int | None = None, keep_finished: int = 3,
+                 record: str | os.PathLike | None = None) -> None:
         self.slots = slots if slots is not None else default_training_slots()
         self.keep_finished = keep_finished
         self._jobs: list[TrainingJob] = []  # newest first: running, queued and finished ones
         self._queue: list[TrainingJob] = []  # waiting, first in line first
         self._lock = threading.Lock()
+        self.record = Path(record) if record is not None else None
+        self.interrupted: list[InterruptedJob] = read_jobs_record(self.record) if self.record is not None else []
+        self._write_record()  # told once: the next process starts afresh
 
     def submit(self, job: TrainingJob) -> int:
         """Start ``job`` now if a slot is free, else put it in line; return its place (0: started).
@@ -297,10 +385,13 @@ class JobBoard:
                                  "in line): cancel it first to queue other settings.")
             self._jobs.insert(0, job)
             job._on_end = self._job_ended
+            job.queued_at = time.time()
             if self._running_count() < self.slots:
                 self._launch(job)
+                self._write_record()
                 return 0
             self._queue.append(job)
+            self._write_record()
             return len(self._queue)
 
     def cancel(self, job: TrainingJob, owner: str | None) -> bool:
@@ -310,6 +401,7 @@ class JobBoard:
                 return False
             self._queue.remove(job)
             self._jobs.remove(job)
+            self._write_record()
             return True
 
     def place(self, job: TrainingJob) -> int | None:
@@ -345,10 +437,22 @@ class JobBoard:
         with self._lock:
             while self._queue and self._running_count() < self.slots:
                 self._launch(self._queue.pop(0))  # a job that cannot start ends at once: the next one goes
+            self._write_record()
 
     def _launch(self, job: TrainingJob) -> None:
         job.threads = max(1, available_cores() // self.slots)  # each job trains on its share of the cores
         job.start()
+
+    def _write_record(self) -> None:
+        """Record the running and waiting jobs in :attr:`record` (called under the lock, or before any job)."""
+        if self.record is None:
+            return
+        jobs = ([InterruptedJob.of(job, RUNNING) for job in self._jobs if self._is_running(job)]
+                + [InterruptedJob.of(job, WAITING) for job in self._queue])
+        try:
+            write_jobs_record(self.record, jobs)
+        except OSError:
+            pass  # a courtesy to the next process: training goes on without it
 
     def _running_count(self) -> int:
         return sum(self._is_running(job) for job in self._jobs)

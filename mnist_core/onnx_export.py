@@ -89,14 +89,7 @@ def read_manifest(folder: str | os.PathLike) -> list[ExportedModel]:
         OnnxExportError: no manifest, a damaged one, or a listed file missing or changed.
     """
     folder = Path(folder)
-    try:
-        record = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-        models = [ExportedModel(**entry) for entry in record["models"]]
-    except FileNotFoundError:
-        raise OnnxExportError(f"{folder} holds no {MANIFEST_FILE}: export the models with "
-                              f"python -m mnist_core export --onnx {folder}") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise OnnxExportError(f"{folder / MANIFEST_FILE} is damaged ({error}): export the models again") from None
+    models = _listed(folder)
     for model in models:
         path = folder / model.file
         if Path(model.file).name != model.file or not path.is_file():
@@ -104,6 +97,39 @@ def read_manifest(folder: str | os.PathLike) -> list[ExportedModel]:
         if _sha256(path.read_bytes()) != model.sha256:
             raise OnnxExportError(f"{path} has changed since it was exported (checksum): export the models again")
     return models
+
+
+def verified_file(folder: str | os.PathLike, name: str) -> tuple[bytes, str]:
+    """The bytes of ``<folder>/<name>``, a file the folder's manifest lists, and their SHA-256, which is the
+    manifest's (read once: what is checked is what is returned).
+
+    Raises:
+        OnnxExportError: no manifest or a damaged one, a file it does not list, or one missing or changed since.
+    """
+    folder = Path(folder)
+    model = {model.file: model for model in _listed(folder)}.get(name)
+    if model is None or Path(name).name != name:
+        raise OnnxExportError(f"{folder / MANIFEST_FILE} lists no {name}: export the models again")
+    try:
+        data = (folder / name).read_bytes()
+    except OSError as error:
+        raise OnnxExportError(f"cannot read {folder / name}: {error.strerror or error}") from None
+    digest = _sha256(data)
+    if digest != model.sha256:
+        raise OnnxExportError(f"{folder / name} has changed since it was exported (checksum): export the models again")
+    return data, digest
+
+
+def _listed(folder: Path) -> list[ExportedModel]:
+    """The models ``<folder>/manifest.json`` lists, as it lists them (their files unchecked)."""
+    try:
+        record = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        return [ExportedModel(**entry) for entry in record["models"]]
+    except FileNotFoundError:
+        raise OnnxExportError(f"{folder} holds no {MANIFEST_FILE}: export the models with "
+                              f"python -m mnist_core export --onnx {folder}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OnnxExportError(f"{folder / MANIFEST_FILE} is damaged ({error}): export the models again") from None
 
 
 def check_onnx(path: str | os.PathLike, model: nn.Module, pixels: np.ndarray,

@@ -16,6 +16,7 @@ SCHEDULES = ("constant", "onecycle")
 MAX_VALIDATION = 30_000  # at most half of MNIST's 60,000 training images held out
 BEST_VALIDATION = 5_000  # the best recipe's held-out training images
 MAX_SEED = 2**32 - 1  # the largest seed every generator seeded from it (torch, NumPy) takes
+MAX_SEED_GROUP_RUNS = 1_000  # runs (models × seeds) in one train --seeds: 200 seeds of each model; more is a typo
 
 
 @dataclass(frozen=True)

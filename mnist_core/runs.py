@@ -219,6 +219,25 @@ def save_run(
     return read_run(run_dir)
 
 
+def save_new_run(parent: str | os.PathLike, name: str, first: str | os.PathLike | None = None, **fields) -> RunInfo:
+    """:func:`save_run_or_rescue` of ``fields`` (:func:`save_run`'s) into a fresh folder,
+    ``new_run_dir(parent, fields["model_key"], name)`` (or ``first``, a name chosen before training); a name
+    another writer took meanwhile (two trainings ending in the same second) is retried with the next free one.
+
+    Raises:
+        RunError: as :func:`save_run_or_rescue`.
+    """
+    target = Path(first) if first is not None else new_run_dir(parent, fields["model_key"], name)
+    for _ in range(5):
+        try:
+            return save_run(target, **fields)
+        except (RunError, OSError):
+            if not target.exists():
+                break  # not a name collision: the folder cannot take the run
+        target = new_run_dir(parent, fields["model_key"], name)
+    return save_run_or_rescue(target, **fields)
+
+
 def save_run_or_rescue(run_dir: str | os.PathLike, *args, **kwargs) -> RunInfo:
     """:func:`save_run`, and if that fails, the same run saved where it can be: minutes of
     training are not lost to a full disk or a folder that went away.

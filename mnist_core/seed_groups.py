@@ -67,13 +67,14 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
 
     address = address or os.environ.get(RAY_ADDRESS_ENV) or None
     if address:
-        check_reachable(address)
+        check_reachable(address)  # at once, not after Ray's own minutes of retries
     package = sys.modules[__package__]  # this library travels to the workers (Ray zips a module's folder)
     started_here = not ray.is_initialized()
     if started_here:
-        # On this machine alone Ray listens on the loopback address, not the network's.
+        # On this machine alone Ray listens on the loopback address, not the network's. "local": a Ray of its
+        # own even when `ray start` left a cluster on this machine (address=None would join that one).
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
                      runtime_env={"py_modules": [package],
                                   "env_vars": {key: value for key, value in os.environ.items()
                                                if key.startswith("MNIST_")}},
@@ -119,21 +120,59 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
 
 
 def check_reachable(address: str, seconds: float = 10) -> None:
-    """Refuse at once a cluster address that nothing answers at (Ray itself would wait minutes).
+    """Refuse at once, in at most twice ``seconds``, a cluster address that nothing answers at, or where
+    something other than Ray answers (a web server, Ray's dashboard): Ray itself would retry for minutes.
+
+    Ray's head (and its client server, ``ray://``) speaks gRPC, that is HTTP/2, which answers the HTTP/2
+    greeting with its settings frame; a web server answers it with an HTTP/1 error, or not at all.
 
     Raises:
         ValueError: naming the address and what to do.
     """
     if address == "auto":
         return
+    scheme, separator, _ = address.partition("://")
+    if separator and scheme != "ray":
+        raise ValueError(f"{address} is a web address (Ray's dashboard, which `ray job submit` "
+                         "uses); training joins the cluster itself: give the head's address as HOST:6379 (what "
+                         f"`ray start --head` printed), or unset {RAY_ADDRESS_ENV} to train on this machine's cores.")
     host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
-            return
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds) as connection:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+                return  # a TLS cluster answers only after a TLS handshake: left to Ray
+            answer = _http2_answer(connection, seconds)
     except (OSError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ValueError(f"Cannot reach the Ray cluster at {address} ({reason}): start it there with "
                          f"`ray start --head`, or unset {RAY_ADDRESS_ENV} to train on this machine's cores.") from None
+    if len(answer) < 9 or answer[3] != _HTTP2_SETTINGS:
+        what = (f"says nothing in {seconds:g} s" if not answer else "answers as a web server"
+                if answer.lstrip().startswith((b"HTTP/", b"<")) else "answers in another protocol")
+        raise ValueError(f"{address} {what}: it is not a Ray cluster. Give the address `ray start --head` printed "
+                         f"on the head (HOST:6379 unless it was given another --port; not the dashboard's 8265), "
+                         f"or unset {RAY_ADDRESS_ENV} to train on this machine's cores.")
+
+
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # preface, empty SETTINGS
+_HTTP2_SETTINGS = 4  # the frame type an HTTP/2 server's first frame has (RFC 9113, 3.4)
+
+
+def _http2_answer(connection: socket.socket, seconds: float) -> bytes:
+    """The first 9 bytes (a frame header) the server at ``connection`` sends back to the HTTP/2 greeting;
+    fewer if it closes or stays silent for ``seconds``."""
+    connection.settimeout(seconds)
+    answer = b""
+    try:
+        connection.sendall(_HTTP2_GREETING)
+        while len(answer) < 9:
+            part = connection.recv(9 - len(answer))
+            if not part:
+                break
+            answer += part
+    except (TimeoutError, ConnectionError):
+        pass
+    return answer
 
 
 def _cause(error: Exception) -> str:

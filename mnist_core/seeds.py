@@ -26,6 +26,10 @@ from .recipes import TrainConfig
 from .runs import RunInfo
 
 B_BETTER, A_BETTER, WITHIN_NOISE = "b better", "a better", "within seed noise"
+# No test at all: a group of one seed, or every seed of both groups scoring the same (Welch's t is then
+# infinite or undefined: a p of 0 would claim a winner that one more seed could overturn).
+ONE_SEED, NO_SPREAD = "one seed: cannot tell", "no spread: cannot test"
+UNTESTED = (ONE_SEED, NO_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -79,15 +83,24 @@ class GroupComparison:
     a: SeedGroup
     b: SeedGroup
     mean_difference: float  # b − a, as a fraction of 1
-    ci95: tuple[float, float] | None  # None when a group has a single run
+    ci95: tuple[float, float] | None  # None when untested: a group has a single run, or neither has spread
     p: float | None
     p_holm: float | None  # Holm's correction over every pair reported together
 
     @property
     def verdict(self) -> str:
+        if len(self.a.runs) < 2 or len(self.b.runs) < 2:
+            return ONE_SEED
+        if self.p is None:
+            return NO_SPREAD
         if self.p_holm is None or self.p_holm >= SIGNIFICANCE_LEVEL:
             return WITHIN_NOISE
         return B_BETTER if self.mean_difference > 0 else A_BETTER
+
+    @property
+    def winner(self) -> SeedGroup | None:
+        """The better group, when the test names one."""
+        return {B_BETTER: self.b, A_BETTER: self.a}.get(self.verdict)
 
     def to_dict(self) -> dict:
         return {"a": self.a.model, "b": self.b.model, "mean_difference": self.mean_difference,
@@ -99,13 +112,13 @@ class GroupComparison:
         seeds = (f"{len(self.a.runs)} seeds each" if len(self.a.runs) == len(self.b.runs)
                  else f"{len(self.b.runs)} and {len(self.a.runs)} seeds")
         head = f"{self.b.name} vs {self.a.name}: {_points(self.mean_difference)} points"
-        if self.ci95 is None:
+        if self.verdict == NO_SPREAD:
+            return f"{head} across {seeds}, every seed of each scoring the same — {NO_SPREAD}"
+        if self.verdict == ONE_SEED:
             single = [group.name for group in (self.b, self.a) if len(group.runs) < 2]
-            if not single:  # seeds that all scored the same: nothing to test
-                return f"{head} across {seeds}, every seed of each scoring the same — within seed noise"
             which = "each" if len(single) == 2 else single[0]
             return (f"{head} from one run of {which}: a single run cannot separate the architecture from the luck "
-                    "of its seed (a verdict needs at least 2 seeds of each)")
+                    f"of its seed (a verdict needs at least 2 seeds of each) — {ONE_SEED}")
         low, high = self.ci95
         verdict = {B_BETTER: f"{self.b.name} is better", A_BETTER: f"{self.a.name} is better",
                    WITHIN_NOISE: "within seed noise"}[self.verdict]
@@ -128,17 +141,23 @@ def seed_ranking(groups: Sequence[SeedGroup], pairs: Sequence[GroupComparison]) 
         return ("Each model here is one training run: a single run cannot separate the architecture from the "
                 "luck of its seed. Train seed groups to rank them: python -m mnist_core train --seeds 5.", "")
 
+    def pair_of(one: SeedGroup, other: SeedGroup) -> GroupComparison | None:
+        return next((pair for pair in pairs if {id(pair.a), id(pair.b)} == {id(one), id(other)}), None)
+
     def beats(winner: SeedGroup, loser: SeedGroup) -> bool:
-        pair = next((pair for pair in pairs if {id(pair.a), id(pair.b)} == {id(winner), id(loser)}), None)
-        return pair is not None and pair.verdict != WITHIN_NOISE and (
-            pair.b is winner if pair.verdict == B_BETTER else pair.a is winner)
+        pair = pair_of(winner, loser)
+        return pair is not None and pair.winner is winner
 
     ranked = sorted(groups, key=lambda group: group.mean, reverse=True)
     leaders = [ranked[0], *(group for group in ranked[1:] if not beats(ranked[0], group))]
     rest = [group for group in ranked if group not in leaders]
     names = [group.name for group in leaders]
+    untested = [pair.verdict for group in leaders[1:]
+                if (pair := pair_of(ranked[0], group)) is not None and pair.verdict in UNTESTED]
     if len(leaders) == 1:
         head = f"{names[0]} leads"
+    elif untested:  # no test between the leaders: neither a winner nor "level"
+        head = f"{_join(names)} cannot be ranked ({NO_SPREAD if NO_SPREAD in untested else ONE_SEED})"
     else:
         head = f"{_join(names)} are level within seed noise"
     if rest:
@@ -212,7 +231,8 @@ def compare_groups(groups: Sequence[SeedGroup]) -> list[GroupComparison]:
             result = stats.ttest_ind(b.accuracies, a.accuracies, equal_var=False)
             interval = result.confidence_interval(0.95)
         p = float(result.pvalue)
-        if not math.isfinite(p):  # no spread in either group: nothing to test
+        if not math.isfinite(p) or len(set(a.accuracies)) == len(set(b.accuracies)) == 1:
+            # No spread in either group: nothing to test (p is NaN, or 0 when the means differ).
             pairs.append((a, b, difference, None, None))
             continue
         pairs.append((a, b, difference, (float(interval.low), float(interval.high)), p))

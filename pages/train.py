@@ -72,6 +72,12 @@ def start(configs, seeds: int) -> None:
                  icon=":material/hourglass_empty:")
 
 
+if board.interrupted:
+    st.warning(f"{len(board.interrupted)} training{'s were' if len(board.interrupted) != 1 else ' was'} interrupted "
+               "by a restart of the server: " + "; ".join(job.description for job in board.interrupted)
+               + ". The runs it had finished are saved (Compare lists them); press Train to start the rest again.",
+               icon=":material/restart_alt:")
+
 if not may_train():
     participant_note("training")
     live_board(board, tuple(job.id for job in board.running()))

@@ -159,3 +159,24 @@ def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fak
     at = press_train(at, ["cnn"], epochs=1, subset=1_000)
     assert "one at a time each" in texts(at) and len(job_board.jobs()) == 1
     assert f"train.stop.{job.id}" in keys(at)  # their own: they may stop it
+
+
+def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs, fake_data, job_board):
+    from mnist_core.jobs import JobBoard
+    from pages.shared.job_view import JOBS_RECORD_FILE
+    from pages.shared.job_view import job_board as the_board
+
+    before_restart = JobBoard(slots=1, record=user_runs / JOBS_RECORD_FILE)
+    running = a_job(fake_data, "teacher", user_runs)
+    before_restart.submit(running)
+    before_restart.submit(a_job(fake_data, "teacher", user_runs))
+    try:
+        the_board.clear()  # the server restarts: a new board reads what the old one left
+        at = open_page("pages/train.py")
+        assert "2 trainings were interrupted by a restart of the server: MLP · tutorial recipe · training since" \
+            in texts(at)
+        assert "waiting since" in texts(at)
+    finally:
+        for job in before_restart.jobs():
+            job.stop()
+            job.wait(timeout=60)

@@ -4,8 +4,8 @@ and stores made by the previous schema."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 

@@ -254,3 +254,53 @@ def test_a_running_model_says_how_long_it_has_run_and_about_how_long_is_left():
     assert elapsed_and_left(60.0, 180.0) == "1 min 00 s so far, about 3 min 00 s left"
     preparing = ModelStatus("mlp", state=RUNNING, fraction=0.0, preparing=0.5, phase_started=80.0)
     assert preparing.timing(100.0) == (20.0, 20.0)  # the preparation's own progress
+
+
+def test_a_server_restart_tells_which_trainings_it_interrupted(fake_mnist_root, tmp_path):
+    """The board keeps its running and waiting jobs in a file; the next process's board reads them, once."""
+    import time
+
+    from mnist_core.jobs import JOBS_RECORD_FILE, RUNNING, WAITING, InterruptedJob
+
+    data = load_mnist(fake_mnist_root, download=False)
+    record = tmp_path / JOBS_RECORD_FILE
+    board = JobBoard(slots=1, record=record)
+    assert board.interrupted == [] and not record.exists()
+    slow = TrainingJob(tiny_configs("mlp", epochs=500), data, save_to_folder(tmp_path), owner="a")
+    group = TrainingJob(tiny_configs("lenet5", "cnn", epochs=1), data, save_to_folder(tmp_path), owner="b",
+                        seeds=(0, 1, 2))
+    try:
+        assert board.submit(slow) == 0 and board.submit(group) == 1
+        restarted = JobBoard(slots=1, record=record)  # as the next server process would, the old one gone
+    finally:
+        group.stop()
+        slow.stop()
+        assert slow.wait(timeout=60) and group.wait(timeout=60)
+    now = time.time()
+    running, waiting = restarted.interrupted
+    assert running == InterruptedJob(("MLP",), "tutorial", None, RUNNING, slow.started_at)
+    assert waiting == InterruptedJob(("LeNet-5", "CNN"), "tutorial", (0, 1, 2), WAITING, group.queued_at)
+    assert now - 60 < waiting.since <= now
+    clock = time.strftime("%H:%M", time.localtime(slow.started_at))
+    assert running.description == f"MLP · tutorial recipe · training since {clock}"
+    assert waiting.description.startswith("LeNet-5, CNN × 3 seeds · tutorial recipe · waiting since ")
+    assert JobBoard(record=record).interrupted == []  # said once: the record was cleared
+    assert not record.exists()  # every job ended: nothing left to tell
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, {}, {\"models\": \"MLP\"}]", b"{}", b"[" * 100_000,
+                                     b'[{"models": ["MLP"], "recipe": "best", "seeds": null, "state": "running", '
+                                     b'"since": NaN}]', b" " * 1_000_001])
+def test_a_damaged_jobs_record_is_ignored_and_cleared(content, tmp_path):
+    record = tmp_path / "jobs.json"
+    record.write_bytes(content)
+    assert JobBoard(record=record).interrupted == [] and not record.exists()
+
+
+def test_a_jobs_record_that_cannot_be_written_does_not_stop_training(fake_mnist_root, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    board = JobBoard(slots=1, record=tmp_path / "a-file" / "jobs.json")  # under a file: never writable
+    job = TrainingJob(tiny_configs("mlp", epochs=1), load_mnist(fake_mnist_root, download=False),
+                      save_to_folder(tmp_path))
+    assert board.submit(job) == 0 and job.wait(timeout=60)
+    assert job.snapshot().statuses[0].state == SAVED

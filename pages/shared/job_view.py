@@ -17,6 +17,9 @@ from mnist_core.models import MODELS
 from pages.shared.access import is_presenter, owner_id
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
+from pages.shared.run_choice import user_runs_folder
+
+JOBS_RECORD_FILE = ".training-jobs.json"  # hidden: never taken for a run folder
 
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
@@ -24,8 +27,9 @@ STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/direct
 
 @st.cache_resource
 def job_board() -> JobBoard:
-    """The one board of this server process (``$MNIST_TRAINING_SLOTS`` trainings at once)."""
-    return JobBoard()
+    """The one board of this server process (``$MNIST_TRAINING_SLOTS`` trainings at once). It keeps a record of
+    its running and waiting jobs beside the runs, so that after a restart the Train page says which it lost."""
+    return JobBoard(record=user_runs_folder() / JOBS_RECORD_FILE)
 
 
 
