@@ -52,7 +52,7 @@ def test_damaged_rows_are_skipped_and_counted_everywhere(tmp_path, capsys):
 
     assert main(["audience", "stats", "--json", "--db", str(store.path)]) == 0
     assert json.loads(capsys.readouterr().out) == {"drawings": 2, "accuracy": {"mlp": 0.5, "cnn": 1.0, "lenet5": 1.0},
-                                                   "damaged": 4}
+                                                   "damaged": 4, "hidden": 0}
     assert main(["audience", "stats", "--db", str(store.path)]) == 0
     assert "4 damaged drawings skipped" in capsys.readouterr().out
     assert main(["audience", "export", str(tmp_path / "out"), "--db", str(store.path)]) == 0
