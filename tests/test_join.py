@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mnist_core.audience import AudienceStore
+from mnist_core.room import nickname, phone_session
 from tests.support.browser import require_chromium
 from tools.browser import chromium, streamlit_server, stroke, wait_for
 from tools.digit_strokes import DIGITS, SIDE
@@ -97,7 +98,8 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
     assert status == 200 and reply["drawings"] == 1
     assert post(f"{server.url}/join/label", a_label(listing, label=8))[1]["drawings"] == 1  # corrected, not twice
     drawing = AudienceStore(server.audience).drawings()[-1]
-    assert drawing.label == 8 and drawing.session == "join-test" and set(drawing.answers) == {"mlp", "cnn", "lenet5"}
+    assert drawing.label == 8 and drawing.session == phone_session("test") != "join-test"  # a digest of the secret
+    assert set(drawing.answers) == {"mlp", "cnn", "lenet5"}
     bad = {
         "not JSON": b"{",
         "a label of 10": a_label(listing, label=10),
@@ -106,6 +108,8 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
         "pixels out of range": a_label(listing, pixels=[300] * 784),
         "a canvas that is not a PNG": a_label(listing, canvas="data:image/png;base64,AAAA"),
         "answers of other models": a_label(listing, answers={"mlp": [0.1] * 10}),
+        "answers that are not ten numbers": a_label(listing, answers={m["key"]: [[0.1]] for m in listing["models"]}),
+        "a session of a lone surrogate": a_label(listing, session="\ud800"),
         "answers that are not probabilities": a_label(listing, answers={m["key"]: [2.0] * 10
                                                                         for m in listing["models"]}),
         "answers from models the page loaded before the runs changed": a_label(listing, models="0123456789abcdef"),
@@ -115,6 +119,31 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
         status, reply = post(f"{server.url}/join/label", body)
         assert status == 400 and reply["error"] and "Traceback" not in reply["error"], name
     assert AudienceStore(server.audience).count() == 1  # nothing stored from them
+
+
+def test_the_scores_are_the_servers_own_and_a_label_is_corrected_only_by_its_phone(server):
+    from mnist_core.preprocess import prepare_digit
+    from tests.support.images import draw_seven
+
+    listing = json.loads(get(f"{server.url}/join/models")[2])
+    seven = [round(255 * float(value)) for value in prepare_digit(draw_seven()).pixels.ravel()]
+    lie = {model["key"]: [0.91] + [0.01] * 9 for model in listing["models"]}  # "every model said 0"
+    status, reply = post(f"{server.url}/join/label", a_label(listing, session="honest-phone", label=7, pixels=seven,
+                                                                 answers=lie, canvas=PNG_PIXEL))
+    assert status == 200 and reply["agreed"] is False and reply["nickname"] == nickname(phone_session("honest-phone"))
+    stored = next(d for d in AudienceStore(server.audience).drawings() if d.session == phone_session("honest-phone"))
+    assert stored.answers == {"mlp": 7, "cnn": 7, "lenet5": 7}  # what the server's models read, not the claim
+    # A classmate re-posting the same canvas under their own session makes their own row; the first keeps its label.
+    status, reply = post(f"{server.url}/join/label", a_label(listing, session="classmate", label=9, pixels=seven,
+                                                                 canvas=PNG_PIXEL))
+    labels = {d.session: d.label for d in AudienceStore(server.audience).drawings()}
+    assert labels[phone_session("honest-phone")] == 7 and labels[phone_session("classmate")] == 9
+    status, headers, page = get(f"{server.url}/join")
+    assert b"No name, no account" in page and b"deleted after 7 days" in page
+    request = urllib.request.Request(f"{server.url}/join/hello", data=b'{"session": "honest-phone"}',
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as hello:
+        assert json.loads(hello.read()) == {"nickname": nickname(phone_session("honest-phone"))}
 
 
 def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothing_after(server):

@@ -4,13 +4,22 @@ A phone opens one HTML page, then loads ONNX Runtime Web and the exported models
 URLs, cached for a year, gzipped); it prepares each drawing and runs the three models itself
 (static/join.js, static/prepare.js). The server holds no Streamlit session per phone and does no
 work per stroke: its only work is a label, a POST that stores the drawing in the audience store the
-Audience page reads.
+Audience page reads, scored by the server's own run of the models on the 28x28 digit (about 1 ms):
+a phone's answers are compared, never trusted.
 
     GET  /join                       the page
     GET  /join/assets/<digest>/...   its scripts, styles and ONNX Runtime Web (immutable)
     GET  /join/models                the models in use: names, colours, URLs of their ONNX files
     GET  /join/models/<digest>/<file>  an exported model (immutable)
-    POST /join/label                 {session, label, pixels, canvas, answers} → stored
+    POST /join/hello                 {session} → {nickname}: the two random words the phone is known by
+    POST /join/label                 {session, label, pixels, canvas, answers, models} → stored
+
+A phone's session is a secret it keeps (localStorage); the store keeps only its digest
+(mnist_core.room.phone_session), so no export or page shows an id anyone could post under.
+
+A label is refused before it costs anything: a method other than POST (405), a body that is not JSON
+(415) or sent by a page of another origin (403), one that does not arrive within BODY_SECONDS (408),
+past a phone's or a network's rate (429, limits.py), or when the room's store is full (507).
 """
 
 from __future__ import annotations
@@ -22,21 +31,29 @@ import hashlib
 import html
 import json
 import re
+import struct
 import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import anyio
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from mnist_core import paths
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db
+from mnist_core import paths, room
+from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, describe_retention, retention
 from mnist_core.models import ModelFileError, load_user_models
-from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs
-from mnist_core.runs import RunInfo, default_runs, find_runs, runs_signature
+from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
+from mnist_core.predict import ModelSet, load_model_set
+from mnist_core.runs import RunError, RunInfo, default_runs, find_runs, runs_signature
+from pages.join.limits import LabelLimits, LabelRefused
 
 APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py, checkpoints/ and runs/ live
 STATIC = Path(__file__).resolve().parent / "static"
@@ -46,7 +63,15 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=
           ".onnx": "application/octet-stream", ".json": "application/json", ".md": "text/plain; charset=utf-8"}
 MAX_LABEL_BYTES = 400_000  # a 280x280 canvas as PNG is 5-30 kB; 784 pixels and 30 probabilities a few kB
 MAX_CANVAS_BYTES = 300_000
+MAX_CANVAS_SIDE = 1000  # pixels, width and height: the page's canvas is 280x280; a PNG header may claim 2**31
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BODY_SECONDS = 10  # to receive a label's body: its 5-30 kB take well under a second on a classroom's Wi-Fi;
+# a client trickling 400 kB holds a connection and its buffer no longer than this
+MAX_STORED_DRAWINGS = 50_000  # the room's store: an hour of 60 phones labelling every 10 s is 21,600; at
+# 5-30 kB a drawing the file stays under 1.5 GB, and the Audience page is measured fast to 200,000
+SESSION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # join.js's sessionId(): crypto.randomUUID(), 36 characters,
+# else "<milliseconds>-<Math.random()>"; any id a page makes up only shares the limits of that id
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]  # routed to /join/label's own 405
 
 
 class LabelError(ValueError):
@@ -67,10 +92,23 @@ def assets_digest() -> str:
 
 
 async def page(request: Request) -> Response:
-    config = {"assets": f"/join/assets/{assets_digest()}", "models": "/join/models", "label": "/join/label"}
+    config = {"assets": f"/join/assets/{assets_digest()}", "models": "/join/models", "label": "/join/label",
+              "hello": "/join/hello"}
     text = (STATIC / "join.html").read_text(encoding="utf-8")
     text = text.replace("{{assets}}", config["assets"]).replace("{{config}}", html.escape(json.dumps(config)))
+    text = text.replace("{{privacy}}", html.escape(privacy_note()))
     return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+
+
+def privacy_note() -> str:
+    """What the server keeps of a phone, in one line (the page's foot)."""
+    try:
+        kept = describe_retention(retention())
+    except ValueError:  # the server refuses to start with such a value; a page is never the place to fail
+        kept = "until the presenter deletes them"
+    deleted = f"deleted after {kept}" if kept[0].isdigit() else f"kept {kept}"
+    return ("Stored when you press a digit: your drawing, the digit, and this phone's random nickname. No name, "
+            f"no account; nothing leaves the presenter's computer, and drawings are {deleted}.")
 
 
 async def asset(request: Request) -> Response:
@@ -83,26 +121,32 @@ async def asset(request: Request) -> Response:
 
 
 async def _file_response(request: Request, path: Path) -> Response:
+    return await _bytes_response(request, path.suffix, (str(path), path.stat().st_mtime_ns), path.read_bytes)
+
+
+async def _bytes_response(request: Request, suffix: str, version: tuple, read: Callable[[], bytes]) -> Response:
+    """What ``read`` gives, as a file named ``*suffix``, immutable; gzipped once per ``version`` when asked."""
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
-    media_type = _TYPES.get(path.suffix, "application/octet-stream")
+    media_type = _TYPES.get(suffix, "application/octet-stream")
     if "gzip" in request.headers.get("accept-encoding", ""):
-        body = await run_in_threadpool(_gzipped, str(path), path.stat().st_mtime_ns)
+        body = await run_in_threadpool(_gzipped, version, read)
         return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(await run_in_threadpool(path.read_bytes), media_type=media_type, headers=headers)
+    return Response(await run_in_threadpool(read), media_type=media_type, headers=headers)
 
 
 _gzip_lock = threading.Lock()
+_gzip_cache: OrderedDict[tuple, bytes] = OrderedDict()
 
 
-@lru_cache(maxsize=32)
-def _gzipped_cached(path: str, modified: int) -> bytes:
-    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0)
-
-
-def _gzipped(path: str, modified: int) -> bytes:
-    """The file gzipped, once per file and version (ONNX Runtime's 15 MB WebAssembly goes out as 3.8 MB)."""
+def _gzipped(version: tuple, read: Callable[[], bytes]) -> bytes:
+    """A file gzipped, once per file and version (ONNX Runtime's 15 MB WebAssembly goes out as 3.8 MB)."""
     with _gzip_lock:  # sixty phones asking at once compress it once
-        return _gzipped_cached(path, modified)
+        if version not in _gzip_cache:
+            _gzip_cache[version] = gzip.compress(read(), compresslevel=6, mtime=0)
+            while len(_gzip_cache) > 32:
+                _gzip_cache.popitem(last=False)
+        _gzip_cache.move_to_end(version)
+        return _gzip_cache[version]
 
 
 # --- the models ---------------------------------------------------------------------------------
@@ -147,6 +191,11 @@ async def models(request: Request) -> Response:
         folder, runs, exported = await run_in_threadpool(models_in_use)
     except (OnnxExportError, ModelFileError) as error:
         return JSONResponse({"error": str(error)}, status_code=503, headers={"Cache-Control": "no-cache"})
+    except OSError as error:  # the cache folder cannot be written (permissions, a full disk, no file handles left)
+        return JSONResponse({"error": f"The server cannot write the models' files in {paths.cache_dir()} "
+                                      f"({error.strerror or error}): the presenter frees that folder "
+                                      "($MNIST_CACHE_DIR), then reload this page."},
+                            status_code=503, headers={"Cache-Control": "no-cache"})
     listing = [{"key": model.key, "name": model.name, "colour": model.colour, "accuracy": model.accuracy,
                 "bytes": model.bytes, "url": f"/join/models/{folder.name}/{model.file}"} for model in exported]
     # "version": the export these files are; a label names it, so none is stored against runs changed since.
@@ -160,7 +209,14 @@ async def model_file(request: Request) -> Response:
     if not _DIGEST.fullmatch(digest) or not name.endswith(".onnx") or path.parent != exports / digest \
             or not path.is_file():
         return Response("No such model: reload the page.", status_code=404)
-    return await _file_response(request, path)
+    try:  # served for a year: only the bytes its export's manifest names (SHA-256), never a file changed since
+        data, sha256 = await run_in_threadpool(verified_file, path.parent, name)
+    except OnnxExportError:
+        with _export_lock:
+            _in_use.clear()  # the next /join/models exports it again (read_manifest finds the same mismatch)
+        return Response("This model's file has changed on the server: reload the page.", status_code=503,
+                        headers={"Cache-Control": "no-store"})
+    return await _bytes_response(request, ".onnx", ("onnx", sha256), lambda: data)
 
 
 _DIGEST = re.compile(r"[0-9a-f]{16}")
@@ -169,16 +225,28 @@ _DIGEST = re.compile(r"[0-9a-f]{16}")
 # --- labels -------------------------------------------------------------------------------------
 
 async def label(request: Request) -> Response:
+    if request.method != "POST":  # every method is routed here, or the dashboard's catch-all would answer it
+        return JSONResponse({"error": "A label is sent with POST."}, status_code=405, headers={"Allow": "POST"})
     try:
+        _check_sender(request)
         body = await _capped_body(request)
-        stored, total = await run_in_threadpool(store_label, body)
+        reply = await run_in_threadpool(store_label, body, _address(request))
+    except LabelRefused as refused:
+        headers = {} if refused.retry_after is None else {"Retry-After": str(refused.retry_after)}
+        if refused.status == 408:
+            headers["Connection"] = "close"  # the rest of the body is never read: the connection goes
+        return JSONResponse({"error": refused.message, "retry": refused.retry}, status_code=refused.status,
+                            headers=headers)
     except LabelError as error:
         return JSONResponse({"error": str(error)}, status_code=400)
     except AudienceStoreError as error:
         return JSONResponse({"error": f"The room's test set cannot be written just now ({error}). Your drawing is "
                                       "still here: press the digit again in a moment.", "retry": True},
                             status_code=503)
-    return JSONResponse({"stored": stored, "drawings": total})
+    except (RunError, ModelFileError) as error:  # the runs in use cannot be loaded here to score the drawing
+        return JSONResponse({"error": f"The server cannot run the models just now ({error}). Your drawing is still "
+                                      "here: press the digit again in a moment.", "retry": True}, status_code=503)
+    return JSONResponse(reply)
 
 
 async def _capped_body(request: Request) -> bytes:
@@ -188,18 +256,58 @@ async def _capped_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_LABEL_BYTES:
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_LABEL_BYTES:
-            raise too_large
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_LABEL_BYTES:
+                    raise too_large
+    except TimeoutError:
+        raise LabelRefused(408, "The drawing took too long to arrive: check the Wi-Fi.", retry=True) from None
     return bytes(body)
 
 
-def store_label(body: bytes) -> tuple[int, int]:
-    """Store one labelled drawing sent by a phone; return its id and how many drawings there are."""
+def _check_sender(request: Request) -> None:
+    """Refuse a POST that is not the /join page's own: JSON, and from this server's origin when a browser says.
+
+    A page of another origin can send a "simple" request (text/plain, no preflight) that a browser does not
+    stop; JSON needs a preflight, which /join/label refuses (405), and its Origin header names that page.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise LabelRefused(415, "The page must send its drawing as JSON: reload the page.")
+    origin, own = request.headers.get("origin"), _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
+    if origin is not None and (own is None or _origin(origin) != own):
+        raise LabelRefused(403, "Drawings are taken only from this server's own /join page: open the address "
+                           "on the projector.")
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, the port made explicit; None for one that is not an origin (``null``)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def _address(request: Request) -> str:
+    """The phone's network: its address, as uvicorn gives it (see limits.py on X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+_limits = LabelLimits()  # this lesson's: the life of the server process
+
+
+def store_label(body: bytes, address: str = "") -> dict:
+    """Store one labelled drawing sent by a phone, with the server's own answers; return what the phone shows:
+    ``{"stored": id, "drawings": how many, "nickname": the phone's, "agreed": its answers were the server's}``."""
     try:
         record = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, an integer of 5,000 digits, 1,000 brackets deep
         raise LabelError("The page sent something that is not a drawing: reload it.") from None
     if not isinstance(record, dict):
         raise LabelError("The page sent something that is not a drawing: reload it.")
@@ -208,28 +316,86 @@ def store_label(body: bytes) -> tuple[int, int]:
         raise LabelError("A label is a digit from 0 to 9.")
     pixels = _pixels(record.get("pixels"))
     canvas = _canvas_png(record.get("canvas"))
-    session = str(record.get("session", ""))[:64] or "phone"
+    session = _session(record.get("session"))
+    _answers(record.get("answers"))
+    _limits.admit(session, address)  # only a label that could be stored counts
+    _check_room_in_store()
     folder, runs, exported = models_in_use()
     if record.get("models") != folder.name:  # the presenter changed the runs in use since this page loaded
         raise LabelError("The models have changed since this page loaded: reload it, then draw again.")
-    answers = record.get("answers")
+    claimed = record.get("answers")
     keys = [model.key for model in exported]
-    if not isinstance(answers, dict) or sorted(answers) != sorted(keys):
+    if sorted(claimed) != sorted(keys):
         raise LabelError("The models have changed since this page loaded: reload it, then draw again.")
+    # The scores are the server's own: the models in use run here on the digit stored (about 1 ms); what the
+    # phone says its models answered is only compared (a phone that differs is told, and counted nowhere).
+    answers = server_models(folder.name, runs).predict_digit(pixels)
+    agreed = all(int(np.argmax(claimed[key])) == int(np.argmax(answers[key])) for key in keys)
+    stored_session = room.phone_session(session)  # the store never holds the secret a phone could be impersonated by
     store = AudienceStore(audience_db(APP_FOLDER))
+    stored = store.add(label=label_value, canvas_png=canvas, pixels=pixels, answers=answers,
+                       runs={key: str(runs[key].path) for key in keys}, session=stored_session)
+    return {"stored": stored, "drawings": store.count(), "nickname": room.nickname(stored_session),
+            "agreed": agreed}
+
+
+def server_models(version: str, runs: dict[str, RunInfo]) -> ModelSet:
+    """The runs in use as PyTorch models, loaded once per export ``version`` (the weights /join serves)."""
+    with _models_lock:
+        if _server_models.get(version) is None:
+            _server_models.clear()
+            _server_models[version] = load_model_set(runs)
+        return _server_models[version]
+
+
+_server_models: dict[str, ModelSet] = {}
+_models_lock = threading.Lock()
+
+
+async def hello(request: Request) -> Response:
+    """POST {session} → {nickname}: the two words this phone is known by in the room, shown on it at once."""
+    if request.method != "POST":
+        return JSONResponse({"error": "Say hello with POST."}, status_code=405, headers={"Allow": "POST"})
     try:
-        stored = store.add(label=label_value, canvas_png=canvas, pixels=pixels,
-                           answers={key: answers[key] for key in keys},
-                           runs={key: str(runs[key].path) for key in keys}, session=f"join-{session}")
-    except ValueError as error:  # answers that are not probabilities
-        raise LabelError(f"The models' answers were not probabilities ({error}): reload the page.") from None
-    return stored, store.count()
+        _check_sender(request)
+        body = await _capped_body(request)
+        try:
+            record = json.loads(body)
+        except (ValueError, RecursionError):
+            raise LabelError("The page sent something that is not a session: reload it.") from None
+        session = _session(record.get("session") if isinstance(record, dict) else None)
+    except LabelRefused as refused:
+        return JSONResponse({"error": refused.message}, status_code=refused.status)
+    except LabelError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse({"nickname": room.nickname(room.phone_session(session))}, headers={"Cache-Control": "no-store"})
+
+
+def _session(value) -> str:
+    if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
+        raise LabelError("This page's session id is damaged: reload the page.")
+    return value
+
+
+def _answers(value) -> None:
+    """Each model's answer as the page sends it: 10 probabilities (which models: checked against those in use)."""
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(answer, list) and len(answer) == 10
+            and all(isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1 for p in answer)
+            for answer in value.values()):
+        raise LabelError("The models' answers are damaged: reload the page.")
+
+
+def _check_room_in_store() -> None:
+    if AudienceStore(audience_db(APP_FOLDER)).count() >= MAX_STORED_DRAWINGS:
+        raise LabelRefused(507, f"The room's test set is full ({MAX_STORED_DRAWINGS:,} drawings): the presenter "
+                           "exports it and starts a new one. Thank you for drawing!")
 
 
 def _pixels(value) -> np.ndarray:
     try:
         pixels = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         pixels = None
     if pixels is None or pixels.shape != (784,) or not np.isfinite(pixels).all() or pixels.min() < 0 \
             or pixels.max() > 255:
@@ -245,9 +411,20 @@ def _canvas_png(value) -> bytes:
         data = base64.b64decode(value[len(prefix):], validate=True)
     except (binascii.Error, ValueError):
         raise LabelError("The drawing's image is damaged: draw it again.") from None
-    if len(data) > MAX_CANVAS_BYTES or not data.startswith(PNG_SIGNATURE):
+    size = _png_size(data)
+    if len(data) > MAX_CANVAS_BYTES or size is None or not all(1 <= side <= MAX_CANVAS_SIDE for side in size):
         raise LabelError("The drawing's image is damaged or too large: draw it again.")
     return data
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header: the signature, then the IHDR chunk, its CRC right; else None."""
+    if len(data) < 33 or not data.startswith(PNG_SIGNATURE):
+        return None
+    length, kind = struct.unpack(">I4s", data[8:16])
+    if length != 13 or kind != b"IHDR" or zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
+        return None
+    return struct.unpack(">II", data[16:24])
 
 
 def join_routes() -> list[Route]:
@@ -256,5 +433,6 @@ def join_routes() -> list[Route]:
         Route("/join/assets/{digest}/{path:path}", asset),
         Route("/join/models", models),
         Route("/join/models/{digest}/{file}", model_file),
-        Route("/join/label", label, methods=["POST"]),
+        Route("/join/label", label, methods=_EVERY_METHOD),
+        Route("/join/hello", hello, methods=_EVERY_METHOD),
     ]

@@ -40,6 +40,20 @@ function sessionId() {
   return id;
 }
 
+function showNickname(name) {
+  document.getElementById("nickname").textContent = name;
+  document.getElementById("me").hidden = false;
+}
+
+// The two random words this phone is known by in the room (the presenter sees them beside its drawings).
+async function hello() {
+  try {
+    const reply = await fetch(config.hello, { method: "POST", headers: { "Content-Type": "application/json" },
+                                              body: JSON.stringify({ session: sessionId() }) });
+    if (reply.ok) showNickname((await reply.json()).nickname);
+  } catch (error) { /* the first label names it too */ }
+}
+
 function clearCanvas() {
   pen.fillStyle = "#000";
   pen.fillRect(0, 0, SIDE, SIDE);
@@ -155,14 +169,18 @@ async function storeLabel(label, button) {
   try {
     const reply = await fetch(config.label, { method: "POST", headers: { "Content-Type": "application/json" }, body });
     const record = await reply.json().catch(() => ({ error: `The server answered ${reply.status}.` }));
-    if (!reply.ok) throw new Error(record.error || `The server answered ${reply.status}.`);
+    if (!reply.ok) throw Object.assign(new Error(record.error || `The server answered ${reply.status}.`),
+                                       { retry: record.retry !== false });
     document.querySelectorAll(".labels button").forEach((other) => other.classList.toggle("chosen", other === button));
     stored.textContent = `Stored as a ${label}, thank you (${record.drawings} drawing${record.drawings === 1 ? "" : "s"} ` +
       "in the room's test set). Press another digit to correct it, or Clear and draw again.";
+    if (record.nickname) showNickname(record.nickname);
+    if (record.agreed === false) stored.textContent += " (The server's models read it differently from this " +
+      "phone's: the server's answers are the ones scored. Reloading the page brings the newest models.)";
   } catch (error) {
     stored.classList.add("error");
-    stored.textContent = `Not stored: ${unreachable(error) ? "the server cannot be reached" : error.message} ` +
-      "Your drawing is still here: press the digit again.";
+    stored.textContent = `Not stored: ${unreachable(error) ? "the server cannot be reached." : error.message}` +
+      (error.retry === false ? "" : " Your drawing is still here: press the digit again.");
   }
 }
 
@@ -223,4 +241,5 @@ async function start() {
 // For the tests (tests/test_join.py): the digit the models saw last and their answers.
 window.joinLastDigit = () => (prepared ? { pixels: Array.from(prepared.pixels), answers: prepared.answers } : null);
 
+hello();
 start();
