@@ -45,9 +45,12 @@ SCHEMA_VERSION = 2  # 2: drawings and phones the presenter hid, and drawings app
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
 DEFAULT_FILE = "audience.sqlite3"
 LABELS_FILE = "labels.csv"
+MAX_DRAWINGS = 50_000  # a room's store: an hour of 60 phones labelling every 10 s is 21,600; at 5-30 kB a
+# drawing the file stays under 1.5 GB, and the Audience page is measured fast to 200,000
 AUDIENCE_KEEP_ENV = "MNIST_AUDIENCE_KEEP"
 DEFAULT_KEEP = timedelta(days=7)  # a week of lessons; then the class's drawings are deleted
 _KEEP_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+LONGEST_KEEP = timedelta(days=3650)  # ten years: longer is 'forever' (past a date's range no clean-up could run)
 MISREAD_SHOWN = 18  # the newest misread drawings the Audience page shows
 _EXPORT_NAME = re.compile(r"drawing-\d+\.png", re.IGNORECASE)  # the PNGs' names, as a case-blind disk sees them
 _WAIT_SECONDS = 30  # how long a writer waits for another, and the longest any one call may run
@@ -104,6 +107,10 @@ class AudienceStoreError(RuntimeError):
     """The store cannot be opened or written; the message says what to do."""
 
 
+class AudienceStoreFull(AudienceStoreError):
+    """The store holds :data:`MAX_DRAWINGS`: a new drawing is refused (a correction of a stored one is not)."""
+
+
 def audience_db(base: str | os.PathLike = ".") -> Path:
     """The store's file: ``$MNIST_AUDIENCE_DB``, else ``audience.sqlite3`` in the user's runs folder."""
     explicit = os.environ.get(AUDIENCE_DB_ENV)
@@ -119,12 +126,12 @@ def retention(value: str | None = None) -> timedelta | None:
         return DEFAULT_KEEP
     if text in ("forever", "never"):
         return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([mhdw]?)", text)
-    amount = float(match.group(1)) if match else 0
-    if not match or amount <= 0 or amount > 3650 * 24 * 60:
+    match = re.fullmatch(r"(\d{1,9}(?:\.\d{1,6})?)\s*([mhdw]?)", text)
+    keep = timedelta(**{_KEEP_UNITS[match.group(2) or "d"]: float(match.group(1))}) if match else None
+    if keep is None or not timedelta(0) < keep <= LONGEST_KEEP:
         raise ValueError(f"{AUDIENCE_KEEP_ENV}={text!r}: say how long drawings are kept, e.g. 4h, 7d or 2w (a "
-                         "number alone is days), or 'forever'.")
-    return timedelta(**{_KEEP_UNITS[match.group(2) or "d"]: amount})
+                         f"number alone is days; at most {LONGEST_KEEP.days:,} days), or 'forever'.")
+    return keep
 
 
 def describe_retention(keep: timedelta | None) -> str:
@@ -257,6 +264,11 @@ class AudienceStore:
                sqlite3.Binary(pixels.tobytes()), json.dumps(record, allow_nan=False),
                json.dumps({k: str(v) for k, v in runs.items()}))
         with self._connection() as (connection, _):
+            if connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] >= MAX_DRAWINGS and \
+                    connection.execute("SELECT 1 FROM drawings WHERE session = ? AND drawing_sha = ?",
+                                       (row[1], row[2])).fetchone() is None:
+                raise AudienceStoreFull(f"The room's test set is full ({MAX_DRAWINGS:,} drawings): the presenter "
+                                        "exports it and starts a new one (End the lesson). Thank you for drawing!")
             cursor = connection.execute(
                 "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -331,6 +343,15 @@ class AudienceStore:
             drawings = [_drawing({"canvas_png": None, **dict(zip(names, row, strict=True))}) for row in rows]
         return [replace(drawing, hidden=drawing.hidden or drawing.session in hidden_sessions)
                 for drawing in drawings if drawing is not None]
+
+    def known_ids(self, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` the store holds."""
+        ids = [int(i) for i in ids]
+        if not ids or not self.path.exists():
+            return set()
+        with self._connection(write=False) as (connection, _):
+            return {row[0] for row in connection.execute(
+                f"SELECT id FROM drawings WHERE id IN ({', '.join('?' * len(ids))})", ids)}
 
     def phones(self) -> list[Phone]:
         """Every session that stored a drawing, newest first, with its nickname and whether it is hidden."""
@@ -495,8 +516,8 @@ class AudienceStore:
         with self._connection(write=False) as (connection, watchdog):
             for row in connection.execute(f"SELECT {', '.join(names)}, {_readable(MODEL_KEYS)} FROM ({scored})",
                                           parameters):
-                watchdog.reset()  # the caller's time between rows (writing files) is not SQLite's
                 yield _drawing({"canvas_png": None, **dict(zip(names, row[:-1], strict=True))}) if row[-1] else None
+                watchdog.reset()  # the caller's time with the row (writing files, a slow download) is not SQLite's
 
     def _store_files(self) -> set[tuple[int, int]]:
         """The (device, inode) of the store and its -wal, -shm and -journal files: never to be replaced."""

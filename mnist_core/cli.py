@@ -771,6 +771,11 @@ def _audience_hide(args: argparse.Namespace) -> int:
             raise ValueError(f"{len(matches)} phones are called {args.session!r}: give the session instead "
                              f"({', '.join(phone.session for phone in matches)}).")
         session = matches[0].session
+    if args.id:
+        missing = sorted(set(args.id) - store.known_ids(args.id))
+        if missing:
+            raise ValueError(f"No drawing {', '.join(f'#{number}' for number in missing)} in {_shown(store.path)}: "
+                             "the Audience page's Moderate section numbers each one.")
     changed = store.hide(ids=args.id or (), session=session, undo=args.undo)
     what = f"{matches[0].nickname}'s drawings" if session is not None else "drawing(s)"
     print(f"{'Shown again' if args.undo else 'Hidden'}: {changed:,} {what}"

@@ -369,16 +369,22 @@ class JobBoard:
         self.interrupted: list[InterruptedJob] = read_jobs_record(self.record) if self.record is not None else []
         self._write_record()  # told once: the next process starts afresh
 
-    def submit(self, job: TrainingJob) -> int:
+    def submit(self, job: TrainingJob, one_at_a_time: bool = False) -> int:
         """Start ``job`` now if a slot is free, else put it in line; return its place (0: started).
 
         Checked and started under one lock, so that sessions pressing Train at once never run
-        more than ``slots`` jobs.
+        more than ``slots`` jobs. ``one_at_a_time``: the owner may have no other job running or
+        waiting (a participant in a computer lab; two tabs pressing Train at once get one job).
 
         Raises:
-            ValueError: the job's owner already has a job waiting (one each keeps the line fair).
+            ValueError: the job's owner already has a job waiting (one each keeps the line fair),
+                or, ``one_at_a_time``, one running.
         """
         with self._lock:
+            unfinished = [other for other in self._jobs if other in self._queue or self._is_running(other)]
+            if one_at_a_time and job.owner is not None and any(other.owner == job.owner for other in unfinished):
+                raise ValueError("You have a training running or waiting already: one at a time each, so that "
+                                 "the room's trainings all get their turn.")
             waiting = [other for other in self._queue if job.owner is not None and other.owner == job.owner]
             if waiting:
                 raise ValueError(f"You already have a training waiting ({ordinal(self._queue.index(waiting[0]) + 1)} "

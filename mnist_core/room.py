@@ -32,7 +32,7 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import paths
@@ -58,16 +58,19 @@ class RoomError(RuntimeError):
 class Door:
     """Tells the presenter from the participants."""
 
-    key: str
+    key: str = field(repr=False)  # never in a log or a test report
     local_presenter: bool = True  # a browser on the server machine is the presenter without the key
 
-    def role(self, peer: str | None, forwarded: bool, cookie: str | None) -> str:
+    def role(self, peer: str | None, forwarded: bool, cookie: str | None, host: str | None = None) -> str:
         """:data:`PRESENTER` or :data:`PARTICIPANT` for a request from ``peer`` (the TCP peer's address;
         None where the server saw none, as Streamlit reports a local browser), ``forwarded`` (it carries
-        a proxy's header) and ``cookie`` (the value of :data:`COOKIE`, if any)."""
+        a proxy's header), ``cookie`` (the value of :data:`COOKIE`, if any) and ``host`` (its Host header).
+
+        A local browser asks for a local name: a page of another site that a rebound DNS name points at
+        this machine (``Host: evil.example``) reaches it from loopback too, and is not the presenter."""
         if self.holds_key(cookie):
             return PRESENTER
-        if self.local_presenter and not forwarded and is_loopback(peer):
+        if self.local_presenter and not forwarded and is_loopback(peer) and is_local_name(host):
             return PRESENTER
         return PARTICIPANT
 
@@ -87,6 +90,17 @@ def is_loopback(peer: str | None) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return (mapped or address).is_loopback
+
+
+def is_local_name(host: str | None) -> bool:
+    """Whether a Host header names this machine by a loopback name (``localhost:8501``, ``127.0.0.1``,
+    ``[::1]:8501``); None (no header: HTTP/1.0, or a page run with no connection) counts as local."""
+    if host is None:
+        return True
+    name = host.strip().lower()
+    name = name[1:name.index("]")] if name.startswith("[") and "]" in name else name.rsplit(":", 1)[0] \
+        if name.count(":") == 1 else name
+    return name in ("localhost", "localhost.") or (name != "" and is_loopback(name))
 
 
 def is_forwarded(headers: Mapping[str, str]) -> bool:
@@ -197,7 +211,8 @@ def save_settings(settings: RoomSettings, base: str | os.PathLike = ".") -> None
                 os.unlink(temporary)
             raise
     except OSError as error:
-        raise RoomError(f"Cannot keep the room's settings in {path}: {error.strerror or error}.") from None
+        raise RoomError(f"Cannot keep the room's settings in {path}: {error.strerror or error}. Make the folder "
+                        f"writable, or set {paths.RUNS_DIR_ENV} to one that is.") from None
 
 
 # --- phones -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .jobs import available_cores
 from .recipes import TrainConfig
+from .room import PRESENTER_KEY_ENV, PRESENTER_MODE_ENV
 
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 AUTH_MODE_ENV = "RAY_AUTH_MODE"  # "token": join a cluster that asks for its token
@@ -76,8 +77,7 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
         try:
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
                      runtime_env={"py_modules": [package],
-                                  "env_vars": {key: value for key, value in os.environ.items()
-                                               if key.startswith("MNIST_")}},
+                                  "env_vars": worker_environment()},
                      **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
         except ConnectionError as error:  # it answers, but Ray would not let this machine join
             if not address:
@@ -117,6 +117,13 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     finally:
         if started_here:
             ray.shutdown()
+
+
+def worker_environment() -> dict[str, str]:
+    """The settings a worker needs (``MNIST_*``: data, models of one's own…), never the presenter's key: Ray keeps
+    a job's environment and shows it on its dashboard, to whoever can reach the cluster."""
+    return {key: value for key, value in os.environ.items()
+            if key.startswith("MNIST_") and key not in (PRESENTER_KEY_ENV, PRESENTER_MODE_ENV)}
 
 
 def check_reachable(address: str, seconds: float = 10) -> None:

@@ -50,20 +50,15 @@ def start(configs, seeds: int) -> None:
     if not may_train():  # asked again: the press may come from a browser that was never shown the form
         st.warning("Only the presenter can train models here.")
         return
-    owner = owner_id()
-    view = board.view()
-    if not is_presenter() and any(job.owner == owner for job in (*view.running, *view.queued)):
-        st.warning("You have a training running or waiting already: one at a time each, so that the room's "
-                   "trainings all get their turn.")
-        return
     try:
         folder = prepare_runs_folder(user_runs_folder())
     except RunError as error:
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return
     try:
-        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=owner,
-                                         seeds=tuple(range(seeds)) if seeds > 1 else None))
+        place = board.submit(TrainingJob(configs, data, save_to_folder(folder), owner=owner_id(),
+                                         seeds=tuple(range(seeds)) if seeds > 1 else None),
+                             one_at_a_time=not is_presenter())
     except ValueError as error:  # this session has a job in line already (said in the message)
         st.warning(str(error))
         return

@@ -162,8 +162,7 @@ def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fak
 
 
 def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs, fake_data, job_board):
-    from mnist_core.jobs import JobBoard
-    from pages.shared.job_view import JOBS_RECORD_FILE
+    from mnist_core.jobs import JOBS_RECORD_FILE, JobBoard
     from pages.shared.job_view import job_board as the_board
 
     before_restart = JobBoard(slots=1, record=user_runs / JOBS_RECORD_FILE)

@@ -147,3 +147,30 @@ def test_the_command_line_hides_a_phone_by_nickname_or_session_and_stats_count_i
     assert store.summary().hidden == 1
     assert main(["audience", "hide", "--session", "nobody", *db]) == 1
     assert "audience phones` lists" in capsys.readouterr().err
+    assert main(["audience", "hide", "--id", "2", "--id", "999", *db]) == 1
+    assert "No drawing #999" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "accepted"), [("3650d", True), ("3651d", False), ("1000000d", False),
+                                                ("521w", True), ("522w", False)])
+def test_retention_at_and_past_the_longest(text, accepted):
+    from mnist_core.audience import LONGEST_KEEP
+
+    if accepted:
+        assert retention(text) <= LONGEST_KEEP
+    else:
+        with pytest.raises(ValueError, match="at most 3,650 days"):
+            retention(text)
+
+
+def test_a_slow_reader_of_the_export_is_not_taken_for_a_hung_store(tmp_path):
+    import time
+
+    store = AudienceStore(tmp_path / "a.sqlite3", wait_seconds=0.2)
+    for index in range(4):
+        add(store, index, f"drawing {index}".encode())
+    names = []
+    for name, _ in store.export_files():  # a download reading slower than the store's time limit per row
+        names.append(name)
+        time.sleep(0.3)
+    assert names[-1] == "labels.csv" and len(names) == 5

@@ -304,3 +304,37 @@ def test_a_jobs_record_that_cannot_be_written_does_not_stop_training(fake_mnist_
                       save_to_folder(tmp_path))
     assert board.submit(job) == 0 and job.wait(timeout=60)
     assert job.snapshot().statuses[0].state == SAVED
+
+
+def test_one_at_a_time_holds_when_two_tabs_press_train_together(fake_mnist_root, tmp_path, monkeypatch):
+    import mnist_core.jobs
+
+    release = threading.Event()
+
+    def train_until_released(key, data, config, on_progress, should_stop):
+        release.wait(60)
+        raise RuntimeError("released by the test")
+
+    monkeypatch.setattr(mnist_core.jobs, "train_model", train_until_released)
+    data = load_mnist(fake_mnist_root, download=False)
+    board = JobBoard(slots=4)
+    outcomes, start = [], threading.Barrier(2)
+
+    def press():
+        start.wait()
+        try:
+            outcomes.append(board.submit(TrainingJob(tiny_configs("mlp"), data, save_to_folder(tmp_path),
+                                                     owner="participant-192.0.2.9"), one_at_a_time=True))
+        except ValueError as error:
+            outcomes.append(str(error))
+
+    tabs = [threading.Thread(target=press) for _ in range(2)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join()
+    release.set()
+    assert sorted(map(str, outcomes))[0] == "0" and "one at a time each" in sorted(map(str, outcomes))[1]
+    assert len(board.jobs()) == 1
+    for job in board.jobs():
+        job.wait(timeout=60)

@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_core.audience import MAX_DRAWINGS as MAX_STORED_DRAWINGS
 from mnist_core.audience import AudienceStore
 from pages.join import limits
 from pages.join.limits import LabelLimits, LabelRefused
-from pages.join.routes import BODY_SECONDS, MAX_CANVAS_SIDE, MAX_STORED_DRAWINGS
+from pages.join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
 from tools.browser import PROJECT_ROOT, free_port, streamlit_server
 
 _addresses = (f"10.{n // 250}.{n % 250}.1" for n in itertools.count(1))  # a network of its own per use
@@ -80,12 +81,14 @@ def test_a_phone_labels_at_most_200_drawings_a_lesson():
         room.admit("keen", "10.0.0.1")
         clock.now += 1
     past = refused(lambda: room.admit("keen", "10.0.0.1"))
-    assert past.status == 429 and past.retry_after == limits.LESSON_RETRY_SECONDS and not past.retry
+    assert past.status == 429 and past.retry_after is None and not past.retry  # no time lifts it…
     assert f"{limits.SESSION_LABELS_PER_LESSON} drawings this lesson" in past.message
     clock.now += 3600
-    assert refused(lambda: room.admit("keen", "10.0.0.1")).retry_after  # a lesson is the server's life
+    assert refused(lambda: room.admit("keen", "10.0.0.1")).status == 429
     room.admit("next", "10.0.0.1")
-    assert LabelLimits(clock).admit("keen", "10.0.0.1") is None  # a new server, a new lesson
+    room.new_lesson()  # … the presenter's End the lesson does
+    assert room.admit("keen", "10.0.0.1") is None
+    assert LabelLimits(clock).admit("keen", "10.0.0.1") is None  # a new server, a new lesson too
 
 
 def test_a_network_brings_at_most_30_new_phones_a_minute():

@@ -148,3 +148,41 @@ def test_a_bad_setting_stops_the_server_at_start_with_one_line(tmp_path, monkeyp
     with pytest.raises(SystemExit):
         asyncio.run(start())
     assert "MNIST_AUDIENCE_KEEP='soon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("host", "role"), [("localhost:8501", PRESENTER), ("127.0.0.1:8501", PRESENTER),
+                                            ("[::1]:8501", PRESENTER), (None, PRESENTER),
+                                            ("evil.example", PARTICIPANT), ("evil.example:8501", PARTICIPANT),
+                                            ("192.0.2.2:8501", PARTICIPANT), ("", PARTICIPANT)])
+def test_a_local_browser_must_ask_for_a_local_name(host, role):
+    # A page of another site whose DNS name was rebound to 127.0.0.1 reaches the server from loopback too.
+    assert Door(KEY).role("127.0.0.1", False, None, host) == role
+
+
+def test_the_key_never_shows_in_a_repr_or_reaches_a_ray_worker(monkeypatch):
+    from mnist_core.seed_groups import worker_environment
+
+    assert KEY not in repr(Door(KEY))
+    monkeypatch.setenv(room.PRESENTER_KEY_ENV, KEY)
+    monkeypatch.setenv("MNIST_DATA_DIR", "/data")
+    assert worker_environment()["MNIST_DATA_DIR"] == "/data" and room.PRESENTER_KEY_ENV not in worker_environment()
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(room.MIN_KEY_LENGTH - 1, False), (room.MIN_KEY_LENGTH, True)])
+def test_a_key_at_and_below_the_shortest_length(tmp_path, monkeypatch, length, accepted):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv(room.PRESENTER_KEY_ENV, "k" * length)
+    if accepted:
+        assert room.presenter_key() == "k" * length
+    else:
+        with pytest.raises(RoomError):
+            room.presenter_key()
+
+
+def test_the_key_link_never_leaves_this_server(tmp_path, monkeypatch):
+    from pages.join.door import PresenterKeyMiddleware
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+
+    status, headers, _ = call(PresenterKeyMiddleware, "//evil.example/x", "key=guess")
+    assert status == 303 and headers["location"] == "/evil.example/x"

@@ -22,7 +22,6 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers
@@ -31,8 +30,9 @@ from starlette.responses import RedirectResponse
 
 from mnist_core import paths, room
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, retention
+from pages.join.routes import APP_FOLDER
+from pages.shared.join_link import PUBLIC_URL_ENV
 
-APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py, checkpoints/ and runs/ live
 RETENTION_EVERY_SECONDS = 3600  # old drawings go within the hour they fall due
 _log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def _door(settings: tuple) -> room.Door:
 def request_role(request: Request) -> str:
     """:data:`room.PRESENTER` or :data:`room.PARTICIPANT` for an HTTP request."""
     peer = request.client.host if request.client else None
-    return the_door().role(peer, room.is_forwarded(request.headers), request.cookies.get(room.COOKIE))
+    return the_door().role(peer, room.is_forwarded(request.headers), request.cookies.get(room.COOKIE),
+                           request.headers.get("host"))
 
 
 class PresenterKeyMiddleware:
@@ -67,7 +68,9 @@ class PresenterKeyMiddleware:
             offered = [value for name, value in query if name == room.KEY_PARAMETER]
             if offered:
                 kept = [(name, value) for name, value in query if name != room.KEY_PARAMETER]
-                target = scope.get("root_path", "") + scope["path"] + (f"?{urlencode(kept)}" if kept else "")
+                # Always a path on this server: "//evil.example/x" would be another site's address.
+                path = "/" + (scope.get("root_path", "") + scope["path"]).lstrip("/")
+                target = path + (f"?{urlencode(kept)}" if kept else "")
                 response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
                 if the_door().holds_key(offered[-1]):
                     secure = scope.get("scheme") == "https" or Headers(scope=scope).get("x-forwarded-proto") == "https"
@@ -96,19 +99,23 @@ async def lifespan(app) -> AsyncIterator[None]:
 
 
 def print_presenter_link(door: room.Door) -> None:
-    from streamlit import config, net_util
+    import streamlit as st
+    from streamlit import net_util
 
-    port = config.get_option("server.port")
-    address = net_util.get_internal_ip() or "localhost"
+    base = os.environ.get(PUBLIC_URL_ENV, "").strip() or \
+        f"http://{net_util.get_internal_ip() or 'localhost'}:{st.get_option('server.port')}"
     local = "This machine's browser is the presenter without it." if door.local_presenter else \
         f"{room.PRESENTER_MODE_ENV}=key: every browser needs it, this machine's too."
     print(f"\n  Presenter link (open it on the presenter's computer; keep it off the projector):\n"
-          f"  {room.presenter_link(f'http://{address}:{port}', door.key)}\n  {local}\n", flush=True)
+          f"  {room.presenter_link(base, door.key)}\n  {local}\n", flush=True)
 
 
 async def _delete_old_drawings_hourly() -> None:
     while True:
-        await asyncio.to_thread(delete_old_drawings)
+        try:
+            await asyncio.to_thread(delete_old_drawings)
+        except Exception:  # never the end of the hourly clean-up: it tries again within the hour
+            _log.exception("Old drawings not deleted this time")
         await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 

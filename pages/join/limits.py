@@ -10,7 +10,8 @@ costs the server anything more than reading it.
   ``FORWARDED_ALLOW_IPS=127.0.0.1,::1``): a proxy on the same machine tells each phone's address, and a
   phone on the Wi-Fi cannot choose its own. A proxy that sends no ``X-Forwarded-For`` makes the whole
   room one network (docs/PROXY.md sends it).
-- A lesson is the life of the server process: restarting the server starts a new one.
+- A lesson lasts until the presenter ends it (the Audience page's End the lesson, or Clear), or the server
+  restarts.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ ADDRESS_NEW_SESSIONS_PER_MINUTE = 30  # a class of 30 behind one school router o
 # a script making up session ids to get round the limits above gets 30 more phones a minute
 ADDRESS_BURST = 30  # a class of 30 behind one router pressing in the same second
 ADDRESS_PER_SECOND = 10.0  # then ten a second: 30 phones labelling every 3 s; a script at this rate needs
-# 80 minutes to fill the store (routes.MAX_STORED_DRAWINGS)
+# 80 minutes to fill the store (mnist_core.audience.MAX_DRAWINGS)
 REMEMBERED = 20_000  # phones and networks kept in memory (a few MB); the longest unused is forgotten first
-LESSON_RETRY_SECONDS = 3600  # the per-lesson limit lifts only with a new lesson: "come back in an hour"
 
 
 class LabelRefused(Exception):
@@ -101,7 +101,8 @@ class LabelLimits:
                 phone = _Phone(_Bucket(SESSION_BURST, SESSION_PER_SECOND, SESSION_BURST, now))
             if phone.labels >= SESSION_LABELS_PER_LESSON:
                 raise LabelRefused(429, f"This phone has labelled {SESSION_LABELS_PER_LESSON} drawings this lesson, "
-                                   "as many as one phone may: thank you!", LESSON_RETRY_SECONDS)
+                                   "as many as one phone may: thank you! It can label again when the presenter "
+                                   "starts a new lesson.")  # no Retry-After: no time lifts it
             phone.bucket.refill(now)
             network.bucket.refill(now)
             if phone.bucket.wait():
@@ -116,6 +117,12 @@ class LabelLimits:
             network.bucket.tokens -= 1
             phone.labels += 1
             self._remember(self._phones, session, phone)
+
+    def new_lesson(self) -> None:
+        """Start counting each phone's labels afresh (the presenter ended the lesson)."""
+        with self._lock:
+            for phone in self._phones.values():
+                phone.labels = 0
 
     def _network(self, address: str, now: float) -> _Network:
         network = self._networks.get(address)

@@ -54,6 +54,8 @@ async def _streamed(store: AudienceStore) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         stop.set()  # the download ended or was abandoned: the writer stops at its next chunk
+        with suppress(queue.Full):
+            chunks.put_nowait(None)  # and a reader thread still waiting on the queue is let go
 
 
 class _Chunks(io.RawIOBase):
@@ -106,11 +108,12 @@ def _write_zip(store: AudienceStore, chunks: queue.Queue, stop: threading.Event)
                 archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
         sink.hand_over()
     except _Abandoned:
-        return
+        pass
     except Exception:  # a disk error mid-way: the download ends short (the browser says it failed), the server goes on
         _log.exception("The audience export stopped")
-    with suppress(queue.Full):
-        chunks.put(None, timeout=_ABANDONED_SECONDS)  # the end
+    finally:
+        with suppress(queue.Full):
+            chunks.put(None, timeout=0 if stop.is_set() else _ABANDONED_SECONDS)  # the end: the reader stops
 
 
 def presenter_routes() -> list[Route]:

@@ -48,7 +48,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mnist_core import paths, room
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, describe_retention, retention
+from mnist_core.audience import (
+    AudienceStore,
+    AudienceStoreError,
+    AudienceStoreFull,
+    audience_db,
+    describe_retention,
+    retention,
+)
 from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
@@ -67,8 +74,6 @@ MAX_CANVAS_SIDE = 1000  # pixels, width and height: the page's canvas is 280x280
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BODY_SECONDS = 10  # to receive a label's body: its 5-30 kB take well under a second on a classroom's Wi-Fi;
 # a client trickling 400 kB holds a connection and its buffer no longer than this
-MAX_STORED_DRAWINGS = 50_000  # the room's store: an hour of 60 phones labelling every 10 s is 21,600; at
-# 5-30 kB a drawing the file stays under 1.5 GB, and the Audience page is measured fast to 200,000
 SESSION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # join.js's sessionId(): crypto.randomUUID(), 36 characters,
 # else "<milliseconds>-<Math.random()>"; any id a page makes up only shares the limits of that id
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]  # routed to /join/label's own 405
@@ -237,8 +242,10 @@ async def label(request: Request) -> Response:
             headers["Connection"] = "close"  # the rest of the body is never read: the connection goes
         return JSONResponse({"error": refused.message, "retry": refused.retry}, status_code=refused.status,
                             headers=headers)
-    except LabelError as error:
-        return JSONResponse({"error": str(error)}, status_code=400)
+    except LabelError as error:  # pressing again sends the same: the phone must reload or draw again
+        return JSONResponse({"error": str(error), "retry": False}, status_code=400)
+    except AudienceStoreFull as error:
+        return JSONResponse({"error": str(error), "retry": False}, status_code=507)
     except AudienceStoreError as error:
         return JSONResponse({"error": f"The room's test set cannot be written just now ({error}). Your drawing is "
                                       "still here: press the digit again in a moment.", "retry": True},
@@ -299,7 +306,12 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-_limits = LabelLimits()  # this lesson's: the life of the server process
+_limits = LabelLimits()  # this lesson's: until the presenter ends it, or the server restarts
+
+
+def new_lesson() -> None:
+    """Each phone may label its fill again (the presenter ended the lesson: pages/shared/moderation.py)."""
+    _limits.new_lesson()
 
 
 def store_label(body: bytes, address: str = "") -> dict:
@@ -319,7 +331,6 @@ def store_label(body: bytes, address: str = "") -> dict:
     session = _session(record.get("session"))
     _answers(record.get("answers"))
     _limits.admit(session, address)  # only a label that could be stored counts
-    _check_room_in_store()
     folder, runs, exported = models_in_use()
     if record.get("models") != folder.name:  # the presenter changed the runs in use since this page loaded
         raise LabelError("The models have changed since this page loaded: reload it, then draw again.")
@@ -384,12 +395,6 @@ def _answers(value) -> None:
             and all(isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1 for p in answer)
             for answer in value.values()):
         raise LabelError("The models' answers are damaged: reload the page.")
-
-
-def _check_room_in_store() -> None:
-    if AudienceStore(audience_db(APP_FOLDER)).count() >= MAX_STORED_DRAWINGS:
-        raise LabelRefused(507, f"The room's test set is full ({MAX_STORED_DRAWINGS:,} drawings): the presenter "
-                           "exports it and starts a new one. Thank you for drawing!")
 
 
 def _pixels(value) -> np.ndarray:

@@ -20,8 +20,9 @@ def role() -> str:
     # None for a browser on this machine (Streamlit reports no loopback address); not text at all where the
     # page runs with no connection (AppTest): the presenter's seat, as a local browser.
     peer = context.ip_address if isinstance(context.ip_address, str) else None
-    headers = dict(context.headers or {})
-    return the_door().role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE))
+    headers = {name.lower(): value for name, value in dict(context.headers or {}).items()}
+    return the_door().role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE),
+                           headers.get("host"))
 
 
 def is_presenter() -> bool:

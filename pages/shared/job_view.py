@@ -12,14 +12,23 @@ import time
 import streamlit as st
 
 from mnist_core.charts import Curve, history_chart
-from mnist_core.jobs import FAILED, RUNNING, SAVED, STOPPED, WAITING, JobBoard, ModelStatus, TrainingJob, ordinal
+from mnist_core.jobs import (
+    FAILED,
+    JOBS_RECORD_FILE,
+    RUNNING,
+    SAVED,
+    STOPPED,
+    WAITING,
+    JobBoard,
+    ModelStatus,
+    TrainingJob,
+    ordinal,
+)
 from mnist_core.models import MODELS
 from pages.shared.access import is_presenter, owner_id
 from pages.shared.markdown import literal
 from pages.shared.presenter import for_the_room
 from pages.shared.run_choice import user_runs_folder
-
-JOBS_RECORD_FILE = ".training-jobs.json"  # hidden: never taken for a run folder
 
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}

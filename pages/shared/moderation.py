@@ -14,6 +14,7 @@ import streamlit as st
 from mnist_core.audience import AudienceStore, AudienceStoreError, Drawing, describe_retention, retention
 from mnist_core.models import MODELS
 from mnist_core.room import RoomError, load_settings, save_settings
+from pages.join.routes import new_lesson
 from pages.shared.access import presenter_only
 from pages.shared.audience import audience_store
 from pages.shared.gallery import png_data_url
@@ -164,9 +165,12 @@ def _clear(key: str, confirmed: bool) -> None:
     if not confirmed or not presenter_only("delete the room's drawings"):
         return
     try:
-        st.toast(f"Deleted {counted(audience_store().clear(), 'drawing')}.", icon=":material/delete:")
+        st.toast(f"Deleted {counted(audience_store().clear(), 'drawing')}. A new lesson starts: each phone may "
+                 "label again.", icon=":material/delete:")
     except AudienceStoreError as error:
         st.toast(f"Nothing was deleted: {error}", icon=":material/error:")
+        return
+    new_lesson()
 
 
 def _stored(store: AudienceStore) -> int | None:
