@@ -54,12 +54,17 @@ class RoomError(RuntimeError):
     """The presenter's key or the room's settings cannot be read or kept; the message says what to do."""
 
 
+class KeyNotKept(RoomError):
+    """The presenter's key file cannot be read or written (the runs folder is a file, read-only…)."""
+
+
 @dataclass(frozen=True)
 class Door:
     """Tells the presenter from the participants."""
 
     key: str = field(repr=False)  # never in a log or a test report
     local_presenter: bool = True  # a browser on the server machine is the presenter without the key
+    not_kept: str = ""  # why the key lasts only until the server stops ("": it is kept, or set)
 
     def role(self, peer: str | None, forwarded: bool, cookie: str | None, host: str | None = None) -> str:
         """:data:`PRESENTER` or :data:`PARTICIPANT` for a request from ``peer`` (the TCP peer's address;
@@ -114,7 +119,19 @@ def door(base: str | os.PathLike = ".") -> Door:
     if mode not in ("", "local", "key"):
         raise RoomError(f"{PRESENTER_MODE_ENV}={mode!r}: set it to 'key' (the presenter always needs the key) "
                         "or leave it unset (a browser on this machine is the presenter).")
-    return Door(presenter_key(base), local_presenter=mode != "key")
+    try:
+        return Door(presenter_key(base), local_presenter=mode != "key")
+    except KeyNotKept as error:  # the app still works: this server's key is one for this run alone
+        return Door(_key_of_this_process(), local_presenter=mode != "key", not_kept=str(error))
+
+
+def _key_of_this_process() -> str:
+    global _PROCESS_KEY
+    _PROCESS_KEY = _PROCESS_KEY or secrets.token_urlsafe(24)
+    return _PROCESS_KEY
+
+
+_PROCESS_KEY = ""
 
 
 def presenter_key(base: str | os.PathLike = ".") -> str:
@@ -132,8 +149,8 @@ def presenter_key(base: str | os.PathLike = ".") -> str:
     except FileNotFoundError:
         pass
     except OSError as error:
-        raise RoomError(f"Cannot read the presenter's key in {path}: {error.strerror or error}. "
-                        f"Set {PRESENTER_KEY_ENV}, or make the file readable.") from None
+        raise KeyNotKept(f"Cannot read the presenter's key in {path}: {error.strerror or error}. "
+                         f"Set {PRESENTER_KEY_ENV}, or make the file readable.") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE}.", suffix=".tmp")  # 0600
@@ -149,8 +166,8 @@ def presenter_key(base: str | os.PathLike = ".") -> str:
                 os.unlink(temporary)
         return _read_key(path)
     except OSError as error:
-        raise RoomError(f"Cannot keep the presenter's key in {path}: {error.strerror or error}. "
-                        f"Set {PRESENTER_KEY_ENV} to a key of your own, or make the folder writable.") from None
+        raise KeyNotKept(f"Cannot keep the presenter's key in {path}: {error.strerror or error}. "
+                         f"Set {PRESENTER_KEY_ENV} to a key of your own, or make the folder writable.") from None
 
 
 def key_file(base: str | os.PathLike = ".") -> Path:

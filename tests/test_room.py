@@ -186,3 +186,12 @@ def test_the_key_link_never_leaves_this_server(tmp_path, monkeypatch):
 
     status, headers, _ = call(PresenterKeyMiddleware, "//evil.example/x", "key=guess")
     assert status == 303 and headers["location"] == "/evil.example/x"
+
+
+def test_a_key_that_cannot_be_kept_lasts_until_the_server_stops(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "a-file" / "runs"))
+    monkeypatch.delenv(room.PRESENTER_KEY_ENV, raising=False)
+    first, again = room.door(), room.door()
+    assert first.key == again.key and len(first.key) >= room.MIN_KEY_LENGTH
+    assert "Not a directory" in first.not_kept and "MNIST_PRESENTER_KEY" in first.not_kept

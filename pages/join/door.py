@@ -106,8 +106,9 @@ def print_presenter_link(door: room.Door) -> None:
         f"http://{net_util.get_internal_ip() or 'localhost'}:{st.get_option('server.port')}"
     local = "This machine's browser is the presenter without it." if door.local_presenter else \
         f"{room.PRESENTER_MODE_ENV}=key: every browser needs it, this machine's too."
+    kept = f"\n  This key lasts until the server stops: {door.not_kept}" if door.not_kept else ""
     print(f"\n  Presenter link (open it on the presenter's computer; keep it off the projector):\n"
-          f"  {room.presenter_link(base, door.key)}\n  {local}\n", flush=True)
+          f"  {room.presenter_link(base, door.key)}\n  {local}{kept}\n", flush=True)
 
 
 async def _delete_old_drawings_hourly() -> None:

@@ -21,7 +21,11 @@ def role() -> str:
     # page runs with no connection (AppTest): the presenter's seat, as a local browser.
     peer = context.ip_address if isinstance(context.ip_address, str) else None
     headers = {name.lower(): value for name, value in dict(context.headers or {}).items()}
-    return the_door().role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE),
+    try:
+        door = the_door()
+    except room.RoomError:  # a setting the server refused at start (it does not serve then): nobody presents
+        return room.PARTICIPANT
+    return door.role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE),
                            headers.get("host"))
 
 
