@@ -8,8 +8,6 @@ import os
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from mnist_core.audience import AudienceStore
 from mnist_core.room import nickname, phone_session
 from tests.support.browser import require_chromium
+from tests.support.join_server import join_server
 from tools.browser import chromium, streamlit_server, stroke, wait_for
 from tools.digit_strokes import DIGITS, SIDE
 
@@ -24,20 +23,10 @@ PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ
              "gAAAABJRU5ErkJggg==")
 
 
-@dataclass(frozen=True)
-class JoinServer:
-    url: str
-    pid: int
-    audience: Path  # the audience store it writes
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("join")
-    env = {"MNIST_RUNS_DIR": str(folder / "runs"), "MNIST_AUDIENCE_DB": str(folder / "audience.sqlite3"),
-           "MNIST_CACHE_DIR": str(folder / "cache")}
-    with streamlit_server(env) as running:
-        yield JoinServer(running.url, running.process.pid, folder / "audience.sqlite3")
+    with join_server(tmp_path_factory.mktemp("join")) as running:
+        yield running
 
 
 def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:

@@ -27,7 +27,6 @@ import urllib.error
 import urllib.request
 import zlib
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,8 @@ from mnist_core.audience import AudienceStore
 from pages.join import limits
 from pages.join.limits import LabelLimits, LabelRefused
 from pages.join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
-from tools.browser import PROJECT_ROOT, free_port, streamlit_server
+from tests.support.join_server import JoinServer, join_server
+from tools.browser import PROJECT_ROOT, free_port
 
 _addresses = (f"10.{n // 250}.{n % 250}.1" for n in itertools.count(1))  # a network of its own per use
 
@@ -175,24 +175,10 @@ def test_the_canvas_is_a_png_whose_header_is_right_and_at_most_1000_pixels_a_sid
 
 # --- over HTTP, on the real server ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    port: int
-    folder: Path  # what the server writes: its audience store, its ONNX cache
-
-    @property
-    def audience(self) -> Path:
-        return self.folder / "audience.sqlite3"
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("join-hostile")
-    env = {"MNIST_RUNS_DIR": str(folder / "runs"), "MNIST_AUDIENCE_DB": str(folder / "audience.sqlite3"),
-           "MNIST_CACHE_DIR": str(folder / "cache")}
-    with streamlit_server(env) as running:
-        yield Server(running.url, int(running.url.rsplit(":", 1)[1]), folder)
+    with join_server(tmp_path_factory.mktemp("join-hostile")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -223,13 +209,13 @@ def a_label(listing: dict, **changes) -> bytes:
     return json.dumps({**record, **changes}).encode()
 
 
-def post(server: Server, body: bytes, address: str | None = None, **headers) -> tuple[int, dict, dict | bytes]:
+def post(server: JoinServer, body: bytes, address: str | None = None, **headers) -> tuple[int, dict, dict | bytes]:
     sent = {"Content-Type": "application/json", "X-Forwarded-For": address or next(_addresses)}
     sent.update({name.replace("_", "-"): value for name, value in headers.items()})
     return request(f"{server.url}/join/label", body, sent, "POST")
 
 
-def stored(server: Server) -> int:
+def stored(server: JoinServer) -> int:
     return AudienceStore(server.audience).count()
 
 
