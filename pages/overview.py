@@ -14,6 +14,7 @@ from mnist_core.comparison import (
 )
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError
+from pages.shared.access import may_train
 from pages.shared.frame import ensure_frame
 from pages.shared.images import upscale
 from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
@@ -30,7 +31,8 @@ st.markdown(
 with st.container(horizontal=True, gap="medium"):  # where to go next, as links (the sidebar may be hidden)
     st.page_link("pages/draw.py", label="Draw your own digits", icon=":material/draw:")
     st.page_link("pages/compare.py", label="Compare their training", icon=":material/compare:")
-    st.page_link("pages/train.py", label="Train new runs", icon=":material/model_training:")
+    if may_train():  # a participant's link would lead to a page they can only watch
+        st.page_link("pages/train.py", label="Train new runs", icon=":material/model_training:")
 
 
 runs = require_runs()

@@ -11,14 +11,13 @@ import streamlit as st
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys
 from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
-from mnist_core.room import load_settings
 from mnist_core.runs import RunError, prepare_runs_folder
-from pages.shared.access import is_presenter, owner_id, participant_note
+from pages.shared.access import is_presenter, may_train, owner_id, participant_note
 from pages.shared.frame import ensure_frame
 from pages.shared.job_view import job_board, live_board
 from pages.shared.loading import mnist_or_none
 from pages.shared.markdown import literal
-from pages.shared.run_choice import APP_FOLDER, user_runs_folder
+from pages.shared.run_choice import user_runs_folder
 
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 MAX_PAGE_SEEDS = 10  # one after another on the server: more is a job for Ray (train --seeds)
@@ -37,11 +36,6 @@ try:
 except ValueError as error:  # a bad $MNIST_TRAINING_SLOTS
     st.error(str(error))
     st.stop()
-
-
-def may_train() -> bool:
-    """The presenter, or any participant once the presenter lets the room train (Audience → Room settings)."""
-    return is_presenter() or load_settings(APP_FOLDER).participants_train
 
 
 def start(configs, seeds: int) -> None:

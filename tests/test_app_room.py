@@ -179,3 +179,12 @@ def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs
         for job in before_restart.jobs():
             job.stop()
             job.wait(timeout=60)
+
+
+def test_the_overview_links_to_train_only_those_who_may_train(user_runs, monkeypatch):
+    def links(at) -> list[str]:
+        return [element.proto.label for element in at.get("page_link")]
+
+    assert "Train new runs" in links(open_page())
+    as_participant(monkeypatch)
+    assert "Train new runs" not in links(open_page()) and "Draw your own digits" in links(open_page())

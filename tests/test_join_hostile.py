@@ -307,7 +307,7 @@ def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_l
     allowed = limits.SESSION_BURST + (time.monotonic() - started) * limits.SESSION_PER_SECOND
     assert limits.SESSION_BURST <= taken <= allowed, (taken, allowed)  # at the limit
     assert status == 429 and headers["retry-after"] == "1"  # past it
-    assert reply == {"error": "You are drawing faster than the room can keep up: wait a second.", "retry": True}
+    assert reply == {"error": "You are pressing faster than the room can keep up: wait a second.", "retry": True}
     time.sleep(1.05)
     assert post(server, a_label(listing, session="quick-phone"), address)[0] == 200
 

@@ -106,7 +106,7 @@ class LabelLimits:
             phone.bucket.refill(now)
             network.bucket.refill(now)
             if phone.bucket.wait():
-                raise LabelRefused(429, "You are drawing faster than the room can keep up: wait a second.",
+                raise LabelRefused(429, "You are pressing faster than the room can keep up: wait a second.",
                                    phone.bucket.wait(), retry=True)
             if network.bucket.wait():
                 raise LabelRefused(429, "Your network is sending more drawings than the room can keep up with: "

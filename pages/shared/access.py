@@ -10,6 +10,7 @@ import streamlit as st
 
 from mnist_core import room
 from pages.join.door import the_door
+from pages.join.routes import APP_FOLDER
 from pages.shared.session import session_id
 
 
@@ -31,6 +32,11 @@ def role() -> str:
 
 def is_presenter() -> bool:
     return role() == room.PRESENTER
+
+
+def may_train() -> bool:
+    """The presenter, or any participant once the presenter lets the room train (Audience → Room settings)."""
+    return is_presenter() or room.load_settings(APP_FOLDER).participants_train
 
 
 def owner_id() -> str:

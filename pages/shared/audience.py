@@ -9,6 +9,7 @@ import streamlit as st
 
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
 from mnist_core.preprocess import NoDigitError, prepare_digit
+from mnist_core.room import nickname
 from mnist_core.runs import RunInfo
 from mnist_core.seeds import SeedGroup
 from pages.shared.loading import model_set_for
@@ -55,7 +56,7 @@ def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],
                       width="stretch")
     if stored and not presenting():
         st.caption(f"Stored as a **{last[0]}**, thank you ({counted(last[1], 'drawing')} so far; press another digit "
-                   "to correct it).")
+                   f"to correct it). In this room you are **{nickname(session_id())}**.")
 
 
 def _store_drawing(label: int, runs: dict[str, RunInfo], ensembles: dict[str, SeedGroup]) -> None:

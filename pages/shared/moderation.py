@@ -40,12 +40,13 @@ def moderation_panel(store: AudienceStore) -> None:
         st.error(literal(error))
         return
     hidden_phones = sum(phone.hidden for phone in phones)
-    title = f"Moderate: {counted(len(phones), 'phone')}" + (f", {hidden_phones} hidden" if hidden_phones else "")
-    # Nicknames and thumbnails are the presenter's: folded away, so a projected page does not name anyone.
-    with st.expander(title, icon=":material/shield_person:"):
+    # Nicknames and thumbnails are the presenter's: folded away, so a projected page does not name anyone. The
+    # title stays the same (a changed title is a new panel, which closed under the presenter's hand).
+    with st.expander("Moderate: phones and drawings", icon=":material/shield_person:", key="audience.moderate"):
+        st.markdown(f"**{counted(len(phones), 'phone')}**" + (f", {hidden_phones} hidden" if hidden_phones else ""))
         st.caption("Each phone is known by two random words it shows too (nobody types a name). Hiding takes "
                    "drawings out of the scores, the gallery and the export; the store keeps them until they "
-                   "are deleted, and **Show again** undoes it. Hiding a phone also hides what it sends later.")
+                   "are deleted, and **Show** undoes it. Hiding a phone also hides what it sends later.")
         shown = phones[:PHONES_SHOWN]
         for start in range(0, len(shown), _PHONES_PER_ROW):
             for column, phone in zip(st.columns(_PHONES_PER_ROW), shown[start:start + _PHONES_PER_ROW]):

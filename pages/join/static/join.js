@@ -128,6 +128,11 @@ let last = null, lastAnswer = 0;
 canvas.addEventListener("pointerdown", (event) => {
   if (!models.length) return;
   event.preventDefault();
+  if (stored.textContent) {  // a stroke after a label: the drawing on the canvas is not the one stored any more
+    stored.textContent = "";
+    stored.classList.remove("error");
+    document.querySelectorAll(".labels button").forEach((button) => button.classList.remove("chosen"));
+  }
   canvas.setPointerCapture(event.pointerId);
   last = point(event);
   pen.beginPath();
