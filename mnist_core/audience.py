@@ -26,7 +26,6 @@ import os
 import re
 import sqlite3
 import stat
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .fileio import current_umask
+from .fileio import write_atomically
 from .models import MODEL_KEYS, default_model_keys
 from .room import nickname
 
@@ -824,14 +823,5 @@ def _write_atomically(folder: Path, name: str, data: bytes, keep: set[tuple[int,
         info = os.lstat(target)
         if (info.st_dev, info.st_ino) in keep:
             raise AudienceStoreError(f"{target} is the audience store itself: export into another folder.")
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, 0o666 & ~current_umask())  # as open() would make it: mkstemp makes files private
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, target)  # rename(2) replaces a link at the name, never its target
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(target, data)
 

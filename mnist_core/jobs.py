@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data import MnistData
+from .fileio import write_atomically
 from .models import MODELS
 from .recipes import TrainConfig
 from .runs import RunError, save_new_run
@@ -327,14 +327,7 @@ def write_jobs_record(path: Path, jobs: list[InterruptedJob]) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump([job.to_dict() for job in jobs], file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps([job.to_dict() for job in jobs]))
 
 
 @dataclass(frozen=True)

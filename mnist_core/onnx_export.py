@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import MNIST_MEAN, MNIST_STD
+from .fileio import write_atomically
 from .models import MODELS
 from .runs import RunInfo, load_model
 
@@ -232,17 +233,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    os.chmod(temporary, _READABLE)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
+        write_atomically(path, data, mode=_READABLE)
     except OSError as error:
         raise OnnxExportError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def exported_runs(runs: Mapping[str, RunInfo], cache: str | os.PathLike,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import normalize_pixels
+from .fileio import write_atomically
 from .strokes import change_thickness
 
 if TYPE_CHECKING:
@@ -411,12 +411,9 @@ def read_stored(run: RunInfo, images: int, seed: int) -> dict[str, list[float]] 
 
 
 def write_stored(run: RunInfo, images: int, seed: int, accuracy: Mapping[str, Sequence[float]]) -> Path:
-    """Save one model's sweep beside its run (written to a temporary file, then renamed)."""
-    path = Path(run.path) / STORED_FILE
-    temporary = path.with_name(f".{STORED_FILE}.tmp")
-    temporary.write_text(json.dumps(stored_record(run.weights_sha256, images, seed, accuracy), indent=1) + "\n")
-    os.replace(temporary, path)
-    return path
+    """Save one model's sweep beside its run (whole: two writers at once leave one whole file, not a mix)."""
+    record = stored_record(run.weights_sha256, images, seed, accuracy)
+    return write_atomically(Path(run.path) / STORED_FILE, json.dumps(record, indent=1) + "\n")
 
 
 def sweep_runs(

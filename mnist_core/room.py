@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import paths
+from .fileio import write_atomically
 
 PRESENTER_KEY_ENV = "MNIST_PRESENTER_KEY"
 PRESENTER_MODE_ENV = "MNIST_PRESENTER"  # "key": even a browser on the server machine needs the key
@@ -218,15 +219,7 @@ def save_settings(settings: RoomSettings, base: str | os.PathLike = ".") -> None
     path = settings_file(base)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{SETTINGS_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(asdict(settings), file)
-            os.replace(temporary, path)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(path, json.dumps(asdict(settings)))
     except OSError as error:
         raise RoomError(f"Cannot keep the room's settings in {path}: {error.strerror or error}. Make the folder "
                         f"writable, or set {paths.RUNS_DIR_ENV} to one that is.") from None

@@ -11,7 +11,6 @@ import hashlib
 import math
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from . import paths
 from .data import MNIST_MEAN, MNIST_STD, MnistData, normalize
 from .drawn import as_drawn_pixels
 from .evaluation import Evaluation, evaluation_from_logits, predict_logits
+from .fileio import write_atomically
 from .models import build_model
 from .networks import preferred_memory_format
 from .recipes import TrainConfig, check_config
@@ -328,14 +328,7 @@ def _write_drawn(key: tuple, made: torch.Tensor) -> None:
     target = _drawn_file(key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.save(file, made.numpy(), allow_pickle=False)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda file: np.save(file, made.numpy(), allow_pickle=False))
         kept = sorted(target.parent.glob("*.npy"), key=lambda file: file.stat().st_mtime, reverse=True)
         for old in kept[_DRAWN_KEPT:]:
             old.unlink(missing_ok=True)
