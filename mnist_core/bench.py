@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .canvas import BRUSH_WIDTH, CANVAS_SIDE
 from .data import MNIST_MEAN, MNIST_STD, load_mnist
 from .models import MODELS, build_model, default_model_keys, get_spec
 from .recipes import recipe_config
@@ -581,14 +582,14 @@ def _percentile(values: list[float], percent: float) -> float:
 
 
 def _canvas_data_url(seed: int) -> str:
-    """A 280x280 RGBA canvas with a hand-like digit, as a PNG data URL (what the browser sends)."""
+    """The Draw page's canvas (RGBA) with a hand-like digit, as a PNG data URL (what the browser sends)."""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)
-    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    image = Image.new("RGBA", (CANVAS_SIDE, CANVAS_SIDE), (0, 0, 0, 255))
     pen = ImageDraw.Draw(image)
-    points = [(int(x), int(y)) for x, y in rng.integers(50, 230, size=(5, 2))]
-    pen.line(points, fill=(255, 255, 255, 255), width=22, joint="curve")
+    points = [(int(x), int(y)) for x, y in rng.integers(50, CANVAS_SIDE - 50, size=(5, 2))]
+    pen.line(points, fill=(255, 255, 255, 255), width=BRUSH_WIDTH, joint="curve")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,8 +1,8 @@
 """MNIST digits re-drawn as people draw them on the canvas: the check set for stroke width.
 
 Each digit's centre line (the skeleton of its ink) is traced with a round brush of fixed width
-on a black 280x280 canvas, the pen's path spanning 25-90 % of the canvas height, at a random
-place, anti-aliased as a browser draws. The canvas then goes through the app's own
+on a black canvas the Draw page's size (:mod:`mnist_core.canvas`), the pen's path spanning 25-90 %
+of the canvas height, at a random place, anti-aliased as a browser draws. The canvas then goes through the app's own
 preprocessing (:func:`mnist_core.preprocess.prepare_digit`), exactly as a drawing does.
 
 Two brush ranges: the canvas's kind (14-30 px, so a small digit becomes a blob) and very thin
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .canvas import CANVAS_SIDE
 from .strokes import LOOPS_FILL_IN, MNIST_STROKE_WIDTH
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from .predict import ModelSet
 
-CANVAS = 280
 BRUSHES = {"brush 14-30 px": (14, 30), "brush 2-6 px": (2, 6)}
 HEIGHTS = (0.25, 0.90)  # the pen's path, as a fraction of the canvas height
 DEFAULT_IMAGES = 2000  # drawings per brush range
@@ -47,7 +47,7 @@ class Drawing:
     label: int
     brush: float  # pixels on the canvas
     height: float  # the pen's path, as a fraction of the canvas height
-    canvas: np.ndarray  # (280, 280) uint8, white ink on black
+    canvas: np.ndarray  # (CANVAS_SIDE, CANVAS_SIDE) uint8, white ink on black
 
 
 def centre_line(image: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ def as_drawn_pixels(images: np.ndarray, pens: np.ndarray | None = None) -> np.nd
 
 
 def redraw(points: np.ndarray, brush: float, height: float, rng: np.random.Generator,
-           canvas: int = CANVAS) -> np.ndarray:
+           canvas: int = CANVAS_SIDE) -> np.ndarray:
     """Trace ``points`` (from :func:`centre_line`) with a round ``brush`` on a black canvas.
 
     The path is scaled so it spans ``height`` of the canvas (less if its width would not fit)
@@ -228,7 +228,7 @@ def check(models: ModelSet, images: np.ndarray, labels: np.ndarray, count: int, 
                 inputs.append(digit.tensor)
                 small.append(digit.drawn_small)
                 truth.append(drawing.label)
-                blob.append(drawing.brush > LOOPS_FILL_IN * drawing.height * CANVAS)
+                blob.append(drawing.brush > LOOPS_FILL_IN * drawing.height * CANVAS_SIDE)
             except NoDigitError:
                 unreadable += 1
             if on_progress is not None:

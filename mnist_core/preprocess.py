@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .data import MNIST_MEAN, MNIST_STD
-from .strokes import LOOPS_FILL_IN, normalise_stroke_width
+from .strokes import BOX, LOOPS_FILL_IN, normalise_stroke_width
 
 if TYPE_CHECKING:
     import torch
@@ -46,8 +46,7 @@ RASTER_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # JPEG includes 
 _FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 _TOO_LARGE = f"too large to be a digit (limit {MAX_IMAGE_PIXELS // 1_000_000} megapixels). Crop or shrink it."
-_BOX = 20  # MNIST digits fit a 20x20 box ...
-_FIELD = 28  # ... centred by mass in a 28x28 field.
+FIELD = 28  # MNIST digits fit a 20x20 box (strokes.BOX), centred by mass in a 28x28 field
 
 
 class NoDigitError(ValueError):
@@ -107,7 +106,7 @@ def prepared_from_pixels(pixels: np.ndarray, pen: float | None = None) -> Prepar
 
     pixels = pixels.astype(np.float32)
     tensor = (torch.from_numpy(pixels) - MNIST_MEAN) / MNIST_STD
-    return PreparedDigit(pixels, tensor.reshape(1, 1, _FIELD, _FIELD), pen)
+    return PreparedDigit(pixels, tensor.reshape(1, 1, FIELD, FIELD), pen)
 
 
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
@@ -163,7 +162,7 @@ def trim_to_ink(ink: np.ndarray) -> np.ndarray:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def fit_to_box(ink: np.ndarray, box: int = _BOX) -> np.ndarray:
+def fit_to_box(ink: np.ndarray, box: int = BOX) -> np.ndarray:
     """Scale so the longer side is ``box`` pixels, keeping the aspect ratio, with anti-aliasing."""
     height, width = ink.shape
     scale = box / max(height, width)
@@ -176,7 +175,7 @@ def fit_to_box(ink: np.ndarray, box: int = _BOX) -> np.ndarray:
     return scaled / top if top > 0 else scaled  # MNIST strokes reach full intensity
 
 
-def center_by_mass(digit: np.ndarray, field: int = _FIELD) -> np.ndarray:
+def center_by_mass(digit: np.ndarray, field: int = FIELD) -> np.ndarray:
     """Place ``digit`` in a ``field`` x ``field`` image with its centre of mass at the centre."""
     height, width = digit.shape
     mass = digit.sum()

@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 # :func:`stroke_width` (2.17 over the first 3,000; 10 % of them are under 1.6, 10 % over 3.1;
 # ``tests/test_strokes.py`` measures it again).
 MNIST_STROKE_WIDTH = 2.2
+# MNIST's digits fit a 20x20 box (mnist_core.preprocess.fit_to_box): widths here are in its pixels.
+BOX = 20
 # Widths are measured and changed with the digit's longer side at this size: fine enough for a
 # 2-px canvas stroke, small enough to take about a millisecond.
-_WORK_SIDE = 160
-_BOX = 20
+WORK_SIDE = 160
 # Ink at or above half of its peak is stroke; the width is measured at half height, as for a grey MNIST stroke.
-_HALF = 0.5
+STROKE_LEVEL = 0.5
 # A pen wider than this fraction of the height of its path fills a digit's loops in: an 8 drawn
 # 70 px tall with a 22 px brush is a blob before any preprocessing sees it. (MNIST's own digits:
 # about 0.12, 2.2 px strokes on a 17.8 px path.)
@@ -83,7 +84,7 @@ def normalise_stroke_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) 
     # ink: the wanted width is ``target`` / 20 of the path's extent plus that width.
     path = max(max(work.shape) - width, 1.0)
     pen = width / max(work.shape[0] - width, 1.0)  # the check set's measure: a pen against its path's height
-    wanted = target * path / (_BOX - target)
+    wanted = target * path / (BOX - target)
     change = (width - wanted) / 2  # > 0: move the edge inwards by this much
     # The edge lies half a pixel inside the last background pixel: ``inside - 0.5`` from it in the
     # ink, ``0.5 - outside`` beyond it. Pixels at least half a pixel inside the new edge are ink.
@@ -97,7 +98,9 @@ def normalise_stroke_width(ink: np.ndarray, target: float = MNIST_STROKE_WIDTH) 
 def _ink_mask(ink: np.ndarray) -> np.ndarray:
     """Ink at or above half its peak, with a blank border (so every stroke has an edge)."""
     top = float(ink.max()) if ink.size else 0.0
-    return np.pad(ink >= _HALF * top, 1) if top > 0 else np.zeros((ink.shape[0] + 2, ink.shape[1] + 2), bool)
+    if top > 0:
+        return np.pad(ink >= STROKE_LEVEL * top, 1)
+    return np.zeros((ink.shape[0] + 2, ink.shape[1] + 2), bool)
 
 
 def _width(inside: np.ndarray, mask: np.ndarray) -> float:
@@ -114,11 +117,11 @@ def _width(inside: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _to_working_size(ink: np.ndarray) -> np.ndarray:
-    """``ink`` scaled (keeping its aspect ratio) so its longer side is :data:`_WORK_SIDE`; peak 1."""
+    """``ink`` scaled (keeping its aspect ratio) so its longer side is :data:`WORK_SIDE`; peak 1."""
     longest = max(ink.shape)
     work = ink.astype(np.float32)
-    if longest != _WORK_SIDE:
-        scale = _WORK_SIDE / longest
+    if longest != WORK_SIDE:
+        scale = WORK_SIDE / longest
         size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
         resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
         work = np.clip(np.asarray(Image.fromarray(work, mode="F").resize(size, resample)), 0.0, None)

@@ -6,6 +6,7 @@ import time
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
 
+from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.charts import probability_chart
 from mnist_core.label_issues import label_issues
 from mnist_core.models import MODELS
@@ -41,9 +42,6 @@ from pages.shared.screen import WindowSize, window_size
 from pages.shared.url import drop_unreadable_number
 from pages.shared.why import why_panel
 
-CANVAS_SIZE = 280
-# About a tenth of the canvas: after the shrink to a 20-pixel box, strokes are 2-3 pixels wide, as in MNIST.
-BRUSH_WIDTH = 22
 # Projector mode on a tall screen (a 1080p projector): the canvas takes this share of the window's height,
 # up to LARGEST_CANVAS, with the brush in proportion, so the digit the models see is the same.
 TALL_SCREEN, CANVAS_SHARE, LARGEST_CANVAS = 900, 0.47, 640
@@ -169,9 +167,9 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
 
 
 def canvas_size(window: WindowSize | None) -> int:
-    """The canvas's side in px: 280, or in projector mode on a tall screen its share of the window."""
+    """The canvas's side in px: CANVAS_SIDE, or in projector mode on a tall screen its share of the window."""
     if window is None or window.height < TALL_SCREEN:
-        return CANVAS_SIZE
+        return CANVAS_SIDE
     return min(LARGEST_CANVAS, round(CANVAS_SHARE * window.height))
 
 
@@ -180,7 +178,7 @@ def nudge_layout(window: WindowSize | None, size: int) -> list[float]:
     canvas (narrower squeezed the canvas, and a stroke's scale with it), the sliders' column in proportion
     to it, the answers the rest. Widths in px, from the window's (1280 px if not yet known)."""
     content = (window.width if window is not None else 1280) - 2 * PROJECTOR_SIDE_PADDING
-    canvas_column, sliders = size + 10, 260 * size / CANVAS_SIZE
+    canvas_column, sliders = size + 10, 260 * size / CANVAS_SIDE
     return [canvas_column, sliders, max(content - canvas_column - sliders - 2 * SMALL_GAP, sliders)]
 
 
@@ -199,7 +197,7 @@ def drawing_area() -> None:
         nudge_column = canvas_column
     with canvas_column:
         canvas = st_canvas(
-            stroke_width=round(BRUSH_WIDTH * size / CANVAS_SIZE), stroke_color="#FFFFFF", background_color="#000000",
+            stroke_width=round(BRUSH_WIDTH * size / CANVAS_SIDE), stroke_color="#FFFFFF", background_color="#000000",
             width=size, height=size, drawing_mode="freedraw",
             return_image_data=True, key="draw.canvas",
         )
@@ -212,7 +210,7 @@ def drawing_area() -> None:
         if image is None:
             st.info(PROMPT, icon=":material/draw:")
         else:
-            digit = show_predictions(image, "canvas", nudges, beside, scale=size / CANVAS_SIZE)
+            digit = show_predictions(image, "canvas", nudges, beside, scale=size / CANVAS_SIDE)
             if digit is not None:
                 label_buttons(image, runs, ensembles)
     if digit is not None:

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.cli import main
-from mnist_core.drawn import BRUSHES, CANVAS, as_drawn, as_drawn_batch, centre_line, check_set, redraw
+from mnist_core.drawn import BRUSHES, as_drawn, as_drawn_batch, centre_line, check_set, redraw
 from mnist_core.preprocess import prepare_digit
 from mnist_core.strokes import stroke_width
 
@@ -21,16 +22,16 @@ def test_the_check_set_is_the_same_for_the_same_seed_and_within_its_ranges(real_
     assert [d.index for d in first] == [d.index for d in again] != [d.index for d in other]
     assert all(np.array_equal(a.canvas, b.canvas) for a, b in zip(first, again))
     for drawing in first:
-        assert drawing.canvas.shape == (CANVAS, CANVAS) and drawing.canvas.dtype == np.uint8
+        assert drawing.canvas.shape == (CANVAS_SIDE, CANVAS_SIDE) and drawing.canvas.dtype == np.uint8
         assert 14 <= drawing.brush <= 30 and 0.25 <= drawing.height <= 0.9
         assert drawing.label == labels[drawing.index]
         rows = np.flatnonzero(drawing.canvas.max(axis=1) > 127)
-        assert rows[0] > 0 and rows[-1] < CANVAS - 1  # the whole stroke is on the canvas
+        assert rows[0] > 0 and rows[-1] < CANVAS_SIDE - 1  # the whole stroke is on the canvas
         # The pen's path spans the chosen height (less only when the digit is wider than tall).
-        assert rows[-1] - rows[0] + 1 <= drawing.height * CANVAS + drawing.brush + 2
+        assert rows[-1] - rows[0] + 1 <= drawing.height * CANVAS_SIDE + drawing.brush + 2
 
 
-@pytest.mark.parametrize("brush", [3, 22])
+@pytest.mark.parametrize("brush", [3, BRUSH_WIDTH])
 def test_a_re_drawn_digit_is_read_as_the_same_shape(real_mnist, brush):
     for index in range(10):
         original = real_mnist.test_images[index].numpy()
@@ -51,14 +52,13 @@ def test_as_drawn_gives_every_digit_the_same_even_stroke(real_mnist):
 
 
 def test_as_drawn_looks_like_a_canvas_drawing_read_by_the_app(real_mnist):
-    # The cheap stand-in the best recipe trains on, against the real thing: a 22-px brush on the canvas.
+    # The cheap stand-in the best recipe trains on, against the real thing: the canvas's brush.
     images = real_mnist.test_images[:30].numpy()
-    likeness = [correlation(as_drawn(image),
-                            prepare_digit(redraw(centre_line(image), 22, 0.6, np.random.default_rng(i))).pixels)
-                for i, image in enumerate(images)]
+    drawn = [prepare_digit(redraw(centre_line(image), BRUSH_WIDTH, 0.6, np.random.default_rng(i))).pixels
+             for i, image in enumerate(images)]
+    likeness = [correlation(as_drawn(image), on_canvas) for image, on_canvas in zip(images, drawn)]
     widths = [stroke_width(as_drawn(image)) for image in images]
-    canvas_widths = [stroke_width(prepare_digit(redraw(centre_line(image), 22, 0.6, np.random.default_rng(i))).pixels)
-                     for i, image in enumerate(images)]
+    canvas_widths = [stroke_width(on_canvas) for on_canvas in drawn]
     assert np.median(likeness) > 0.85
     assert np.median(widths) == pytest.approx(np.median(canvas_widths), abs=0.3)
 

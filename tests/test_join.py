@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from mnist_core.audience import AudienceStore
+from mnist_core.canvas import CANVAS_SIDE
 from mnist_core.room import nickname, phone_session
 from tests.support.browser import require_chromium
 from tests.support.join_server import join_server
 from tools.browser import chromium, streamlit_server, stroke, wait_for
-from tools.digit_strokes import DIGITS, SIDE
+from tools.digit_strokes import DIGITS
 
 PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6k"
              "gAAAABJRU5ErkJggg==")
@@ -168,7 +169,7 @@ def cpu_seconds(pid: int) -> float:
 
 def draw(page, strokes) -> None:
     box = page.locator("canvas").bounding_box()
-    scale = box["width"] / SIDE
+    scale = box["width"] / CANVAS_SIDE
     for points in strokes:
         stroke(page, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
 
@@ -210,8 +211,9 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
             seen = page.evaluate("window.joinLastDigit()")
             shown = {box.get_attribute("data-model"): box.get_attribute("data-digit")
                      for box in page.locator(".answer").all()}
-            canvas = np.array(page.evaluate("""Array.from(document.getElementById('canvas').getContext('2d')
-                .getImageData(0, 0, 280, 280).data)"""), dtype=np.uint8).reshape(280, 280, 4)
+            canvas = np.array(page.evaluate("""(canvas => Array.from(canvas.getContext('2d')
+                .getImageData(0, 0, canvas.width, canvas.height).data))(document.getElementById('canvas'))"""),
+                dtype=np.uint8).reshape(CANVAS_SIDE, CANVAS_SIDE, 4)
             python = prepare_digit(canvas)
             differences.append(float(np.abs(np.array(seen["pixels"]).reshape(28, 28) - python.pixels).mean()))
             expected = {key: str(p.digit) for key, p in models.predict(python.tensor).items()}

@@ -34,6 +34,7 @@ import pytest
 
 from mnist_core.audience import MAX_DRAWINGS as MAX_STORED_DRAWINGS
 from mnist_core.audience import AudienceStore
+from mnist_core.canvas import CANVAS_SIDE
 from pages.join import limits
 from pages.join.limits import LabelLimits, LabelRefused
 from pages.join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
@@ -158,7 +159,7 @@ def as_sent(data: bytes) -> str:
 def test_the_canvas_is_a_png_whose_header_is_right_and_at_most_1000_pixels_a_side():
     from pages.join.routes import LabelError, _canvas_png
 
-    for width, height in ((1, 1), (280, 280), (MAX_CANVAS_SIDE, MAX_CANVAS_SIDE)):  # at the limits
+    for width, height in ((1, 1), (CANVAS_SIDE, CANVAS_SIDE), (MAX_CANVAS_SIDE, MAX_CANVAS_SIDE)):  # at the limits
         assert _canvas_png(as_sent(png(width, height))) == png(width, height)
     damaged = {"wider than the limit": png(MAX_CANVAS_SIDE + 1, 1), "taller": png(1, MAX_CANVAS_SIDE + 1),
                "no pixels": png(0, 0), "2^31 a side": png(2**31 - 1, 2**31 - 1),

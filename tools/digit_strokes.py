@@ -1,7 +1,8 @@
-"""Ten hand-made digits, 0 to 9, as pen strokes on a 280x280 canvas (the Draw page's and /join's).
+"""Ten hand-made digits, 0 to 9, as pen strokes on the canvas of the Draw page and /join
+(:mod:`mnist_core.canvas`).
 
-Each digit is a list of strokes, each stroke a list of (x, y) points, drawn as a person would with
-a round 22-px brush. Used to draw in a real browser (tools, tests) and, rendered with Pillow, to
+Each digit is a list of strokes, each stroke a list of (x, y) points in the canvas's pixels, drawn as a
+person would with the canvas's round brush. Used to draw in a real browser (tools, tests) and, rendered with Pillow, to
 check the same strokes through the Python side.
 """
 
@@ -12,7 +13,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-SIDE, BRUSH = 280, 22
+from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
+
 Stroke = list[tuple[float, float]]
 
 
@@ -43,11 +45,11 @@ DIGITS: dict[int, list[Stroke]] = {
 }
 
 
-def render(strokes: list[Stroke], side: int = SIDE, brush: int = BRUSH) -> np.ndarray:
+def render(strokes: list[Stroke], side: int = CANVAS_SIDE, brush: int = BRUSH_WIDTH) -> np.ndarray:
     """The strokes drawn white on black with a round brush, as an RGBA canvas ``(side, side, 4)`` uint8."""
     image = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(image)
-    scale = side / SIDE
+    scale = side / CANVAS_SIDE
     for stroke in strokes:
         points = [(x * scale, y * scale) for x, y in stroke]
         draw.line(points, fill=255, width=round(brush * scale), joint="curve")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.canvas import CANVAS_SIDE
 from tools.browser import streamlit_server
 from tools.digit_strokes import DIGITS, render
 
@@ -160,7 +161,7 @@ def browser_phones(url: str, count: int, deadline: float, every: float, report: 
             try:
                 page.locator('[data-action="clear"]').click()
                 box = page.locator("canvas").bounding_box()
-                scale = box["width"] / 280
+                scale = box["width"] / CANVAS_SIDE
                 for points in DIGITS[digit]:
                     stroke(page, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
                 page.wait_for_function("window.joinLastDigit() !== null", timeout=30_000)

@@ -17,8 +17,9 @@ import sys
 import tempfile
 import time
 
+from mnist_core.canvas import CANVAS_SIDE
 from tools.browser import PROJECT_ROOT, canvas_box, chromium, chromium_path, streamlit_server, stroke
-from tools.digit_strokes import DIGITS, SIDE
+from tools.digit_strokes import DIGITS
 
 OUT = PROJECT_ROOT / "docs"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -39,7 +40,7 @@ def screens(browser):
 
 def draw_seven(page) -> None:
     box = canvas_box(page)
-    left, top, scale = box["x"], box["y"], box["width"] / 280  # the canvas grows on a tall projector screen
+    left, top, scale = box["x"], box["y"], box["width"] / CANVAS_SIDE  # the canvas grows on a tall projector screen
     corners = [(left + scale * x, top + scale * y) for x, y in ((70, 60), (210, 60), (150, 150), (115, 235))]
     points = [corners[0]] + [
         (x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
@@ -149,7 +150,7 @@ def main() -> int:
         phone.goto(f"{url}/join")
         phone.wait_for_selector("body[data-ready=true]", timeout=90_000)
         box = phone.locator("canvas").bounding_box()
-        scale = box["width"] / SIDE
+        scale = box["width"] / CANVAS_SIDE
         for points in DIGITS[7]:
             stroke(phone, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
         phone.wait_for_selector('.answer[data-digit="7"]', timeout=30_000)

@@ -47,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from mnist_core import paths, room
+from mnist_core import paths, preprocess, room, strokes
 from mnist_core.audience import (
     AudienceStore,
     AudienceStoreError,
@@ -56,6 +56,7 @@ from mnist_core.audience import (
     describe_retention,
     retention,
 )
+from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
@@ -77,6 +78,22 @@ BODY_SECONDS = 10  # to receive a label's body: its 5-30 kB take well under a se
 SESSION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # join.js's sessionId(): crypto.randomUUID(), 36 characters,
 # else "<milliseconds>-<Math.random()>"; any id a page makes up only shares the limits of that id
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]  # routed to /join/label's own 405
+# What static/prepare.js ports of prepare_digit needs, under the library's names: sent in the page's config, never
+# copied into the script, so a phone prepares a drawing with the Draw page's thresholds and sizes.
+PREPARE = {
+    "INK_THRESHOLD": preprocess.INK_THRESHOLD,
+    "MIN_CONTRAST": preprocess.MIN_CONTRAST,
+    "MIN_VISIBLE_CONTRAST": preprocess.MIN_VISIBLE_CONTRAST,
+    "MIN_INK_FRACTION": preprocess.MIN_INK_FRACTION,
+    "MIN_INK_BOX_FRACTION": preprocess.MIN_INK_BOX_FRACTION,
+    "MAX_INK_FRACTION": preprocess.MAX_INK_FRACTION,
+    "FIELD": preprocess.FIELD,
+    "BOX": strokes.BOX,
+    "WORK_SIDE": strokes.WORK_SIDE,
+    "STROKE_LEVEL": strokes.STROKE_LEVEL,
+    "MNIST_STROKE_WIDTH": strokes.MNIST_STROKE_WIDTH,
+    "LOOPS_FILL_IN": strokes.LOOPS_FILL_IN,
+}
 
 
 class LabelError(ValueError):
@@ -98,9 +115,10 @@ def assets_digest() -> str:
 
 async def page(request: Request) -> Response:
     config = {"assets": f"/join/assets/{assets_digest()}", "models": "/join/models", "label": "/join/label",
-              "hello": "/join/hello"}
+              "hello": "/join/hello", "canvas": {"side": CANVAS_SIDE, "brush": BRUSH_WIDTH}, "prepare": PREPARE}
     text = (STATIC / "join.html").read_text(encoding="utf-8")
     text = text.replace("{{assets}}", config["assets"]).replace("{{config}}", html.escape(json.dumps(config)))
+    text = text.replace("{{canvas_side}}", str(CANVAS_SIDE))
     text = text.replace("{{privacy}}", html.escape(privacy_note()))
     return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
 

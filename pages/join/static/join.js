@@ -2,7 +2,7 @@
 // The server only sends the files (once, cached) and stores a labelled drawing (POST /join/label).
 
 import * as ort from "./vendor/onnxruntime-web/ort.wasm.min.mjs";
-import { LOOPS_FILL_IN, NoDigit, prepareDigit } from "./prepare.js";
+import { NoDigit, prepareDigit, setConstants } from "./prepare.js";
 
 const config = JSON.parse(document.getElementById("join-config").dataset.config);
 const canvas = document.getElementById("canvas");
@@ -11,7 +11,11 @@ const status = document.getElementById("status");
 const answersBox = document.getElementById("answers");
 const labelling = document.getElementById("labelling");
 const stored = document.getElementById("stored");
-const SIDE = 280, BRUSH = 22;  // as the Draw page's canvas: the digit the models see is the same
+// The library's canvas and preprocessing constants, sent by the server (routes.py): the Draw page's canvas and
+// brush, so the digit the models see is the same.
+const { side: SIDE, brush: BRUSH } = config.canvas;
+const { FIELD, LOOPS_FILL_IN } = config.prepare;
+setConstants(config.prepare);
 
 ort.env.wasm.wasmPaths = new URL("./vendor/onnxruntime-web/", import.meta.url).href;
 ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation; one is plenty for three small models
@@ -89,7 +93,7 @@ async function answer() {
     say(drawn ? error.message : "Draw a digit, large and in the middle.");
     return;
   }
-  const input = new ort.Tensor("float32", digit.pixels, [1, 1, 28, 28]);
+  const input = new ort.Tensor("float32", digit.pixels, [1, 1, FIELD, FIELD]);
   const result = {};
   for (const model of models) {
     const output = await model.session.run({ pixels: input });

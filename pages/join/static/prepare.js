@@ -10,18 +10,11 @@
 // picks where the stroke width is measured, so the two differ by a fraction of a pixel of width; the
 // test measures the effect on the 28x28 digit and the answers.
 
-const INK_THRESHOLD = 0.2;
-const MIN_CONTRAST = 0.15;
-const MIN_VISIBLE_CONTRAST = 0.03;
-const MIN_INK_FRACTION = 0.0005;
-const MIN_INK_BOX_FRACTION = 0.1;
-const MAX_INK_FRACTION = 0.6;
-const BOX = 20;
-const FIELD = 28;
-const WORK_SIDE = 160;
-const HALF = 0.5;
-const MNIST_STROKE_WIDTH = 2.2;
-export const LOOPS_FILL_IN = 0.25;
+// The thresholds and sizes of mnist_core.preprocess and mnist_core.strokes, under their Python names: never
+// copied here, the server sends them in the page's config (pages/join/routes.py, PREPARE) and join.js hands
+// them over once, before the first drawing. tests/test_canvas_contract.py checks that both sides agree.
+const constants = {};
+export function setConstants(sent) { Object.assign(constants, sent); }
 
 export class NoDigit extends Error {}
 
@@ -61,6 +54,7 @@ function percentile(values, q) {  // numpy's default: linear between the closest
 
 // Ink strength in [0, 1] from an RGBA canvas (white on black or dark on light, transparency allowed).
 export function inkMap(rgba, width, height) {
+  const { INK_THRESHOLD, MIN_CONTRAST, MIN_VISIBLE_CONTRAST } = constants;
   if (width < 2 || height < 2) throw new NoDigit("The image is too small to hold a digit.");
   const count = width * height;
   let grey = new Float32Array(count);
@@ -113,7 +107,7 @@ function inkBounds(plane) {
   let top = plane.height, bottom = -1, left = plane.width, right = -1;
   for (let y = 0; y < plane.height; y++) {
     for (let x = 0; x < plane.width; x++) {
-      if (plane.get(x, y) > INK_THRESHOLD) {
+      if (plane.get(x, y) > constants.INK_THRESHOLD) {
         if (y < top) top = y;
         if (y > bottom) bottom = y;
         if (x < left) left = x;
@@ -135,6 +129,7 @@ function crop(plane, { top, bottom, left, right }) {
 export function trimToInk(plane) { return crop(plane, inkBounds(plane)); }
 
 export function cropToInk(plane) {
+  const { INK_THRESHOLD, MIN_INK_FRACTION, MAX_INK_FRACTION, MIN_INK_BOX_FRACTION } = constants;
   let inked = 0;
   for (const value of plane.values) if (value > INK_THRESHOLD) inked++;
   const size = plane.values.length;
@@ -231,7 +226,7 @@ function scaleLongestTo(plane, side) {
   return resize(plane, width, height, scale < 1 ? "box" : "bicubic");
 }
 
-export function fitToBox(plane) { return scaledToPeak(scaleLongestTo(plane, BOX)); }
+export function fitToBox(plane) { return scaledToPeak(scaleLongestTo(plane, constants.BOX)); }
 
 // --- stroke width ------------------------------------------------------------------------------
 
@@ -313,7 +308,9 @@ function inkMask(plane) {  // ink at or above half its peak, with a blank border
   const mask = new Uint8Array(width * height);
   if (top > 0) {
     for (let y = 0; y < plane.height; y++) {
-      for (let x = 0; x < plane.width; x++) mask[(y + 1) * width + x + 1] = plane.get(x, y) >= HALF * top ? 1 : 0;
+      for (let x = 0; x < plane.width; x++) {
+        mask[(y + 1) * width + x + 1] = plane.get(x, y) >= constants.STROKE_LEVEL * top ? 1 : 0;
+      }
     }
   }
   return { mask, width, height };
@@ -332,7 +329,8 @@ function strokeWidth(inside, mask, width, height) {
   return 2 * mean - 0.5;
 }
 
-export function normaliseStrokeWidth(plane, target = MNIST_STROKE_WIDTH) {
+export function normaliseStrokeWidth(plane, target = constants.MNIST_STROKE_WIDTH) {
+  const { BOX, WORK_SIDE } = constants;
   const work = scaledToPeak(Math.max(plane.width, plane.height) === WORK_SIDE
     ? new Plane(plane.width, plane.height, Float32Array.from(plane.values)) : scaleLongestTo(plane, WORK_SIDE));
   const { mask, width, height } = inkMask(work);
@@ -363,6 +361,7 @@ export function normaliseStrokeWidth(plane, target = MNIST_STROKE_WIDTH) {
 }
 
 export function centreByMass(plane) {
+  const { FIELD } = constants;
   let mass = 0, sumY = 0, sumX = 0;
   for (let y = 0; y < plane.height; y++) {
     for (let x = 0; x < plane.width; x++) {
@@ -384,6 +383,7 @@ export function centreByMass(plane) {
 // The whole preparation: RGBA pixels of a width x height canvas → 784 pixels in [0, 1] (white on black,
 // row by row) and the pen's width against the digit's height (over LOOPS_FILL_IN: drawn small).
 export function prepareDigit(rgba, width, height) {
+  if (constants.INK_THRESHOLD === undefined) throw new Error("prepare.js: setConstants(config.prepare) first");
   const digit = cropToInk(inkMap(rgba, width, height));
   const redrawn = normaliseStrokeWidth(digit);
   return { pixels: centreByMass(fitToBox(trimToInk(redrawn.ink))), pen: redrawn.pen };
