@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .canvas import BRUSH_WIDTH, CANVAS_SIDE
+from .cores import available_cores
 from .data import MNIST_MEAN, MNIST_STD, load_mnist
-from .models import MODELS, build_model, default_model_keys, get_spec
-from .recipes import recipe_config
+from .models import MODELS, build_model, default_model_keys, get_spec, recipe_config
 
 if TYPE_CHECKING:
     from .data import MnistData
@@ -285,7 +285,6 @@ def measure_seed_group(data: MnistData, quick: bool = False) -> SeedGroupTiming:
 
     import torch
 
-    from .jobs import available_cores
     from .seed_groups import RunTask, train_seed_group
     from .training import train_model
 

@@ -60,6 +60,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _shared(*flags: str, **options) -> argparse.ArgumentParser:
+    """A parent parser (argparse's ``parents=``) holding one option that several commands take."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(*flags, **options)
+    return parent
+
+
+def _json_option(instead_of: str = "a table") -> argparse.ArgumentParser:
+    return _shared("--json", action="store_true", help=f"print JSON instead of {instead_of}")
+
+
+def _runs_option(help: str = RUNS_HELP) -> argparse.ArgumentParser:
+    return _shared("--runs", type=Path, default=None, help=help)
+
+
+def _data_dir_option(what: str = "MNIST root") -> argparse.ArgumentParser:
+    return _shared("--data-dir", help=f"{what} (default: $MNIST_DATA_DIR, else ./data)")
+
+
+def _seed_option(what: str) -> argparse.ArgumentParser:
+    return _shared("--seed", type=_seed, default=0, help=f"{what} (default: 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_core",
@@ -67,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "LeNet-5 (ReLU)) and any named in $MNIST_MODELS.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Options that several commands take, each declared once; a command lists them in parents=[...]
+    # (argparse shows a command's shared options before its own).
+    data_dir = _data_dir_option()
+    models = _shared("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
+    db = _shared("--db", type=Path, default=None,
+                 help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
 
-    train = commands.add_parser("train", help="train models and save each as a run folder")
+    train = commands.add_parser("train", help="train models and save each as a run folder",
+                                parents=[_seed_option("random seed"), data_dir])
     train.add_argument("--model", choices=[*MODEL_KEYS, "all"], default="all", help="which model (default: all)")
     train.add_argument("--recipe", choices=RECIPES, default="best",
                        help="tutorial: the tutorials' settings, bugs fixed; best: our recipe (default)")
@@ -79,7 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation", type=_count, metavar="N",
                        help="hold out N training images (always the same ones) to choose settings on; "
                             "0 for none (default: the recipe's: best 5,000, tutorial none)")
-    train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     train.add_argument("--seeds", type=_seed_list, metavar="N|S,S,…",
                        help="train a seed group: seeds 0 to N-1, or the seeds listed; each model and seed is one "
                             "Ray task, on this machine's cores or the cluster at $RAY_ADDRESS")
@@ -93,128 +122,106 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="run folder name; {model} becomes the model key, {seed} the seed (default: "
                                       "<model>-<recipe>-<time>; with --seeds <model>-<recipe>-seed<N>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
-    train.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     train.set_defaults(handler=_train)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate every run folder in a folder on the test set")
-    evaluate.add_argument("--runs", type=Path, default=None, help="folder of runs (default: checkpoints/)")
-    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    evaluate.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+    evaluate = commands.add_parser("evaluate", help="evaluate every run folder in a folder on the test set",
+                                   parents=[_runs_option("folder of runs (default: checkpoints/)"), _json_option(),
+                                            data_dir])
     evaluate.set_defaults(handler=_evaluate)
 
-    compare = commands.add_parser("compare", help="is the difference between two runs real? (McNemar's test)")
+    compare = commands.add_parser("compare", help="is the difference between two runs real? (McNemar's test)",
+                                  parents=[_json_option(), data_dir])
     compare.add_argument("run_a", type=Path, metavar="RUN_A", help="a run folder, e.g. checkpoints/cnn")
     compare.add_argument("run_b", type=Path, metavar="RUN_B", help="another run folder, e.g. checkpoints/lenet5")
-    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    compare.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     compare.set_defaults(handler=_compare)
 
     seeds = commands.add_parser(
         "seeds", help="architecture or luck? each model's seed group (mean ± sd, its ensemble) and every pair "
-                      "compared across seeds (Welch's t-test, Holm's correction)")
-    seeds.add_argument("--runs", type=Path, default=None,
-                       help="folder of runs, grouped by model and settings but the seed (default: checkpoints/)")
-    seeds.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    seeds.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
+                      "compared across seeds (Welch's t-test, Holm's correction)",
+        parents=[_runs_option("folder of runs, grouped by model and settings but the seed (default: checkpoints/)"),
+                 _json_option(), data_dir])
     seeds.set_defaults(handler=_seeds)
 
-    predict = commands.add_parser("predict", help="predict the digit in image files with each model")
+    predict = commands.add_parser("predict", help="predict the digit in image files with each model",
+                                  parents=[_runs_option(), models, _json_option()])
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
-    predict.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
-    predict.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
-    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(handler=_predict)
 
-    explain = commands.add_parser("explain", help="attribution maps: which pixels made each model's answer")
+    explain = commands.add_parser("explain", help="attribution maps: which pixels made each model's answer",
+                                  parents=[_runs_option(), models, _json_option("a summary")])
     explain.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     explain.add_argument("--method", choices=METHODS, default="occlusion",
                          help="occlusion (default: a black 5x5 patch slid over the digit) or integrated-gradients "
                               "(from a black image, 64 steps)")
-    explain.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
-    explain.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
-    explain.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     explain.set_defaults(handler=_explain)
 
     robustness = commands.add_parser(
         "robustness", help="each model's accuracy as test digits are shifted, rotated, scaled, thickened, "
-                           "made noisy or partly hidden")
-    robustness.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
-    robustness.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
+                           "made noisy or partly hidden",
+        parents=[_runs_option(), models, _seed_option("picks the images, the noise and the patches"),
+                 _json_option("tables"), data_dir])
     robustness.add_argument("--images", type=_image_count, default=DEFAULT_IMAGES,
                             help=f"how many test images, drawn at random with --seed, or 'all' "
                                  f"(default: {DEFAULT_IMAGES})")
-    robustness.add_argument("--seed", type=_seed, default=0,
-                            help="picks the images, the noise and the patches (default: 0)")
-    robustness.add_argument("--json", action="store_true", help="print JSON instead of tables")
     robustness.add_argument("--save", action="store_true",
                             help=f"also store each model's results in its run folder ({STORED_FILE}), "
                                  "where the dashboard reads them instead of recomputing")
-    robustness.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     robustness.set_defaults(handler=_robustness)
 
     drawn = commands.add_parser(
         "drawn", help="each model's accuracy on MNIST digits re-drawn as people draw on the canvas: "
-                      "round brushes of 14-30 px and 2-6 px, small and large")
-    drawn.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
-    drawn.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
+                      "round brushes of 14-30 px and 2-6 px, small and large",
+        parents=[_runs_option(), models, _seed_option("picks the digits, brushes, sizes and places"),
+                 _json_option(), data_dir])
     drawn.add_argument("--images", type=_positive_int, default=DRAWN_IMAGES,
                        help=f"drawings per brush range, of digits of the split drawn at random with --seed "
                             f"(default: {DRAWN_IMAGES})")
-    drawn.add_argument("--seed", type=_seed, default=0, help="picks the digits, brushes, sizes and places (default: 0)")
     drawn.add_argument("--split", choices=("test", "validation"), default="test",
                        help="re-draw test digits (default), or the training images the best recipe holds out "
                             "for validation (to choose settings on)")
     drawn.add_argument("--keep-width", action="store_true",
                        help="do not redraw the strokes at MNIST's width (how the app read drawings before)")
-    drawn.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    drawn.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     drawn.set_defaults(handler=_drawn)
 
     audience = commands.add_parser("audience", help="the audience's labelled drawings: scores and export")
     audience_commands = audience.add_subparsers(dest="audience_command", metavar="ACTION", required=True)
-    stats = audience_commands.add_parser("stats", help="how many drawings, and each model's accuracy on them")
-    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    export = audience_commands.add_parser("export", help="write the drawings as PNGs and labels.csv into DIR")
+    stats = audience_commands.add_parser("stats", help="how many drawings, and each model's accuracy on them",
+                                         parents=[_json_option(), db])
+    stats.set_defaults(handler=_audience_stats)
+    export = audience_commands.add_parser("export", help="write the drawings as PNGs and labels.csv into DIR",
+                                          parents=[db])
     export.add_argument("folder", type=Path, metavar="DIR", help="folder to write into (created if needed)")
+    export.set_defaults(handler=_audience_export)
     hide = audience_commands.add_parser(
-        "hide", help="hide drawings from the scores, the gallery and the export (the store keeps them)")
+        "hide", help="hide drawings from the scores, the gallery and the export (the store keeps them)", parents=[db])
     hide_what = hide.add_mutually_exclusive_group(required=True)
     hide_what.add_argument("--session", metavar="SESSION",
                            help="a phone: every drawing it sent and sends later (its session, or its nickname as "
                                 "`audience phones` lists it)")
     hide_what.add_argument("--id", type=int, action="append", metavar="N", help="one drawing (repeat for more)")
     hide.add_argument("--undo", action="store_true", help="show them again")
-    phones = audience_commands.add_parser("phones", help="each phone or browser that stored drawings, by nickname")
-    phones.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    for action in (stats, export, hide, phones):
-        action.add_argument("--db", type=Path, default=None,
-                            help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
-    stats.set_defaults(handler=_audience_stats)
-    export.set_defaults(handler=_audience_export)
     hide.set_defaults(handler=_audience_hide)
+    phones = audience_commands.add_parser("phones", help="each phone or browser that stored drawings, by nickname",
+                                          parents=[_json_option(), db])
     phones.set_defaults(handler=_audience_phones)
 
     export_models = commands.add_parser(
-        "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest")
+        "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest",
+        parents=[_runs_option(), models, _json_option(), _data_dir_option("MNIST root for --check")])
     export_models.add_argument("--onnx", type=Path, required=True, metavar="DIR",
                                help="folder to write <model key>.onnx and manifest.json into (created if needed)")
-    export_models.add_argument("--runs", type=Path, default=None, help=RUNS_HELP)
-    export_models.add_argument("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
     export_models.add_argument("--check", action="store_true",
                                help="then run each file with ONNX Runtime on the 10,000 test images: its accuracy "
                                     "against the run's, and the largest difference to PyTorch's probabilities")
     export_models.add_argument("--fp16", action="store_true",
                                help="store the weights as float16: half the download; computed in float32")
-    export_models.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    export_models.add_argument("--data-dir", help="MNIST root for --check (default: $MNIST_DATA_DIR, else ./data)")
     export_models.set_defaults(handler=_export)
 
-    bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency")
+    bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency",
+                                parents=[_json_option("Markdown tables"), data_dir])
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
-    bench.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
     bench.add_argument("--only", type=_bench_parts, default=BENCH_PARTS,
                        help=f"comma-separated parts to run (default: {','.join(BENCH_PARTS)})")
-    bench.add_argument("--data-dir", help="MNIST root (default: $MNIST_DATA_DIR, else ./data)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -227,7 +234,8 @@ def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .data import load_mnist
-    from .recipes import check_config, recipe_config
+    from .models import recipe_config
+    from .recipes import check_config
     from .runs import new_run_dir, prepare_runs_folder, safe_run_name, save_run_or_rescue
     from .training import resolve_device, train_model
 
@@ -310,8 +318,8 @@ def _train_seed_group(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .data import load_mnist
-    from .models import build_model
-    from .recipes import check_config, recipe_config
+    from .models import build_model, recipe_config
+    from .recipes import check_config
     from .runs import RunInfo, new_run_dir, prepare_runs_folder, safe_run_name, save_new_run, save_run_or_rescue
     from .seed_groups import RunTask, train_seed_group
     from .training import resolve_device

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .cores import available_cores
 from .data import MnistData
 from .fileio import write_atomically
 from .models import MODELS
@@ -226,14 +227,6 @@ def save_to_folder(runs_dir: Path) -> Callable[[str, TrainResult], Path]:
 
 
 TRAINING_SLOTS_ENV = "MNIST_TRAINING_SLOTS"
-
-
-def available_cores() -> int:
-    """The cores this process may run on (a container's limit, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def default_training_slots() -> int:

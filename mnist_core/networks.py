@@ -64,16 +64,22 @@ class SimpleCNN(nn.Module):
 
 
 class LeNet5(nn.Module):
-    """LeCun et al. (1998): tanh activations and average pooling."""
+    """LeCun et al. (1998): tanh activations and average pooling.
+
+    The layers of both LeNet-5s; :class:`LeNet5ReLU` changes only the class attributes below."""
+
+    activation = staticmethod(torch.tanh)  # after each layer but the output
+    pooling = nn.AvgPool2d  # after conv1 and conv2, 2x2 with stride 2
+    resize_to: int | None = None  # resize the digit to this side first (None: conv1 pads the 28x28 digit by 2)
 
     def __init__(self, conv3_as_linear: bool = True) -> None:
         """``conv3_as_linear``: compute conv3 as the linear layer it is (same weights, same results
         up to rounding, faster); False runs the stock convolution, as the tutorials did."""
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
-        self.pool1 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=0 if self.resize_to else 2)
+        self.pool1 = self.pooling(kernel_size=2, stride=2)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.pool2 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.pool2 = self.pooling(kernel_size=2, stride=2)
         self.conv3 = nn.Conv2d(16, 120, kernel_size=5)
         self.fc = nn.Linear(120, 84)
         self.output = nn.Linear(84, 10)
@@ -84,8 +90,11 @@ class LeNet5(nn.Module):
 
     def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last hidden layer's values ``(B, 84)``: what the output layer reads."""
-        x = self.pool1(torch.tanh(self.conv1(x)))  # (B, 6, 14, 14)
-        x = self.pool2(torch.tanh(self.conv2(x)))  # (B, 16, 5, 5)
+        if self.resize_to:
+            side = (self.resize_to, self.resize_to)
+            x = F.interpolate(x, size=side, mode="bilinear", align_corners=False)  # (B, 1, 32, 32)
+        x = self.pool1(self.activation(self.conv1(x)))  # (B, 6, 14, 14)
+        x = self.pool2(self.activation(self.conv2(x)))  # (B, 16, 5, 5)
         if self.conv3_as_linear:
             # conv3's 5x5 kernels cover its whole 5x5 input: one output pixel, a 400 → 120 linear
             # layer. As a matrix product, a LeNet-5 training epoch is 5 % faster than through
@@ -93,40 +102,18 @@ class LeNet5(nn.Module):
             x = F.linear(x.flatten(1), self.conv3.weight.flatten(1), self.conv3.bias)  # (B, 120)
         else:
             x = self.conv3(x).flatten(1)
-        return torch.tanh(self.fc(torch.tanh(x)))
+        return self.activation(self.fc(self.activation(x)))
 
 
-class LeNet5ReLU(nn.Module):
+class LeNet5ReLU(LeNet5):
     """The tutorials' modified LeNet-5: ReLU and max-pooling, the digit resized to 32x32 (so the
     first convolution needs no padding); 61,706 parameters."""
 
-    def __init__(self, conv3_as_linear: bool = True) -> None:
-        """``conv3_as_linear``: as in :class:`LeNet5`."""
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
-        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.pool2 = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.conv3 = nn.Conv2d(16, 120, kernel_size=5)
-        self.fc = nn.Linear(120, 84)
-        self.output = nn.Linear(84, 10)
-        self.conv3_as_linear = conv3_as_linear
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.hidden_features(x))
-
-    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last hidden layer's values ``(B, 84)``: what the output layer reads."""
-        # The tutorial resized the 28x28 image to 32x32 (bilinear) before normalising it; bilinear
-        # resizing is linear, so resizing the normalised digit here gives the same input.
-        x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)  # (B, 1, 32, 32)
-        x = self.pool1(torch.relu(self.conv1(x)))  # (B, 6, 14, 14)
-        x = self.pool2(torch.relu(self.conv2(x)))  # (B, 16, 5, 5)
-        if self.conv3_as_linear:
-            x = F.linear(x.flatten(1), self.conv3.weight.flatten(1), self.conv3.bias)  # (B, 120)
-        else:
-            x = self.conv3(x).flatten(1)
-        return torch.relu(self.fc(torch.relu(x)))
+    activation = staticmethod(torch.relu)
+    pooling = nn.MaxPool2d
+    # The tutorial resized the 28x28 image to 32x32 (bilinear) before normalising it; bilinear
+    # resizing is linear, so resizing the normalised digit in the network gives the same input.
+    resize_to = 32
 
 
 def preferred_memory_format(model: nn.Module, device: torch.device | str = "cpu") -> torch.memory_format:

@@ -1,5 +1,6 @@
 """Training settings: the :class:`TrainConfig` dataclass, the two recipes' names and their checks
-(each model's recipes live in its registry entry, :mod:`mnist_core.models`).
+(each model's recipes live in its registry entry, :mod:`mnist_core.models`, which imports this
+module; this one imports nothing of the library).
 
 Kept apart from the training loop so that the command line and the app can list and check
 settings without importing PyTorch.
@@ -8,7 +9,7 @@ settings without importing PyTorch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 RECIPES = ("best", "tutorial")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -21,7 +22,7 @@ MAX_SEED_GROUP_RUNS = 1_000  # runs (models × seeds) in one train --seeds: 200 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train one model. Build one with :func:`recipe_config` and override fields."""
+    """How to train one model. Build one with :func:`mnist_core.models.recipe_config` and override fields."""
 
     recipe: str = "best"
     epochs: int = 10
@@ -51,24 +52,6 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-def recipe_config(model_key: str, recipe: str = "best", **overrides) -> TrainConfig:
-    """The settings of ``recipe`` for ``model_key`` (from its registry entry), with ``overrides``
-    applied (``None`` values ignored).
-
-    ``tutorial``: the tutorials' settings with their bugs fixed (the real test split, inputs
-    normalised once). ``best``: our recipe for these exact layers: AdamW with a one-cycle
-    schedule, random affine and stroke-thickness augmentation, 30 % of each batch re-drawn as
-    on the canvas (:func:`mnist_core.drawn.as_drawn`) and a moving average of the weights;
-    5,000 training images are held out to choose settings on. It trains the shipped checkpoints.
-    """
-    from .models import get_spec  # the registry's entries hold TrainConfigs: imported here, not at the top
-
-    if recipe not in RECIPES:
-        raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}.")
-    config = get_spec(model_key).recipe(recipe)
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def check_config(config: TrainConfig) -> None:
@@ -101,3 +84,4 @@ def check_config(config: TrainConfig) -> None:
         problems.append("the training subset needs at least one image")
     if problems:
         raise ValueError("Invalid training settings: " + "; ".join(problems) + ".")
+

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jobs import available_cores
+from .cores import available_cores
 from .recipes import TrainConfig
 from .room import PRESENTER_KEY_ENV, PRESENTER_MODE_ENV
 

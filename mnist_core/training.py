@@ -136,7 +136,7 @@ def train_model(
         model_key: a key of :data:`mnist_core.models.MODELS`.
         data: MNIST in memory; ``config.validation`` images of its training split are held out,
             then ``config.train_subset`` picks a random part of the rest.
-        config: every training setting (see :func:`mnist_core.recipes.recipe_config`).
+        config: every training setting (see :func:`mnist_core.models.recipe_config`).
         on_progress: called after every batch, and once more at the end of each epoch.
         should_stop: polled before every batch; returning True ends training cleanly after
             the finished epochs (``result.stopped`` is then True).

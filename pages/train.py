@@ -9,8 +9,8 @@ only when the presenter allows it (a computer lab), one training each at a time.
 import streamlit as st
 
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
-from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys
-from mnist_core.recipes import MAX_VALIDATION, RECIPES, recipe_config
+from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys, recipe_config
+from mnist_core.recipes import MAX_VALIDATION, RECIPES
 from mnist_core.runs import RunError, prepare_runs_folder
 from pages.shared.access import is_presenter, may_train, owner_id, participant_note
 from pages.shared.frame import ensure_frame

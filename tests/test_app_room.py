@@ -115,7 +115,7 @@ def fake_data(fake_mnist_root, monkeypatch):
 
 def a_job(data, owner: str, folder):
     from mnist_core.jobs import TrainingJob, save_to_folder
-    from mnist_core.recipes import recipe_config
+    from mnist_core.models import recipe_config
 
     return TrainingJob({"mlp": recipe_config("mlp", "tutorial", epochs=1)}, data, save_to_folder(folder), owner=owner)
 

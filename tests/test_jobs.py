@@ -15,7 +15,7 @@ from mnist_core.jobs import (
     default_training_slots,
     save_to_folder,
 )
-from mnist_core.recipes import recipe_config
+from mnist_core.models import recipe_config
 from mnist_core.runs import find_runs, read_run
 
 

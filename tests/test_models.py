@@ -1,8 +1,15 @@
 import pytest
 import torch
 
-from mnist_core.models import MODEL_KEYS, MODELS, build_model, count_parameters, default_model_keys, get_spec
-from mnist_core.recipes import recipe_config
+from mnist_core.models import (
+    MODEL_KEYS,
+    MODELS,
+    build_model,
+    count_parameters,
+    default_model_keys,
+    get_spec,
+    recipe_config,
+)
 
 EXPECTED_PARAMETERS = {"mlp": 623_290, "cnn": 934_798, "lenet5": 61_706, "lenet5_relu": 61_706}
 
@@ -72,6 +79,16 @@ def test_the_light_modules_do_not_import_torch():
             "mnist_core.bench; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_recipes_and_the_registry_import_one_way():
+    """models imports recipes (its entries hold TrainConfigs); recipes imports nothing of the library."""
+    import subprocess
+    import sys
+
+    code = "import sys, mnist_core.recipes; print(sorted(m for m in sys.modules if m.startswith('mnist_core.')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['mnist_core.recipes']", done.stderr
 
 
 def test_the_library_is_only_a_library():

@@ -8,8 +8,8 @@ import torch
 
 from mnist_core.data import VALIDATION_SEED, load_mnist, normalize
 from mnist_core.evaluation import evaluate
-from mnist_core.models import MODEL_KEYS, build_model
-from mnist_core.recipes import TrainConfig, check_config, recipe_config
+from mnist_core.models import MODEL_KEYS, build_model, recipe_config
+from mnist_core.recipes import TrainConfig, check_config
 from mnist_core.training import WeightAverage, drawn_images, random_affine, random_thickness, train_model
 from tests.support import PROJECT_ROOT
 

@@ -68,7 +68,7 @@ def test_the_readme_example_registers_a_model_that_trains_evaluates_predicts_and
 
 
 def test_a_model_without_recipes_trains_with_the_generic_ones(clean_registry):
-    from mnist_core.recipes import recipe_config
+    from mnist_core.models import recipe_config
 
     class Tiny(torch.nn.Module):
         def __init__(self):
@@ -194,7 +194,7 @@ def test_a_convolutional_model_with_view_and_batch_norm_trains_and_loads(clean_r
                                                                         fake_mnist_root):
     from mnist_core.data import load_mnist
     from mnist_core.jobs import TrainingJob, save_to_folder
-    from mnist_core.recipes import recipe_config
+    from mnist_core.models import recipe_config
 
     path = tmp_path / "small_cnn.py"
     path.write_text(CONVOLUTIONAL)
