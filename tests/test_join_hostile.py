@@ -507,3 +507,17 @@ def test_behind_the_proxy_recipe_300_idle_connections_hold_up_nothing_and_are_cl
             connection.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_proxy_recipe_says_the_servers_own_limits():
+    """docs/nginx-mnist.conf repeats a few of the server's numbers (nginx cannot read Python): they must agree."""
+    import re
+
+    recipe = (PROJECT_ROOT / "docs" / "nginx-mnist.conf").read_text()
+    from pages.join.routes import MAX_LABEL_BYTES
+
+    assert re.search(r"zone=mnist_labels:\S+ rate=(\d+)r/s", recipe).group(1) == f"{limits.ADDRESS_PER_SECOND:g}"
+    assert re.search(r"limit_req zone=mnist_labels burst=(\d+)", recipe).group(1) == str(limits.ADDRESS_BURST)
+    assert re.search(r"client_body_timeout (\d+)s", recipe).group(1) == str(BODY_SECONDS)
+    assert int(re.search(r"location = /join/label \{\s*client_max_body_size (\d+)k", recipe).group(1)) * 1000 \
+        == MAX_LABEL_BYTES
