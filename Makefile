@@ -19,7 +19,7 @@ run: $(RUN_STAMP)
 test: $(DEV_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The suite without the real MNIST and without Chromium (about a minute): the data set is
+# The suite without the real MNIST and without Chromium (about 3 minutes): the data set is
 # pointed nowhere, so a test that needs it and is not marked real_data fails here.
 test-fast: $(DEV_STAMP)
 	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest -m "not real_data and not browser" $(PYTEST_ARGS)
