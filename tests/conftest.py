@@ -53,6 +53,13 @@ def _a_cache_of_the_tests_own(monkeypatch, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _a_presenter_key_of_the_tests_own(monkeypatch):
+    """The door's key from the environment: a test that opens a page without a runs folder of its own never
+    makes runs/presenter.key in the project (the tests of the key file unset it)."""
+    monkeypatch.setenv("MNIST_PRESENTER_KEY", "the-tests-own-presenter-key")
+
+
+@pytest.fixture(autouse=True)
 def _no_warm_up_in_the_test_process(monkeypatch):
     """AppTests run the frame in this process: its warm-up thread (pages/shared/warm_up.py) would read
     the training set beside every test. A browser test's server (started earlier) warms up as usual."""
