@@ -459,14 +459,16 @@ def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_r
     chooser = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("CNN", exact=True))
     chooser.wait_for()
     ensemble = page.get_by_role("option", name="CNN · ensemble of 5 seeds")
-    for _ in range(5):  # the list opens once the page has settled (slow beside the whole suite)
-        chooser.click()
+    for attempt in range(5):  # the list opens once the page has settled (slow beside the whole suite), and a
+        chooser.click()        # rerun meanwhile (the window's size reported) can close it under the click
         try:
             ensemble.wait_for(timeout=10_000)
+            ensemble.click(timeout=10_000)
             break
         except PlaywrightTimeout:
+            if attempt == 4:
+                raise
             page.keyboard.press("Escape")
-    ensemble.click()
     wait_for(lambda: page.get_by_text("on this page only; the other pages use the run chosen before it").count(),
              what="the ensemble chosen")
     stroke(page, vertical_stroke(canvas_box(page)))  # where the canvas is now, under the longer chooser
