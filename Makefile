@@ -67,11 +67,11 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # ONNX Runtime Web for the /join page, vendored (a classroom may have no internet): the npm package's
-# WebAssembly build, copied into pages/join/static/vendor/onnxruntime-web/ (see its README.md).
+# WebAssembly build, copied into join/static/vendor/onnxruntime-web/ (see its README.md).
 ORT_VERSION ?= 1.31.1
 vendor-ort:
 	@work=$$(mktemp -d) && cd $$work && npm pack --silent onnxruntime-web@$(ORT_VERSION) >/dev/null && \
 	tar xzf onnxruntime-web-$(ORT_VERSION).tgz && \
 	cp package/dist/ort.wasm.min.mjs package/dist/ort-wasm-simd-threaded.mjs package/dist/ort-wasm-simd-threaded.wasm \
-	   $(CURDIR)/pages/join/static/vendor/onnxruntime-web/ && rm -rf $$work && \
-	echo "onnxruntime-web $(ORT_VERSION) copied; update pages/join/static/vendor/onnxruntime-web/README.md"
+	   $(CURDIR)/join/static/vendor/onnxruntime-web/ && rm -rf $$work && \
+	echo "onnxruntime-web $(ORT_VERSION) copied; update join/static/vendor/onnxruntime-web/README.md"

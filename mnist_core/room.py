@@ -45,6 +45,7 @@ SETTINGS_FILE = "room.json"
 COOKIE = "mnist_presenter"  # HttpOnly: the page's scripts never see it
 KEY_PARAMETER = "key"  # ?key=… in the printed link, as Jupyter's ?token=…
 COOKIE_DAYS = 30  # a term of lessons without opening the link again
+PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # the address phones reach this server at, e.g. http://192.168.1.20:8501
 MIN_KEY_LENGTH = 16  # a key a class cannot guess in a lesson's worth of tries
 PRESENTER, PARTICIPANT = "presenter", "participant"
 # Headers a reverse proxy adds: a request through one comes from the proxy's (often loopback) address.

@@ -4,24 +4,23 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.access import is_presenter, participant_note
+from dashboard.audience import audience_store
+from dashboard.gallery import Answers, show_gallery
+from dashboard.join_link import join_panel
+from dashboard.markdown import counted, literal
+from dashboard.moderation import lesson_controls, moderation_panel, room_settings_panel
+from dashboard.navigation import page_link
+from dashboard.presenter import for_the_room, matrix_layout, presenting, show_table
+from dashboard.run_choice import APP_FOLDER
 from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSummary, Drawing, damaged_skipped
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
 from mnist_core.models import MODEL_KEYS, MODELS
 from mnist_core.room import load_settings
-from pages.shared.access import is_presenter, participant_note
-from pages.shared.audience import audience_store
-from pages.shared.frame import ensure_frame
-from pages.shared.gallery import Answers, show_gallery
-from pages.shared.join_link import join_panel
-from pages.shared.markdown import counted, literal
-from pages.shared.moderation import lesson_controls, moderation_panel, room_settings_panel
-from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
-from pages.shared.run_choice import APP_FOLDER
 
 REFRESH_SECONDS = 3
 
-ensure_frame()
 st.title("Audience")
 st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page or on a phone (/join), "
            "scored live: how well does each model read this room's handwriting? Nothing is stored unless a digit "
@@ -61,7 +60,7 @@ def live_results() -> None:
     if not scores.drawings:
         st.info("No labelled drawings yet. On the Draw page, draw a digit and press the digit you drew.",
                 icon=":material/groups:")
-        st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
+        page_link("draw", "Draw a digit")
         return
     # Each model over the drawings it answered: a model chosen later (LeNet-5 (ReLU), one of the
     # operator's own) answered fewer; the registered ones that answered none are left out.

@@ -6,15 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart, per_class_chart
-from mnist_core.evaluation import per_class_metrics
-from mnist_core.runs import RunError
-from pages.shared.difference_view import show_differences
-from pages.shared.frame import ensure_frame
-from pages.shared.gallery import Answers, show_gallery
-from pages.shared.loading import mnist_or_none, report_run_error, test_predictions
-from pages.shared.presenter import for_the_room, matrix_layout, presenting, show_table
-from pages.shared.run_choice import (
+from dashboard.difference_view import show_differences
+from dashboard.gallery import Answers, show_gallery
+from dashboard.loading import mnist_or_none, report_run_error, test_predictions
+from dashboard.navigation import page_link
+from dashboard.presenter import for_the_room, matrix_layout, presenting, show_table
+from dashboard.run_choice import (
     APP_FOLDER,
     all_runs,
     path_key,
@@ -23,8 +20,11 @@ from pages.shared.run_choice import (
     selected_runs,
     short_label,
 )
-from pages.shared.screen import window_size
-from pages.shared.seed_view import show_seed_groups
+from dashboard.screen import window_size
+from dashboard.seed_view import show_seed_groups
+from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart, per_class_chart
+from mnist_core.evaluation import per_class_metrics
+from mnist_core.runs import RunError
 
 RUNS_KEY = "compare.runs"
 
@@ -37,7 +37,6 @@ def link_path(path: str) -> str:
         return path
 
 
-ensure_frame()
 st.title("Compare runs")
 # In projector mode the matrices grow with a tall screen: the browser tells its size (a rerun, then each resize).
 window = window_size("compare.window") if presenting() else None
@@ -46,7 +45,7 @@ window_height = window.height if window is not None else None
 runs, damaged = all_runs()
 if not runs:
     st.info("No runs to compare yet. Train some on the Train page.")
-    st.page_link("pages/train.py", label="Train models", icon=":material/model_training:")
+    page_link("train", "Train models")
     st.stop()
 by_path = {str(run.path): run for run in runs}
 # The link holds the runs as folder paths (relative to the app's folder when inside it), so that a

@@ -6,6 +6,25 @@ import time
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
 
+from dashboard.audience import label_buttons
+from dashboard.images import upscale
+from dashboard.loading import mnist_or_none, model_set_for, report_run_error
+from dashboard.markdown import literal
+from dashboard.nudge import NUDGE_DEFAULTS, nudge_controls, nudging, sweep_my_drawing
+from dashboard.presenter import presenting
+from dashboard.pytorch_preload import import_pytorch_soon
+from dashboard.run_choice import (
+    ENSEMBLE,
+    all_runs,
+    ensembles_in_use,
+    remember_choice,
+    require_runs,
+    run_label,
+    seed_group_of,
+)
+from dashboard.screen import WindowSize, window_size
+from dashboard.url import drop_unreadable_number
+from dashboard.why import why_panel
 from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.charts import probability_chart
 from mnist_core.label_issues import label_issues
@@ -21,26 +40,6 @@ from mnist_core.preprocess import (
 )
 from mnist_core.robustness import nudge
 from mnist_core.runs import RunError
-from pages.shared.audience import label_buttons
-from pages.shared.frame import ensure_frame
-from pages.shared.images import upscale
-from pages.shared.loading import mnist_or_none, model_set_for, report_run_error
-from pages.shared.markdown import literal
-from pages.shared.nudge import NUDGE_DEFAULTS, nudge_controls, nudging, sweep_my_drawing
-from pages.shared.presenter import presenting
-from pages.shared.pytorch_preload import import_pytorch_soon
-from pages.shared.run_choice import (
-    ENSEMBLE,
-    all_runs,
-    ensembles_in_use,
-    remember_choice,
-    require_runs,
-    run_label,
-    seed_group_of,
-)
-from pages.shared.screen import WindowSize, window_size
-from pages.shared.url import drop_unreadable_number
-from pages.shared.why import why_panel
 
 # Projector mode on a tall screen (a 1080p projector): the canvas takes this share of the window's height,
 # up to LARGEST_CANVAS, with the brush in proportion, so the digit the models see is the same.
@@ -57,7 +56,6 @@ DRAWN_SMALL = {
 TEST_INDEX_KEY = "draw.test_index"
 NOT_SHOWN = ""  # "Models in use": a model not shown by default, left out
 
-ensure_frame()
 present = presenting()
 if not present:  # on a projector the canvas, the answers and the chart must fit one screen
     st.title("Draw a digit")

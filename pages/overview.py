@@ -4,6 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.access import may_train
+from dashboard.images import upscale
+from dashboard.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
+from dashboard.navigation import page_link
+from dashboard.presenter import show_table
+from dashboard.run_choice import require_runs
+from dashboard.seed_view import seed_verdict, show_seed_groups
 from mnist_core.comparison import (
     Standing,
     accuracy_interval,
@@ -14,25 +21,17 @@ from mnist_core.comparison import (
 )
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError
-from pages.shared.access import may_train
-from pages.shared.frame import ensure_frame
-from pages.shared.images import upscale
-from pages.shared.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
-from pages.shared.presenter import show_table
-from pages.shared.run_choice import require_runs
-from pages.shared.seed_view import seed_verdict, show_seed_groups
 
-ensure_frame()
 st.title("MNIST model comparison")
 st.markdown(
     "Three classic handwritten-digit classifiers, trained on MNIST's training images (the `best` recipe holds "
     "5,000 of them out to choose its settings on) and measured on the 10,000 **test** images they never saw."
 )
 with st.container(horizontal=True, gap="medium"):  # where to go next, as links (the sidebar may be hidden)
-    st.page_link("pages/draw.py", label="Draw your own digits", icon=":material/draw:")
-    st.page_link("pages/compare.py", label="Compare their training", icon=":material/compare:")
+    page_link("draw", "Draw your own digits")
+    page_link("compare", "Compare their training")
     if may_train():  # a participant's link would lead to a page they can only watch
-        st.page_link("pages/train.py", label="Train new runs", icon=":material/model_training:")
+        page_link("train", "Train new runs")
 
 
 runs = require_runs()

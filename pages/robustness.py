@@ -2,23 +2,21 @@
 
 import streamlit as st
 
+from dashboard.loading import mnist_or_none, model_set_for, report_run_error, robustness_sweep
+from dashboard.perturbation_strip import show_strip
+from dashboard.presenter import for_the_room
+from dashboard.run_choice import require_runs, short_label
+from dashboard.url import drop_unreadable_number
 from mnist_core.charts import robustness_chart
 from mnist_core.models import MODELS
 from mnist_core.recipes import MAX_SEED
 from mnist_core.robustness import DEFAULT_IMAGES, PERTURBATIONS, headline, summary_sentence
 from mnist_core.runs import RunError
-from pages.shared.frame import ensure_frame
-from pages.shared.loading import mnist_or_none, model_set_for, report_run_error, robustness_sweep
-from pages.shared.perturbation_strip import show_strip
-from pages.shared.presenter import for_the_room
-from pages.shared.run_choice import require_runs, short_label
-from pages.shared.url import drop_unreadable_number
 
 IMAGE_COUNTS = {500: "500", 1000: "1,000", DEFAULT_IMAGES: f"{DEFAULT_IMAGES:,} (default)", 5000: "5,000",
                 None: "all 10,000"}
 ALL = "all"
 
-ensure_frame()
 st.title("Robustness")
 st.caption("On clean test digits the models are a few tenths of a percent apart. Change the digits and "
            "their real difference shows: every model sees the same shifted, rotated, scaled, thickened, noisy "

@@ -8,21 +8,19 @@ only when the presenter allows it (a computer lab), one training each at a time.
 
 import streamlit as st
 
+from dashboard.access import is_presenter, may_train, owner_id, participant_note
+from dashboard.job_view import job_board, live_board
+from dashboard.loading import mnist_or_none
+from dashboard.markdown import literal
+from dashboard.run_choice import user_runs_folder
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys, recipe_config
 from mnist_core.recipes import MAX_VALIDATION, RECIPES
 from mnist_core.runs import RunError, prepare_runs_folder
-from pages.shared.access import is_presenter, may_train, owner_id, participant_note
-from pages.shared.frame import ensure_frame
-from pages.shared.job_view import job_board, live_board
-from pages.shared.loading import mnist_or_none
-from pages.shared.markdown import literal
-from pages.shared.run_choice import user_runs_folder
 
 SUBSET_CHOICES = [1_000, 5_000, 10_000, 30_000, 60_000]
 MAX_PAGE_SEEDS = 10  # one after another on the server: more is a job for Ray (train --seeds)
 
-ensure_frame()
 st.title("Train models")
 
 data, data_message = mnist_or_none()

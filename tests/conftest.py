@@ -61,7 +61,7 @@ def _a_presenter_key_of_the_tests_own(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _no_warm_up_in_the_test_process(monkeypatch):
-    """AppTests run the frame in this process: its warm-up thread (pages/shared/warm_up.py) would read
+    """AppTests run the frame in this process: its warm-up thread (dashboard/warm_up.py) would read
     the training set beside every test. A browser test's server (started earlier) warms up as usual."""
     monkeypatch.setenv("MNIST_WARM_UP", "0")
 
@@ -81,25 +81,6 @@ def _fixed_threads():
 
 
 @pytest.fixture
-def navigation_mode(monkeypatch):
-    """Run every AppTest as a live server runs after its first request: in st.navigation mode.
-
-    AppTest re-detects the legacy ``pages/`` mode on every run; the app then reruns into its
-    frame (``ensure_frame``), which would drop a button's click. The first-request path
-    itself is covered by the browser test, which opens ``/draw`` on a fresh server.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init_in_navigation_mode(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_in_navigation_mode)
-
-
-@pytest.fixture
 def user_runs(tmp_path, monkeypatch):
     """Keep the runs a test trains out of the project's runs/ folder."""
     folder = tmp_path / "runs"
@@ -111,7 +92,7 @@ def user_runs(tmp_path, monkeypatch):
 def job_board(monkeypatch):
     """The app's server-wide board of training jobs, empty at the start of the test; one
     training at a time, as on a 2-core machine whatever this one has."""
-    from pages.shared.job_view import job_board as board
+    from dashboard.job_view import job_board as board
 
     monkeypatch.setenv("MNIST_TRAINING_SLOTS", "1")
     board.clear()

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import html_blocks, open_page, press_train, sidebar_text, texts
-
-pytestmark = pytest.mark.usefixtures("navigation_mode")
+from tests.support.apptest import html_blocks, open_page, press_train, sidebar_text, switch_to, texts
 
 
 def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monkeypatch):
@@ -164,7 +160,7 @@ def test_choosing_a_run_on_draw_shows_at_once_in_the_sidebar_and_persists(user_r
     assert "lenet5-mine" not in sidebar_text(at)
     at.selectbox(key="draw.run.lenet5").set_value(str(mine.path)).run()
     assert not at.exception and "lenet5-mine" in sidebar_text(at)
-    at.switch_page("pages/compare.py").run()  # the Draw widgets are gone; the choice stays
+    switch_to(at, "pages/compare.py").run()  # the Draw widgets are gone; the choice stays
     assert "lenet5-mine" in sidebar_text(at)
 
 
@@ -189,7 +185,7 @@ def test_gallery_puts_a_doubtful_label_note_under_the_answers():
     def script():
         import numpy as np
 
-        from pages.shared.gallery import Answers, show_gallery
+        from dashboard.gallery import Answers, show_gallery
 
         truth = np.zeros(10_000, dtype=np.int64)
         answers = [Answers("MLP", "mlp", np.zeros(10_000, dtype=np.int64), np.ones(10_000))]
@@ -214,7 +210,7 @@ def test_a_fourth_model_appears_only_once_a_person_chooses_it(user_runs, real_da
     assert relu not in sidebar_text(at) and at.selectbox(key="draw.run.lenet5_relu").value == ""
     at.selectbox(key="draw.run.lenet5_relu").set_value(str(PROJECT_ROOT / "checkpoints" / "lenet5_relu")).run()
     assert not at.exception and relu in sidebar_text(at)
-    at.switch_page("pages/compare.py").run()
+    switch_to(at, "pages/compare.py").run()
     assert not at.exception and len(at.multiselect(key="compare.runs").value) == 4
-    at.switch_page("pages/robustness.py").run()
+    switch_to(at, "pages/robustness.py").run()
     assert not at.exception and relu in texts(at)

@@ -11,8 +11,6 @@ import pytest
 from mnist_core.audience import AudienceStore
 from tests.support.apptest import html_blocks, open_page, texts
 
-pytestmark = pytest.mark.usefixtures("navigation_mode")
-
 
 @pytest.fixture
 def audience(tmp_path, monkeypatch):
@@ -100,7 +98,7 @@ def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs,
 
 def test_the_audience_page_shows_the_join_address_and_its_qr_code(user_runs, audience, monkeypatch):
     """The address phones reach (MNIST_PUBLIC_URL, else this machine's) in large type, and a QR code of it."""
-    from pages.shared.join_link import qr_png
+    from dashboard.join_link import qr_png
 
     monkeypatch.setenv("MNIST_PUBLIC_URL", "http://10.1.2.3:8501/")
     at = open_page("pages/audience.py")

@@ -11,16 +11,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dashboard.run_choice import SELECTION_KEY
 from mnist_core.evaluation import evaluation_from_logits
 from mnist_core.models import build_model
 from mnist_core.runs import RUN_FILE, save_run
-from pages.shared.run_choice import SELECTION_KEY
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import open_page, press_train, sidebar_text, texts
+from tests.support.apptest import open_page, press_train, sidebar_text, switch_to, texts
 from tests.support.hostile_files import crafted_run_files
 from tests.support.run_mutations import mutated_run_files
 
-pytestmark = pytest.mark.usefixtures("navigation_mode")
 PAGES = (None, "pages/draw.py", "pages/compare.py", "pages/train.py")
 
 
@@ -156,7 +155,7 @@ def test_a_number_too_large_for_a_float_in_the_url_is_dropped(real_data_root, mo
     for name, value in {key: number, **extra}.items():
         at.query_params[name] = value
     at.run()
-    at.switch_page(page).run()
+    switch_to(at, page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert 0 <= at.number_input(key=key).value < 10_000 and key not in at.query_params  # the page's default
 

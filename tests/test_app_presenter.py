@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import PROJECT_ROOT
-from tests.support.apptest import APP, sidebar_text, texts
-
-pytestmark = pytest.mark.usefixtures("navigation_mode")
+from tests.support.apptest import APP, sidebar_text, switch_to, texts
 
 
 def open_with(query: dict[str, str], page: str | None = None) -> AppTest:
@@ -18,7 +15,7 @@ def open_with(query: dict[str, str], page: str | None = None) -> AppTest:
         at.query_params[name] = value
     if page:
         at.run()
-        at.switch_page(page)  # a page switch starts from a clean URL: the link's parameters again
+        switch_to(at, page)  # a page switch starts from a clean URL: the link's parameters again
         for name, value in query.items():
             at.query_params[name] = value
     at.run()

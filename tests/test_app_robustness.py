@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support.apptest import html_blocks, open_page, texts
-
-pytestmark = pytest.mark.usefixtures("navigation_mode")
 
 
 def test_robustness_page_shows_every_perturbation_from_the_stored_sweep(user_runs, real_data_root, monkeypatch):

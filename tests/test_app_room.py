@@ -17,8 +17,6 @@ from mnist_core.audience import AudienceStore
 from mnist_core.room import load_settings
 from tests.support.apptest import open_page, texts
 
-pytestmark = pytest.mark.usefixtures("navigation_mode")
-
 
 @pytest.fixture
 def audience(tmp_path, monkeypatch):
@@ -162,8 +160,8 @@ def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fak
 
 
 def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs, fake_data, job_board):
+    from dashboard.job_view import job_board as the_board
     from mnist_core.jobs import JOBS_RECORD_FILE, JobBoard
-    from pages.shared.job_view import job_board as the_board
 
     before_restart = JobBoard(slots=1, record=user_runs / JOBS_RECORD_FILE)
     running = a_job(fake_data, "teacher", user_runs)

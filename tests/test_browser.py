@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from pages.shared.markdown import counted
+from dashboard.markdown import counted
 from tests.support.browser import require_chromium
 from tests.support.mnist_files import real_data_root_or_none
 from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke, wait_for

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
+from join import routes
 from mnist_core import canvas, preprocess, strokes
-from pages.join import routes
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("join.js", "prepare.js")

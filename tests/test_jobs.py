@@ -242,8 +242,8 @@ def test_the_canvas_style_digits_are_announced_while_they_are_made(fake_mnist_ro
 
 
 def test_a_running_model_says_how_long_it_has_run_and_about_how_long_is_left():
+    from dashboard.job_view import elapsed_and_left
     from mnist_core.jobs import RUNNING, ModelStatus
-    from pages.shared.job_view import elapsed_and_left
 
     assert ModelStatus("mlp").timing(100.0) is None  # waiting: nothing to say
     just_started = ModelStatus("mlp", state=RUNNING, fraction=0.01, phase_started=90.0)

@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from join import limits
+from join.limits import LabelLimits, LabelRefused
+from join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
 from mnist_core.audience import MAX_DRAWINGS as MAX_STORED_DRAWINGS
 from mnist_core.audience import AudienceStore
 from mnist_core.canvas import CANVAS_SIDE
-from pages.join import limits
-from pages.join.limits import LabelLimits, LabelRefused
-from pages.join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
 from tests.support.join_server import JoinServer, join_server
 from tools.browser import PROJECT_ROOT, free_port
 
@@ -157,7 +157,7 @@ def as_sent(data: bytes) -> str:
 
 
 def test_the_canvas_is_a_png_whose_header_is_right_and_at_most_1000_pixels_a_side():
-    from pages.join.routes import LabelError, _canvas_png
+    from join.routes import LabelError, _canvas_png
 
     for width, height in ((1, 1), (CANVAS_SIDE, CANVAS_SIDE), (MAX_CANVAS_SIDE, MAX_CANVAS_SIDE)):  # at the limits
         assert _canvas_png(as_sent(png(width, height))) == png(width, height)
@@ -414,7 +414,7 @@ def test_a_tampered_model_file_is_not_served_and_is_exported_again(server, listi
 def models_reply(monkeypatch, cache: Path) -> tuple[int, dict]:
     from starlette.requests import Request
 
-    from pages.join import routes
+    from join import routes
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(cache))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(cache.parent / "runs"))
@@ -514,7 +514,7 @@ def test_the_proxy_recipe_says_the_servers_own_limits():
     import re
 
     recipe = (PROJECT_ROOT / "docs" / "nginx-mnist.conf").read_text()
-    from pages.join.routes import MAX_LABEL_BYTES
+    from join.routes import MAX_LABEL_BYTES
 
     assert re.search(r"zone=mnist_labels:\S+ rate=(\d+)r/s", recipe).group(1) == f"{limits.ADDRESS_PER_SECOND:g}"
     assert re.search(r"limit_req zone=mnist_labels burst=(\d+)", recipe).group(1) == str(limits.ADDRESS_BURST)

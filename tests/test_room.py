@@ -1,4 +1,4 @@
-"""Who is who in the room (mnist_core.room) and the door in front of every route (pages/join/door.py)."""
+"""Who is who in the room (mnist_core.room) and the door in front of every route (join/door.py)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def call(middleware, path: str, query: str, method: str = "GET") -> tuple[int, d
 
 
 def test_the_key_link_sets_an_httponly_cookie_and_leaves_the_address_bar(tmp_path, monkeypatch):
-    from pages.join.door import PresenterKeyMiddleware
+    from join.door import PresenterKeyMiddleware
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv(room.PRESENTER_KEY_ENV, KEY)
@@ -136,7 +136,7 @@ def test_the_key_link_sets_an_httponly_cookie_and_leaves_the_address_bar(tmp_pat
 
 
 def test_a_bad_setting_stops_the_server_at_start_with_one_line(tmp_path, monkeypatch, capsys):
-    from pages.join.door import lifespan
+    from join.door import lifespan
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("MNIST_AUDIENCE_KEEP", "soon")
@@ -180,7 +180,7 @@ def test_a_key_at_and_below_the_shortest_length(tmp_path, monkeypatch, length, a
 
 
 def test_the_key_link_never_leaves_this_server(tmp_path, monkeypatch):
-    from pages.join.door import PresenterKeyMiddleware
+    from join.door import PresenterKeyMiddleware
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
 

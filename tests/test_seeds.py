@@ -175,7 +175,6 @@ def test_the_strip_chart_shows_every_seed_and_the_mean(tmp_path):
     assert figure.layout.yaxis.title.text == "test accuracy (%)"
 
 
-@pytest.mark.usefixtures("navigation_mode")
 def test_the_overview_ranks_architectures_from_seed_groups(user_runs, tmp_path, monkeypatch):
     import shutil
 
@@ -245,7 +244,7 @@ def test_draw_answers_with_a_seed_ensemble_while_other_pages_use_seed_0(user_run
     from mnist_core.data import load_mnist
     from mnist_core.preprocess import prepare_digit
     from mnist_core.runs import load_model
-    from tests.support.apptest import texts
+    from tests.support.apptest import switch_to, texts
     from tests.test_app_presenter import open_with
 
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
@@ -264,13 +263,12 @@ def test_draw_answers_with_a_seed_ensemble_while_other_pages_use_seed_0(user_run
     assert at.metric[1].value == str(int(mean.argmax()))
     assert f"{100 * float(mean.max()):.1f}% sure" in [c.value for c in at.caption]
     assert "on this page only; the other pages use the run chosen before it" in texts(at)
-    at.switch_page("pages/compare.py").run()  # Compare compares runs: the CNN's is its seed 0
+    switch_to(at, "pages/compare.py").run()  # Compare compares runs: the CNN's is its seed 0
     assert not at.exception and str(PROJECT_ROOT / "checkpoints" / "cnn") in at.multiselect(key="compare.runs").value
 
 
-@pytest.mark.usefixtures("navigation_mode")  # a button's click survives the rerun (tests/conftest.py)
 def test_the_train_page_trains_a_seed_group_and_shows_each_seed(user_runs, real_data_root, monkeypatch, job_board):
-    from pages.shared.job_view import describe
+    from dashboard.job_view import describe
     from tests.support.apptest import open_page, press_train, texts
 
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
@@ -344,7 +342,7 @@ def test_a_seed_group_trains_on_a_ray_cluster(ray_cluster, tmp_path, real_data_r
 
 def test_the_ensemble_of_a_chosen_run_is_its_own_group_and_the_run_stays_in_use(user_runs):
     """Choose your own run on Draw, then "ensemble": the ensemble is your run's group; other pages keep your run."""
-    from tests.support.apptest import open_page
+    from tests.support.apptest import open_page, switch_to
 
     mine = [run_with_accuracy(user_runs, "cnn", seed, 0.5, config={"recipe": "best", "epochs": 2})
             for seed in (0, 1)]
@@ -354,9 +352,9 @@ def test_the_ensemble_of_a_chosen_run_is_its_own_group_and_the_run_stays_in_use(
     assert chooser.options[-1] == "CNN · ensemble of 2 seeds"  # the chosen run's group, not the shipped one's
     chooser.set_value("ensemble").run()
     assert not at.exception and at.selectbox(key="draw.run.cnn").value == "ensemble"
-    at.switch_page("pages/compare.py").run()
+    switch_to(at, "pages/compare.py").run()
     assert str(mine[1].path) in at.multiselect(key="compare.runs").value  # the run chosen before the ensemble
-    at.switch_page("pages/draw.py").run()
+    switch_to(at, "pages/draw.py").run()
     assert at.selectbox(key="draw.run.cnn").value == "ensemble"  # kept across pages
     at.selectbox(key="draw.run.cnn").set_value(str(mine[0].path)).run()  # a run again: no ensemble
     assert at.selectbox(key="draw.run.cnn").value == str(mine[0].path)

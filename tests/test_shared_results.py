@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pages.shared.loading import SharedResults
+from dashboard.loading import SharedResults
 
 
 def test_sessions_asking_at_once_share_one_computation():

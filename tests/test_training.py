@@ -242,15 +242,15 @@ def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
 
 
 def test_worker_processes_started_inside_the_app_do_not_run_the_app(monkeypatch, capfd):
-    """Streamlit runs the frame (dashboard.py) as __main__, and spawned workers import __main__: each ran the whole
-    app bare and logged 44 "missing ScriptRunContext" warnings into the server's terminal."""
+    """Streamlit runs the frame (dashboard/frame.py) as __main__, and spawned workers import __main__: each ran the
+    whole app bare and logged 44 "missing ScriptRunContext" warnings into the server's terminal."""
     import types
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: the canvas-style digits are made without worker processes")
     torch.set_num_threads(2)  # a training with two cores starts two workers (put back by tests/conftest.py)
     app = types.ModuleType("__main__")
-    app.__file__ = str(PROJECT_ROOT / "dashboard.py")
+    app.__file__ = str(PROJECT_ROOT / "dashboard" / "frame.py")
     monkeypatch.setitem(sys.modules, "__main__", app)  # as while the app's script runs
     made = drawn_images(torch.zeros(8000, 28, 28, dtype=torch.uint8), pens=np.full(8000, 0.0123))
     assert made.shape == (8000, 28, 28)

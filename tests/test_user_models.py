@@ -129,7 +129,6 @@ def test_a_missing_file_and_a_run_of_an_unregistered_model(clean_registry, tmp_p
         read_run(tmp_path / "logreg")
 
 
-@pytest.mark.usefixtures("navigation_mode")
 def test_draw_and_compare_show_a_registered_model(clean_registry, monkeypatch, user_runs, real_data_root):
     monkeypatch.setenv("MNIST_MODELS", str(EXAMPLE))
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))

@@ -6,18 +6,25 @@ from streamlit.testing.v1 import AppTest
 
 from tests.support import PROJECT_ROOT
 
-APP = str(PROJECT_ROOT / "dashboard.py")  # the frame; app.py serves it (and /join) with Streamlit
+APP = str(PROJECT_ROOT / "dashboard" / "frame.py")  # the frame; app.py serves it (and /join) with Streamlit
 
 
 def open_page(page: str | None = None) -> AppTest:
+    """The frame, then ``page`` (a path from the project folder, e.g. ``pages/draw.py``; None: the Overview)."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     if page:
-        at.switch_page(page)
+        switch_to(at, page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Runs in use" in sidebar_text(at)  # the frame (dashboard.py) ran around the page
+    assert "Runs in use" in sidebar_text(at)  # the frame (dashboard/frame.py) ran around the page
     return at
+
+
+def switch_to(at: AppTest, page: str) -> AppTest:
+    """Switch ``at`` to ``page``, a path from the project folder (AppTest takes it relative to the frame, or absolute);
+    run it next."""
+    return at.switch_page(str(PROJECT_ROOT / page))
 
 
 def sidebar_text(at: AppTest) -> str:

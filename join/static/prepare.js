@@ -11,7 +11,7 @@
 // test measures the effect on the 28x28 digit and the answers.
 
 // The thresholds and sizes of mnist_core.preprocess and mnist_core.strokes, under their Python names: never
-// copied here, the server sends them in the page's config (pages/join/routes.py, PREPARE) and join.js hands
+// copied here, the server sends them in the page's config (join/routes.py, PREPARE) and join.js hands
 // them over once, before the first drawing. tests/test_canvas_contract.py checks that both sides agree.
 const constants = {};
 export function setConstants(sent) { Object.assign(constants, sent); }

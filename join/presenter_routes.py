@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from join.door import APP_FOLDER, request_role
 from mnist_core import room
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, damaged_skipped
-from pages.join.door import APP_FOLDER, request_role
 
 CHUNK_BYTES = 256 * 1024  # what the writer hands over at a time: a few dozen drawings
 _QUEUE_CHUNKS = 8  # at most ~2 MB waits for a slow download; the writer pauses meanwhile

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from dashboard.loading import ensemble_accuracy, members_of, mnist_or_none, report_run_error
+from dashboard.presenter import for_the_room, show_table
+from dashboard.run_choice import all_runs
 from mnist_core.charts import seed_strip_chart
 from mnist_core.runs import RunError, RunInfo
 from mnist_core.seeds import SeedGroup, compare_groups, group_runs, seed_ranking, seed_ranking_sentence
-from pages.shared.loading import ensemble_accuracy, members_of, mnist_or_none, report_run_error
-from pages.shared.presenter import for_the_room, show_table
-from pages.shared.run_choice import all_runs
 
 
 def groups_of(runs: list[RunInfo]) -> list[SeedGroup]:

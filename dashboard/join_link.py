@@ -1,4 +1,4 @@
-"""Where the phones join (/join, pages/join/routes.py), as a link and a QR code for the projector."""
+"""Where the phones join (/join, join/routes.py), as a link and a QR code for the projector."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-PUBLIC_URL_ENV = "MNIST_PUBLIC_URL"  # the address phones reach this server at, e.g. http://192.168.1.20:8501
+from mnist_core.room import PUBLIC_URL_ENV
+
 _LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 

@@ -7,16 +7,16 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from dashboard.loading import model_set_for
+from dashboard.markdown import counted
+from dashboard.presenter import presenting
+from dashboard.run_choice import APP_FOLDER
+from dashboard.session import session_id
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
 from mnist_core.preprocess import NoDigitError, prepare_digit
 from mnist_core.room import nickname
 from mnist_core.runs import RunInfo
 from mnist_core.seeds import SeedGroup
-from pages.shared.loading import model_set_for
-from pages.shared.markdown import counted
-from pages.shared.presenter import presenting
-from pages.shared.run_choice import APP_FOLDER
-from pages.shared.session import session_id
 
 PENDING_KEY = "audience.canvas"  # the canvas image the label buttons would store
 LAST_KEY = "audience.last"  # what this session stored last: (label, total, canvas fingerprint)

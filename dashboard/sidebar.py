@@ -6,12 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.markdown import literal
+from dashboard.presenter import projector_toggle
+from dashboard.run_choice import APP_FOLDER, all_runs, is_shipped, selected_runs
 from mnist_core import paths
 from mnist_core.data import data_available
 from mnist_core.models import MODELS
-from pages.shared.markdown import literal
-from pages.shared.presenter import projector_toggle
-from pages.shared.run_choice import APP_FOLDER, all_runs, is_shipped, selected_runs
 
 
 def sidebar() -> None:

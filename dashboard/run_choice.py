@@ -12,11 +12,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.navigation import page_link
 from mnist_core import paths
 from mnist_core.runs import RunInfo, default_runs, find_runs, runs_signature
 from mnist_core.seeds import SeedGroup, group_runs
 
-APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py and checkpoints/ live
+APP_FOLDER = Path(__file__).resolve().parents[1]  # where app.py and checkpoints/ live
 SELECTION_KEY = "draw.runs"  # session state: model key → run folder chosen on the Draw page
 # Session state: the models whose seed group answers as one model on the Draw page (its seeds'
 # probabilities averaged): the group of the run in use, which every other page uses alone.
@@ -101,6 +102,6 @@ def require_runs() -> dict[str, RunInfo]:
     runs = selected_runs()
     if not runs:
         st.info("No trained models yet. Train some on the Train page, or restore `checkpoints/`.")
-        st.page_link("pages/train.py", label="Train models", icon=":material/model_training:")
+        page_link("train", "Train models")
         st.stop()
     return runs

@@ -10,7 +10,7 @@ Wraps every request the server answers (the dashboard's and /join's), before any
   keeps them (``$MNIST_AUDIENCE_KEEP``); then again every hour.
 
 Who may do what is decided by :class:`mnist_core.room.Door` and checked where each action happens:
-on the pages (pages/shared/access.py) and in the routes (:func:`request_role`).
+on the pages (dashboard/access.py) and in the routes (:func:`request_role`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from join.routes import APP_FOLDER
 from mnist_core import paths, room
 from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, retention
-from pages.join.routes import APP_FOLDER
-from pages.shared.join_link import PUBLIC_URL_ENV
 
 RETENTION_EVERY_SECONDS = 3600  # old drawings go within the hour they fall due
 _log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def print_presenter_link(door: room.Door) -> None:
     import streamlit as st
     from streamlit import net_util
 
-    base = os.environ.get(PUBLIC_URL_ENV, "").strip() or \
+    base = os.environ.get(room.PUBLIC_URL_ENV, "").strip() or \
         f"http://{net_util.get_internal_ip() or 'localhost'}:{st.get_option('server.port')}"
     local = "This machine's browser is the presenter without it." if door.local_presenter else \
         f"{room.PRESENTER_MODE_ENV}=key: every browser needs it, this machine's too."

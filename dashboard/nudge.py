@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.perturbation_strip import show_strip
 from mnist_core.predict import ModelSet
 from mnist_core.preprocess import PreparedDigit
 from mnist_core.robustness import PERTURBATION_NAMES, get_perturbation
-from pages.shared.perturbation_strip import show_strip
 
 # name: (label, lowest, highest, default, step, format), as mnist_core.robustness.nudge takes them
 NUDGE_SLIDERS = {

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from dashboard.markdown import literal
+from dashboard.run_choice import APP_FOLDER
 from mnist_core import paths
 from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist
 from mnist_core.predict import ModelSet
 from mnist_core.runs import RunError, RunInfo, load_model
 from mnist_core.seeds import SeedGroup
-from pages.shared.markdown import literal
-from pages.shared.run_choice import APP_FOLDER
 
 if TYPE_CHECKING:
     from mnist_core.robustness import Sweep

@@ -9,6 +9,9 @@ import html
 import numpy as np
 import streamlit as st
 
+from dashboard.gallery import png_data_url
+from dashboard.loading import SharedResults, cached_model, members_of, mnist_or_none, model_of, report_run_error
+from dashboard.presenter import for_the_room
 from mnist_core.charts import attribution_chart
 from mnist_core.explain import (
     BASELINE_HELP,
@@ -25,9 +28,6 @@ from mnist_core.explain import (
 from mnist_core.models import MODELS
 from mnist_core.runs import RunError, RunInfo
 from mnist_core.seeds import SeedGroup
-from pages.shared.gallery import png_data_url
-from pages.shared.loading import SharedResults, cached_model, members_of, mnist_or_none, model_of, report_run_error
-from pages.shared.presenter import for_the_room
 
 _ROW = ("display:flex;flex-wrap:wrap;gap:0.5rem 0.7rem;align-items:flex-start;margin:0.2rem 0 0.8rem 0;"
         "font-size:0.9rem;text-align:center")

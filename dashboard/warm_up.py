@@ -39,10 +39,10 @@ def _warm_up() -> None:
     except (AttributeError, OSError):
         pass
     try:
+        from dashboard.loading import mnist_or_none
+        from dashboard.run_choice import all_runs, checkpoints_folder
+        from dashboard.why import prepare_feature_banks
         from mnist_core.runs import default_runs
-        from pages.shared.loading import mnist_or_none
-        from pages.shared.run_choice import all_runs, checkpoints_folder
-        from pages.shared.why import prepare_feature_banks
 
         data = mnist_or_none()[0]
         if data is None:

@@ -34,7 +34,7 @@ _ANSWER_COLOURS = "".join(
 _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
 # The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
 _CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
-# The window-size reporters (pages/shared/screen.py) draw nothing; without this their empty blocks took a row gap.
+# The window-size reporters (dashboard/screen.py) draw nothing; without this their empty blocks took a row gap.
 _HIDDEN = ".st-key-draw-window,.st-key-compare-window,.st-key-room-switch{display:none}"
 _PROJECTOR = """
 html { font-size: 20px; }

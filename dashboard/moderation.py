@@ -1,7 +1,7 @@
 """The presenter's controls on the Audience page: moderation, the room's settings, the end of the lesson.
 
 Each control is offered to the presenter only (the page stops before them for a participant), and each
-callback checks again (:func:`pages.shared.access.presenter_only`): a participant's browser can send any
+callback checks again (:func:`dashboard.access.presenter_only`): a participant's browser can send any
 widget event it likes.
 """
 
@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import streamlit as st
 
+from dashboard.access import presenter_only
+from dashboard.audience import audience_store
+from dashboard.gallery import png_data_url
+from dashboard.markdown import counted, literal
+from dashboard.run_choice import APP_FOLDER
+from join.routes import new_lesson
 from mnist_core.audience import AudienceStore, AudienceStoreError, Drawing, describe_retention, retention
 from mnist_core.models import MODELS
 from mnist_core.room import RoomError, load_settings, save_settings
-from pages.join.routes import new_lesson
-from pages.shared.access import presenter_only
-from pages.shared.audience import audience_store
-from pages.shared.gallery import png_data_url
-from pages.shared.markdown import counted, literal
-from pages.shared.run_choice import APP_FOLDER
 
-EXPORT_URL = "/audience/export.zip"  # pages/join/presenter_routes.py: streamed, the presenter only
+EXPORT_URL = "/audience/export.zip"  # join/presenter_routes.py: streamed, the presenter only
 CONFIRM_KEY = "audience.confirm_clear"
 CONFIRM_END_KEY = "audience.confirm_end"
 RECENT_SHOWN = 24  # the newest drawings the presenter moderates one by one

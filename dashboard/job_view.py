@@ -11,6 +11,11 @@ import time
 
 import streamlit as st
 
+from dashboard.access import is_presenter, owner_id
+from dashboard.markdown import literal
+from dashboard.navigation import page_link
+from dashboard.presenter import for_the_room
+from dashboard.run_choice import user_runs_folder
 from mnist_core.charts import Curve, history_chart
 from mnist_core.jobs import (
     FAILED,
@@ -25,10 +30,6 @@ from mnist_core.jobs import (
     ordinal,
 )
 from mnist_core.models import MODELS
-from pages.shared.access import is_presenter, owner_id
-from pages.shared.markdown import literal
-from pages.shared.presenter import for_the_room
-from pages.shared.run_choice import user_runs_folder
 
 STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/directions_run:",
                SAVED: ":material/check_circle:", STOPPED: ":material/stop_circle:", FAILED: ":material/error:"}
@@ -126,7 +127,7 @@ def show_board(board: JobBoard) -> None:
         with st.expander(f"Finished: {describe(job)}", expanded=job is view.finished[0] and not view.running):
             show_job(job, live=False)
     if any(saved for job in view.finished for saved in job.snapshot().saved_runs):
-        st.page_link("pages/compare.py", label="Compare the runs", icon=":material/compare:")
+        page_link("compare", "Compare the runs")
 
 
 def show_queued(board: JobBoard, job: TrainingJob, place: int) -> None:

@@ -1,4 +1,4 @@
-"""Whether this browser is the presenter (mnist_core.room decides; the door is pages/join/door.py).
+"""Whether this browser is the presenter (mnist_core.room decides; the door is join/door.py).
 
 Every page asks :func:`is_presenter` where an action happens — to offer a button, and again in the
 button's callback, since a button a participant cannot use must also be refused by the code behind it.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.session import session_id
+from join.door import the_door
+from join.routes import APP_FOLDER
 from mnist_core import room
-from pages.join.door import the_door
-from pages.join.routes import APP_FOLDER
-from pages.shared.session import session_id
 
 
 def role() -> str:

@@ -4,11 +4,12 @@ shared sidebar, then the page.
 
 import streamlit as st
 
+from dashboard.navigation import navigation_pages
+from dashboard.presenter import dark_theme, page_style, projector_mode, room
+from dashboard.screen import show_theme
+from dashboard.sidebar import sidebar
+from dashboard.warm_up import start_warm_up
 from mnist_core.models import ModelFileError, load_user_models
-from pages.shared.presenter import dark_theme, page_style, projector_mode, room
-from pages.shared.screen import show_theme
-from pages.shared.sidebar import sidebar
-from pages.shared.warm_up import start_warm_up
 
 
 def main() -> None:
@@ -20,14 +21,7 @@ def main() -> None:
         show_theme(room())  # projector mode's room choice; outside it, the viewer's own Streamlit setting
 
     navigation = st.navigation(
-        [
-            st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:", default=True),
-            st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-            st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-            st.Page("pages/robustness.py", title="Robustness", icon=":material/blur_on:", url_path="robustness"),
-            st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-            st.Page("pages/audience.py", title="Audience", icon=":material/groups:", url_path="audience"),
-        ],
+        navigation_pages(),
         # In projector mode the sidebar is hidden: the pages become a compact bar along the top.
         position="top" if present else "sidebar",
     )
@@ -37,7 +31,7 @@ def main() -> None:
         st.error(f"{error} The built-in models work meanwhile.", icon=":material/error:")
     sidebar()
     navigation.run()
-    start_warm_up()  # after the page: the first "Why?" must not wait for the training set (pages/shared/warm_up.py)
+    start_warm_up()  # after the page: the first "Why?" must not wait for the training set (dashboard/warm_up.py)
 
 
 # Streamlit runs this file as __main__. Training's worker processes (spawn) import the main

@@ -9,6 +9,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.gallery import Answers, show_gallery
+from dashboard.markdown import counted, literal
+from dashboard.presenter import for_the_room, matrix_layout, show_table
+from dashboard.run_choice import selected_runs
+from dashboard.url import drop_unreadable_number
+from dashboard.why import why_panel
 from mnist_core.charts import difference_heatmap
 from mnist_core.comparison import (
     accuracy_interval,
@@ -20,12 +26,6 @@ from mnist_core.comparison import (
 from mnist_core.data import normalize
 from mnist_core.evaluation import confusion_matrix
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
-from pages.shared.gallery import Answers, show_gallery
-from pages.shared.markdown import counted, literal
-from pages.shared.presenter import for_the_room, matrix_layout, show_table
-from pages.shared.run_choice import selected_runs
-from pages.shared.url import drop_unreadable_number
-from pages.shared.why import why_panel
 
 FILTERS = ("only one right", "A right, B wrong", "B right, A wrong", "all wrong")
 

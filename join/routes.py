@@ -47,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from join.limits import LabelLimits, LabelRefused
 from mnist_core import paths, preprocess, room, strokes
 from mnist_core.audience import (
     AudienceStore,
@@ -61,9 +62,8 @@ from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
 from mnist_core.runs import RunError, RunInfo, default_runs, find_runs, runs_signature
-from pages.join.limits import LabelLimits, LabelRefused
 
-APP_FOLDER = Path(__file__).resolve().parents[2]  # where app.py, checkpoints/ and runs/ live
+APP_FOLDER = Path(__file__).resolve().parents[1]  # where app.py, checkpoints/ and runs/ live
 STATIC = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"  # a content-hashed URL never changes
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -328,7 +328,7 @@ _limits = LabelLimits()  # this lesson's: until the presenter ends it, or the se
 
 
 def new_lesson() -> None:
-    """Each phone may label its fill again (the presenter ended the lesson: pages/shared/moderation.py)."""
+    """Each phone may label its fill again (the presenter ended the lesson: dashboard/moderation.py)."""
     _limits.new_lesson()
 
 

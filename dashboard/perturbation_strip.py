@@ -11,11 +11,11 @@ import html
 import numpy as np
 import streamlit as st
 
+from dashboard.gallery import png_data_url
 from mnist_core.data import normalize_pixels
 from mnist_core.models import MODELS
 from mnist_core.predict import ModelSet
 from mnist_core.robustness import every_level, get_perturbation
-from pages.shared.gallery import png_data_url
 
 _GRID = ("display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));gap:0.8rem 0.6rem;"
          "margin:0.25rem 0 1rem 0;font-size:1rem;line-height:1.3;text-align:center")
