@@ -9,8 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.session import session_id
-from join.door import the_door
-from join.routes import APP_FOLDER
+from dashboard.workspace import workspace
 from mnist_core import room
 
 
@@ -23,7 +22,7 @@ def role() -> str:
     peer = context.ip_address if isinstance(context.ip_address, str) else None
     headers = {name.lower(): value for name, value in dict(context.headers or {}).items()}
     try:
-        door = the_door()
+        door = workspace().door()
     except room.RoomError:  # a setting the server refused at start (it does not serve then): nobody presents
         return room.PARTICIPANT
     return door.role(peer, room.is_forwarded(headers), (context.cookies or {}).get(room.COOKIE),
@@ -36,7 +35,7 @@ def is_presenter() -> bool:
 
 def may_train() -> bool:
     """The presenter, or any participant once the presenter lets the room train (Audience → Room settings)."""
-    return is_presenter() or room.load_settings(APP_FOLDER).participants_train
+    return is_presenter() or workspace().room_settings().participants_train
 
 
 def owner_id() -> str:

@@ -10,9 +10,9 @@ import streamlit as st
 from dashboard.loading import model_set_for
 from dashboard.markdown import counted
 from dashboard.presenter import presenting
-from dashboard.run_choice import APP_FOLDER
 from dashboard.session import session_id
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, encode_png
+from dashboard.workspace import workspace
+from mnist_core.audience import AudienceStore, AudienceStoreError, encode_png
 from mnist_core.preprocess import NoDigitError, prepare_digit
 from mnist_core.room import nickname
 from mnist_core.runs import RunInfo
@@ -22,14 +22,9 @@ PENDING_KEY = "audience.canvas"  # the canvas image the label buttons would stor
 LAST_KEY = "audience.last"  # what this session stored last: (label, total, canvas fingerprint)
 
 
-@st.cache_resource(show_spinner=False)
-def _store(path: str) -> AudienceStore:
-    return AudienceStore(path)
-
-
 def audience_store() -> AudienceStore:
     """The store (``$MNIST_AUDIENCE_DB``, else ``audience.sqlite3`` in the user's runs folder)."""
-    return _store(str(audience_db(APP_FOLDER)))
+    return workspace().audience_store()
 
 
 def label_buttons(canvas_image: np.ndarray, runs: dict[str, RunInfo],

@@ -15,7 +15,7 @@ from dashboard.access import is_presenter, owner_id
 from dashboard.markdown import literal
 from dashboard.navigation import page_link
 from dashboard.presenter import for_the_room
-from dashboard.run_choice import user_runs_folder
+from dashboard.workspace import workspace
 from mnist_core.charts import Curve, history_chart
 from mnist_core.jobs import (
     FAILED,
@@ -39,7 +39,7 @@ STATE_ICONS = {WAITING: ":material/hourglass_empty:", RUNNING: ":material/direct
 def job_board() -> JobBoard:
     """The one board of this server process (``$MNIST_TRAINING_SLOTS`` trainings at once). It keeps a record of
     its running and waiting jobs beside the runs, so that after a restart the Train page says which it lost."""
-    return JobBoard(record=user_runs_folder() / JOBS_RECORD_FILE)
+    return JobBoard(record=workspace().runs / JOBS_RECORD_FILE)
 
 
 

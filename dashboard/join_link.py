@@ -8,23 +8,21 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from mnist_core.room import PUBLIC_URL_ENV
+from mnist_core.room import PUBLIC_URL_ENV, network_address
 
 _LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 
 def join_url() -> str:
     """The /join address for phones: ``$MNIST_PUBLIC_URL``; else the address this browser used, when other
-    machines can reach it; else this machine's network address (as ``streamlit run`` prints it)."""
+    machines can reach it; else this machine's network address (:func:`mnist_core.room.network_address`)."""
     public = os.environ.get(PUBLIC_URL_ENV, "").strip()
     if public:
         return public.rstrip("/") + "/join"
     seen = urlsplit(st.context.url or "")
     if seen.hostname and seen.hostname not in _LOCAL:
         return f"{seen.scheme}://{seen.netloc}/join"
-    from streamlit import net_util
-
-    address = net_util.get_internal_ip() or "localhost"
+    address = network_address() or "localhost"
     port = st.get_option("server.port")
     return f"http://{address}:{port}/join"
 

@@ -15,8 +15,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.markdown import literal
-from dashboard.run_choice import APP_FOLDER
-from mnist_core import paths
+from dashboard.workspace import workspace
 from mnist_core.data import MnistData, MnistDataError, data_available, load_mnist
 from mnist_core.predict import ModelSet
 from mnist_core.runs import RunError, RunInfo, load_model
@@ -80,7 +79,7 @@ def _load_data_cached(root: str) -> MnistData:
 
 def mnist_or_none() -> tuple[MnistData | None, str]:
     """MNIST if it can be loaded (else ``None``), and a sentence on where it is or what to do."""
-    root = paths.data_dir(base=APP_FOLDER)
+    root = workspace().data()
     if not data_available(root):
         return None, (f"MNIST is not in `{root.resolve()}/MNIST/raw/`. Set `MNIST_DATA_DIR` to the folder that "
                       "holds `MNIST/raw/` and restart, or run `python -m mnist_core train` once with internet "

@@ -15,11 +15,10 @@ from dashboard.access import presenter_only
 from dashboard.audience import audience_store
 from dashboard.gallery import png_data_url
 from dashboard.markdown import counted, literal
-from dashboard.run_choice import APP_FOLDER
-from join.routes import new_lesson
+from dashboard.workspace import workspace
 from mnist_core.audience import AudienceStore, AudienceStoreError, Drawing, describe_retention, retention
 from mnist_core.models import MODELS
-from mnist_core.room import RoomError, load_settings, save_settings
+from mnist_core.room import RoomError
 
 EXPORT_URL = "/audience/export.zip"  # join/presenter_routes.py: streamed, the presenter only
 CONFIRM_KEY = "audience.confirm_clear"
@@ -63,7 +62,7 @@ def moderation_panel(store: AudienceStore) -> None:
                        "(`python -m mnist_core audience hide --session …` reaches every one).")
         if recent:
             st.markdown(f"**The newest {counted(len(recent), 'drawing')}**")
-            review_first = load_settings(APP_FOLDER).review_first
+            review_first = workspace().room_settings().review_first
             for start in range(0, len(recent), _PER_ROW):
                 for column, drawing in zip(st.columns(_PER_ROW), recent[start:start + _PER_ROW]):
                     _drawing_cell(column, drawing, review_first)
@@ -108,7 +107,7 @@ def _approve(drawing_id: int, undo: bool) -> None:
 
 def room_settings_panel() -> None:
     """The presenter's switches for the whole room (kept on disk: a restart keeps them)."""
-    settings = load_settings(APP_FOLDER)
+    settings = workspace().room_settings()
     with st.expander("Room settings", icon=":material/tune:"):
         st.toggle("Participants may train (a computer lab: one training each at a time)",
                   value=settings.participants_train, key="room.participants_train", on_change=_save_setting,
@@ -121,8 +120,8 @@ def _save_setting(name: str) -> None:
     if not presenter_only("change the room's settings"):
         return
     try:
-        save_settings(replace(load_settings(APP_FOLDER), **{name: bool(st.session_state[f"room.{name}"])}),
-                      APP_FOLDER)
+        workspace().save_room_settings(replace(workspace().room_settings(),
+                                               **{name: bool(st.session_state[f"room.{name}"])}))
     except RoomError as error:
         st.toast(str(error), icon=":material/error:")
 
@@ -171,7 +170,7 @@ def _clear(key: str, confirmed: bool) -> None:
     except AudienceStoreError as error:
         st.toast(f"Nothing was deleted: {error}", icon=":material/error:")
         return
-    new_lesson()
+    workspace().new_lesson()
 
 
 def _stored(store: AudienceStore) -> int | None:

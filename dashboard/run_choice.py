@@ -13,11 +13,10 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.navigation import page_link
-from mnist_core import paths
-from mnist_core.runs import RunInfo, default_runs, find_runs, runs_signature
+from dashboard.workspace import workspace
+from mnist_core.runs import RunError, RunInfo
 from mnist_core.seeds import SeedGroup, group_runs
 
-APP_FOLDER = Path(__file__).resolve().parents[1]  # where app.py and checkpoints/ live
 SELECTION_KEY = "draw.runs"  # session state: model key → run folder chosen on the Draw page
 # Session state: the models whose seed group answers as one model on the Draw page (its seeds'
 # probabilities averaged): the group of the run in use, which every other page uses alone.
@@ -25,28 +24,14 @@ ENSEMBLES_KEY = "draw.ensembles"
 ENSEMBLE = "ensemble"  # the "Models in use" option that adds a model to ENSEMBLES_KEY
 
 
-def checkpoints_folder() -> Path:
-    return paths.checkpoints_dir(APP_FOLDER)
-
-
-def user_runs_folder() -> Path:
-    return paths.user_runs_dir(APP_FOLDER)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _find_runs_cached(signature: tuple, folders: tuple[Path, ...]) -> tuple[list[RunInfo], list[tuple[str, str]]]:
-    runs, errors = find_runs(*folders)
-    return runs, [(str(error.run_dir), error.problem) for error in errors]
-
-
-def all_runs() -> tuple[list[RunInfo], list[tuple[str, str]]]:
-    """Every readable run (shipped first, then the user's by folder name) and the damaged ones."""
-    folders = (checkpoints_folder(), user_runs_folder())
-    return _find_runs_cached(runs_signature(*folders), folders)
+def all_runs() -> tuple[list[RunInfo], list[RunError]]:
+    """Every readable run (shipped first, then the user's by folder name) and the damaged ones (the workspace
+    reads them again only when a run folder changes)."""
+    return workspace().find_runs()
 
 
 def is_shipped(run: RunInfo) -> bool:
-    return run.is_shipped(checkpoints_folder())
+    return workspace().is_shipped(run)
 
 
 def run_label(run: RunInfo) -> str:
@@ -69,8 +54,7 @@ def path_key(path: str | os.PathLike) -> str:
 def selected_runs() -> dict[str, RunInfo]:
     """The run each model uses: this session's choice on the Draw page, else the default
     (:func:`mnist_core.runs.default_runs`)."""
-    chosen = st.session_state.setdefault(SELECTION_KEY, {})
-    return default_runs(all_runs()[0], checkpoints_folder(), chosen)
+    return workspace().runs_in_use(st.session_state.setdefault(SELECTION_KEY, {}))
 
 
 def remember_choice(model_key: str, choice: str) -> None:

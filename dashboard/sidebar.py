@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.markdown import literal
 from dashboard.presenter import projector_toggle
-from dashboard.run_choice import APP_FOLDER, all_runs, is_shipped, selected_runs
-from mnist_core import paths
+from dashboard.run_choice import all_runs, is_shipped, selected_runs
+from dashboard.workspace import workspace
 from mnist_core.data import data_available
 from mnist_core.models import MODELS
 
@@ -32,10 +32,10 @@ def sidebar() -> None:
         damaged = all_runs()[1]
         if damaged:
             with st.expander(f"{len(damaged)} damaged run(s)", icon=":material/warning:"):
-                for path, reason in damaged:
-                    st.caption(f"**{literal(Path(path).name)}**: {literal(reason)}")
+                for error in damaged:
+                    st.caption(f"**{literal(Path(error.run_dir).name)}**: {literal(error.problem)}")
         st.subheader("Data")
-        root = paths.data_dir(base=APP_FOLDER)
+        root = workspace().data()
         if data_available(root):
             st.caption(f"MNIST found in {literal(root)}.")
         else:

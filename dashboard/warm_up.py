@@ -40,13 +40,12 @@ def _warm_up() -> None:
         pass
     try:
         from dashboard.loading import mnist_or_none
-        from dashboard.run_choice import all_runs, checkpoints_folder
         from dashboard.why import prepare_feature_banks
-        from mnist_core.runs import default_runs
+        from dashboard.workspace import workspace
 
         data = mnist_or_none()[0]
         if data is None:
             return
-        prepare_feature_banks(default_runs(all_runs()[0], checkpoints_folder()), data)
+        prepare_feature_banks(workspace().runs_in_use(), data)
     except Exception:  # a warm-up that fails costs the first Why? its wait, nothing else
         return

@@ -20,46 +20,33 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
-from functools import lru_cache
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from join.routes import APP_FOLDER
-from mnist_core import paths, room
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, retention
+from mnist_core import room
+from mnist_core.audience import AudienceStoreError, retention
+from mnist_core.workspace import Workspace
 
 RETENTION_EVERY_SECONDS = 3600  # old drawings go within the hour they fall due
 _log = logging.getLogger(__name__)
 
 
-def the_door() -> room.Door:
-    """The door as the environment sets it now (its key read or made once per setting)."""
-    settings = tuple(os.environ.get(name) for name in (room.PRESENTER_KEY_ENV, room.PRESENTER_MODE_ENV,
-                                                        paths.RUNS_DIR_ENV))
-    return _door(settings)
-
-
-@lru_cache(maxsize=4)
-def _door(settings: tuple) -> room.Door:
-    return room.door(APP_FOLDER)
-
-
-def request_role(request: Request) -> str:
+def request_role(request: Request, workspace: Workspace) -> str:
     """:data:`room.PRESENTER` or :data:`room.PARTICIPANT` for an HTTP request."""
     peer = request.client.host if request.client else None
-    return the_door().role(peer, room.is_forwarded(request.headers), request.cookies.get(room.COOKIE),
+    return workspace.door().role(peer, room.is_forwarded(request.headers), request.cookies.get(room.COOKIE),
                            request.headers.get("host"))
 
 
 class PresenterKeyMiddleware:
     """Trades ``?key=…`` for the presenter's cookie (pure ASGI: the websocket and other routes pass untouched)."""
 
-    def __init__(self, app) -> None:
-        self.app = app
+    def __init__(self, app, workspace: Workspace) -> None:
+        self.app, self.workspace = app, workspace
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -71,38 +58,43 @@ class PresenterKeyMiddleware:
                 path = "/" + (scope.get("root_path", "") + scope["path"]).lstrip("/")
                 target = path + (f"?{urlencode(kept)}" if kept else "")
                 response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
-                if the_door().holds_key(offered[-1]):
+                door = self.workspace.door()
+                if door.holds_key(offered[-1]):
                     secure = scope.get("scheme") == "https" or Headers(scope=scope).get("x-forwarded-proto") == "https"
-                    response.set_cookie(room.COOKIE, the_door().key, max_age=room.COOKIE_DAYS * 86400, path="/",
+                    response.set_cookie(room.COOKIE, door.key, max_age=room.COOKIE_DAYS * 86400, path="/",
                                         httponly=True, samesite="lax", secure=secure)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app) -> AsyncIterator[None]:
-    """At start: the presenter's link, then the drawings past their time deleted, now and hourly."""
-    try:
-        door = the_door()
-        retention()  # a value that cannot be read stops the server now, not an hour into the lesson
-    except (room.RoomError, ValueError) as error:
-        print(f"\n  {error}\n", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
-    print_presenter_link(door)
-    task = asyncio.create_task(_delete_old_drawings_hourly())
-    try:
-        yield
-    finally:
-        task.cancel()
+def door_lifespan(workspace: Workspace) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+    """The server's lifespan over ``workspace``: at start the presenter's link, then the drawings past their time
+    deleted, now and hourly."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app) -> AsyncIterator[None]:
+        try:
+            door = workspace.door()
+            retention()  # a value that cannot be read stops the server now, not an hour into the lesson
+        except (room.RoomError, ValueError) as error:
+            print(f"\n  {error}\n", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        print_presenter_link(door)
+        task = asyncio.create_task(_delete_old_drawings_hourly(workspace))
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return lifespan
 
 
 def print_presenter_link(door: room.Door) -> None:
     import streamlit as st
-    from streamlit import net_util
 
     base = os.environ.get(room.PUBLIC_URL_ENV, "").strip() or \
-        f"http://{net_util.get_internal_ip() or 'localhost'}:{st.get_option('server.port')}"
+        f"http://{room.network_address() or 'localhost'}:{st.get_option('server.port')}"
     local = "This machine's browser is the presenter without it." if door.local_presenter else \
         f"{room.PRESENTER_MODE_ENV}=key: every browser needs it, this machine's too."
     kept = f"\n  This key lasts until the server stops: {door.not_kept}" if door.not_kept else ""
@@ -110,23 +102,23 @@ def print_presenter_link(door: room.Door) -> None:
           f"  {room.presenter_link(base, door.key)}\n  {local}{kept}\n", flush=True)
 
 
-async def _delete_old_drawings_hourly() -> None:
+async def _delete_old_drawings_hourly(workspace: Workspace) -> None:
     while True:
         try:
-            await asyncio.to_thread(delete_old_drawings)
+            await asyncio.to_thread(delete_old_drawings, workspace)
         except Exception:  # never the end of the hourly clean-up: it tries again within the hour
             _log.exception("Old drawings not deleted this time")
         await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 
-def delete_old_drawings() -> int:
+def delete_old_drawings(workspace: Workspace) -> int:
     """Delete the drawings older than the room keeps them; how many went. Never fails the server: a
     store that cannot be written now is tried again within the hour."""
     try:
         keep = retention()
         if keep is None:
             return 0
-        return AudienceStore(audience_db(APP_FOLDER)).delete_older_than(keep)
+        return workspace.audience_store().delete_older_than(keep)
     except (AudienceStoreError, ValueError) as error:
         _log.warning("Old drawings not deleted this time: %s", error)
         return 0

@@ -18,14 +18,16 @@ import zipfile
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from join.door import APP_FOLDER, request_role
+from join.door import request_role
 from mnist_core import room
-from mnist_core.audience import AudienceStore, AudienceStoreError, audience_db, damaged_skipped
+from mnist_core.audience import AudienceStore, AudienceStoreError, damaged_skipped
+from mnist_core.workspace import Workspace
 
 CHUNK_BYTES = 256 * 1024  # what the writer hands over at a time: a few dozen drawings
 _QUEUE_CHUNKS = 8  # at most ~2 MB waits for a slow download; the writer pauses meanwhile
@@ -37,10 +39,10 @@ def export_name(now: datetime | None = None) -> str:
     return f"audience-{(now or datetime.now(UTC)).strftime('%Y-%m-%d-%H%M')}.zip"
 
 
-async def export_zip(request: Request) -> Response:
-    if request_role(request) != room.PRESENTER:
+async def export_zip(workspace: Workspace, request: Request) -> Response:
+    if request_role(request, workspace) != room.PRESENTER:
         return PlainTextResponse("Only the presenter can export the room's drawings.", status_code=403)
-    store = AudienceStore(audience_db(APP_FOLDER))
+    store = workspace.audience_store()
     return StreamingResponse(_streamed(store), media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{export_name()}"', "Cache-Control": "no-store"})
 
@@ -116,5 +118,6 @@ def _write_zip(store: AudienceStore, chunks: queue.Queue, stop: threading.Event)
             chunks.put(None, timeout=0 if stop.is_set() else _ABANDONED_SECONDS)  # the end: the reader stops
 
 
-def presenter_routes() -> list[Route]:
-    return [Route("/audience/export.zip", export_zip, methods=["GET"])]
+def presenter_routes(workspace: Workspace) -> list[Route]:
+    """The presenter's routes over ``workspace``'s audience store."""
+    return [Route("/audience/export.zip", partial(export_zip, workspace), methods=["GET"])]

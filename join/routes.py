@@ -36,7 +36,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,22 +48,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from join.limits import LabelLimits, LabelRefused
-from mnist_core import paths, preprocess, room, strokes
-from mnist_core.audience import (
-    AudienceStore,
-    AudienceStoreError,
-    AudienceStoreFull,
-    audience_db,
-    describe_retention,
-    retention,
-)
+from mnist_core import preprocess, room, strokes
+from mnist_core.audience import AudienceStoreError, AudienceStoreFull, describe_retention, retention
 from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
-from mnist_core.runs import RunError, RunInfo, default_runs, find_runs, runs_signature
+from mnist_core.runs import RunError, RunInfo
+from mnist_core.workspace import Workspace
 
-APP_FOLDER = Path(__file__).resolve().parents[1]  # where app.py, checkpoints/ and runs/ live
 STATIC = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"  # a content-hashed URL never changes
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -174,30 +167,23 @@ def _gzipped(version: tuple, read: Callable[[], bytes]) -> bytes:
 
 # --- the models ---------------------------------------------------------------------------------
 
-def runs_in_use() -> dict[str, RunInfo]:
-    """Each model's run as the dashboard uses it when nobody has chosen (shipped, else newest)."""
+def models_in_use(workspace: Workspace) -> tuple[Path, dict[str, RunInfo], list[ExportedModel]]:
+    """The runs in use when nobody has chosen (shipped, else newest), exported to ONNX (once per set of weights,
+    in the cache folder). Cached while the run folders stay as they are (a directory scan decides): a label costs
+    no run reading or checksums."""
     load_user_models()  # the operator's own models, as the dashboard's frame loads them (once per process)
-    checkpoints = paths.checkpoints_dir(APP_FOLDER)
-    runs, _ = find_runs(checkpoints, paths.user_runs_dir(APP_FOLDER))
-    return default_runs(runs, checkpoints)
-
-
-def models_in_use() -> tuple[Path, dict[str, RunInfo], list[ExportedModel]]:
-    """The runs in use, exported to ONNX (once per set of weights, in the cache folder). Cached while the run
-    folders stay as they are (a directory scan decides): a label costs no run reading or checksums."""
-    checkpoints, user_runs = paths.checkpoints_dir(APP_FOLDER), paths.user_runs_dir(APP_FOLDER)
-    signature = (runs_signature(checkpoints, user_runs), str(paths.cache_dir()))
+    signature = (workspace.runs_signature(), str(workspace.cache))
     with _export_lock:
         known = _in_use.get(signature)
         if known is not None and all((known[0] / model.file).is_file() for model in known[2]):
             return known
-        runs = runs_in_use()
+        runs = workspace.runs_in_use()
         if not runs:
             raise OnnxExportError("No trained models yet: the presenter trains them on the dashboard's Train page "
                                   "(or restores checkpoints/). Then reload this page.")
         # Float16 weights: half the download (3.3 MB for the three), and on the 10,000 test images not one
         # answer differs from PyTorch's (python -m mnist_core export --onnx DIR --fp16 --check; README).
-        folder, models = exported_runs(runs, paths.cache_dir(), half=True)
+        folder, models = exported_runs(runs, workspace.cache, half=True)
         _in_use.clear()
         _in_use[signature] = (folder, runs, models)
         return folder, runs, models
@@ -209,13 +195,13 @@ _in_use: dict[tuple, tuple[Path, dict[str, RunInfo], list[ExportedModel]]] = {}
 _export_lock = threading.Lock()
 
 
-async def models(request: Request) -> Response:
+async def models(workspace: Workspace, request: Request) -> Response:
     try:
-        folder, runs, exported = await run_in_threadpool(models_in_use)
+        folder, runs, exported = await run_in_threadpool(models_in_use, workspace)
     except (OnnxExportError, ModelFileError) as error:
         return JSONResponse({"error": str(error)}, status_code=503, headers={"Cache-Control": "no-cache"})
     except OSError as error:  # the cache folder cannot be written (permissions, a full disk, no file handles left)
-        return JSONResponse({"error": f"The server cannot write the models' files in {paths.cache_dir()} "
+        return JSONResponse({"error": f"The server cannot write the models' files in {workspace.cache} "
                                       f"({error.strerror or error}): the presenter frees that folder "
                                       "($MNIST_CACHE_DIR), then reload this page."},
                             status_code=503, headers={"Cache-Control": "no-cache"})
@@ -225,9 +211,9 @@ async def models(request: Request) -> Response:
     return JSONResponse({"version": folder.name, "models": listing}, headers={"Cache-Control": "no-cache"})
 
 
-async def model_file(request: Request) -> Response:
+async def model_file(workspace: Workspace, request: Request) -> Response:
     digest, name = request.path_params["digest"], request.path_params["file"]
-    exports = (paths.cache_dir() / "onnx").resolve()
+    exports = (workspace.cache / "onnx").resolve()
     path = (exports / digest / name).resolve()
     if not _DIGEST.fullmatch(digest) or not name.endswith(".onnx") or path.parent != exports / digest \
             or not path.is_file():
@@ -247,13 +233,13 @@ _DIGEST = re.compile(r"[0-9a-f]{16}")
 
 # --- labels -------------------------------------------------------------------------------------
 
-async def label(request: Request) -> Response:
+async def label(workspace: Workspace, request: Request) -> Response:
     if request.method != "POST":  # every method is routed here, or the dashboard's catch-all would answer it
         return JSONResponse({"error": "A label is sent with POST."}, status_code=405, headers={"Allow": "POST"})
     try:
         _check_sender(request)
         body = await _capped_body(request)
-        reply = await run_in_threadpool(store_label, body, _address(request))
+        reply = await run_in_threadpool(store_label, workspace, body, _address(request))
     except LabelRefused as refused:
         headers = {} if refused.retry_after is None else {"Retry-After": str(refused.retry_after)}
         if refused.status == 408:
@@ -324,15 +310,22 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-_limits = LabelLimits()  # this lesson's: until the presenter ends it, or the server restarts
+_limits = LabelLimits()  # this lesson's: until the presenter ends it (Workspace.new_lesson), or the server restarts
+_limits_lesson = [0]  # the workspace's lesson _limits counts for
 
 
-def new_lesson() -> None:
-    """Each phone may label its fill again (the presenter ended the lesson: dashboard/moderation.py)."""
-    _limits.new_lesson()
+def _admit(workspace: Workspace, session: str, address: str) -> None:
+    with _limits_lock:
+        if _limits_lesson[0] != workspace.lesson:  # the presenter ended the lesson: each phone may label its fill
+            _limits.new_lesson()
+            _limits_lesson[0] = workspace.lesson
+    _limits.admit(session, address)
 
 
-def store_label(body: bytes, address: str = "") -> dict:
+_limits_lock = threading.Lock()
+
+
+def store_label(workspace: Workspace, body: bytes, address: str = "") -> dict:
     """Store one labelled drawing sent by a phone, with the server's own answers; return what the phone shows:
     ``{"stored": id, "drawings": how many, "nickname": the phone's, "agreed": its answers were the server's}``."""
     try:
@@ -348,8 +341,8 @@ def store_label(body: bytes, address: str = "") -> dict:
     canvas = _canvas_png(record.get("canvas"))
     session = _session(record.get("session"))
     _answers(record.get("answers"))
-    _limits.admit(session, address)  # only a label that could be stored counts
-    folder, runs, exported = models_in_use()
+    _admit(workspace, session, address)  # only a label that could be stored counts
+    folder, runs, exported = models_in_use(workspace)
     if record.get("models") != folder.name:  # the presenter changed the runs in use since this page loaded
         raise LabelError("The models have changed since this page loaded: reload it, then draw again.")
     claimed = record.get("answers")
@@ -361,7 +354,7 @@ def store_label(body: bytes, address: str = "") -> dict:
     answers = server_models(folder.name, runs).predict_digit(pixels)
     agreed = all(int(np.argmax(claimed[key])) == int(np.argmax(answers[key])) for key in keys)
     stored_session = room.phone_session(session)  # the store never holds the secret a phone could be impersonated by
-    store = AudienceStore(audience_db(APP_FOLDER))
+    store = workspace.audience_store()
     stored = store.add(label=label_value, canvas_png=canvas, pixels=pixels, answers=answers,
                        runs={key: str(runs[key].path) for key in keys}, session=stored_session)
     return {"stored": stored, "drawings": store.count(), "nickname": room.nickname(stored_session),
@@ -450,12 +443,13 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
-def join_routes() -> list[Route]:
+def join_routes(workspace: Workspace) -> list[Route]:
+    """/join's routes over ``workspace``: its runs in use, its cache folder, its audience store."""
     return [
         Route("/join", page),
         Route("/join/assets/{digest}/{path:path}", asset),
-        Route("/join/models", models),
-        Route("/join/models/{digest}/{file}", model_file),
-        Route("/join/label", label, methods=_EVERY_METHOD),
+        Route("/join/models", partial(models, workspace)),
+        Route("/join/models/{digest}/{file}", partial(model_file, workspace)),
+        Route("/join/label", partial(label, workspace), methods=_EVERY_METHOD),
         Route("/join/hello", hello, methods=_EVERY_METHOD),
     ]

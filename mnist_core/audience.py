@@ -1,18 +1,18 @@
-"""The audience's digits: drawings labelled by the people who drew them, kept in SQLite.
+"""The audience's digits: drawings labelled by the people who drew them, kept in SQLite or PostgreSQL.
 
 Everyone in the room draws; pressing "What did you draw? 7" stores the drawing with its label
 and each model's answer, so the three models are scored live on the audience's handwriting.
 
-One SQLite file (``$MNIST_AUDIENCE_DB``, else ``audience.sqlite3`` in the user's runs folder)
-in WAL mode: many sessions (threads of the app's server, or separate processes such as the
-command line) read and write it at once; a writer waits for another instead of failing. The
-schema is versioned with ``PRAGMA user_version``. A drawing is stored once per session and
-canvas: pressing another label for the same drawing corrects the label instead of adding a row.
+Where (``$MNIST_AUDIENCE_DB``): a file, else ``audience.sqlite3`` in the user's runs folder, is a SQLite
+store (mnist_core.audience_sqlite: one server); a ``postgresql://`` URL is a PostgreSQL one
+(mnist_core.audience_postgres: several app servers behind one address share it). The queries are here,
+in the SQL both speak; an engine adds its connections, its schema and how it reads JSON. A drawing is
+stored once per session and canvas: pressing another label for the same drawing corrects the label
+instead of adding a row.
 
-The file is treated as untrusted: every connection checks that it is an audience store this
-program made (its table as made here, no views or triggers), every statement has a time limit,
-rows whose label or answers cannot be read are skipped and counted, and the scores are summed in
-SQL, so that a page refresh reads a few numbers and the gallery's rows, not every drawing.
+The rows are treated as untrusted: rows whose label or answers cannot be read are skipped and counted,
+and the scores are summed in SQL, so that a page refresh reads a few numbers and the gallery's rows,
+not every drawing.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ import json
 import math
 import os
 import re
-import sqlite3
-import stat
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -54,46 +52,37 @@ MISREAD_SHOWN = 18  # the newest misread drawings the Audience page shows
 _EXPORT_NAME = re.compile(r"drawing-\d+\.png", re.IGNORECASE)  # the PNGs' names, as a case-blind disk sees them
 _WAIT_SECONDS = 30  # how long a writer waits for another, and the longest any one call may run
 
+# The table of drawings as schema 1 made it, in an engine's types: {id} the row's number, {blob} bytes, {json} JSON
 _SCHEMA = """
 CREATE TABLE drawings (
-    id          INTEGER PRIMARY KEY,
+    id          {id},
     created     TEXT    NOT NULL,               -- UTC, ISO 8601
     session     TEXT    NOT NULL,               -- an anonymous id, one per browser session
     drawing_sha TEXT    NOT NULL,               -- SHA-256 of the canvas PNG
     label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    canvas_png  BLOB    NOT NULL,               -- what was drawn, as the canvas sent it
-    pixels      BLOB    NOT NULL,               -- the 28x28 digit the models saw, uint8, row by row
-    answers     TEXT    NOT NULL,               -- JSON: {model key: {"digit": d, "probabilities": [10]}}
-    runs        TEXT    NOT NULL,               -- JSON: {model key: run folder}
+    canvas_png  {blob}  NOT NULL,               -- what was drawn, as the canvas sent it
+    pixels      {blob}  NOT NULL,               -- the 28x28 digit the models saw, uint8, row by row
+    answers     {json}  NOT NULL,               -- {{model key: {{"digit": d, "probabilities": [10]}}}}
+    runs        TEXT    NOT NULL,               -- JSON: {{model key: run folder}}
     UNIQUE (session, drawing_sha)
 );
-CREATE INDEX drawings_by_time ON drawings (created);
+CREATE INDEX drawings_by_time ON drawings (created)
 """
-# Each schema version's changes from the one before, applied in order to a new or older store (so a
-# new store and an upgraded one are made by the same statements, and have the same table).
-_MIGRATIONS = {
+# Each schema version's changes from the one before, applied in order to a new or older store (so a new
+# store and an upgraded one are made by the same statements, and have the same table), in either engine.
+MIGRATIONS = {
     2: [  # moderation: the presenter hides a drawing, or every drawing of one phone (new ones too), and undoes it
         "ALTER TABLE drawings ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE drawings ADD COLUMN approved INTEGER NOT NULL DEFAULT 0",  # shown under "review first"
         "CREATE TABLE hidden_sessions (session TEXT PRIMARY KEY, hidden TEXT NOT NULL)",  # when, UTC
-        "DROP INDEX IF EXISTS drawings_scores",  # made again below, with the column that hides a drawing
+        "DROP INDEX IF EXISTS drawings_scores",  # SQLite's, made again with the column that hides a drawing
     ],
 }
-# What scoring reads, beside the rowid: scanned instead of the table, whose rows are mostly canvas
-# PNGs (at 200,000 drawings, 140 MB instead of 850). Added to older stores when first opened.
-_SCORES_INDEX = "CREATE INDEX IF NOT EXISTS drawings_scores ON drawings (hidden, label, session, answers)"
 _COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs", "hidden",
             "approved")
-# PRAGMA table_info's (name, type, not null, default, primary key) of the table each schema version has
-_TABLE_COLUMNS_V1 = [("id", "INTEGER", 0, None, 1), *((name, kind, 1, None, 0) for name, kind in (
-    ("created", "TEXT"), ("session", "TEXT"), ("drawing_sha", "TEXT"), ("label", "INTEGER"), ("canvas_png", "BLOB"),
-    ("pixels", "BLOB"), ("answers", "TEXT"), ("runs", "TEXT")))]
-_TABLE_COLUMNS = {1: _TABLE_COLUMNS_V1,
-                  2: [*_TABLE_COLUMNS_V1, ("hidden", "INTEGER", 1, "0", 0), ("approved", "INTEGER", 1, "0", 0)]}
 # Which drawings count (scores, gallery, export): not hidden, and not from a phone the presenter hid.
 _VISIBLE = "hidden = 0 AND session NOT IN (SELECT session FROM hidden_sessions)"
-_MOVE_AWAY = (f"Move the file away (with its -wal and -shm files, if any): a new store is started in its place; "
-              f"or set {AUDIENCE_DB_ENV} to another file.")
+_DATABASE_SCHEMES = ("postgresql://", "postgres://")  # what libpq reads as a server's address
 
 # Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
 # row): the label is a digit, the answers are a JSON object, and each model's entry in it is
@@ -110,10 +99,35 @@ class AudienceStoreFull(AudienceStoreError):
     """The store holds :data:`MAX_DRAWINGS`: a new drawing is refused (a correction of a stored one is not)."""
 
 
-def audience_db(base: str | os.PathLike = ".") -> Path:
-    """The store's file: ``$MNIST_AUDIENCE_DB``, else ``audience.sqlite3`` in the user's runs folder."""
-    explicit = os.environ.get(AUDIENCE_DB_ENV)
+def audience_db(base: str | os.PathLike = ".") -> Path | str:
+    """Where the store is: ``$MNIST_AUDIENCE_DB`` (a file, or a ``postgresql://`` URL, kept as given), else
+    ``audience.sqlite3`` in the user's runs folder."""
+    explicit = os.environ.get(AUDIENCE_DB_ENV, "").strip()
+    if is_database_url(explicit):
+        return explicit
     return Path(explicit).expanduser() if explicit else paths.user_runs_dir(base) / DEFAULT_FILE
+
+
+def is_database_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``), not a file."""
+    return isinstance(location, str) and location.lower().startswith(_DATABASE_SCHEMES)
+
+
+def open_audience_store(location: str | os.PathLike, wait_seconds: float = _WAIT_SECONDS) -> AudienceStore:
+    """The store at ``location``: a PostgreSQL database (a ``postgresql://`` URL, e.g.
+    ``postgresql://user:password@host:5432/database``) or a SQLite file. Nothing is opened until first used.
+
+    Args:
+        location: what :func:`audience_db` returns.
+        wait_seconds: how long a writer waits for another, and the longest any one call may run.
+    """
+    return AudienceStore(location, wait_seconds)
+
+
+def schema_statements(**types: str) -> list[str]:
+    """Schema 1's statements in an engine's column ``types`` (``id``, ``blob``, ``json``); :data:`MIGRATIONS`
+    then bring it to :data:`SCHEMA_VERSION`."""
+    return [statement.strip() for statement in _SCHEMA.format(**types).split(";")]
 
 
 def retention(value: str | None = None) -> timedelta | None:
@@ -232,12 +246,68 @@ class AudienceExport:
     damaged: int  # rows skipped: label, answers or canvas unreadable
 
 
-class AudienceStore:
-    """The audience's labelled drawings in one SQLite file. Safe to share between threads."""
+class StoreEngine(Protocol):
+    """What an engine adds to :class:`AudienceStore`'s queries (mnist_core.audience_sqlite, audience_postgres)."""
 
-    def __init__(self, path: str | os.PathLike, wait_seconds: float = _WAIT_SECONDS) -> None:
-        self.path = Path(path)
+    path: Path | None  # the SQLite file; None for a database server
+    label_ok: str  # SQL: true where the row's label is a digit
+    answers_kind: str  # SQL: the answers' JSON type, 'object' where they can be read
+    fence: str  # SQL after a subquery that keeps it from being merged into the query around it
+
+    def answer(self, key: str) -> tuple[str, str, list[str]]:
+        """SQL for model ``key``'s entry in the answers (NULL: absent) and its digit (NULL unless exactly
+        one of 0-9), with the parameters they bind."""
+
+    def transaction(self, write: bool = True) -> AbstractContextManager:
+        """One transaction, offering ``execute(sql, parameters)`` and ``stream(sql, parameters)`` (the rows as
+        fetched); writers queue. Failures are raised as :class:`AudienceStoreError`."""
+
+    def exists(self) -> bool:
+        """False where nothing was ever stored: a read then answers without creating the store."""
+
+    def version(self) -> tuple:
+        """Changes whenever the store does; cheap."""
+
+    def describe(self) -> str:
+        """Where the store is, safe to show: no password."""
+
+    def protected_files(self) -> set[tuple[int, int]]:
+        """The (device, inode) of the store's own files, never to be written over by an export."""
+
+    def close(self) -> None:
+        """Let go of the connections kept open."""
+
+
+class AudienceStore:
+    """The audience's labelled drawings in a SQLite file or a PostgreSQL database. Safe to share between
+    threads; processes, and app servers on one PostgreSQL, may share the store."""
+
+    def __init__(self, location: str | os.PathLike, wait_seconds: float = _WAIT_SECONDS) -> None:
+        """``location``: a SQLite file or a ``postgresql://`` URL (as :func:`open_audience_store`)."""
+        if is_database_url(location):
+            try:
+                from .audience_postgres import PostgresEngine
+            except ImportError as error:  # psycopg: in requirements.txt, perhaps not in an older environment
+                raise AudienceStoreError(f"A PostgreSQL audience store needs psycopg ({error}): pip install -r "
+                                         "requirements.txt") from None
+            self._engine: StoreEngine = PostgresEngine(location, wait_seconds)
+        else:
+            from .audience_sqlite import SqliteEngine
+
+            self._engine = SqliteEngine(Path(location), wait_seconds)
+        self.path = self._engine.path  # the SQLite file; None for a database server
         self.wait_seconds = wait_seconds  # how long a writer waits for another, and a call's time limit
+
+    def __repr__(self) -> str:
+        return f"AudienceStore({self.describe()!r})"
+
+    def describe(self) -> str:
+        """Where the store is, safe to show: the file, or the database's URL without its password."""
+        return self._engine.describe()
+
+    def close(self) -> None:
+        """Close the connections a PostgreSQL store keeps open (used again, it opens new ones)."""
+        self._engine.close()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -259,10 +329,10 @@ class AudienceStore:
         probabilities = {key: _probabilities(probs) for key, probs in answers.items()}
         record = {key: {"digit": int(np.argmax(probs)), "probabilities": probs}
                   for key, probs in probabilities.items()}
-        row = (_now(), str(session), hashlib.sha256(canvas_png).hexdigest(), int(label), sqlite3.Binary(canvas_png),
-               sqlite3.Binary(pixels.tobytes()), json.dumps(record, allow_nan=False),
+        row = (_now(), str(session), hashlib.sha256(canvas_png).hexdigest(), int(label), bytes(canvas_png),
+               pixels.tobytes(), json.dumps(record, allow_nan=False),
                json.dumps({k: str(v) for k, v in runs.items()}))
-        with self._connection() as (connection, _):
+        with self._engine.transaction() as connection:
             if connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] >= MAX_DRAWINGS and \
                     connection.execute("SELECT 1 FROM drawings WHERE session = ? AND drawing_sha = ?",
                                        (row[1], row[2])).fetchone() is None:
@@ -278,16 +348,16 @@ class AudienceStore:
 
     def clear(self) -> int:
         """Delete every drawing; return how many there were."""
-        with self._connection() as (connection, _):
+        with self._engine.transaction() as connection:
             connection.execute("DELETE FROM hidden_sessions")
             return connection.execute("DELETE FROM drawings").rowcount
 
     def delete_older_than(self, age: timedelta, now: datetime | None = None) -> int:
         """Delete the drawings stored more than ``age`` ago (the room's retention); return how many went."""
-        if not self.path.exists():
+        if not self._engine.exists():
             return 0
         cutoff = ((now or datetime.now(UTC)) - age).isoformat(timespec="milliseconds")
-        with self._connection() as (connection, _):
+        with self._engine.transaction() as connection:
             deleted = connection.execute("DELETE FROM drawings WHERE created < ?", (cutoff,)).rowcount
             connection.execute("DELETE FROM hidden_sessions WHERE session NOT IN (SELECT session FROM drawings)")
             return deleted
@@ -297,7 +367,7 @@ class AudienceStore:
         later) from the scores, the gallery and the export, or show them again (``undo``); the rows stay.
         Returns how many drawings changed."""
         ids = [int(i) for i in ids]
-        with self._connection() as (connection, _):
+        with self._engine.transaction() as connection:
             changed = 0
             if ids:
                 marks = ", ".join("?" * len(ids))
@@ -320,7 +390,7 @@ class AudienceStore:
         ids = [int(i) for i in ids]
         if not ids:
             return 0
-        with self._connection() as (connection, _):
+        with self._engine.transaction() as connection:
             return connection.execute(f"UPDATE drawings SET approved = ? WHERE id IN ({', '.join('?' * len(ids))})",
                                       (int(not undo), *ids)).rowcount
 
@@ -329,16 +399,17 @@ class AudienceStore:
     def recent(self, limit: int = 60, session: str | None = None) -> list[Drawing]:
         """The newest ``limit`` readable drawings (of one ``session``, if given), hidden ones too, each
         marked: what the presenter moderates."""
-        if not self.path.exists():
+        if not self._engine.exists():
             return []
-        where = "1" if session is None else "session = ?"
+        where = "TRUE" if session is None else "session = ?"
         extra = [column for column in _COLUMNS if column not in ("id", "label", "canvas_png")]  # 28x28 is enough
-        scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id DESC", where=where)
+        scored, parameters = _scored(self._engine, MODEL_KEYS, extra, order="ORDER BY id DESC", where=where)
         names = ["id", "label", *extra]
-        with self._connection(write=False) as (connection, _):
+        with self._engine.transaction(write=False) as connection:
             hidden_sessions = {row[0] for row in connection.execute("SELECT session FROM hidden_sessions")}
-            rows = connection.execute(f"SELECT {', '.join(names)} FROM ({scored}) WHERE {_readable(MODEL_KEYS)} "
-                                      "LIMIT ?", [*parameters, *(() if session is None else (session,)), limit])
+            rows = connection.execute(f"SELECT {', '.join(names)} FROM ({scored}) AS scored "
+                                      f"WHERE {_readable(MODEL_KEYS)} LIMIT ?",
+                                      [*parameters, *(() if session is None else (session,)), limit])
             drawings = [_drawing({"canvas_png": None, **dict(zip(names, row, strict=True))}) for row in rows]
         return [replace(drawing, hidden=drawing.hidden or drawing.session in hidden_sessions)
                 for drawing in drawings if drawing is not None]
@@ -346,17 +417,17 @@ class AudienceStore:
     def known_ids(self, ids: Sequence[int]) -> set[int]:
         """Which of ``ids`` the store holds."""
         ids = [int(i) for i in ids]
-        if not ids or not self.path.exists():
+        if not ids or not self._engine.exists():
             return set()
-        with self._connection(write=False) as (connection, _):
+        with self._engine.transaction(write=False) as connection:
             return {row[0] for row in connection.execute(
                 f"SELECT id FROM drawings WHERE id IN ({', '.join('?' * len(ids))})", ids)}
 
     def phones(self) -> list[Phone]:
         """Every session that stored a drawing, newest first, with its nickname and whether it is hidden."""
-        if not self.path.exists():
+        if not self._engine.exists():
             return []
-        with self._connection(write=False) as (connection, _):
+        with self._engine.transaction(write=False) as connection:
             rows = connection.execute(
                 "SELECT session, COUNT(*), MAX(created), session IN (SELECT session FROM hidden_sessions) "
                 "FROM drawings GROUP BY session ORDER BY MAX(id) DESC").fetchall()
@@ -365,25 +436,18 @@ class AudienceStore:
 
     def count(self) -> int:
         """How many rows the store holds (damaged ones too)."""
-        if not self.path.exists():
+        if not self._engine.exists():
             return 0
-        with self._connection(write=False) as (connection, _):
+        with self._engine.transaction(write=False) as connection:
             return int(connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0])
 
     def version(self) -> tuple:
         """Changes whenever the store does (a drawing added, a label corrected, the file replaced).
 
-        Costs two ``stat`` calls, not a query: what a page polls before it asks for anything more.
+        Costs two ``stat`` calls (SQLite) or one small query (PostgreSQL): what a page polls before it
+        asks for anything more.
         """
-        marks = []
-        for path in (self.path, self._sibling("-wal")):
-            try:
-                info = path.stat()
-            except OSError:
-                marks.append(None)
-            else:
-                marks.append((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns))
-        return tuple(marks)
+        return self._engine.version()
 
     def summary(self, keys: Sequence[str] = MODEL_KEYS) -> AudienceSummary:
         """Counts, sessions and each model's confusion matrix over the readable drawings, summed in SQL.
@@ -396,19 +460,19 @@ class AudienceStore:
         confusion = {key: np.zeros((10, 10), dtype=np.int64) for key in keys}
         drawings = damaged = sessions = hidden = 0
         readable = []
-        if self.path.exists():
-            scored, parameters = _scored(keys)
-            with self._connection(write=False) as (connection, _):
+        if self._engine.exists():
+            scored, parameters = _scored(self._engine, keys)
+            with self._engine.transaction(write=False) as connection:
                 groups = connection.execute(
-                    f"SELECT label_ok, label, {_answer_columns(keys)}, COUNT(*) FROM ({scored}) "
+                    f"SELECT label_ok, label, {_answer_columns(keys)}, COUNT(*) FROM ({scored}) AS scored "
                     f"GROUP BY label_ok, label, {_answer_columns(keys)}", parameters).fetchall()
                 sessions = connection.execute(f"SELECT COUNT(DISTINCT session) FROM drawings WHERE {_VISIBLE}"
                                               ).fetchone()[0]
                 hidden = connection.execute(f"SELECT COUNT(*) FROM drawings WHERE NOT ({_VISIBLE})").fetchone()[0]
                 if any(not label_ok or UNREADABLE in said for label_ok, _, *said, _ in groups):
                     # Rare: only then is a second pass needed, for the sessions of the readable rows alone.
-                    with_sessions, parameters = _scored(keys, extra=["session"])
-                    sessions = connection.execute(f"SELECT COUNT(DISTINCT session) FROM ({with_sessions}) "
+                    with_sessions, parameters = _scored(self._engine, keys, extra=["session"])
+                    sessions = connection.execute(f"SELECT COUNT(DISTINCT session) FROM ({with_sessions}) AS scored "
                                                   f"WHERE {_readable(keys)}", parameters).fetchone()[0]
             for label_ok, label, *said, count in groups:
                 if not label_ok or UNREADABLE in said:
@@ -432,16 +496,17 @@ class AudienceStore:
         shown by default) answered and at least one read wrong, newest first. ``approved``: only those the
         presenter approved for the projector (True), or only those waiting for it (False)."""
         keys = default_model_keys() if keys is None else keys
-        if not self.path.exists() or not keys:
+        if not self._engine.exists() or not keys:
             return []
         where = _VISIBLE if approved is None else f"{_VISIBLE} AND approved = {int(approved)}"
-        scored, parameters = _scored(keys, order="ORDER BY id DESC", where=where)
+        scored, parameters = _scored(self._engine, keys, order="ORDER BY id DESC", where=where)
         answered = " AND ".join(f"answer_{index} >= 0" for index in range(len(keys)))
         wrong = " OR ".join(f"answer_{index} != label" for index in range(len(keys)))
-        with self._connection(write=False) as (connection, _):
+        with self._engine.transaction(write=False) as connection:
             ids = [row[0] for row in connection.execute(
-                f"SELECT id FROM ({scored}) WHERE label_ok AND {answered} AND ({wrong}) LIMIT ?", (*parameters, limit))]
-            rows = connection.execute(
+                f"SELECT id FROM ({scored}) AS scored WHERE label_ok AND {answered} AND ({wrong}) LIMIT ?",
+                (*parameters, limit))]
+            rows = [] if not ids else connection.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM drawings WHERE id IN ({', '.join('?' * len(ids))}) "
                 "ORDER BY id DESC", ids).fetchall()
         return [drawing for row in rows if (drawing := _drawing(dict(zip(_COLUMNS, row, strict=True)))) is not None]
@@ -465,7 +530,7 @@ class AudienceStore:
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        store = self._store_files()
+        store = self._engine.protected_files()
         for entry in os.scandir(folder):  # refused before anything is written
             export_name = entry.name.lower() == LABELS_FILE or _EXPORT_NAME.fullmatch(entry.name)
             if export_name and (entry.inode(), entry.stat(follow_symlinks=False).st_dev) in {
@@ -487,7 +552,7 @@ class AudienceStore:
         A damaged row yields ``(None, b"")``, so that callers can count what was skipped. The CSV
         has an answer column for each model shown by default and each other model that answered.
         """
-        answered = self.summary(MODEL_KEYS).answered if self.path.exists() else {}
+        answered = self.summary(MODEL_KEYS).answered if self._engine.exists() else {}
         keys = [key for key in MODEL_KEYS if key in default_model_keys() or answered.get(key)]
         text = io.StringIO()
         writer = csv.writer(text)
@@ -506,186 +571,16 @@ class AudienceStore:
 
     def _each_row(self, with_canvas: bool) -> Iterator[Drawing | None]:
         """Every row oldest first, read as it is fetched (a large store never sits in memory whole)."""
-        if not self.path.exists():
+        if not self._engine.exists():
             return
         extra = [column for column in _COLUMNS if column not in ("id", "label")
                  and (with_canvas or column != "canvas_png")]
-        scored, parameters = _scored(MODEL_KEYS, extra, order="ORDER BY id")
+        scored, parameters = _scored(self._engine, MODEL_KEYS, extra, order="ORDER BY id")
         names = ["id", "label", *extra]
-        with self._connection(write=False) as (connection, watchdog):
-            for row in connection.execute(f"SELECT {', '.join(names)}, {_readable(MODEL_KEYS)} FROM ({scored})",
-                                          parameters):
+        with self._engine.transaction(write=False) as connection:
+            for row in connection.stream(f"SELECT {', '.join(names)}, {_readable(MODEL_KEYS)} "
+                                         f"FROM ({scored}) AS scored", parameters):
                 yield _drawing({"canvas_png": None, **dict(zip(names, row[:-1], strict=True))}) if row[-1] else None
-                watchdog.reset()  # the caller's time with the row (writing files, a slow download) is not SQLite's
-
-    def _store_files(self) -> set[tuple[int, int]]:
-        """The (device, inode) of the store and its -wal, -shm and -journal files: never to be replaced."""
-        identities = set()
-        for path in (self.path, self._sibling("-wal"), self._sibling("-shm"), self._sibling("-journal")):
-            with suppress(OSError):
-                info = os.stat(path)
-                identities.add((info.st_dev, info.st_ino))
-        return identities
-
-    def _sibling(self, suffix: str) -> Path:
-        return self.path.with_name(self.path.name + suffix)
-
-    # --- the connection ------------------------------------------------------------------
-
-    @contextmanager
-    def _connection(self, write: bool = True) -> Iterator[tuple[sqlite3.Connection, _Watchdog]]:
-        """A fresh connection per call (SQLite connections must not cross threads), in one transaction.
-
-        A write transaction takes the write lock at once (``BEGIN IMMEDIATE``), so two writers
-        queue instead of one failing halfway; readers never wait for writers (WAL). Every call
-        checks the file anew (it may have been moved away or replaced since the last one), and
-        is stopped when SQLite works ``wait_seconds`` without the watchdog being reset (once per
-        row by a long reader): a crafted store cannot hang a page.
-        """
-        self._refuse_what_is_not_a_file()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=self.wait_seconds, isolation_level=None)
-        except (OSError, sqlite3.Error) as error:
-            raise AudienceStoreError(f"Cannot open the audience store {self.path}: {error}. "
-                                     f"Set {AUDIENCE_DB_ENV} to a writable file.") from None
-        connection.text_factory = _lenient_text  # a crafted row of invalid UTF-8 is read, not fatal
-        watchdog = _Watchdog(self.wait_seconds)
-        connection.set_progress_handler(watchdog.expired, 10_000)
-        try:
-            self._prepare(connection)
-            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            watchdog.reset()  # waiting for another writer's lock is not work
-            try:
-                yield connection, watchdog
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        except sqlite3.ProgrammingError:
-            raise  # a mistake in this module, not in the file
-        except sqlite3.OperationalError as error:  # interrupted, locked for longer than the wait, disk full…
-            if str(error) == "interrupted":
-                raise AudienceStoreError(f"The audience store {self.path} took longer than {self.wait_seconds:g} s "
-                                         "to answer and was stopped. Try again in a moment; if it happens again, "
-                                         f"the file may have been altered: {_MOVE_AWAY}") from None
-            raise AudienceStoreError(f"The audience store {self.path} is busy or cannot be written ({error}). "
-                                     "Try again in a moment.") from None
-        except sqlite3.DatabaseError as error:  # not a database, or damaged
-            raise AudienceStoreError(f"The audience store {self.path} cannot be used: {error}. {_MOVE_AWAY}") from None
-        finally:
-            connection.close()
-
-    def _refuse_what_is_not_a_file(self) -> None:
-        try:
-            mode = os.stat(self.path).st_mode
-        except OSError:
-            return  # absent (created on the first write) or unreachable (connect says why)
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a device or other special file"
-            raise AudienceStoreError(f"{self.path} is not an audience store: it is {kind}. "
-                                     f"Set {AUDIENCE_DB_ENV} to a file of its own.")
-
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        """Check the file is an audience store this program made; create the schema in a new one.
-
-        Nothing is written to a file that is refused (not even its journal mode).
-        """
-        connection.execute(f"PRAGMA busy_timeout = {round(self.wait_seconds * 1000)}")
-        connection.execute("PRAGMA trusted_schema = OFF")  # no function in a crafted schema runs for us
-        connection.execute("BEGIN")  # one snapshot: another process may be creating the schema meanwhile
-        try:
-            version, objects = self._schema(connection)
-        finally:
-            connection.execute("COMMIT")
-        if version == SCHEMA_VERSION and self._has_scores_index(objects):
-            return  # the common case: nothing to write
-        self._use_wal(connection)
-        connection.execute("PRAGMA synchronous = FULL")  # a stored label survives a power cut
-        connection.execute("BEGIN IMMEDIATE")  # two processes creating the schema at once: one waits
-        try:
-            version, objects = self._schema(connection)
-            if version == 0:
-                for statement in _SCHEMA.split(";"):  # not executescript: it would commit first
-                    if statement.strip():
-                        connection.execute(statement)
-                version = 1
-            for upgrade in range(version + 1, SCHEMA_VERSION + 1):  # an older store keeps its drawings
-                for statement in _MIGRATIONS[upgrade]:
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute(_SCORES_INDEX)  # once, for a store made before it (seconds at 200,000)
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-
-    def _use_wal(self, connection: sqlite3.Connection) -> None:
-        """WAL mode, set once in the file. Changing it needs the file to itself, and SQLite does not
-        wait for that (no busy timeout): sessions creating a new store at once try again."""
-        deadline = time.monotonic() + self.wait_seconds
-        if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-            return
-        while True:
-            try:
-                connection.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    def _schema(self, connection: sqlite3.Connection) -> tuple[int, dict[str, str]]:
-        """The schema version and the store's objects (name → type), refused unless they are ours."""
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        objects = dict(connection.execute("SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
-        if version > SCHEMA_VERSION:
-            raise AudienceStoreError(f"The audience store {self.path} was made by a newer version of this "
-                                     f"program (schema {version}; this one knows {SCHEMA_VERSION}).")
-        if version == 0:
-            if objects:
-                raise self._not_a_store("it holds tables of another program")
-            return version, objects
-        if objects.get("drawings") != "table":
-            raise self._not_a_store("it has no table of drawings" if "drawings" not in objects
-                                    else f"its drawings are a {objects['drawings']}, not a table")
-        columns = [tuple(row[1:6]) for row in connection.execute("PRAGMA table_info(drawings)")]
-        unique = [[column[2] for column in connection.execute(f"PRAGMA index_info('{index[1]}')")]
-                  for index in connection.execute("PRAGMA index_list(drawings)") if index[2]]
-        if columns != _TABLE_COLUMNS[version] or ["session", "drawing_sha"] not in unique:
-            raise self._not_a_store("its table of drawings is not the one this program makes")
-        if version >= 2:
-            hidden = [tuple(row[1:6]) for row in connection.execute("PRAGMA table_info(hidden_sessions)")]
-            if objects.get("hidden_sessions") != "table" or hidden != [("session", "TEXT", 0, None, 1),
-                                                                      ("hidden", "TEXT", 1, None, 0)]:
-                raise self._not_a_store("its table of hidden phones is not the one this program makes")
-        foreign = sorted(f"{kind} {name!r}" for name, kind in objects.items() if kind not in ("table", "index"))
-        if foreign:
-            raise self._not_a_store(f"it holds {', '.join(foreign)}, which this program never makes")
-        return version, objects
-
-    @staticmethod
-    def _has_scores_index(objects: dict[str, str]) -> bool:
-        return objects.get("drawings_scores") == "index"
-
-    def _not_a_store(self, why: str) -> AudienceStoreError:
-        return AudienceStoreError(f"{self.path} is not an audience store ({why}). {_MOVE_AWAY}")
-
-
-class _Watchdog:
-    """Tells SQLite's progress handler to stop a statement that has run too long."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.reset()
-
-    def reset(self) -> None:
-        self._deadline = time.monotonic() + self.seconds
-
-    def expired(self) -> bool:
-        return time.monotonic() > self._deadline
-
 
 def damaged_skipped(count: int, export: bool = False) -> str:
     """What to tell of the rows skipped, e.g. "4 damaged drawings skipped: their label or answers cannot
@@ -706,34 +601,38 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 # --- reading rows that may have been tampered with ------------------------------------------
 
-def _scored(keys: Sequence[str], extra: Sequence[str] = (), order: str = "",
+def _scored(engine: StoreEngine, keys: Sequence[str], extra: Sequence[str] = (), order: str = "",
             where: str = _VISIBLE) -> tuple[str, list[str]]:
     """A subquery of the ``where`` rows' (default: those not hidden) ``id, label``, the ``extra`` columns,
     ``label_ok`` and one column per model key (``answer_0``, … in the order of ``keys``): its digit,
-    NOT_ANSWERED or UNREADABLE. Returns it with the JSON paths it binds (so a model key is never SQL)."""
+    NOT_ANSWERED or UNREADABLE. Returns it with the parameters it binds (so a model key is never SQL).
+
+    The engine reads the JSON its way; the rule is the same: an absent entry is NOT_ANSWERED, an entry
+    whose digit is not exactly one of 0-9 (7.0, true, "7") UNREADABLE, and so is every answer of a row
+    whose answers are not a JSON object."""
     base = ", ".join(("id", "label", *extra))
-    # Each LIMIT keeps its query a subquery that runs once per row, so that every JSON function
+    # Each fence keeps its query a subquery that runs once per row, so that every JSON function
     # runs once per row however often the next query names its result.
     answers = "" if "answers" in extra else "answers, "
-    checked = (f"SELECT {base}, {answers}typeof(label) IS 'integer' AND label BETWEEN 0 AND 9 AS label_ok, "
-               "CASE WHEN typeof(answers) IS 'text' AND json_valid(answers) THEN json_type(answers) END AS kind "
-               f"FROM drawings WHERE {where} {order} LIMIT -1")
-    read = ", ".join(f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS entry_{index}, "
-                     f"CASE WHEN kind IS 'object' THEN json_type(answers, ?) END AS type_{index}, "
-                     f"CASE WHEN kind IS 'object' THEN json_extract(answers, ?) END AS digit_{index}"
-                     for index in range(len(keys)))
-    codes = ", ".join(f"CASE WHEN kind IS NOT 'object' THEN {UNREADABLE} "
-                      f"WHEN entry_{index} IS NULL THEN {NOT_ANSWERED} "  # not 7.0, true or "7":
-                      f"WHEN type_{index} IS 'integer' AND digit_{index} BETWEEN 0 AND 9 THEN digit_{index} "
-                      f"ELSE {UNREADABLE} END AS answer_{index}" for index in range(len(keys)))
-    parameters = [path for key in keys for path in (f'$."{key}"', f'$."{key}".digit', f'$."{key}".digit')]
-    return (f"SELECT {base}, label_ok, {codes} FROM "
-            f"(SELECT {base}, label_ok, kind, {read} FROM ({checked}) LIMIT -1) LIMIT -1"), parameters
+    checked = (f"SELECT {base}, {answers}{engine.label_ok} AS label_ok, {engine.answers_kind} AS kind "
+               f"FROM drawings WHERE {where} {order} {engine.fence}")
+    read, codes, parameters = [], [], []
+    for index, key in enumerate(keys):
+        entry, digit, bound = engine.answer(key)
+        read += [f"CASE WHEN kind = 'object' THEN {entry} END AS entry_{index}",
+                 f"CASE WHEN kind = 'object' THEN {digit} END AS digit_{index}"]
+        codes.append(f"CASE WHEN digit_{index} BETWEEN 0 AND 9 THEN digit_{index} "
+                     f"WHEN kind = 'object' AND entry_{index} IS NULL THEN {NOT_ANSWERED} "
+                     f"ELSE {UNREADABLE} END AS answer_{index}")
+        parameters += bound
+    return (f"SELECT {', '.join([base, 'label_ok', *codes])} FROM "
+            f"(SELECT {', '.join([base, 'label_ok', 'kind', *read])} FROM ({checked}) AS checked {engine.fence}) "
+            f"AS parsed {engine.fence}"), parameters
 
 
 def _readable(keys: Sequence[str]) -> str:
     """Over ``_scored``'s columns: the label is a digit and every model's answer can be read."""
-    return " AND ".join(["label_ok", *(f"answer_{index} IS NOT {UNREADABLE}" for index in range(len(keys)))])
+    return " AND ".join(["label_ok", *(f"answer_{index} <> {UNREADABLE}" for index in range(len(keys)))])
 
 
 def _answer_columns(keys: Sequence[str]) -> str:
@@ -756,7 +655,9 @@ def _drawing(row: dict) -> Drawing | None:
     if not isinstance(record, dict):
         return None
     digits, probabilities = {}, {}
-    for key, answer in record.items():
+    registered = list(MODEL_KEYS)  # the answers in its order (PostgreSQL's JSONB keeps keys in an order of its own)
+    for key, answer in sorted(record.items(), key=lambda item: registered.index(item[0]) if item[0] in registered
+                              else len(registered)):
         digit = answer.get("digit") if isinstance(answer, dict) else None
         if type(digit) is not int or not 0 <= digit <= 9:
             if key in MODEL_KEYS:
@@ -777,10 +678,6 @@ def _drawing(row: dict) -> Drawing | None:
                    runs={str(k): str(v) for k, v in runs.items()} if isinstance(runs, dict) else {},
                    pixels=pixels, canvas_png=bytes(canvas) if isinstance(canvas, bytes) else b"",
                    hidden=row.get("hidden") == 1, approved=row.get("approved") == 1)
-
-
-def _lenient_text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
 
 
 def _first_key_wins(pairs: list[tuple[str, object]]) -> dict:

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import paths
-from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStoreError
+from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStore, AudienceStoreError
 from .bench import BENCH_PARTS
 from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
@@ -28,6 +27,7 @@ from .models import MODEL_KEYS, MODELS, ModelFileError, default_model_keys, load
 from .recipes import MAX_SEED, MAX_SEED_GROUP_RUNS, RECIPES
 from .robustness import DEFAULT_IMAGES, STORED_FILE
 from .runs import RunError
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     import torch
@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     # (argparse shows a command's shared options before its own).
     data_dir = _data_dir_option()
     models = _shared("--models", type=_model_keys, default=None, metavar="KEY[,KEY…]", help=MODELS_HELP)
-    db = _shared("--db", type=Path, default=None,
-                 help=f"the store (default: ${AUDIENCE_DB_ENV}, else runs/{DEFAULT_FILE})")
+    db = _shared("--db", default=None,  # text: a postgresql:// address is no path
+                 help=f"the store: a SQLite file or a postgresql:// address (default: ${AUDIENCE_DB_ENV}, "
+                      f"else runs/{DEFAULT_FILE})")
 
     train = commands.add_parser("train", help="train models and save each as a run folder",
                                 parents=[_seed_option("random seed"), data_dir])
@@ -240,7 +241,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training import resolve_device, train_model
 
     keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
-    args.out = args.out or paths.user_runs_dir()
+    args.out = args.out or Workspace().runs
     configs = {
         key: recipe_config(key, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.lr, seed=args.seed, device=args.device, train_subset=args.subset,
@@ -325,7 +326,7 @@ def _train_seed_group(args: argparse.Namespace) -> int:
     from .training import resolve_device
 
     keys = list(MODEL_KEYS) if args.model == "all" else [args.model]
-    args.out = args.out or paths.user_runs_dir()
+    args.out = args.out or Workspace().runs
     group = f"{args.recipe}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     if args.name and len(args.seeds) > 1 and "{seed}" not in args.name:
         raise ValueError("With --seeds, --name must contain {seed} so each seed gets its own folder.")
@@ -409,7 +410,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .runs import find_runs, load_model
 
-    args.runs = args.runs or paths.checkpoints_dir()
+    args.runs = args.runs or Workspace().checkpoints
     runs, damaged = find_runs(args.runs)
     errors = [{"run": _shown(error.run_dir), "error": error.problem} for error in damaged]
     models = []
@@ -491,7 +492,7 @@ def _seeds(args: argparse.Namespace) -> int:
     from .runs import find_runs, load_model
     from .seeds import compare_groups, group_runs, with_ensembles
 
-    folder = args.runs or paths.checkpoints_dir()
+    folder = args.runs or Workspace().checkpoints
     runs, damaged = find_runs(folder)
     if not runs and not damaged:
         raise RunError(folder, "holds no usable run. Train seed groups with: python -m mnist_core train --seeds 5")
@@ -537,9 +538,9 @@ def _default_runs(folder: Path | None, models: Sequence[str] | None = None) -> d
     ``models``: which ones (default: those shown by default)."""
     from .runs import default_runs, find_runs
 
-    folder = folder or paths.checkpoints_dir()
+    folder = folder or Workspace().checkpoints
     runs, _ = find_runs(folder)
-    chosen = default_runs(runs, paths.checkpoints_dir(), include=models or ())
+    chosen = default_runs(runs, Workspace().checkpoints, include=models or ())
     if models:
         missing = [key for key in models if key not in chosen]
         if missing:
@@ -737,11 +738,18 @@ def _drawn(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _audience_store(db: str | None) -> AudienceStore:
+    """The store ``--db`` names, else the workspace's (``$MNIST_AUDIENCE_DB``, else runs/audience.sqlite3)."""
+    from .audience import open_audience_store
+
+    return open_audience_store(db) if db else Workspace().audience_store()
+
+
 def _audience_stats(args: argparse.Namespace) -> int:
-    from .audience import AudienceStore, audience_db, damaged_skipped
+    from .audience import damaged_skipped
     from .comparison import accuracy_interval
 
-    store = AudienceStore(args.db or audience_db())
+    store = _audience_store(args.db)
     stats = store.stats()
     # The models shown by default (null before their first drawing), and any other that answered.
     keys = [key for key in MODEL_KEYS if key in default_model_keys() or stats.answered.get(key)]
@@ -764,9 +772,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
 
 
 def _audience_hide(args: argparse.Namespace) -> int:
-    from .audience import AudienceStore, audience_db
-
-    store = AudienceStore(args.db or audience_db())
+    store = _audience_store(args.db)
     session = None
     if args.session is not None:
         phones = store.phones()
@@ -792,9 +798,7 @@ def _audience_hide(args: argparse.Namespace) -> int:
 
 
 def _audience_phones(args: argparse.Namespace) -> int:
-    from .audience import AudienceStore, audience_db
-
-    phones = AudienceStore(args.db or audience_db()).phones()
+    phones = _audience_store(args.db).phones()
     if args.json:
         print(json.dumps([{"nickname": phone.nickname, "session": phone.session, "drawings": phone.drawings,
                            "last": phone.last, "hidden": phone.hidden} for phone in phones]))
@@ -808,9 +812,9 @@ def _audience_phones(args: argparse.Namespace) -> int:
 
 
 def _audience_export(args: argparse.Namespace) -> int:
-    from .audience import LABELS_FILE, AudienceStore, audience_db, damaged_skipped
+    from .audience import LABELS_FILE, damaged_skipped
 
-    store = AudienceStore(args.db or audience_db())
+    store = _audience_store(args.db)
     if args.folder.exists() and not args.folder.is_dir():
         raise ValueError(f"{args.folder} is a file: give a folder to write the drawings into.")
     try:

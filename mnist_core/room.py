@@ -29,6 +29,7 @@ import ipaddress
 import json
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Mapping
 from contextlib import suppress
@@ -227,6 +228,21 @@ def save_settings(settings: RoomSettings, base: str | os.PathLike = ".") -> None
 
 
 # --- phones -------------------------------------------------------------------------------------
+
+def network_address() -> str | None:
+    """This machine's own address on its network (not loopback), as a phone in the room reaches it; None
+    when it has none."""
+    for somewhere in ("10.254.254.254", "192.0.2.1", "8.8.8.8"):  # nothing is sent: UDP's connect only picks a route
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((somewhere, 9))
+            except OSError:
+                continue
+            address = probe.getsockname()[0]
+            if not address.startswith("127.") and address != "0.0.0.0":
+                return address
+    return None
+
 
 _ADJECTIVES = (
     "Amber", "Bold", "Brave", "Bright", "Busy", "Calm", "Clever", "Cosy", "Curious", "Daring", "Eager", "Fancy",

@@ -12,12 +12,11 @@ from dashboard.markdown import counted, literal
 from dashboard.moderation import lesson_controls, moderation_panel, room_settings_panel
 from dashboard.navigation import page_link
 from dashboard.presenter import for_the_room, matrix_layout, presenting, show_table
-from dashboard.run_choice import APP_FOLDER
+from dashboard.workspace import workspace
 from mnist_core.audience import MISREAD_SHOWN, AudienceStoreError, AudienceSummary, Drawing, damaged_skipped
 from mnist_core.charts import confusion_heatmap
 from mnist_core.comparison import accuracy_interval
 from mnist_core.models import MODEL_KEYS, MODELS
-from mnist_core.room import load_settings
 
 REFRESH_SECONDS = 3
 
@@ -30,14 +29,14 @@ store = audience_store()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def summary(path: str, version: tuple, keys: tuple[str, ...]) -> AudienceSummary:
+def summary(location: str, version: tuple, keys: tuple[str, ...]) -> AudienceSummary:
     """The scores of the registered models (``keys``), summed once per change of the store
     (``version``) for every viewer."""
     return audience_store().summary(keys)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def misread(path: str, version: tuple, keys: tuple[str, ...], approved: bool | None) -> list[Drawing]:
+def misread(location: str, version: tuple, keys: tuple[str, ...], approved: bool | None) -> list[Drawing]:
     return audience_store().misread(keys, approved=approved)
 
 
@@ -47,10 +46,10 @@ def live_results() -> None:
     # rerun costs two stat calls unless the store changed (``version``).
     try:
         version = store.version()
-        scores = summary(str(store.path), version, tuple(MODEL_KEYS))
+        scores = summary(workspace().audience_location, version, tuple(MODEL_KEYS))
         gallery_keys = tuple(scores.models_answering_all)
-        review_first = load_settings(APP_FOLDER).review_first  # then the projector shows approved drawings only
-        shown = misread(str(store.path), version, gallery_keys, True if review_first else None) \
+        review_first = workspace().room_settings().review_first  # then the projector shows approved drawings only
+        shown = misread(workspace().audience_location, version, gallery_keys, True if review_first else None) \
             if scores.misread else []
     except AudienceStoreError as error:
         st.error(literal(error))

@@ -12,7 +12,6 @@ from dashboard.loading import mnist_or_none, report_run_error, test_predictions
 from dashboard.navigation import page_link
 from dashboard.presenter import for_the_room, matrix_layout, presenting, show_table
 from dashboard.run_choice import (
-    APP_FOLDER,
     all_runs,
     path_key,
     run_label,
@@ -22,6 +21,7 @@ from dashboard.run_choice import (
 )
 from dashboard.screen import window_size
 from dashboard.seed_view import show_seed_groups
+from dashboard.workspace import workspace
 from mnist_core.charts import METRIC_LABELS, Curve, confusion_heatmap, history_chart, per_class_chart
 from mnist_core.evaluation import per_class_metrics
 from mnist_core.runs import RunError
@@ -32,7 +32,7 @@ RUNS_KEY = "compare.runs"
 def link_path(path: str) -> str:
     """A run folder as the page's link names it: relative to the app's folder when inside it."""
     try:
-        return Path(path).relative_to(APP_FOLDER).as_posix()
+        return Path(path).relative_to(workspace().root).as_posix()
     except ValueError:
         return path
 

@@ -12,7 +12,7 @@ from dashboard.access import is_presenter, may_train, owner_id, participant_note
 from dashboard.job_view import job_board, live_board
 from dashboard.loading import mnist_or_none
 from dashboard.markdown import literal
-from dashboard.run_choice import user_runs_folder
+from dashboard.workspace import workspace
 from mnist_core.jobs import TrainingJob, ordinal, save_to_folder
 from mnist_core.models import MODEL_KEYS, MODELS, default_model_keys, recipe_config
 from mnist_core.recipes import MAX_VALIDATION, RECIPES
@@ -43,7 +43,7 @@ def start(configs, seeds: int) -> None:
         st.warning("Only the presenter can train models here.")
         return
     try:
-        folder = prepare_runs_folder(user_runs_folder())
+        folder = prepare_runs_folder(workspace().runs)
     except RunError as error:
         st.error(f"Cannot save runs in {literal(error.path)}: {literal(error.reason)}")
         return

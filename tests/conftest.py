@@ -13,6 +13,7 @@ import torch
 from mnist_core.data import load_mnist
 from tests.support.mnist_files import real_data_root_or_none, write_fake_mnist
 
+pytest_plugins = ["tests.support.postgres"]  # a throwaway PostgreSQL, and the audience store on either engine
 REAL_DATA_FIXTURES = {"real_mnist", "real_data_root"}
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from mnist_core.audience import AudienceStore
+from mnist_core.room import network_address
 from tests.support.browser import require_chromium
-from tools.browser import chromium, network_address, streamlit_server, wait_until_idle
+from tools.browser import chromium, streamlit_server, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

@@ -415,11 +415,12 @@ def models_reply(monkeypatch, cache: Path) -> tuple[int, dict]:
     from starlette.requests import Request
 
     from join import routes
+    from mnist_core.workspace import Workspace
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(cache))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(cache.parent / "runs"))
     scope = {"type": "http", "method": "GET", "path": "/join/models", "headers": [], "query_string": b""}
-    response = asyncio.run(routes.models(Request(scope)))
+    response = asyncio.run(routes.models(Workspace(PROJECT_ROOT), Request(scope)))  # the shipped checkpoints
     return response.status_code, json.loads(response.body)
 
 

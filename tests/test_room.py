@@ -11,6 +11,7 @@ import pytest
 
 from mnist_core import room
 from mnist_core.room import PARTICIPANT, PRESENTER, Door, RoomError, RoomSettings
+from mnist_core.workspace import Workspace
 
 KEY = "k" * 24
 
@@ -115,7 +116,7 @@ def call(middleware, path: str, query: str, method: str = "GET") -> tuple[int, d
 
     scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": [],
              "scheme": "http", "root_path": ""}
-    asyncio.run(middleware(app)(scope, receive, send))
+    asyncio.run(middleware(app, workspace=Workspace())(scope, receive, send))
     start = next((m for m in sent if m["type"] == "http.response.start"), {"status": 0, "headers": []})
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, bool(reached)
 
@@ -136,13 +137,13 @@ def test_the_key_link_sets_an_httponly_cookie_and_leaves_the_address_bar(tmp_pat
 
 
 def test_a_bad_setting_stops_the_server_at_start_with_one_line(tmp_path, monkeypatch, capsys):
-    from join.door import lifespan
+    from join.door import door_lifespan
 
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("MNIST_AUDIENCE_KEEP", "soon")
 
     async def start():
-        async with lifespan(None):
+        async with door_lifespan(Workspace())(None):
             pass
 
     with pytest.raises(SystemExit):

@@ -58,21 +58,6 @@ class AppServer:
             return copy.read()
 
 
-def network_address() -> str | None:
-    """This machine's own address on its network (not loopback), as a phone in the room reaches it; None
-    when it has none."""
-    for somewhere in ("10.254.254.254", "192.0.2.1", "8.8.8.8"):  # nothing is sent: UDP's connect only picks a route
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.connect((somewhere, 9))
-            except OSError:
-                continue
-            address = probe.getsockname()[0]
-            if not address.startswith("127.") and address != "0.0.0.0":
-                return address
-    return None
-
-
 @contextmanager
 def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90,
                      address: str = "127.0.0.1") -> Iterator[AppServer]:
