@@ -14,6 +14,10 @@ from mnist_core.charts import seed_strip_chart
 from mnist_core.runs import RunError, RunInfo
 from mnist_core.seeds import SeedGroup, compare_groups, group_runs, seed_ranking, seed_ranking_sentence
 
+# What the strip plot says, for a room that has not met a t-test.
+PLAIN_SENTENCE = ("Each dot is one training run from a different random start; where dots overlap, the winner could "
+                  "be luck.")
+
 
 def groups_of(runs: list[RunInfo]) -> list[SeedGroup]:
     """The seed group of each of ``runs`` (every run on disk of its model and settings but the seed),
@@ -50,12 +54,13 @@ def show_seed_groups(runs: list[RunInfo], key: str, chart: bool = True, table: b
     if not any(len(group.runs) > 1 for group in groups):
         return
     if chart:
+        st.markdown(PLAIN_SENTENCE)  # under the section's title, before the chart it explains
         slot = st.empty()  # the seeds at once; the ensembles once measured (a few seconds on a fresh server)
         options = {"width": "stretch", "config": {"displayModeBar": False}}
         slot.plotly_chart(for_the_room(seed_strip_chart(groups)), **options)  # keyed once final: a key is once a run
         caption = st.empty()
-        text = ("Each dot is one seed of the same recipe (the runs every page uses are seed 0); the bar is their "
-                "mean ± sd")
+        text = ("● one run, a seed of the same recipe (the runs every page uses are seed 0) · ┃ the runs' mean "
+                "± sd")
         caption.caption(text + ".")
         try:
             measured = with_measured_ensembles(groups)
@@ -65,7 +70,7 @@ def show_seed_groups(runs: list[RunInfo], key: str, chart: bool = True, table: b
         slot.plotly_chart(for_the_room(seed_strip_chart(measured)), **options, key=f"{key}.seeds")
         ensembles = [group for group in measured if group.ensemble_accuracy is not None]
         if ensembles:
-            caption.caption(text + "; the diamond is their ensemble (the seeds' probabilities averaged): "
+            caption.caption(text + " · ◆ their ensemble (the seeds' probabilities averaged): "
                             + "; ".join(f"{group.name} {100 * group.ensemble_accuracy:.2f}%" for group in ensembles)
                             + ". Draw answers with an ensemble when you choose it under \"Models in use\".")
     if table:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.access import may_train
 from dashboard.images import upscale
+from dashboard.lesson import lesson_path
 from dashboard.loading import mnist_or_none, prediction_latency_ms, report_run_error, test_predictions
 from dashboard.navigation import page_link
 from dashboard.presenter import show_table
@@ -32,6 +33,7 @@ with st.container(horizontal=True, gap="medium"):  # where to go next, as links 
     page_link("compare", "Compare their training")
     if may_train():  # a participant's link would lead to a page they can only watch
         page_link("train", "Train new runs")
+lesson_path()
 
 
 runs = require_runs()

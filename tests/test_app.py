@@ -15,9 +15,13 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     assert sorted(table["Model"]) == ["CNN", "LeNet-5", "MLP"]
     assert table["Test accuracy (%)"].min() > 98.5
     # The verdict rests on the shipped seed groups; the runs in the table (seed 0) come after it.
-    assert at.markdown[1].value.startswith("**LeNet-5 and CNN are level within seed noise; both beat MLP** "
-                                           "(5 seeds each;")
-    assert "the diamond is their ensemble" in texts(at) and "LeNet-5 99.51%" in texts(at)
+    verdict = next(block.value for block in at.markdown if block.value.startswith("**"))
+    assert verdict.startswith("**LeNet-5 and CNN are level within seed noise; both beat MLP** (5 seeds each;")
+    assert "◆ their ensemble" in texts(at) and "LeNet-5 99.51%" in texts(at)
+    assert "Each dot is one training run from a different random start; where dots overlap, the winner could be " \
+           "luck." in texts(at)  # the plain words beside the statistics
+    lesson = at.expander(key="overview.lesson")
+    assert lesson.label.startswith("Teaching with it") and "Show the QR code" in texts(lesson)
     # The shipped LeNet-5 makes 63 mistakes, the CNN 72 (the sentence itself: tests/test_comparison.py).
     assert "The runs in the table, one of each: **LeNet-5** is the most accurate at **99.37%**, 0.09 points ahead " \
            "of CNN" in texts(at)

@@ -439,7 +439,7 @@ def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_r
     page.goto(app_url)
     wait_for(lambda: page.get_by_text("LeNet-5 and CNN are level within seed noise; both beat MLP").count(),
              timeout=60, what="the verdict from the seed groups")
-    wait_for(lambda: page.get_by_text("the diamond is their ensemble").count(), timeout=90,
+    wait_for(lambda: page.get_by_text("◆ their ensemble").count(), timeout=90,
              what="the ensembles measured")
     strip = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="test accuracy (%)")
     wait_for(lambda: strip.locator("path.point").count() >= 3 * (5 + 1 + 1), what="15 seeds, 3 means, 3 ensembles")
