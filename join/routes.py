@@ -51,6 +51,7 @@ from join.limits import LabelLimits, LabelRefused
 from mnist_core import preprocess, room, strokes
 from mnist_core.audience import AudienceStoreError, AudienceStoreFull, describe_retention, retention
 from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
+from mnist_core.game import Game
 from mnist_core.models import ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
@@ -108,7 +109,8 @@ def assets_digest() -> str:
 
 async def page(request: Request) -> Response:
     config = {"assets": f"/join/assets/{assets_digest()}", "models": "/join/models", "label": "/join/label",
-              "hello": "/join/hello", "canvas": {"side": CANVAS_SIDE, "brush": BRUSH_WIDTH}, "prepare": PREPARE}
+              "hello": "/join/hello", "game": "/join/game", "check": "/join/check",
+              "canvas": {"side": CANVAS_SIDE, "brush": BRUSH_WIDTH}, "prepare": PREPARE}
     text = (STATIC / "join.html").read_text(encoding="utf-8")
     text = text.replace("{{assets}}", config["assets"]).replace("{{config}}", html.escape(json.dumps(config)))
     text = text.replace("{{canvas_side}}", str(CANVAS_SIDE))
@@ -357,6 +359,7 @@ def store_label(workspace: Workspace, body: bytes, address: str = "") -> dict:
     store = workspace.audience_store()
     stored = store.add(label=label_value, canvas_png=canvas, pixels=pixels, answers=answers,
                        runs={key: str(runs[key].path) for key in keys}, session=stored_session)
+    Game(store).enter(stored)  # a drawing of a running round takes part in it (mnist_core.game)
     return {"stored": stored, "drawings": store.count(), "nickname": room.nickname(stored_session),
             "agreed": agreed}
 

@@ -38,7 +38,7 @@ from .fileio import write_atomically
 from .models import MODEL_KEYS, default_model_keys
 from .room import nickname
 
-SCHEMA_VERSION = 2  # 2: drawings and phones the presenter hid, and drawings approved for the projector
+SCHEMA_VERSION = 3  # 2: drawings and phones the presenter hid, drawings approved for the projector; 3: the game
 AUDIENCE_DB_ENV = "MNIST_AUDIENCE_DB"
 DEFAULT_FILE = "audience.sqlite3"
 LABELS_FILE = "labels.csv"
@@ -62,14 +62,15 @@ CREATE TABLE drawings (
     label       INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
     canvas_png  {blob}  NOT NULL,               -- what was drawn, as the canvas sent it
     pixels      {blob}  NOT NULL,               -- the 28x28 digit the models saw, uint8, row by row
-    answers     {json}  NOT NULL,               -- {{model key: {{"digit": d, "probabilities": [10]}}}}
+    answers     {json}  NOT NULL,               -- JSON: {{model key: {{"digit": d, "probabilities": [10]}}}}
     runs        TEXT    NOT NULL,               -- JSON: {{model key: run folder}}
     UNIQUE (session, drawing_sha)
 );
 CREATE INDEX drawings_by_time ON drawings (created)
 """
 # Each schema version's changes from the one before, applied in order to a new or older store (so a new
-# store and an upgraded one are made by the same statements, and have the same table), in either engine.
+# store and an upgraded one are made by the same statements, and have the same table), in either engine: in
+# SQL both speak, with {id}, {blob} and {json} for the column types that differ (other braces doubled).
 MIGRATIONS = {
     2: [  # moderation: the presenter hides a drawing, or every drawing of one phone (new ones too), and undoes it
         "ALTER TABLE drawings ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
@@ -77,11 +78,21 @@ MIGRATIONS = {
         "CREATE TABLE hidden_sessions (session TEXT PRIMARY KEY, hidden TEXT NOT NULL)",  # when, UTC
         "DROP INDEX IF EXISTS drawings_scores",  # SQLite's, made again with the column that hides a drawing
     ],
+    3: [  # the game (mnist_core.game): its rounds, the round a drawing was drawn in, and the classmates' checks
+        "CREATE TABLE rounds (id INTEGER PRIMARY KEY, started TEXT NOT NULL, ends TEXT NOT NULL, stopped TEXT)",
+        "ALTER TABLE drawings ADD COLUMN game_round INTEGER",  # NULL: drawn outside a round
+        "CREATE INDEX drawings_by_round ON drawings (game_round)",
+        # One classmate per drawing: who was offered it, when, and the digit they read (NULL: not yet, or never)
+        "CREATE TABLE checks (drawing INTEGER PRIMARY KEY, checker TEXT NOT NULL, offered TEXT NOT NULL, "
+        "digit INTEGER, answered TEXT)",
+        "CREATE INDEX checks_by_checker ON checks (checker)",
+    ],
 }
 _COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "pixels", "answers", "runs", "hidden",
             "approved")
 # Which drawings count (scores, gallery, export): not hidden, and not from a phone the presenter hid.
 _VISIBLE = "hidden = 0 AND session NOT IN (SELECT session FROM hidden_sessions)"
+VISIBLE = _VISIBLE  # for the game's queries (mnist_core.game), on the drawings table
 _DATABASE_SCHEMES = ("postgresql://", "postgres://")  # what libpq reads as a server's address
 
 # Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
@@ -124,10 +135,13 @@ def open_audience_store(location: str | os.PathLike, wait_seconds: float = _WAIT
     return AudienceStore(location, wait_seconds)
 
 
-def schema_statements(**types: str) -> list[str]:
-    """Schema 1's statements in an engine's column ``types`` (``id``, ``blob``, ``json``); :data:`MIGRATIONS`
-    then bring it to :data:`SCHEMA_VERSION`."""
-    return [statement.strip() for statement in _SCHEMA.format(**types).split(";")]
+def schema_statements(version: int, **types: str) -> list[str]:
+    """What brings a store at schema ``version`` (0: a new one) to :data:`SCHEMA_VERSION`, in an engine's
+    column ``types`` (``id``, ``blob``, ``json``)."""
+    statements = [statement.strip() for statement in _SCHEMA.split(";")] if version == 0 else []
+    for upgrade in range(max(version, 1) + 1, SCHEMA_VERSION + 1):  # an older store keeps its drawings
+        statements += MIGRATIONS[upgrade]
+    return [statement.format(**types) for statement in statements]
 
 
 def retention(value: str | None = None) -> timedelta | None:
@@ -253,6 +267,7 @@ class StoreEngine(Protocol):
     label_ok: str  # SQL: true where the row's label is a digit
     answers_kind: str  # SQL: the answers' JSON type, 'object' where they can be read
     fence: str  # SQL after a subquery that keeps it from being merged into the query around it
+    count_rows: str  # SQL: how many rows the store holds, read without reading them all (the cap, per label)
 
     def answer(self, key: str) -> tuple[str, str, list[str]]:
         """SQL for model ``key``'s entry in the answers (NULL: absent) and its digit (NULL unless exactly
@@ -333,7 +348,7 @@ class AudienceStore:
                pixels.tobytes(), json.dumps(record, allow_nan=False),
                json.dumps({k: str(v) for k, v in runs.items()}))
         with self._engine.transaction() as connection:
-            if connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] >= MAX_DRAWINGS and \
+            if connection.execute(self._engine.count_rows).fetchone()[0] >= MAX_DRAWINGS and \
                     connection.execute("SELECT 1 FROM drawings WHERE session = ? AND drawing_sha = ?",
                                        (row[1], row[2])).fetchone() is None:
                 raise AudienceStoreFull(f"The room's test set is full ({MAX_DRAWINGS:,} drawings): the presenter "
@@ -347,9 +362,11 @@ class AudienceStore:
             return int(cursor.fetchone()[0])
 
     def clear(self) -> int:
-        """Delete every drawing; return how many there were."""
+        """Delete every drawing (and the game's rounds and checks); return how many there were."""
         with self._engine.transaction() as connection:
             connection.execute("DELETE FROM hidden_sessions")
+            connection.execute("DELETE FROM checks")
+            connection.execute("DELETE FROM rounds")
             return connection.execute("DELETE FROM drawings").rowcount
 
     def delete_older_than(self, age: timedelta, now: datetime | None = None) -> int:
@@ -360,6 +377,8 @@ class AudienceStore:
         with self._engine.transaction() as connection:
             deleted = connection.execute("DELETE FROM drawings WHERE created < ?", (cutoff,)).rowcount
             connection.execute("DELETE FROM hidden_sessions WHERE session NOT IN (SELECT session FROM drawings)")
+            connection.execute("DELETE FROM checks WHERE drawing NOT IN (SELECT id FROM drawings)")
+            connection.execute("DELETE FROM rounds WHERE ends < ?", (cutoff,))
             return deleted
 
     def hide(self, *, ids: Sequence[int] = (), session: str | None = None, undo: bool = False) -> int:
@@ -439,7 +458,7 @@ class AudienceStore:
         if not self._engine.exists():
             return 0
         with self._engine.transaction(write=False) as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM drawings").fetchone()[0])
+            return int(connection.execute(self._engine.count_rows).fetchone()[0])
 
     def version(self) -> tuple:
         """Changes whenever the store does (a drawing added, a label corrected, the file replaced).
@@ -568,6 +587,33 @@ class AudienceStore:
         yield LABELS_FILE, text.getvalue().encode()
 
     # --- rows ----------------------------------------------------------------------------
+
+    def by_ids(self, ids: Sequence[int], with_canvas: bool = False) -> list[Drawing]:
+        """The readable drawings of ``ids``, hidden ones too, in the order of ``ids``."""
+        ids = [int(i) for i in ids]
+        if not ids or not self._engine.exists():
+            return []
+        columns = [column for column in _COLUMNS if with_canvas or column != "canvas_png"]
+        found: dict[int, Drawing] = {}
+        with self._engine.transaction(write=False) as connection:
+            for start in range(0, len(ids), 500):  # a bounded statement, whatever the number of ids
+                chunk = ids[start:start + 500]
+                for row in connection.execute(f"SELECT {', '.join(columns)} FROM drawings WHERE id IN "
+                                              f"({', '.join('?' * len(chunk))})", chunk).fetchall():
+                    drawing = _drawing({"canvas_png": None, **dict(zip(columns, row, strict=True))})
+                    if drawing is not None:
+                        found[drawing.id] = drawing
+        return [found[i] for i in ids if i in found]
+
+    def exists(self) -> bool:
+        """Whether the store has been made (a SQLite file, or the tables in a database)."""
+        return self._engine.exists()
+
+    def transaction(self, write: bool = True):
+        """A transaction of the store's own engine, for the queries of the store's other parts (the game):
+        ``with store.transaction() as connection: connection.execute(sql, parameters)``, SQL both engines
+        speak, ``?`` for parameters."""
+        return self._engine.transaction(write)
 
     def _each_row(self, with_canvas: bool) -> Iterator[Drawing | None]:
         """Every row oldest first, read as it is fetched (a large store never sits in memory whole)."""

@@ -758,7 +758,7 @@ def _audience_stats(args: argparse.Namespace) -> int:
         print(json.dumps({"drawings": stats.drawings, "accuracy": accuracy, "damaged": stats.damaged,
                           "hidden": stats.hidden}, allow_nan=False))
         return EXIT_OK
-    print(f"{stats.drawings:,} labelled drawing(s) in {_shown(store.path)}")
+    print(f"{stats.drawings:,} labelled drawing(s) in {_store_shown(store)}")
     if stats.hidden:
         print(f"{stats.hidden:,} hidden by the presenter (not scored).")
     if stats.damaged:
@@ -779,7 +779,7 @@ def _audience_hide(args: argparse.Namespace) -> int:
         matches = [phone for phone in phones if phone.session == args.session] or \
                   [phone for phone in phones if phone.nickname.lower() == args.session.strip().lower()]
         if not matches:
-            raise ValueError(f"No phone {args.session!r} in {_shown(store.path)}: `python -m mnist_core audience "
+            raise ValueError(f"No phone {args.session!r} in {_store_shown(store)}: `python -m mnist_core audience "
                              "phones` lists each one's session and nickname.")
         if len(matches) > 1:
             raise ValueError(f"{len(matches)} phones are called {args.session!r}: give the session instead "
@@ -788,7 +788,7 @@ def _audience_hide(args: argparse.Namespace) -> int:
     if args.id:
         missing = sorted(set(args.id) - store.known_ids(args.id))
         if missing:
-            raise ValueError(f"No drawing {', '.join(f'#{number}' for number in missing)} in {_shown(store.path)}: "
+            raise ValueError(f"No drawing {', '.join(f'#{number}' for number in missing)} in {_store_shown(store)}: "
                              "the Audience page's Moderate section numbers each one.")
     changed = store.hide(ids=args.id or (), session=session, undo=args.undo)
     what = f"{matches[0].nickname}'s drawings" if session is not None else "drawing(s)"
@@ -919,6 +919,11 @@ def _image_count(text: str) -> int | None:
     if text.strip().lower() == "all":
         return None
     return _positive_int(text)
+
+
+def _store_shown(store: AudienceStore) -> str:
+    """Where an audience store is: its file as :func:`_shown` gives it, or its address without a password."""
+    return store.describe() if store.path is None else _shown(store.path)
 
 
 def _shown(path: Path) -> str:

@@ -1,5 +1,5 @@
 """The room's drawings under the presenter's hand: hiding a drawing or a phone, review first, retention,
-and stores made by the previous schema."""
+and stores made by the previous schema. A test taking ``store`` runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import psycopg
 import pytest
 
-from mnist_core.audience import AudienceStore, describe_retention, retention
+from mnist_core.audience import SCHEMA_VERSION, AudienceStore, describe_retention, retention
+from mnist_core.game import Game
 from mnist_core.room import nickname
 from tests.test_audience import RUNS, add, answers_for
 
@@ -22,8 +24,7 @@ def scores(store: AudienceStore) -> tuple[int, int, int]:
     return summary.drawings, summary.hidden, summary.sessions
 
 
-def test_hiding_a_drawing_takes_it_out_of_scores_gallery_and_export_and_undo_brings_it_back(tmp_path):
-    store = AudienceStore(tmp_path / "a.sqlite3")
+def test_hiding_a_drawing_takes_it_out_of_scores_gallery_and_export_and_undo_brings_it_back(store):
     smiley = add(store, 8, b"smiley", session="prankster", said={"mlp": 0, "cnn": 0, "lenet5": 0})
     add(store, 3, b"three", session="student")
     assert store.stats().accuracy("mlp") == 0.5 and [d.id for d in store.misread()] == [smiley]
@@ -37,8 +38,7 @@ def test_hiding_a_drawing_takes_it_out_of_scores_gallery_and_export_and_undo_bri
     assert scores(store) == (2, 0, 2) and store.stats().accuracy("mlp") == 0.5
 
 
-def test_hiding_a_phone_hides_its_drawings_and_those_it_sends_later(tmp_path):
-    store = AudienceStore(tmp_path / "a.sqlite3")
+def test_hiding_a_phone_hides_its_drawings_and_those_it_sends_later(store):
     for index in range(3):
         add(store, 1, f"junk {index}".encode(), session="prankster", said={"mlp": 7, "cnn": 7, "lenet5": 7})
     add(store, 3, b"three", session="student")
@@ -53,8 +53,7 @@ def test_hiding_a_phone_hides_its_drawings_and_those_it_sends_later(tmp_path):
     assert [d.session for d in store.recent(session="student")] == ["student"]
 
 
-def test_review_first_shows_only_approved_misread_drawings(tmp_path):
-    store = AudienceStore(tmp_path / "a.sqlite3")
+def test_review_first_shows_only_approved_misread_drawings(store):
     first = add(store, 2, b"a", said={"mlp": 7, "cnn": 2, "lenet5": 2})
     second = add(store, 4, b"b", said={"mlp": 9, "cnn": 4, "lenet5": 4})
     assert [d.id for d in store.misread(approved=False)] == [second, first]
@@ -66,8 +65,7 @@ def test_review_first_shows_only_approved_misread_drawings(tmp_path):
     assert store.misread(approved=True) == []
 
 
-def test_old_drawings_are_deleted_and_the_rest_kept(tmp_path):
-    store = AudienceStore(tmp_path / "a.sqlite3")
+def test_old_drawings_are_deleted_and_the_rest_kept(store, tmp_path):
     add(store, 1, b"old", session="old phone")
     store.hide(session="old phone")
     later = datetime.now(UTC) + timedelta(days=8)
@@ -94,8 +92,7 @@ def test_a_retention_that_cannot_be_read_says_how_to_write_it(text):
         retention(text)
 
 
-def test_the_export_names_each_phone_by_its_nickname(tmp_path):
-    store = AudienceStore(tmp_path / "a.sqlite3")
+def test_the_export_names_each_phone_by_its_nickname(store):
     add(store, 5, b"five", session="join-0123456789abcdef01234567")
     labels = dict(store.export_files())["labels.csv"].decode()
     (row,) = csv.DictReader(io.StringIO(labels))
@@ -121,10 +118,26 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_drawings(tmp_p
     store.add(label=1, canvas_png=b"new", pixels=np.zeros((28, 28)), answers=answers_for({"mlp": 1}), runs=RUNS,
               session="t")
     assert store.hide(session="s") == 1 and store.summary(["mlp"]).hidden == 1
+    assert Game(store).start(minutes=1).id == 1  # schema 3 too: the game's tables
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         (columns,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'drawings_scores'").fetchone()
         assert "hidden" in columns  # the scores still read the index alone
+
+
+def test_a_postgresql_store_of_the_previous_schema_is_upgraded_and_keeps_its_drawings(open_store, postgres_url):
+    add(open_store(postgres_url), 4, b"old", session="s", said={"mlp": 4})
+    with psycopg.connect(postgres_url, autocommit=True) as connection:  # back to schema 1: no moderation
+        connection.execute("ALTER TABLE drawings DROP COLUMN hidden, DROP COLUMN approved, DROP COLUMN game_round; "
+                           "DROP TABLE hidden_sessions, rounds, checks; UPDATE audience_meta SET schema_version = 1")
+    store = open_store(postgres_url)  # as another server started afterwards: it looks at the tables again
+    assert store.count() == 1 and store.summary(["mlp"]).drawings == 1
+    store.add(label=1, canvas_png=b"new", pixels=np.zeros((28, 28)), answers=answers_for({"mlp": 1}), runs=RUNS,
+              session="t")
+    assert store.hide(session="s") == 1 and store.summary(["mlp"]).hidden == 1
+    assert Game(store).start(minutes=1).id == 1  # schema 3 too: the game's tables
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT schema_version FROM audience_meta").fetchone() == (SCHEMA_VERSION,) == (3,)
 
 
 def test_the_command_line_hides_a_phone_by_nickname_or_session_and_stats_count_it(tmp_path, capsys):
@@ -163,10 +176,10 @@ def test_retention_at_and_past_the_longest(text, accepted):
             retention(text)
 
 
-def test_a_slow_reader_of_the_export_is_not_taken_for_a_hung_store(tmp_path):
+def test_a_slow_reader_of_the_export_is_not_taken_for_a_hung_store(open_store, store_location):
     import time
 
-    store = AudienceStore(tmp_path / "a.sqlite3", wait_seconds=0.2)
+    store = open_store(store_location, wait_seconds=0.2)
     for index in range(4):
         add(store, index, f"drawing {index}".encode())
     names = []

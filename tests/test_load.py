@@ -1,5 +1,6 @@
 """Load test: a classroom of browser sessions (10 in the suite, ``MNIST_LOAD_SESSIONS`` to choose; 30 for
-docs/PERFORMANCE.md) draw and label at once on one server, on loopback, bounded in time.
+docs/PERFORMANCE.md) draw and label at once on one server, on loopback, bounded in time; and a class of phones
+on two app servers sharing one PostgreSQL.
 
 Run with ``-s`` to see the latency report (p50/p95, from the stroke's end until all three
 predictions show, the server time each page reports, and from pressing a label until the page
@@ -96,3 +97,19 @@ def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp
           f"shown p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms; "
           f"server time per update p50 {statistics.median(server_ms):.0f} ms, p95 {percentile(server_ms, 95):.0f} ms; "
           f"all {SESSIONS} labels pressed → all stored and confirmed on every page in {label_seconds:.1f} s")
+
+
+def test_two_servers_on_one_postgresql_lose_no_label_and_their_audience_pages_agree(postgres_url):
+    """60 phones (HTTP, as tools/load_join.py speaks /join) split between two app servers on one PostgreSQL,
+    each labelling every 2 s for 20 s: every acknowledged label is in the database once, and each server's
+    Audience page, opened in Chromium, shows them all."""
+    from tools.load_join import run
+
+    require_chromium()
+    report = run(phones=60, seconds=20, every=2, servers=2, audience_db=postgres_url)
+    assert not report.errors, report.errors[:5]
+    assert report.labels >= 2 * 60 and report.stored == report.labels, report
+    assert report.pages_shown == [report.stored, report.stored]
+    print(f"\n60 phones on 2 servers and one PostgreSQL: {report.labels} labels, all stored; label → stored "
+          f"p50 {1000 * report.label_p50:.0f} ms, p95 {1000 * report.label_p95:.0f} ms; both Audience pages show "
+          f"{report.stored}")

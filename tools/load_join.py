@@ -5,13 +5,18 @@ models run on the phone, so the server sees only these requests).
     MNIST_DATA_DIR=../shared/mnist .venv/bin/python -m tools.load_join            # 60 phones, 60 s
     .venv/bin/python -m tools.load_join --browsers 4                               # 4 of them real Chromium pages
     .venv/bin/python -m tools.load_join --phones 5 --seconds 10 --json             # the suite's quick run
+    .venv/bin/python -m tools.load_join --servers 2 --audience-db postgresql://…   # 2 app servers, one PostgreSQL
 
 Starts its own `streamlit run app.py` on 127.0.0.1 (never another host), with a fresh audience store, and
-stops it. Bounded: at most --phones phones (≤ 200) for --seconds (≤ 600), then every phone stops.
+stops it; --servers 2 starts two, each with a runs folder of its own as on two machines, the phones split
+between them, on the store --audience-db names (the drawings it adds stay there: give it a database of its
+own). Then each server's Audience page is opened in Chromium, where installed, and must show every drawing
+(when the store was empty before).
+Bounded: at most --phones phones (≤ 200) for --seconds (≤ 600) on --servers (≤ 4), then every phone stops.
 Reports each phone's first load (page, models list, scripts, ONNX Runtime's WebAssembly, the three models,
 compressed as a browser asks), the label → stored latency (p50, p95, max), errors, the server's CPU time,
 and whether every stored press is in the store (nothing lost). Exit code 1 when a goal is missed: p95 ≤ 1 s,
-no error, nothing lost.
+no error, nothing lost, every Audience page showing what the store holds.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import gzip
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +44,7 @@ from tools.browser import streamlit_server
 from tools.digit_strokes import DIGITS, render
 
 MAX_PHONES, MAX_SECONDS = 200, 600
+MAX_SERVERS = 4  # app servers on this one machine, each a Streamlit process
 GOAL_P95_SECONDS = 1.0
 
 
@@ -59,10 +67,14 @@ class Report:
     browser_labels: int = 0
     browser_label_p95: float = 0.0  # pressing the digit → "Stored as" on that page
     browser_right: float = 0.0  # the share of the browser phones' answers that were the digit drawn
+    servers: int = 1
+    audience_db: str = ""  # the store, as shown (no password)
+    pages_shown: list[int] | None = None  # the drawings each server's Audience page shows (None: no Chromium)
 
     @property
     def met(self) -> bool:
-        return self.label_p95 <= GOAL_P95_SECONDS and not self.errors and self.stored == self.labels
+        pages_agree = self.pages_shown is None or all(shown == self.stored for shown in self.pages_shown)
+        return self.label_p95 <= GOAL_P95_SECONDS and not self.errors and self.stored == self.labels and pages_agree
 
 
 def percentile(values: list[float], percent: float) -> float:
@@ -182,60 +194,88 @@ def browser_phones(url: str, count: int, deadline: float, every: float, report: 
     return latencies
 
 
-def run(phones: int, seconds: float, every: float, browsers: int = 0) -> Report:
-    phones, seconds = min(phones, MAX_PHONES), min(seconds, MAX_SECONDS)
+def audience_pages(urls: list[str]) -> list[int] | None:
+    """The drawings each server's Audience page shows ("1,234 drawings from 60 sessions"), read in Chromium;
+    None where Chromium is not installed."""
+    from tools.browser import chromium, chromium_path
+
+    if chromium_path() is None:
+        return None
+    shown = []
+    with chromium(chromium_path()) as browser:
+        for url in urls:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{url}/audience")
+            heading = page.locator("h3").filter(has_text=re.compile(r"[\d,]+ drawings? from [\d,]+ sessions?"))
+            heading.first.wait_for(timeout=120_000)
+            shown.append(int(heading.first.inner_text().split()[0].replace(",", "")))
+            page.context.close()
+    return shown
+
+
+def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: int = 1,
+        audience_db: str | None = None) -> Report:
+    from mnist_core.audience import open_audience_store
+
+    phones, seconds, servers = min(phones, MAX_PHONES), min(seconds, MAX_SECONDS), min(servers, MAX_SERVERS)
     browsers = min(browsers, phones)
-    report = Report(phones, seconds, every, browsers=browsers)
-    with tempfile.TemporaryDirectory() as folder:
-        store_path = Path(folder) / "audience.sqlite3"
-        env = {"MNIST_RUNS_DIR": f"{folder}/runs", "MNIST_AUDIENCE_DB": str(store_path)}
-        with streamlit_server(env) as server:
-            report.first_load_bytes, listing = first_load(server.url)  # exports the models before the clock starts
-            bodies = drawings(listing)
-            loads, latencies, lock = [], [], threading.Lock()
-            start_cpu = cpu_seconds(server.process.pid)
-            deadline = time.monotonic() + seconds
+    report = Report(phones, seconds, every, browsers=browsers, servers=servers)
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as running:
+        store = open_audience_store(audience_db or Path(folder) / "audience.sqlite3")
+        running.callback(store.close)
+        report.audience_db = store.describe()
+        before = store.count()  # a database given may hold drawings already
+        env = {"MNIST_AUDIENCE_DB": str(audience_db or store.path)}
+        apps = [running.enter_context(streamlit_server({**env, "MNIST_RUNS_DIR": f"{folder}/runs-{number}"}))
+                for number in range(servers)]
+        for app in apps:
+            report.first_load_bytes, listing = first_load(app.url)  # exports the models before the clock starts
+        bodies = drawings(listing)
+        loads, latencies, lock = [], [], threading.Lock()
+        start_cpu = sum(cpu_seconds(app.process.pid) for app in apps)
+        deadline = time.monotonic() + seconds
 
-            def phone(number: int) -> None:
-                generator = random.Random(number)
-                try:
-                    started = time.monotonic()
-                    first_load(server.url)
-                    with lock:
-                        loads.append(time.monotonic() - started)
-                except Exception as error:  # noqa: BLE001  (reported, not raised: the other phones go on)
-                    with lock:
-                        report.errors.append(f"phone {number} first load: {error}")
-                    return
-                time.sleep(generator.uniform(0, every))  # a class does not press in step
-                count = 0
-                while time.monotonic() < deadline:
-                    body = json.loads(bodies[count % len(bodies)])
-                    # The same canvas twice from one phone is one drawing (a corrected label): each press another.
-                    payload = json.dumps({**body, "session": f"load-{number}",
-                                          "canvas": _with_count(body["canvas"], count)}).encode()
-                    sent = time.monotonic()
-                    status, reply, _ = fetch(f"{server.url}/join/label", payload, phone=number)
-                    with lock:
-                        if status == 200:
-                            latencies.append(time.monotonic() - sent)
-                        else:
-                            report.errors.append(f"phone {number}: HTTP {status} {reply[:200]!r}")
-                    count += 1
-                    time.sleep(max(0.0, every - (time.monotonic() - sent)))
+        def phone(number: int) -> None:
+            generator = random.Random(number)
+            url = apps[number % servers].url  # the phones split between the servers, as a proxy would
+            try:
+                started = time.monotonic()
+                first_load(url)
+                with lock:
+                    loads.append(time.monotonic() - started)
+            except Exception as error:  # noqa: BLE001  (reported, not raised: the other phones go on)
+                with lock:
+                    report.errors.append(f"phone {number} first load: {error}")
+                return
+            time.sleep(generator.uniform(0, every))  # a class does not press in step
+            count = 0
+            while time.monotonic() < deadline:
+                body = json.loads(bodies[count % len(bodies)])
+                # The same canvas twice from one phone is one drawing (a corrected label): each press another.
+                payload = json.dumps({**body, "session": f"load-{number}",
+                                      "canvas": _with_count(body["canvas"], count)}).encode()
+                sent = time.monotonic()
+                status, reply, _ = fetch(f"{url}/join/label", payload, phone=number)
+                with lock:
+                    if status == 200:
+                        latencies.append(time.monotonic() - sent)
+                    else:
+                        report.errors.append(f"phone {number}: HTTP {status} {reply[:200]!r}")
+                count += 1
+                time.sleep(max(0.0, every - (time.monotonic() - sent)))
 
-            threads = [threading.Thread(target=phone, args=(number,), daemon=True)
-                       for number in range(phones - browsers)]
-            for thread in threads:
-                thread.start()
-            browser_latencies = (browser_phones(server.url, browsers, deadline, every, report, lock)
-                                 if browsers else [])
-            for thread in threads:
-                thread.join(timeout=seconds + 120)
-            report.server_cpu_seconds = round(cpu_seconds(server.process.pid) - start_cpu, 2)
-        from mnist_core.audience import AudienceStore
-
-        report.stored = AudienceStore(store_path).count()
+        threads = [threading.Thread(target=phone, args=(number,), daemon=True)
+                   for number in range(phones - browsers)]
+        for thread in threads:
+            thread.start()
+        browser_latencies = (browser_phones(apps[0].url, browsers, deadline, every, report, lock)
+                             if browsers else [])
+        for thread in threads:
+            thread.join(timeout=seconds + 120)
+        report.server_cpu_seconds = round(sum(cpu_seconds(app.process.pid) for app in apps) - start_cpu, 2)
+        report.stored = store.count() - before
+        if servers > 1 and before == 0:  # do the servers' Audience pages all show what the store holds?
+            report.pages_shown = audience_pages([app.url for app in apps])
     report.labels = len(latencies)
     report.first_load_p50, report.first_load_p95 = (round(percentile(loads, p), 3) for p in (50, 95))
     report.label_p50, report.label_p95 = (round(percentile(latencies, p), 3) for p in (50, 95))
@@ -266,17 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=10, help="seconds between a phone's labels (default 10)")
     parser.add_argument("--browsers", type=int, default=0,
                         help="how many of the phones are real Chromium pages drawing with the mouse (default 0)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help=f"app servers, the phones split between them (default 1, at most {MAX_SERVERS})")
+    parser.add_argument("--audience-db", metavar="URL",
+                        help="the audience store they share, e.g. postgresql://user@host/database (default: a new "
+                             "SQLite file)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    if args.phones < 1 or args.seconds <= 0 or args.every <= 0:
-        print("error: --phones, --seconds and --every must be positive", file=sys.stderr)
+    if args.phones < 1 or args.seconds <= 0 or args.every <= 0 or args.servers < 1:
+        print("error: --phones, --seconds, --every and --servers must be positive", file=sys.stderr)
         return 2
-    report = run(args.phones, args.seconds, args.every, max(0, args.browsers))
+    report = run(args.phones, args.seconds, args.every, max(0, args.browsers), args.servers, args.audience_db)
     if args.json:
         print(json.dumps({**asdict(report), "met": report.met}, indent=2))
     else:
         print(f"{report.phones} phones, a label every {report.every_seconds:g} s each, for {report.seconds:g} s "
-              f"(127.0.0.1)")
+              f"(127.0.0.1), on {report.servers} server{'s' if report.servers != 1 else ''} and {report.audience_db}")
         print(f"first load per phone: {report.first_load_bytes / 1e6:.1f} MB compressed; "
               f"p50 {report.first_load_p50:.2f} s, p95 {report.first_load_p95:.2f} s (all phones at once)")
         print(f"labels: {report.labels} sent, {report.stored} in the store; label → stored p50 "
@@ -286,10 +331,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"of them {report.browsers} Chromium phones drawing: {report.browser_labels} labels, press → "
                   f"\"Stored as\" p95 {1000 * report.browser_label_p95:.0f} ms; "
                   f"{100 * report.browser_right:.0f}% of their answers the digit drawn")
+        if report.pages_shown is not None:
+            print(f"the Audience page of each server shows {', '.join(map(str, report.pages_shown))} drawings")
         print(f"server CPU: {report.server_cpu_seconds:.1f} s; errors: {len(report.errors)}")
         for error in report.errors[:5]:
             print(f"  {error}")
-        print("goal (p95 ≤ 1 s, no error, nothing lost): " + ("met" if report.met else "MISSED"))
+        print("goal (p95 ≤ 1 s, no error, nothing lost, the pages agree): " + ("met" if report.met else "MISSED"))
     return 0 if report.met else 1
 
 

@@ -184,6 +184,7 @@ async function storeLabel(label, button) {
     stored.textContent = `Stored as a ${label}, thank you (${record.drawings} drawing${record.drawings === 1 ? "" : "s"} ` +
       "in the room's test set). Press another digit to correct it, or Clear and draw again.";
     if (record.nickname) showNickname(record.nickname);
+    if (roundRunning) { pollGame(); askForCheck(); }  // between one's own drawings: a classmate's to read
     if (record.agreed === false) stored.textContent += " (The server's models read it differently from this " +
       "phone's: the server's answers are the ones scored. Reloading the page brings the newest models.)";
   } catch (error) {
@@ -247,8 +248,85 @@ async function start() {
   document.body.dataset.ready = "true";  // for the tests: the models are loaded
 }
 
+// --- the game (mnist_core.game): a round's clock and points, and a classmate's drawing to read ----------------
+
+const gameBox = document.getElementById("game");
+const checkBox = document.getElementById("check");
+let roundRunning = false;
+let checking = null;  // the id of the classmate's drawing on screen
+
+function modelName(key) { return (models.find((model) => model.key === key) || { name: key }).name; }
+
+async function pollGame() {
+  try {
+    const reply = await fetch(`${config.game}?session=${encodeURIComponent(sessionId())}`, { cache: "no-store" });
+    if (!reply.ok) return;
+    const state = await reply.json();
+    const running = Boolean(state.round && state.round.running);
+    const ended = roundRunning && !running;
+    roundRunning = running;
+    gameBox.hidden = !state.round;
+    document.body.dataset.round = running ? "running" : (state.round ? "over" : "none");
+    if (state.round) {
+      const left = state.round.seconds_left;
+      document.getElementById("game-clock").textContent = running
+        ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left` : "The round is over.";
+      document.getElementById("game-rule").hidden = !running;
+      const fooled = Object.entries(state.fooled || {}).map(([key, count]) => `${modelName(key)} ×${count}`);
+      document.getElementById("game-score").textContent = `You: ${state.points} point${state.points === 1 ? "" : "s"}` +
+        (fooled.length ? ` (fooled ${fooled.join(", ")})` : "") + ".";
+      document.body.dataset.points = String(state.points);
+    }
+    if (ended) hideCheck();
+    if (running && checking === null && !drawn) await askForCheck();
+  } catch (error) { /* the next poll tries again */ }
+}
+
+function hideCheck() {
+  checking = null;
+  checkBox.hidden = true;
+  document.body.dataset.checking = "";
+}
+
+async function askForCheck() {
+  if (!roundRunning || checking !== null) return;
+  try {
+    const reply = await fetch(`${config.check}?session=${encodeURIComponent(sessionId())}`, { cache: "no-store" });
+    if (reply.status !== 200) return;
+    const offer = await reply.json();
+    checking = offer.id;
+    document.getElementById("check-image").src = offer.canvas;
+    document.getElementById("check-status").textContent = "";
+    checkBox.hidden = false;
+    document.body.dataset.checking = String(offer.id);
+  } catch (error) { /* asked again after the next drawing */ }
+}
+
+async function answerCheck(digit) {
+  if (checking === null) return;
+  const status = document.getElementById("check-status");
+  try {
+    const reply = await fetch(config.check, { method: "POST", headers: { "Content-Type": "application/json" },
+                                              body: JSON.stringify({ session: sessionId(), id: checking, digit }) });
+    const record = await reply.json().catch(() => ({}));
+    hideCheck();
+    say(reply.ok ? `Thank you: you read it as a ${digit}.` : (record.error || "That check has closed."));
+  } catch (error) {
+    status.textContent = "Not sent: the server cannot be reached. Press the digit again.";
+  }
+}
+
+document.getElementById("check-digits").replaceChildren(...Array.from({ length: 10 }, (_, digit) => {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.check = String(digit);
+  button.textContent = String(digit);
+  button.addEventListener("click", () => answerCheck(digit));
+  return button;
+}));
+
 // For the tests (tests/test_join.py): the digit the models saw last and their answers.
 window.joinLastDigit = () => (prepared ? { pixels: Array.from(prepared.pixels), answers: prepared.answers } : null);
 
 hello();
-start();
+start().then(() => { pollGame(); setInterval(pollGame, 4000); });
