@@ -12,13 +12,11 @@ from pathlib import Path
 import streamlit as st
 from starlette.middleware import Middleware
 
+from join import server_routes
 from join.door import PresenterKeyMiddleware, door_lifespan
-from join.game_routes import game_routes
-from join.presenter_routes import presenter_routes
-from join.routes import join_routes
 from mnist_core.workspace import Workspace
 
 WORKSPACE = Workspace(Path(__file__).resolve().parent)  # the dashboard's pages reach it as dashboard.workspace()
 
-app = st.App("dashboard/frame.py", routes=join_routes(WORKSPACE) + game_routes(WORKSPACE) + presenter_routes(WORKSPACE),
+app = st.App("dashboard/frame.py", routes=server_routes(WORKSPACE),
              middleware=[Middleware(PresenterKeyMiddleware, workspace=WORKSPACE)], lifespan=door_lifespan(WORKSPACE))

@@ -68,7 +68,7 @@ def answer(workspace: Workspace, body: bytes) -> None:
         raise LabelError("The page sent something that is not an answer: reload it.")
     secret = _session(record.get("session"))
     drawing, digit = record.get("id"), record.get("digit")
-    if type(drawing) is not int or type(digit) is not int:
+    if type(drawing) is not int or type(digit) is not int or not 0 <= digit <= 9:
         raise LabelError("An answer names a drawing and a digit from 0 to 9.")
     Game(workspace.audience_store()).answer_check(room.phone_session(secret), drawing, digit)
 

@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     phones = audience_commands.add_parser("phones", help="each phone or browser that stored drawings, by nickname",
                                           parents=[_json_option(), db])
     phones.set_defaults(handler=_audience_phones)
+    game = audience_commands.add_parser(
+        "game", help="Fool the models: start or stop a round; without an action, the round's scores",
+        parents=[_json_option(), db])
+    game.add_argument("action", nargs="?", choices=("start", "stop"), help="start a round, or stop the running one")
+    game.add_argument("--minutes", type=float, default=None, metavar="M",
+                      help="how long the round started lasts (default 5)")
+    game.set_defaults(handler=_audience_game)
 
     export_models = commands.add_parser(
         "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest",
@@ -809,6 +816,50 @@ def _audience_phones(args: argparse.Namespace) -> int:
         print(f"{phone.nickname:<20} {phone.drawings:>5} drawing(s)  last {phone.last[:16].replace('T', ' ')} UTC  "
               f"{phone.session}" + ("  hidden" if phone.hidden else ""))
     return EXIT_OK
+
+
+def _audience_game(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .game import ROUND_MINUTES, Game, GameError
+
+    game = Game(_audience_store(args.db))
+    if args.minutes is not None and args.action != "start":
+        raise ValueError("--minutes sets the length of a round being started: `audience game start --minutes M`.")
+    if args.action == "start":
+        try:
+            started = game.start(ROUND_MINUTES if args.minutes is None else args.minutes)
+        except GameError as error:
+            raise ValueError(str(error)) from None
+        if not args.json:
+            print(f"Round {started.id} started: {_minutes(started.ends - started.started)}. Phones on /join play now.")
+    elif args.action == "stop":
+        stopped = game.stop()
+        if not args.json:
+            print("No round was running." if stopped is None else f"Round {stopped.id} stopped.")
+    standings = game.standings(default_model_keys())
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps(standings.to_json(now)))
+        return EXIT_OK
+    if args.action:
+        return EXIT_OK
+    if standings.round is None:
+        print("No round yet: `python -m mnist_core audience game start --minutes 5` starts one.")
+        return EXIT_OK
+    left = standings.round.seconds_left(now)
+    print(f"Round {standings.round.id}: " + (f"{left // 60}:{left % 60:02d} left." if left else "over."))
+    for key, fooled in standings.models.items():
+        print(f"  {MODELS[key].name if key in MODELS else key:<16} fooled {fooled:,} time(s)")
+    for place, player in enumerate(standings.players, 1):
+        print(f"{place:>3}. {player.nickname:<20} {player.points:>4} point(s)")
+    print(f"The class's hard set: {standings.hard_set:,} drawing(s).")
+    return EXIT_OK
+
+
+def _minutes(span) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
 
 
 def _audience_export(args: argparse.Namespace) -> int:
