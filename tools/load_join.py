@@ -6,6 +6,7 @@ models run on the phone, so the server sees only these requests).
     .venv/bin/python -m tools.load_join --browsers 4                               # 4 of them real Chromium pages
     .venv/bin/python -m tools.load_join --phones 5 --seconds 10 --json             # the suite's quick run
     .venv/bin/python -m tools.load_join --servers 2 --audience-db postgresql://…   # 2 app servers, one PostgreSQL
+    .venv/bin/python -m tools.load_join --game                                     # a round of Fool the models
 
 Starts its own `streamlit run app.py` on 127.0.0.1 (never another host), with a fresh audience store, and
 stops it; --servers 2 starts two, each with a runs folder of its own as on two machines, the phones split
@@ -17,6 +18,11 @@ Reports each phone's first load (page, models list, scripts, ONNX Runtime's WebA
 compressed as a browser asks), the label → stored latency (p50, p95, max), errors, the server's CPU time,
 and whether every stored press is in the store (nothing lost). Exit code 1 when a goal is missed: p95 ≤ 1 s,
 no error, nothing lost, every Audience page showing what the store holds.
+
+--game plays a round of Fool the models (mnist_core.game) meanwhile: every other drawing is labelled as a digit
+it is not (the models then read it "wrong"), and after each label a phone asks for a classmate's drawing to
+check (GET /join/check) and answers it (POST /join/check). Its goals: check → stored p95 ≤ 1 s too, and every
+answer acknowledged is in the store.
 """
 
 from __future__ import annotations
@@ -70,11 +76,18 @@ class Report:
     servers: int = 1
     audience_db: str = ""  # the store, as shown (no password)
     pages_shown: list[int] | None = None  # the drawings each server's Audience page shows (None: no Chromium)
+    game: bool = False  # a round of Fool the models was played (--game)
+    checks: int = 0  # classmates' answers acknowledged
+    checks_stored: int = 0  # of them, in the store afterwards
+    check_p50: float = 0.0
+    check_p95: float = 0.0
 
     @property
     def met(self) -> bool:
         pages_agree = self.pages_shown is None or all(shown == self.stored for shown in self.pages_shown)
-        return self.label_p95 <= GOAL_P95_SECONDS and not self.errors and self.stored == self.labels and pages_agree
+        game = not self.game or (self.check_p95 <= GOAL_P95_SECONDS and self.checks_stored == self.checks)
+        return self.label_p95 <= GOAL_P95_SECONDS and not self.errors and self.stored == self.labels and pages_agree \
+            and game
 
 
 def percentile(values: list[float], percent: float) -> float:
@@ -214,12 +227,13 @@ def audience_pages(urls: list[str]) -> list[int] | None:
 
 
 def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: int = 1,
-        audience_db: str | None = None) -> Report:
+        audience_db: str | None = None, game: bool = False) -> Report:
     from mnist_core.audience import open_audience_store
+    from mnist_core.game import Game
 
     phones, seconds, servers = min(phones, MAX_PHONES), min(seconds, MAX_SECONDS), min(servers, MAX_SERVERS)
     browsers = min(browsers, phones)
-    report = Report(phones, seconds, every, browsers=browsers, servers=servers)
+    report = Report(phones, seconds, every, browsers=browsers, servers=servers, game=game)
     with tempfile.TemporaryDirectory() as folder, ExitStack() as running:
         store = open_audience_store(audience_db or Path(folder) / "audience.sqlite3")
         running.callback(store.close)
@@ -231,7 +245,10 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
         for app in apps:
             report.first_load_bytes, listing = first_load(app.url)  # exports the models before the clock starts
         bodies = drawings(listing)
-        loads, latencies, lock = [], [], threading.Lock()
+        loads, latencies, checks, lock = [], [], [], threading.Lock()
+        if game:
+            Game(store).start(minutes=seconds / 60 + 5)  # the whole test and the phones' last checks
+            answered_before = _answered(store)
         start_cpu = sum(cpu_seconds(app.process.pid) for app in apps)
         deadline = time.monotonic() + seconds
 
@@ -252,7 +269,8 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
             while time.monotonic() < deadline:
                 body = json.loads(bodies[count % len(bodies)])
                 # The same canvas twice from one phone is one drawing (a corrected label): each press another.
-                payload = json.dumps({**body, "session": f"load-{number}",
+                label = (body["label"] + 1) % 10 if game and count % 2 else body["label"]  # a try at fooling
+                payload = json.dumps({**body, "session": f"load-{number}", "label": label,
                                       "canvas": _with_count(body["canvas"], count)}).encode()
                 sent = time.monotonic()
                 status, reply, _ = fetch(f"{url}/join/label", payload, phone=number)
@@ -261,8 +279,29 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
                         latencies.append(time.monotonic() - sent)
                     else:
                         report.errors.append(f"phone {number}: HTTP {status} {reply[:200]!r}")
+                if game:
+                    check(number, url, generator)
                 count += 1
                 time.sleep(max(0.0, every - (time.monotonic() - sent)))
+
+        def check(number: int, url: str, generator: random.Random) -> None:
+            """Between its drawings a phone reads a classmate's, when it is offered one."""
+            status, reply, _ = fetch(f"{url}/join/check?session=load-{number}", phone=number)
+            if status == 204:
+                return
+            if status != 200:
+                with lock:
+                    report.errors.append(f"phone {number} check: HTTP {status} {reply[:200]!r}")
+                return
+            answer = json.dumps({"session": f"load-{number}", "id": json.loads(reply)["id"],
+                                 "digit": generator.randrange(10)}).encode()
+            sent = time.monotonic()
+            status, reply, _ = fetch(f"{url}/join/check", answer, phone=number)
+            with lock:
+                if status == 200:
+                    checks.append(time.monotonic() - sent)
+                else:
+                    report.errors.append(f"phone {number} check: HTTP {status} {reply[:200]!r}")
 
         threads = [threading.Thread(target=phone, args=(number,), daemon=True)
                    for number in range(phones - browsers)]
@@ -274,6 +313,8 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
             thread.join(timeout=seconds + 120)
         report.server_cpu_seconds = round(sum(cpu_seconds(app.process.pid) for app in apps) - start_cpu, 2)
         report.stored = store.count() - before
+        if game:
+            report.checks_stored = _answered(store) - answered_before
         if servers > 1 and before == 0:  # do the servers' Audience pages all show what the store holds?
             report.pages_shown = audience_pages([app.url for app in apps])
     report.labels = len(latencies)
@@ -283,7 +324,15 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
     report.browser_labels = len(browser_latencies)
     report.browser_label_p95 = round(percentile(browser_latencies, 95), 3)
     report.labels += report.browser_labels  # every press, from either kind of phone, must be in the store
+    report.checks = len(checks)
+    report.check_p50, report.check_p95 = (round(percentile(checks, p), 3) for p in (50, 95))
     return report
+
+
+def _answered(store) -> int:
+    """The classmates' answers the store holds (every round)."""
+    with store.transaction(write=False) as connection:
+        return int(connection.execute("SELECT COUNT(*) FROM checks WHERE digit IS NOT NULL").fetchone()[0])
 
 
 def _with_count(canvas: str, count: int) -> str:
@@ -311,12 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audience-db", metavar="URL",
                         help="the audience store they share, e.g. postgresql://user@host/database (default: a new "
                              "SQLite file)")
+    parser.add_argument("--game", action="store_true",
+                        help="play a round of Fool the models meanwhile: labels that try to fool, and checks")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.phones < 1 or args.seconds <= 0 or args.every <= 0 or args.servers < 1:
         print("error: --phones, --seconds, --every and --servers must be positive", file=sys.stderr)
         return 2
-    report = run(args.phones, args.seconds, args.every, max(0, args.browsers), args.servers, args.audience_db)
+    report = run(args.phones, args.seconds, args.every, max(0, args.browsers), args.servers, args.audience_db,
+                 args.game)
     if args.json:
         print(json.dumps({**asdict(report), "met": report.met}, indent=2))
     else:
@@ -333,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * report.browser_right:.0f}% of their answers the digit drawn")
         if report.pages_shown is not None:
             print(f"the Audience page of each server shows {', '.join(map(str, report.pages_shown))} drawings")
+        if report.game:
+            print(f"the game: {report.checks} checks answered, {report.checks_stored} in the store; check → stored "
+                  f"p50 {1000 * report.check_p50:.0f} ms, p95 {1000 * report.check_p95:.0f} ms")
         print(f"server CPU: {report.server_cpu_seconds:.1f} s; errors: {len(report.errors)}")
         for error in report.errors[:5]:
             print(f"  {error}")
