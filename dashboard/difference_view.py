@@ -1,6 +1,7 @@
 """Compare, part one: is the difference between runs real, and where do two runs differ?
 
-Needs every chosen run's answers on the test images (evaluated once per run checksum).
+Needs every chosen run's answers on the test images (evaluated once per run checksum): MNIST's, or the class's
+hard set (dashboard/hard_set.py).
 """
 
 from __future__ import annotations
@@ -30,16 +31,21 @@ from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issu
 FILTERS = ("only one right", "A right, B wrong", "B right, A wrong", "all wrong")
 
 
-def accuracy_table(answers: list[Answers], truth: np.ndarray) -> None:
+def accuracy_table(answers: list[Answers], truth: np.ndarray, mnist_test: bool = True) -> None:
+    """Each run's accuracy, interval and errors; on the MNIST test set also without the labels audits doubt."""
     rows = []
+    accuracy = "Test accuracy (%)" if mnist_test else "Accuracy (%)"
+    decimals = 2 if mnist_test else 0  # a few dozen drawings: a drawing is several points
     for run in answers:
         correct = int((run.predictions == truth).sum())
         low, high = accuracy_interval(correct, len(truth))
-        rows.append({"Run": run.label, "Test accuracy (%)": 100 * correct / len(truth),
-                     "95% interval (%)": f"{100 * low:.2f}–{100 * high:.2f}", "Errors": len(truth) - correct,
-                     "Without doubtful labels (%)": 100 * accuracy_without_doubtful_labels(truth, run.predictions)})
+        rows.append({"Run": run.label, accuracy: 100 * correct / len(truth),
+                     "95% interval (%)": f"{100 * low:.{decimals}f}–{100 * high:.{decimals}f}",
+                     "Errors": len(truth) - correct})
+        if mnist_test:
+            rows[-1]["Without doubtful labels (%)"] = 100 * accuracy_without_doubtful_labels(truth, run.predictions)
     show_table(pd.DataFrame(rows), {
-        "Test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
+        accuracy: st.column_config.NumberColumn(format=f"%.{decimals}f"),
         "Without doubtful labels (%)": st.column_config.NumberColumn(
             format="%.2f", help=f"On the {len(truth) - len(label_issues().indices):,} test images whose label no "
                                 "audit doubts. The official accuracy is the one on all of them."),
@@ -72,11 +78,14 @@ def disagreements(answers: list[Answers], a: Answers, b: Answers, truth: np.ndar
     return indices[np.argsort(-wrong_confidence[indices], kind="stable")]
 
 
-def show_differences(answers: list[Answers], truth: np.ndarray, images, window_height: int | None = None) -> None:
+def show_differences(answers: list[Answers], truth: np.ndarray, images, window_height: int | None = None,
+                     drawing_ids: np.ndarray | None = None) -> None:
     """The chosen runs' accuracies with intervals, and for two of them McNemar's test and the B − A matrix
-    (its size from ``window_height`` in projector mode, see ``matrix_layout``) beside the images they differ on."""
-    st.subheader("Is the difference real?")
-    accuracy_table(answers, truth)
+    (its size from ``window_height`` in projector mode, see ``matrix_layout``) beside the images they differ on.
+
+    ``drawing_ids``: the images are the class's hard set, these drawings (no label audit, no "Why?" panel)."""
+    mnist_test = drawing_ids is None
+    accuracy_table(answers, truth, mnist_test)
     if len(answers) < 2:
         st.caption("Choose two or more runs to test their difference.")
         return
@@ -117,10 +126,11 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images, window_h
                                     bind="query-params") or FILTERS[0]
         shown = disagreements(answers, a, b, truth, kind, cell)
         where = f" with true digit {cell[0]}, answered {cell[1]} by A or B" if cell else ""
-        st.caption(f"{counted(len(shown), 'test image')}: {filter_description(kind, len(answers))}{where}; "
-                   "most confident mistakes first.")
-        show_gallery(shown, images, truth, answers, limit=9, per_row=3)
-    explain_test_image(shown, images, truth)
+        st.caption(f"{counted(len(shown), 'test image' if mnist_test else 'drawing')}: "
+                   f"{filter_description(kind, len(answers))}{where}; most confident mistakes first.")
+        show_gallery(shown, images, truth, answers, limit=9, per_row=3, test_images=mnist_test, numbers=drawing_ids)
+    if mnist_test:
+        explain_test_image(shown, images, truth)
 
 
 def explain_test_image(suggested: np.ndarray, images, truth: np.ndarray) -> None:

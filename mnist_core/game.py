@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .audience import VISIBLE, AudienceStore, Drawing
 from .room import nickname
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .comparison import PairedComparison
+    from .evaluation import Evaluation
 
 ROUND_MINUTES = 5  # the default round
 MAX_ROUND_MINUTES = 120  # a lesson
@@ -319,3 +326,46 @@ def hard_set_arrays(drawings: Sequence[Drawing]) -> tuple[np.ndarray, np.ndarray
     if not drawings:
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
     return np.stack([drawing.pixels for drawing in drawings]), np.array([d.label for d in drawings], np.int64)
+
+
+def evaluate_hard_set(model: nn.Module, drawings: Sequence[Drawing]) -> Evaluation:
+    """``model`` on the hard set's drawings, evaluated as the MNIST test set is: their uint8 digits (ink 255, as
+    the server scored them) normalised alike by :func:`mnist_core.evaluation.evaluate`.
+
+    Raises:
+        ValueError: the hard set is empty.
+    """
+    import torch  # here: the game's routes run without PyTorch until a model answers
+
+    from .evaluation import evaluate
+
+    images, labels = hard_set_arrays(drawings)
+    return evaluate(model, torch.from_numpy(images), torch.from_numpy(labels))
+
+
+def compare_on_hard_set(model_a: nn.Module, model_b: nn.Module, drawings: Sequence[Drawing]) -> PairedComparison:
+    """Two models' paired counts and McNemar's test on the hard set, as between runs on the MNIST test set."""
+    from .comparison import compare_predictions
+
+    a, b = evaluate_hard_set(model_a, drawings), evaluate_hard_set(model_b, drawings)
+    return compare_predictions(a.labels, a.predictions, b.predictions)
+
+
+def hard_set_sentence(correct: Mapping[str, int], total: int) -> str:
+    """How many of the hard set's ``total`` drawings each model (``correct``: name -> drawings read right)
+    reads right, in one sentence: the most and the fewest."""
+    def share(count: int) -> str:
+        return f"{count} ({100 * count / total:.0f} %)"
+
+    def who(count: int) -> tuple[str, str]:  # the models with ``count`` right, and the verb's -s
+        named = [name for name, right in correct.items() if right == count]
+        return (", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else named[0],
+                "" if len(named) > 1 else "s")
+
+    drawings = f"the class's {total} hard drawing{'s' if total != 1 else ''}"
+    most, fewest = max(correct.values()), min(correct.values())
+    (best, s), (worst, t) = who(most), who(fewest)
+    if most == fewest:
+        return f"{best} {'each read' if len(correct) > 1 else 'reads'} {share(most)} of {drawings} right."
+    return (f"Of {drawings}, {best} read{s} the most right, {share(most)}{'' if s else ' each'}; {worst} the "
+            f"fewest, {share(fewest)}{'' if t else ' each'}.")

@@ -8,7 +8,9 @@ import streamlit as st
 
 from dashboard.difference_view import show_differences
 from dashboard.gallery import Answers, show_gallery
+from dashboard.hard_set import CAVEAT, HARD_SET, MNIST_TEST, choose_test_set, hard_set, predictions
 from dashboard.loading import mnist_or_none, report_run_error, test_predictions
+from dashboard.markdown import counted, literal
 from dashboard.navigation import page_link
 from dashboard.presenter import for_the_room, matrix_layout, presenting, show_table
 from dashboard.run_choice import (
@@ -68,11 +70,18 @@ labels = {str(run.path): short_label(run) for run in chosen}
 st.subheader("Across seeds: architecture or luck?")
 show_seed_groups(chosen, key="compare", chart=False, table=True)
 
-# --- Is the difference real? Where do runs differ? (needs each run's answers on the test set) --
+# --- Is the difference real? Where do runs differ? (needs each run's answers on the chosen test set) --
 data, data_message = mnist_or_none()
-answers: list[Answers] = []
+hard = hard_set()
+if data is not None or len(hard):
+    st.subheader("Is the difference real?")
+test_set = choose_test_set(hard, len(data.test_labels) if data is not None else 10_000)
+if hard.problem:
+    st.caption(f"The class's hard set cannot be read: {literal(hard.problem)}")
+answers: list[Answers] = []  # on the MNIST test images, which the mistakes below show too
 if data is None:
-    st.info(f"Testing whether differences are real, and the galleries, need the data set. {data_message}")
+    if test_set == MNIST_TEST:
+        st.info(f"Testing whether differences are real, and the galleries, need the data set. {data_message}")
 else:
     try:
         for run in chosen:
@@ -81,8 +90,19 @@ else:
     except RunError as error:
         report_run_error(error)
         answers = []
-    if answers:
+    if answers and test_set == MNIST_TEST:
         show_differences(answers, data.test_labels.numpy(), data.test_images, window_height)
+if test_set == HARD_SET:
+    st.caption(f"{counted(len(hard), 'drawing')} from the game's rounds (#: a drawing's id on the Audience page). "
+               f"{CAVEAT} Further down, the curves, matrices and mistakes stay on MNIST test.")
+    drawing_ids, hard_images, hard_truth = hard.arrays()
+    try:
+        on_hard = [Answers(labels[str(run.path)], run.model_key, *predictions(hard, run)) for run in chosen]
+    except RunError as error:
+        report_run_error(error)
+        on_hard = []
+    if on_hard:
+        show_differences(on_hard, hard_truth, hard_images, window_height, drawing_ids)
 
 # --- Curves -----------------------------------------------------------------------------------
 st.subheader("Training curves")

@@ -2,12 +2,15 @@
 
 import streamlit as st
 
+from dashboard.hard_set import CAVEAT, hard_set, predictions
 from dashboard.loading import mnist_or_none, model_set_for, report_run_error, robustness_sweep
 from dashboard.perturbation_strip import show_strip
 from dashboard.presenter import for_the_room
 from dashboard.run_choice import require_runs, short_label
 from dashboard.url import drop_unreadable_number
 from mnist_core.charts import robustness_chart
+from mnist_core.comparison import accuracy_interval
+from mnist_core.game import hard_set_sentence
 from mnist_core.models import MODELS
 from mnist_core.recipes import MAX_SEED
 from mnist_core.robustness import DEFAULT_IMAGES, PERTURBATIONS, headline, summary_sentence
@@ -92,3 +95,22 @@ for result in sweep.results:
                     key=f"robustness.chart.{perturbation.name}")
     st.caption(f"{perturbation.explanation} Test image #{int(example)}, a {truth}:")
     show_strip(pixels, perturbation.name, models, truth=truth, seed=sweep.seed)
+
+# --- The class's hard set (mnist_core.game): the drawings that fooled a model in a round of the game ---------
+hard = hard_set()
+if len(hard):
+    st.subheader("On the class's hard set", divider="gray")
+    hard_truth = hard.arrays()[2]
+    try:
+        right = {key: int((predictions(hard, run)[0] == hard_truth).sum()) for key, run in runs.items()}
+    except RunError as error:
+        report_run_error(error)
+        st.stop()
+    st.markdown(f"**{hard_set_sentence({names[key]: count for key, count in right.items()}, len(hard))}**")
+    for column, (key, count) in zip(st.columns(len(right)), right.items()):
+        low, high = accuracy_interval(count, len(hard))
+        with column, st.container(key=f"answer_{key}_hard_set"):  # in the model's colour, as on Draw
+            st.metric(names[key], f"{100 * count / len(hard):.0f}%", border=True,
+                      help=f"{count} of the {len(hard)} drawings read right")
+        column.caption(f"95% interval {100 * low:.0f}–{100 * high:.0f}%")
+    st.caption(f"{CAVEAT} Compare tests the difference between two runs on them (its test set: the class's hard set).")

@@ -8,7 +8,10 @@ docs/draw.png, docs/why.png and docs/audience.png, and at 1280x720 and 1920x1080
 and difference matrices, the Robustness page and the Draw page in projector mode
 (docs/confusion_*.png, docs/difference_*.png, docs/robustness_*.png, docs/present_*.png, with "Nudge it"
 open and in the dark theme), the Audience page's QR code in projector mode and /join on a phone
-(docs/audience_present_1280x720.png, docs/join_390x844.png).
+(docs/audience_present_1280x720.png, docs/join_390x844.png), and a round of Fool the models: a phone with its
+points and the projector's scores (docs/join_game_390x844.png, docs/game_projector_1280x720.png and _1920x1080).
+
+    … -m tools.take_screenshots --only game      # the game's screenshots alone (a minute)
 """
 
 from __future__ import annotations
@@ -49,7 +52,51 @@ def draw_seven(page) -> None:
     stroke(page, points)
 
 
-def main() -> int:
+def game(browser, url: str, store_path: str) -> None:
+    """A round of Fool the models: three phones each draw a digit and label it as another (the models read what
+    was drawn), classmates confirm them; then the drawer's phone and the projector's scores."""
+    from mnist_core.audience import AudienceStore
+    from mnist_core.game import Game
+
+    Game(AudienceStore(store_path)).start(minutes=5)
+    phones: list = []
+    for number, (drawn, said) in enumerate(((7, 1), (4, 9), (0, 6))):  # a 7 said to be a 1: read as a 1, it fools
+        context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, device_scale_factor=2)
+        context.add_init_script(f"localStorage.setItem('mnist-join-session', 'screenshot-phone-{number}')")
+        phone = context.new_page()
+        phone.goto(f"{url}/join")
+        phone.wait_for_selector("body[data-round=running]", timeout=90_000)
+        box = phone.locator("canvas").bounding_box()
+        scale = box["width"] / CANVAS_SIDE
+        for points in DIGITS[drawn]:
+            stroke(phone, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
+        phone.wait_for_selector(f'.answer[data-digit="{drawn}"]', timeout=30_000)
+        phone.locator(f'#labels [data-label="{said}"]').click()
+        phone.get_by_text(f"Stored as a {said}").wait_for(timeout=30_000)
+        phones.append(phone)
+    for phone in phones:  # each is offered a classmate's drawing, and reads it as its drawer said
+        phone.locator("#check-digits button").first.wait_for(state="visible", timeout=30_000)
+    store = AudienceStore(store_path)
+    labels = {drawing.id: drawing.label for drawing in store.drawings()}
+    for phone in phones:
+        drawing = int(phone.evaluate("document.body.dataset.checking"))
+        phone.locator(f'#check-digits button[data-check="{labels[drawing]}"]').click()
+    drawer = phones[0]
+    drawer.wait_for_function("Number(document.body.dataset.points || 0) > 0", timeout=30_000)
+    drawer.locator('[data-action="clear"]').click()
+    settle(drawer, 1)
+    drawer.screenshot(path=str(OUT / "join_game_390x844.png"))
+    for sized, size in screens(browser):
+        sized.goto(f"{url}/audience?present=1")
+        sized.get_by_text("Fool the models").first.wait_for(timeout=60_000)
+        settle(sized, 6)  # the scores refresh every few seconds
+        sized.screenshot(path=str(OUT / f"game_projector_{size}.png"))
+    for phone in phones:
+        phone.context.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    only_game = (argv if argv is not None else sys.argv[1:]) == ["--only", "game"]
     executable = chromium_path()
     if executable is None:
         print("Chromium is needed: apt-get install -y chromium", file=sys.stderr)
@@ -58,6 +105,10 @@ def main() -> int:
             streamlit_server({"MNIST_RUNS_DIR": runs, "MNIST_AUDIENCE_DB": f"{runs}/audience.sqlite3"}) as server, \
             chromium(executable) as browser:
         url = server.url
+        if only_game:
+            game(browser, url, f"{runs}/audience.sqlite3")
+            print(f"Saved the game's screenshots in {OUT}")
+            return 0
         page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
 
         page.goto(f"{url}/")
@@ -162,6 +213,7 @@ def main() -> int:
         page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
         settle(page)
         page.screenshot(path=str(OUT / "audience.png"))
+        game(browser, url, f"{runs}/audience.sqlite3")
 
         page.goto(f"{url}/train")
         page.get_by_role("heading", name="Train models").wait_for(timeout=60_000)

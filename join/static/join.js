@@ -24,6 +24,7 @@ let models = [];  // {key, name, colour, session}
 let version = "";  // the export the models came from: a label names it, so none is stored against other runs
 let prepared = null;  // the digit the models saw last: {pixels, answers}
 let drawn = false;
+let labelled = false;  // the drawing on the canvas is stored: the phone is between drawings (a check may come)
 let answered = 0;  // answers given so far (body's data-answered: the tests wait on it)
 
 function say(text, error = false) {
@@ -62,6 +63,7 @@ function clearCanvas() {
   pen.fillStyle = "#000";
   pen.fillRect(0, 0, SIDE, SIDE);
   drawn = false;
+  labelled = false;
   prepared = null;
   showAnswers(null);
   labelling.hidden = true;
@@ -144,6 +146,7 @@ canvas.addEventListener("pointerdown", (event) => {
   pen.fillStyle = "#fff";
   pen.fill();
   drawn = true;
+  labelled = false;
 });
 canvas.addEventListener("pointermove", (event) => {
   if (!last) return;
@@ -184,6 +187,7 @@ async function storeLabel(label, button) {
     stored.textContent = `Stored as a ${label}, thank you (${record.drawings} drawing${record.drawings === 1 ? "" : "s"} ` +
       "in the room's test set). Press another digit to correct it, or Clear and draw again.";
     if (record.nickname) showNickname(record.nickname);
+    labelled = true;
     if (roundRunning) { pollGame(); askForCheck(); }  // between one's own drawings: a classmate's to read
     if (record.agreed === false) stored.textContent += " (The server's models read it differently from this " +
       "phone's: the server's answers are the ones scored. Reloading the page brings the newest models.)";
@@ -278,7 +282,7 @@ async function pollGame() {
       document.body.dataset.points = String(state.points);
     }
     if (ended) hideCheck();
-    if (running && checking === null && !drawn) await askForCheck();
+    if (running && checking === null && (!drawn || labelled)) await askForCheck();
   } catch (error) { /* the next poll tries again */ }
 }
 
