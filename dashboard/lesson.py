@@ -31,6 +31,9 @@ LESSON: tuple[LessonStep, ...] = (
                "like the ones it learned from?"),
     LessonStep("audience", "The class joins",
                "Show the QR code: everyone draws on their phone, and each phone runs the three models itself."),
+    LessonStep("audience", "Fool the models",
+               "Start a round: everyone draws a digit a classmate reads easily but a model gets wrong, and the "
+               "model fooled least is the hardest to fool."),
     LessonStep("audience", "Results",
                "How well each model reads this room's handwriting, next to how it reads MNIST's test digits."),
 )

@@ -1,6 +1,7 @@
 """The presenter's HTTP routes: the room's drawings as a ZIP, streamed.
 
-    GET /audience/export.zip   every drawing not hidden as a PNG, and labels.csv (the presenter only)
+    GET /audience/export.zip   every drawing not hidden as a PNG, and labels.csv; the class's hard set (the
+                               game's) as hard-set/: its 28x28 digits as PNGs, and labels.csv (the presenter only)
 
 The ZIP is written while it is sent, a few drawings at a time, by one thread that holds the store's
 connection (SQLite's connections stay in their thread): a store of 50,000 drawings never sits in
@@ -10,6 +11,7 @@ memory, and the first bytes leave at once. A participant gets 403, whatever link
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import logging
 import queue
@@ -26,7 +28,9 @@ from starlette.routing import Route
 
 from join.door import request_role
 from mnist_core import room
-from mnist_core.audience import AudienceStore, AudienceStoreError, damaged_skipped
+from mnist_core.audience import AudienceStore, AudienceStoreError, damaged_skipped, encode_png
+from mnist_core.game import Game
+from mnist_core.models import MODEL_KEYS
 from mnist_core.workspace import Workspace
 
 CHUNK_BYTES = 256 * 1024  # what the writer hands over at a time: a few dozen drawings
@@ -106,6 +110,7 @@ def _write_zip(store: AudienceStore, chunks: queue.Queue, stop: threading.Event)
                         archive.writestr(f"audience/{name}", data)
                 if damaged:
                     archive.writestr("audience/DAMAGED.txt", f"{damaged_skipped(damaged, export=True)}.\n")
+                _write_hard_set(archive, store)
             except AudienceStoreError as error:
                 archive.writestr("audience/ERROR.txt", f"The drawings could not be exported: {error}\n")
         sink.hand_over()
@@ -116,6 +121,24 @@ def _write_zip(store: AudienceStore, chunks: queue.Queue, stop: threading.Event)
     finally:
         with suppress(queue.Full):
             chunks.put(None, timeout=0 if stop.is_set() else _ABANDONED_SECONDS)  # the end: the reader stops
+
+
+def _write_hard_set(archive: zipfile.ZipFile, store: AudienceStore) -> None:
+    """The class's hard set (mnist_core.game), a test set: each drawing's 28x28 digit as a PNG, and labels.csv
+    (file, label, each model's answer). Nothing when it is empty."""
+    drawings = Game(store).hard_set()
+    if not drawings:
+        return
+    answered = {key for drawing in drawings for key in drawing.answers}
+    keys = [key for key in MODEL_KEYS if key in answered] + sorted(answered - set(MODEL_KEYS))
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["file", "label", *(f"{key}_answer" for key in keys)])
+    for drawing in drawings:
+        name = f"drawing-{drawing.id:06d}.png"
+        archive.writestr(f"hard-set/{name}", encode_png(drawing.pixels))
+        writer.writerow([name, drawing.label, *(drawing.answers.get(key, "") for key in keys)])
+    archive.writestr("hard-set/labels.csv", text.getvalue())
 
 
 def presenter_routes(workspace: Workspace) -> list[Route]:

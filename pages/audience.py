@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.access import is_presenter, participant_note
 from dashboard.audience import audience_store
 from dashboard.gallery import Answers, show_gallery
+from dashboard.game_view import game_comes_first, game_section
 from dashboard.join_link import join_panel
 from dashboard.markdown import counted, literal
 from dashboard.moderation import lesson_controls, moderation_panel, room_settings_panel
@@ -21,10 +22,18 @@ from mnist_core.models import MODEL_KEYS, MODELS
 REFRESH_SECONDS = 3
 
 st.title("Audience")
-st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page or on a phone (/join), "
-           "scored live: how well does each model read this room's handwriting? Nothing is stored unless a digit "
-           "is pressed.")
+# During a round (and a while after) the game comes first, on the projector's first screen; the join panel
+# follows, for late joiners.
+game_first = game_comes_first()
+if not (game_first and presenting()):  # a projector's first screen has no line to spare during a round
+    st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page or on a phone (/join), "
+               "scored live: how well does each model read this room's handwriting? Nothing is stored unless a "
+               "digit is pressed.")
+if game_first:
+    game_section()
 join_panel(presenting())
+if not game_first:
+    game_section()
 store = audience_store()
 
 

@@ -60,5 +60,6 @@ def test_two_phones_play_a_round_and_the_projector_shows_the_scores(tmp_path):
         projector = browser.new_page(viewport={"width": 1280, "height": 720})
         projector.goto(f"{server.url}/audience?present=1")
         name = nickname(phone_session("drawer-phone"))
-        wait_for(lambda: projector.get_by_text(name).count(), timeout=90, what="the leaderboard")
+        wait_for(lambda: projector.get_by_text("Hardest to fool").count(), timeout=90, what="the game's scores")
+        wait_for(lambda: projector.locator("table").get_by_text(name).count(), timeout=30, what="the leaderboard")
         assert projector.locator('[data-testid="stException"]').count() == 0
