@@ -58,15 +58,18 @@ def _drawings(location: str, version: tuple) -> tuple[Drawing, ...]:
 
 
 @st.cache_data(show_spinner="Evaluating on the class's hard set…", max_entries=32)
-def _predictions(run_path: str, weights_sha256: str, location: str, version: tuple) -> tuple[np.ndarray, np.ndarray]:
-    result = evaluate_hard_set(cached_model(run_path, weights_sha256), _drawings(location, version))
+def _predictions(run_path: str, weights_sha256: str, location: str, version: tuple,
+                 _drawings_at_version: tuple[Drawing, ...]) -> tuple[np.ndarray, np.ndarray]:
+    # The drawings themselves come with the call (unhashed: the version stands for them), never read again: a
+    # store that changed meanwhile cannot give predictions of another length than the drawings shown.
+    result = evaluate_hard_set(cached_model(run_path, weights_sha256), _drawings_at_version)
     return result.predictions, result.confidences
 
 
 def predictions(hard: HardSet, run: RunInfo) -> tuple[np.ndarray, np.ndarray]:
     """``run``'s digit and confidence for each drawing of ``hard`` (not empty), as ``test_predictions`` gives
     them for the MNIST test images."""
-    return _predictions(str(run.path), run.weights_sha256, hard.location, hard.version)
+    return _predictions(str(run.path), run.weights_sha256, hard.location, hard.version, hard.drawings)
 
 
 def choose_test_set(hard: HardSet, mnist_images: int) -> str:

@@ -32,14 +32,10 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def game_state(workspace: Workspace, secret: str) -> dict:
     """What phone ``secret`` shows of the game: the round, its points and which models it fooled."""
-    session = room.phone_session(secret)
     game = Game(workspace.audience_store())
-    standings = game.standings()
-    me = standings.player(session)
-    now = datetime.now(UTC)
-    return {"round": None if standings.round is None else standings.round.to_json(now),
-            "points": 0 if me is None else me.points, "fooled": {} if me is None else me.fooled,
-            "nickname": room.nickname(session)}
+    latest, me = game.latest(), game.score_of(room.phone_session(secret))
+    return {"round": None if latest is None else latest.to_json(datetime.now(UTC)), "points": me.points,
+            "fooled": me.fooled, "nickname": me.nickname}
 
 
 async def game(workspace: Workspace, request: Request) -> Response:
@@ -49,14 +45,16 @@ async def game(workspace: Workspace, request: Request) -> Response:
     except LabelError as error:
         return JSONResponse({"error": str(error)}, status_code=400)
     except AudienceStoreError as error:
-        return JSONResponse({"error": f"The game cannot be read just now ({error})."}, status_code=503)
+        return JSONResponse({"error": f"The game cannot be read just now ({error}); this page asks again in a few "
+                                      "seconds."}, status_code=503)
 
 
 def offer(workspace: Workspace, secret: str) -> dict | None:
     found = Game(workspace.audience_store()).offer_check(room.phone_session(secret))
     if found is None:
         return None
-    return {"id": found.id, "canvas": "data:image/png;base64," + base64.b64encode(found.canvas_png).decode("ascii")}
+    # "canvas": the name the page reads; the image is the 28x28 digit the models scored (mnist_core.game)
+    return {"id": found.id, "canvas": "data:image/png;base64," + base64.b64encode(found.digit_png).decode("ascii")}
 
 
 def answer(workspace: Workspace, body: bytes) -> None:
@@ -90,7 +88,8 @@ async def check(workspace: Workspace, request: Request) -> Response:
     except (LabelError, GameError) as error:
         return JSONResponse({"error": str(error)}, status_code=409 if isinstance(error, GameError) else 400)
     except AudienceStoreError as error:
-        return JSONResponse({"error": f"The answer cannot be stored just now ({error}): press it again."},
+        what = "No drawing to check can be found" if request.method == "GET" else "The answer cannot be stored"
+        return JSONResponse({"error": f"{what} just now ({error}): press the digit again in a moment."},
                             status_code=503)
     return JSONResponse({"checked": True}, headers=_NO_STORE)
 

@@ -49,7 +49,7 @@ from starlette.routing import Route
 
 from join.limits import LabelLimits, LabelRefused
 from mnist_core import preprocess, room, strokes
-from mnist_core.audience import AudienceStoreError, AudienceStoreFull, describe_retention, retention
+from mnist_core.audience import AudienceStoreError, AudienceStoreFull, LabelLocked, describe_retention, retention
 from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
 from mnist_core.game import Game
 from mnist_core.models import ModelFileError, load_user_models
@@ -250,6 +250,8 @@ async def label(workspace: Workspace, request: Request) -> Response:
                             headers=headers)
     except LabelError as error:  # pressing again sends the same: the phone must reload or draw again
         return JSONResponse({"error": str(error), "retry": False}, status_code=400)
+    except LabelLocked as error:  # a classmate reads the drawing: its label stays (mnist_core.game)
+        return JSONResponse({"error": str(error), "retry": False}, status_code=409)
     except AudienceStoreFull as error:
         return JSONResponse({"error": str(error), "retry": False}, status_code=507)
     except AudienceStoreError as error:

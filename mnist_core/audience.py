@@ -81,6 +81,8 @@ MIGRATIONS = {
     3: [  # the game (mnist_core.game): its rounds, the round a drawing was drawn in, and the classmates' checks
         "CREATE TABLE rounds (id INTEGER PRIMARY KEY, started TEXT NOT NULL, ends TEXT NOT NULL, stopped TEXT)",
         "ALTER TABLE drawings ADD COLUMN game_round INTEGER",  # NULL: drawn outside a round
+        # 1: some model in use read it wrong (a candidate for a classmate's check), set as it enters its round
+        "ALTER TABLE drawings ADD COLUMN game_fooled INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX drawings_by_round ON drawings (game_round)",
         # One classmate per drawing: who was offered it, when, and the digit they read (NULL: not yet, or never)
         "CREATE TABLE checks (drawing INTEGER PRIMARY KEY, checker TEXT NOT NULL, offered TEXT NOT NULL, "
@@ -93,6 +95,10 @@ _COLUMNS = ("id", "created", "session", "drawing_sha", "label", "canvas_png", "p
 # Which drawings count (scores, gallery, export): not hidden, and not from a phone the presenter hid.
 _VISIBLE = "hidden = 0 AND session NOT IN (SELECT session FROM hidden_sessions)"
 VISIBLE = _VISIBLE  # for the game's queries (mnist_core.game), on the drawings table
+# A drawing of a game round that a classmate has not read yet (mnist_core.game): its label and answers stay off
+# every screen until then.
+_NOT_AWAITING_CHECK = ("(game_round IS NULL OR game_fooled = 0 OR id IN (SELECT drawing FROM checks "
+                       "WHERE digit IS NOT NULL))")
 _DATABASE_SCHEMES = ("postgresql://", "postgres://")  # what libpq reads as a server's address
 
 # Which rows can be scored, decided in SQL (one rule for every reader, summed without Python per
@@ -104,6 +110,10 @@ NOT_ANSWERED, UNREADABLE = -1, -2
 
 class AudienceStoreError(RuntimeError):
     """The store cannot be opened or written; the message says what to do."""
+
+
+class LabelLocked(ValueError):
+    """A corrected label for a drawing a classmate has been shown (the game): refused; the message says why."""
 
 
 class AudienceStoreFull(AudienceStoreError):
@@ -356,10 +366,17 @@ class AudienceStore:
             cursor = connection.execute(
                 "INSERT INTO drawings (created, session, drawing_sha, label, canvas_png, pixels, answers, runs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (session, drawing_sha) DO UPDATE SET label = excluded.label RETURNING id",
+                # A label is corrected until a classmate has been shown the drawing (mnist_core.game): then the
+                # label the check is scored against stays.
+                "ON CONFLICT (session, drawing_sha) DO UPDATE SET label = excluded.label "
+                "WHERE drawings.id NOT IN (SELECT drawing FROM checks) RETURNING id",
                 row,
             )
-            return int(cursor.fetchone()[0])
+            stored = cursor.fetchone()
+            if stored is None:
+                raise LabelLocked("A classmate is reading this drawing already, so its label stays: clear the "
+                                  "canvas and draw a new one.")
+            return int(stored[0])
 
     def clear(self) -> int:
         """Delete every drawing (and the game's rounds and checks); return how many there were."""
@@ -518,6 +535,7 @@ class AudienceStore:
         if not self._engine.exists() or not keys:
             return []
         where = _VISIBLE if approved is None else f"{_VISIBLE} AND approved = {int(approved)}"
+        where += f" AND {_NOT_AWAITING_CHECK}"  # the game's check is blind: no label on the projector before it
         scored, parameters = _scored(self._engine, keys, order="ORDER BY id DESC", where=where)
         answered = " AND ".join(f"answer_{index} >= 0" for index in range(len(keys)))
         wrong = " OR ".join(f"answer_{index} != label" for index in range(len(keys)))

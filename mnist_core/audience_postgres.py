@@ -2,9 +2,9 @@
 
 ``MNIST_AUDIENCE_DB=postgresql://user:password@host:5432/database`` (psycopg 3 reads any libpq URL, e.g.
 with ``?sslmode=require``). The tables are made on first use, in the first schema of the connection's
-search_path, and upgraded as SQLite's are (schema 2). Every write first locks one row (``audience_meta``),
-so writers from every server queue as SQLite's do and the room's cap is counted by one writer at a time;
-reads see one snapshot. mnist_core.audience has the queries.
+search_path, and upgraded as SQLite's are (by the same migrations). Every write first locks one row
+(``audience_meta``), so writers from every server queue as SQLite's do and the room's cap is counted by one
+writer at a time; reads see one snapshot. mnist_core.audience has the queries.
 """
 
 from __future__ import annotations

@@ -30,7 +30,14 @@ _TABLE_COLUMNS_V1 = [("id", "INTEGER", 0, None, 1), *((name, kind, 1, None, 0) f
     ("pixels", "BLOB"), ("answers", "TEXT"), ("runs", "TEXT")))]
 _TABLE_COLUMNS = {1: _TABLE_COLUMNS_V1,
                   2: [*_TABLE_COLUMNS_V1, ("hidden", "INTEGER", 1, "0", 0), ("approved", "INTEGER", 1, "0", 0)]}
-_TABLE_COLUMNS[3] = [*_TABLE_COLUMNS[2], ("game_round", "INTEGER", 0, None, 0)]
+_TABLE_COLUMNS[3] = [*_TABLE_COLUMNS[2], ("game_round", "INTEGER", 0, None, 0), ("game_fooled", "INTEGER", 1, "0", 0)]
+# The game's tables (schema 3), checked as the drawings' are
+_GAME_TABLES = {
+    "rounds": [("id", "INTEGER", 0, None, 1), ("started", "TEXT", 1, None, 0), ("ends", "TEXT", 1, None, 0),
+               ("stopped", "TEXT", 0, None, 0)],
+    "checks": [("drawing", "INTEGER", 0, None, 1), ("checker", "TEXT", 1, None, 0), ("offered", "TEXT", 1, None, 0),
+               ("digit", "INTEGER", 0, None, 0), ("answered", "TEXT", 0, None, 0)],
+}
 _MOVE_AWAY = (f"Move the file away (with its -wal and -shm files, if any): a new store is started in its place; "
               f"or set {AUDIENCE_DB_ENV} to another file.")
 
@@ -213,6 +220,11 @@ class SqliteEngine:
             if objects.get("hidden_sessions") != "table" or hidden != [("session", "TEXT", 0, None, 1),
                                                                       ("hidden", "TEXT", 1, None, 0)]:
                 raise self._not_a_store("its table of hidden phones is not the one this program makes")
+        if version >= 3:
+            for table, expected in _GAME_TABLES.items():
+                found = [tuple(row[1:6]) for row in connection.execute(f"PRAGMA table_info({table})")]
+                if objects.get(table) != "table" or found != expected:
+                    raise self._not_a_store(f"its table of the game's {table} is not the one this program makes")
         foreign = sorted(f"{kind} {name!r}" for name, kind in objects.items() if kind not in ("table", "index"))
         if foreign:
             raise self._not_a_store(f"it holds {', '.join(foreign)}, which this program never makes")

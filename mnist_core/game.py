@@ -17,7 +17,6 @@ app servers on one PostgreSQL play one round, and a phone that reloads keeps its
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audience import VISIBLE, AudienceStore, Drawing
+from .audience import VISIBLE, AudienceStore, Drawing, encode_png
 from .room import nickname
 
 if TYPE_CHECKING:
@@ -56,6 +55,7 @@ class Round:
         return self.stopped is None and now < self.ends
 
     def seconds_left(self, now: datetime) -> int:
+        # Rounded up: "0:00 left" only once the round is over, never while a phone may still play.
         return max(0, int((self.ends - now).total_seconds() + 0.999)) if self.running(now) else 0
 
     def to_json(self, now: datetime) -> dict:
@@ -98,10 +98,10 @@ class Standings:
 
 @dataclass(frozen=True)
 class CheckOffer:
-    """A classmate's drawing to read: its id and its canvas, nothing else (not its label, not the answers)."""
+    """A classmate's drawing to read: its id and its digit, nothing else (not its label, not the answers)."""
 
     id: int
-    canvas_png: bytes
+    digit_png: bytes  # the 28x28 digit the models read, as a PNG (not the canvas the phone sent)
 
 
 class Game:
@@ -115,7 +115,7 @@ class Game:
 
     def start(self, minutes: float = ROUND_MINUTES) -> Round:
         """Start a round of ``minutes`` (a running one ends first)."""
-        if not (isinstance(minutes, int | float) and 0 < minutes <= MAX_ROUND_MINUTES):
+        if isinstance(minutes, bool) or not (isinstance(minutes, int | float) and 0 < minutes <= MAX_ROUND_MINUTES):
             raise GameError(f"A round lasts more than 0 and at most {MAX_ROUND_MINUTES} minutes, not {minutes!r}.")
         now = self.clock()
         with self.store.transaction() as connection:
@@ -155,13 +155,21 @@ class Game:
     # --- drawings and checks -------------------------------------------------------------------
 
     def enter(self, drawing_id: int) -> Round | None:
-        """Enter a drawing just stored into the running round (a corrected label keeps the round it was drawn
-        in); the round, or None when none is running."""
+        """Enter a drawing just stored (or its label just corrected) into the running round, and note whether
+        it fooled a model: the candidates for a classmate's check. A corrected label keeps the round the
+        drawing was drawn in. Returns the running round, or None."""
         running = self.running()
-        if running is not None:
-            with self.store.transaction() as connection:
-                connection.execute("UPDATE drawings SET game_round = ? WHERE id = ? AND game_round IS NULL",
-                                   (running.id, int(drawing_id)))
+        found = self.store.by_ids([int(drawing_id)])
+        if not found:
+            return running
+        fooled, drawing = int(_fooled(found[0])), found[0].id
+        with self.store.transaction() as connection:
+            if running is None:  # a label corrected after its round: still one of that round's drawings
+                connection.execute("UPDATE drawings SET game_fooled = ? WHERE id = ? AND game_round IS NOT NULL",
+                                   (fooled, drawing))
+            else:
+                connection.execute("UPDATE drawings SET game_round = COALESCE(game_round, ?), game_fooled = ? "
+                                   "WHERE id = ?", (running.id, fooled, drawing))
         return running
 
     def offer_check(self, session: str) -> CheckOffer | None:
@@ -173,7 +181,9 @@ class Game:
             return None
         now = self.clock()
         fresh = _iso(now - timedelta(seconds=CHECK_SECONDS))
-        with self.store.transaction() as connection:
+        # Read first, write only to take a candidate: a phone polling between drawings writes nothing (on
+        # PostgreSQL every write transaction counts as a change that the pages' caches see).
+        with self.store.transaction(write=False) as connection:
             pending = connection.execute(
                 "SELECT drawing FROM checks WHERE checker = ? AND digit IS NULL AND offered > ?",
                 (session, fresh)).fetchone()
@@ -185,21 +195,22 @@ class Game:
                                            (session, running.id)).fetchone()[0]
                 if checked > drawn:
                     return None
-                for (candidate,) in connection.execute(
-                        f"SELECT id FROM drawings WHERE game_round = ? AND session != ? AND {VISIBLE} "
-                        "AND id NOT IN (SELECT drawing FROM checks) ORDER BY id LIMIT 50",
-                        (running.id, session)).fetchall():
-                    if not self._fooled_any(connection, candidate):
-                        continue
+                candidates = [row[0] for row in connection.execute(
+                    f"SELECT id FROM drawings WHERE game_round = ? AND game_fooled = 1 AND session != ? AND {VISIBLE} "
+                    "AND id NOT IN (SELECT drawing FROM checks) ORDER BY id LIMIT 5", (running.id, session))]
+        if pending is None:
+            for candidate in candidates:  # the oldest first; another phone may take one meanwhile
+                with self.store.transaction() as connection:
                     if connection.execute("INSERT INTO checks (drawing, checker, offered) VALUES (?, ?, ?) "
                                           "ON CONFLICT (drawing) DO NOTHING",
                                           (candidate, session, _iso(now))).rowcount:
                         pending = (candidate,)
                         break
-            if pending is None:
-                return None
-            canvas = connection.execute("SELECT canvas_png FROM drawings WHERE id = ?", (pending[0],)).fetchone()
-        return None if canvas is None else CheckOffer(int(pending[0]), bytes(canvas[0]))
+        if pending is None:
+            return None
+        found = self.store.by_ids([int(pending[0])])
+        # The digit the models read, not the canvas the phone sent: the classmate checks what was scored.
+        return CheckOffer(found[0].id, encode_png(found[0].pixels)) if found else None
 
     def answer_check(self, session: str, drawing_id: int, digit: int) -> None:
         """Phone ``session`` read drawing ``drawing_id`` as ``digit``.
@@ -216,7 +227,8 @@ class Game:
                 "AND offered > ?", (digit, _iso(now), int(drawing_id), session,
                                     _iso(now - timedelta(seconds=CHECK_SECONDS)))).rowcount
         if not answered:
-            raise GameError("That drawing is no longer yours to check (its minute is up, or it was answered).")
+            raise GameError("That drawing is no longer yours to check (its minute is up, or it was answered): draw "
+                            "your next digit, and another will come.")
 
     # --- scores --------------------------------------------------------------------------------
 
@@ -250,6 +262,21 @@ class Game:
         keys = list(keys) if keys is not None else sorted(models, key=_registry_order)
         return Standings(chosen, players, {key: models.get(key, 0) for key in keys}, len(self.hard_set_ids()),
                          candidates, confirmed, rejected)
+
+    def score_of(self, session: str) -> Player:
+        """Phone ``session``'s points and the models it fooled in the newest round (what its phone polls: its own
+        drawings only, not the whole round)."""
+        latest = self.latest()
+        points: Counter[str] = Counter()
+        if latest is not None:
+            with self.store.transaction(write=False) as connection:
+                ids = [int(row[0]) for row in connection.execute(
+                    f"SELECT drawings.id FROM drawings JOIN checks ON checks.drawing = drawings.id "
+                    f"WHERE drawings.session = ? AND drawings.game_round = ? AND checks.digit = drawings.label "
+                    f"AND drawings.game_fooled = 1 AND {VISIBLE}", (session, latest.id))]
+            for drawing in self.store.by_ids(ids):
+                points.update(key for key, digit in drawing.answers.items() if digit != drawing.label)
+        return Player(nickname(session), session, sum(points.values()), dict(points))
 
     def hard_set_ids(self) -> list[int]:
         """The ids of the class's hard set: confirmed drawings that fooled some model, every round, oldest
@@ -286,25 +313,11 @@ class Game:
         checked = {int(row[0]): None if row[1] is None else int(row[1]) for row in rows}
         return [(drawing, checked[drawing.id]) for drawing in self.store.by_ids(list(checked))]
 
-    @staticmethod
-    def _fooled_any(connection, drawing_id: int) -> bool:
-        row = connection.execute("SELECT label, answers FROM drawings WHERE id = ?", (drawing_id,)).fetchone()
-        if row is None:
-            return False
-        answers = row[1] if isinstance(row[1], dict) else _json_or_empty(row[1])
-        return any(isinstance(answer, dict) and answer.get("digit") != row[0] for answer in answers.values())
 
 
 def _fooled(drawing: Drawing) -> bool:
+    """The game's one rule: some model in use read the drawing as another digit than its label."""
     return any(digit != drawing.label for digit in drawing.answers.values())
-
-
-def _json_or_empty(text) -> dict:
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _registry_order(key: str) -> tuple[int, str]:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.hard_set import CAVEAT, hard_set, predictions
 from dashboard.loading import mnist_or_none, model_set_for, report_run_error, robustness_sweep
+from dashboard.markdown import literal
 from dashboard.perturbation_strip import show_strip
 from dashboard.presenter import for_the_room
 from dashboard.run_choice import require_runs, short_label
@@ -98,7 +99,9 @@ for result in sweep.results:
 
 # --- The class's hard set (mnist_core.game): the drawings that fooled a model in a round of the game ---------
 hard = hard_set()
-if len(hard):
+if hard.problem:
+    st.caption(f"The class's hard set cannot be read just now: {literal(hard.problem)}")
+elif len(hard):
     st.subheader("On the class's hard set", divider="gray")
     hard_truth = hard.arrays()[2]
     try:

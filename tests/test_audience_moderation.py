@@ -128,7 +128,8 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_drawings(tmp_p
 def test_a_postgresql_store_of_the_previous_schema_is_upgraded_and_keeps_its_drawings(open_store, postgres_url):
     add(open_store(postgres_url), 4, b"old", session="s", said={"mlp": 4})
     with psycopg.connect(postgres_url, autocommit=True) as connection:  # back to schema 1: no moderation
-        connection.execute("ALTER TABLE drawings DROP COLUMN hidden, DROP COLUMN approved, DROP COLUMN game_round; "
+        connection.execute("ALTER TABLE drawings DROP COLUMN hidden, DROP COLUMN approved, DROP COLUMN game_round, "
+                           "DROP COLUMN game_fooled; "
                            "DROP TABLE hidden_sessions, rounds, checks; UPDATE audience_meta SET schema_version = 1")
     store = open_store(postgres_url)  # as another server started afterwards: it looks at the tables again
     assert store.count() == 1 and store.summary(["mlp"]).drawings == 1

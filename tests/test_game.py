@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from mnist_core.audience import LabelLocked
 from mnist_core.game import CHECK_SECONDS, Game, GameError, hard_set_arrays
 from mnist_core.room import nickname
 
@@ -79,7 +82,9 @@ def test_a_confirmed_drawing_scores_one_point_per_model_fooled(store, game, cloc
     fooling = draw(store, game, "join-drawer", 7, TWO_WRONG)
     draw(store, game, "join-drawer", 7, ALL_RIGHT, shade=1)  # read right by all: never offered, no points
     offer = game.offer_check("join-reader")
-    assert offer.id == fooling and offer.canvas_png.startswith(b"png")
+    assert offer.id == fooling
+    shown = np.asarray(Image.open(io.BytesIO(offer.digit_png)))
+    assert np.array_equal(shown, store.by_ids([fooling])[0].pixels)  # the digit the models read, not the canvas
     assert game.offer_check("join-reader").id == fooling  # asked again (a reload): the same drawing
     assert game.standings().players == []  # unconfirmed: nothing yet
     game.answer_check("join-reader", fooling, 7)
@@ -164,3 +169,47 @@ def test_the_json_shape(store, game, clock):
     assert shape["players"] == [{"nickname": nickname("join-a"), "session": "join-a", "points": 1}]
     assert shape["models"] == [{"key": "mlp", "fooled": 1}, {"key": "cnn", "fooled": 0},
                                {"key": "lenet5", "fooled": 0}] and shape["hard_set"] == 1
+
+
+def test_correctly_read_drawings_never_crowd_out_a_candidate(store, game):
+    """However many drawings the models read right come first in a round, the one that fooled them is offered."""
+    game.start(minutes=5)
+    for shade in range(60):
+        draw(store, game, "join-a", 7, ALL_RIGHT, shade=shade)
+    fooling = draw(store, game, "join-a", 7, MLP_WRONG, shade=200)
+    assert game.offer_check("join-b").id == fooling
+
+
+def test_a_label_stays_once_a_classmate_is_shown_the_drawing(store, game):
+    game.start(minutes=5)
+    drawing = draw(store, game, "join-a", 3, ALL_RIGHT)  # a 7 called a 3: every model "fooled"
+    assert game.offer_check("join-b").id == drawing
+    canvas = store.by_ids([drawing], with_canvas=True)[0].canvas_png
+    with pytest.raises(LabelLocked, match="draw a new one"):  # the same canvas, its label corrected afterwards
+        store.add(label=7, canvas_png=canvas, pixels=np.zeros((28, 28), np.uint8),
+                  answers={key: one_hot(digit) for key, digit in ALL_RIGHT.items()}, runs={}, session="join-a")
+    assert store.by_ids([drawing])[0].label == 3
+
+
+def test_the_projectors_gallery_shows_no_drawing_before_its_classmate_reads_it(store, game):
+    """The check is blind: a candidate's label and answers stay off the Audience page's gallery until then."""
+    game.start(minutes=5)
+    before_round = store.add(label=7, canvas_png=b"outside", pixels=np.zeros((28, 28), np.uint8),
+                             answers={key: one_hot(digit) for key, digit in MLP_WRONG.items()},
+                             runs={}, session="join-z")
+    drawing = draw(store, game, "join-a", 7, MLP_WRONG)
+    assert [d.id for d in store.misread(["mlp", "cnn", "lenet5"])] == [before_round]
+    game.offer_check("join-b")
+    game.answer_check("join-b", drawing, 7)
+    assert [d.id for d in store.misread(["mlp", "cnn", "lenet5"])] == [drawing, before_round]
+
+
+def test_a_phone_reads_its_own_score(store, game):
+    game.start(minutes=5)
+    drawing = draw(store, game, "join-a", 7, TWO_WRONG)
+    assert game.score_of("join-a").points == 0
+    game.offer_check("join-b")
+    game.answer_check("join-b", drawing, 7)
+    mine = game.score_of("join-a")
+    assert (mine.points, mine.fooled, mine.nickname) == (2, {"mlp": 1, "cnn": 1}, nickname("join-a"))
+    assert game.standings().player("join-a").points == mine.points
