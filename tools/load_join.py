@@ -21,8 +21,9 @@ no error, nothing lost, every Audience page showing what the store holds.
 
 --game plays a round of Fool the models (mnist_core.game) meanwhile: every other drawing is labelled as a digit
 it is not (the models then read it "wrong"), and after each label a phone asks for a classmate's drawing to
-check (GET /join/check) and answers it (POST /join/check). Its goals: check → stored p95 ≤ 1 s too, and every
-answer acknowledged is in the store.
+check (GET /join/check) and answers it (POST /join/check), and every few seconds asks for its points
+(GET /join/game), as the page does. Its goals: check → stored p95 ≤ 1 s too, and every answer acknowledged is in
+the store.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from tools.digit_strokes import DIGITS, render
 MAX_PHONES, MAX_SECONDS = 200, 600
 MAX_SERVERS = 4  # app servers on this one machine, each a Streamlit process
 GOAL_P95_SECONDS = 1.0
+GAME_POLL_SECONDS = 4  # how often a phone's page asks for its points in a round (join.js: setInterval(pollGame))
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Report:
     checks_stored: int = 0  # of them, in the store afterwards
     check_p50: float = 0.0
     check_p95: float = 0.0
+    game_polls: int = 0  # the phones' "my points" requests meanwhile
+    game_poll_p95: float = 0.0
 
     @property
     def met(self) -> bool:
@@ -245,7 +249,7 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
         for app in apps:
             report.first_load_bytes, listing = first_load(app.url)  # exports the models before the clock starts
         bodies = drawings(listing)
-        loads, latencies, checks, lock = [], [], [], threading.Lock()
+        loads, latencies, checks, polls, lock = [], [], [], [], threading.Lock()
         if game:
             Game(store).start(minutes=seconds / 60 + 5)  # the whole test and the phones' last checks
             answered_before = _answered(store)
@@ -282,7 +286,17 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
                 if game:
                     check(number, url, generator)
                 count += 1
-                time.sleep(max(0.0, every - (time.monotonic() - sent)))
+                next_label = sent + every
+                while game and time.monotonic() + GAME_POLL_SECONDS < next_label:  # the page's poll (join.js)
+                    time.sleep(GAME_POLL_SECONDS)
+                    polled = time.monotonic()
+                    status, reply, _ = fetch(f"{url}/join/game?session=load-{number}", phone=number)
+                    with lock:
+                        if status == 200:
+                            polls.append(time.monotonic() - polled)
+                        else:
+                            report.errors.append(f"phone {number} game: HTTP {status} {reply[:200]!r}")
+                time.sleep(max(0.0, next_label - time.monotonic()))
 
         def check(number: int, url: str, generator: random.Random) -> None:
             """Between its drawings a phone reads a classmate's, when it is offered one."""
@@ -326,6 +340,7 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
     report.labels += report.browser_labels  # every press, from either kind of phone, must be in the store
     report.checks = len(checks)
     report.check_p50, report.check_p95 = (round(percentile(checks, p), 3) for p in (50, 95))
+    report.game_polls, report.game_poll_p95 = len(polls), round(percentile(polls, 95), 3)
     return report
 
 
@@ -387,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the Audience page of each server shows {', '.join(map(str, report.pages_shown))} drawings")
         if report.game:
             print(f"the game: {report.checks} checks answered, {report.checks_stored} in the store; check → stored "
-                  f"p50 {1000 * report.check_p50:.0f} ms, p95 {1000 * report.check_p95:.0f} ms")
+                  f"p50 {1000 * report.check_p50:.0f} ms, p95 {1000 * report.check_p95:.0f} ms; {report.game_polls} "
+                  f"polls of a phone's points every {GAME_POLL_SECONDS} s, p95 {1000 * report.game_poll_p95:.0f} ms")
         print(f"server CPU: {report.server_cpu_seconds:.1f} s; errors: {len(report.errors)}")
         for error in report.errors[:5]:
             print(f"  {error}")
