@@ -74,13 +74,18 @@ def game(browser, url: str, store_path: str) -> None:
         phone.locator(f'#labels [data-label="{said}"]').click()
         phone.get_by_text(f"Stored as a {said}").wait_for(timeout=30_000)
         phones.append(phone)
-    for phone in phones:  # each is offered a classmate's drawing, and reads it as its drawer said
-        phone.locator("#check-digits button").first.wait_for(state="visible", timeout=30_000)
-    store = AudienceStore(store_path)
-    labels = {drawing.id: drawing.label for drawing in store.drawings()}
-    for phone in phones:
-        drawing = int(phone.evaluate("document.body.dataset.checking"))
-        phone.locator(f'#check-digits button[data-check="{labels[drawing]}"]').click()
+    # Each drawing is offered to one classmate (a phone has one at a time): read each as its drawer said, until
+    # all three are read.
+    labels = {drawing.id: drawing.label for drawing in AudienceStore(store_path).drawings()}
+    read: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(read) < len(labels) and time.monotonic() < deadline:
+        for phone in phones:
+            offered = phone.evaluate("document.body.dataset.checking")
+            if offered and int(offered) not in read:
+                phone.locator(f'#check-digits button[data-check="{labels[int(offered)]}"]').click()
+                read.add(int(offered))
+        time.sleep(0.5)
     drawer = phones[0]
     drawer.wait_for_function("Number(document.body.dataset.points || 0) > 0", timeout=30_000)
     drawer.locator('[data-action="clear"]').click()
