@@ -55,7 +55,10 @@ def test_two_phones_play_a_round_and_the_projector_shows_the_scores(tmp_path):
         wait_for(lambda: int(drawer.evaluate("document.body.dataset.points || '0'")) == 3, timeout=20,
                  what="three points on the drawer's phone")
         assert "3 points" in drawer.locator("#game-score").inner_text()
-        drawer.screenshot(path=str(tmp_path / "phone.png"))
+        drawer.reload()  # a phone that reloads keeps its nickname and points (its session is in localStorage)
+        wait_for(lambda: drawer.evaluate("document.body.dataset.points") == "3", timeout=90, what="points kept")
+        late = phone_page(browser, server.url, "late-phone")  # a late joiner plays at once
+        wait_for(lambda: late.evaluate("document.body.dataset.round") == "running", timeout=20, what="late joiner")
         # The projector: the drawer's nickname on the leaderboard.
         projector = browser.new_page(viewport={"width": 1280, "height": 720})
         projector.goto(f"{server.url}/audience?present=1")
