@@ -277,25 +277,14 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
                 payload = json.dumps({**body, "session": f"load-{number}", "label": label,
                                       "canvas": _with_count(body["canvas"], count)}).encode()
                 sent = time.monotonic()
-                status, reply, _ = fetch(f"{url}/join/label", payload, phone=number)
-                with lock:
-                    if status == 200:
-                        latencies.append(time.monotonic() - sent)
-                    else:
-                        report.errors.append(f"phone {number}: HTTP {status} {reply[:200]!r}")
+                timed(f"{url}/join/label", payload, number, latencies, "")
                 if game:
                     check(number, url, generator)
                 count += 1
                 next_label = sent + every
                 while game and time.monotonic() + GAME_POLL_SECONDS < next_label:  # the page's poll (join.js)
                     time.sleep(GAME_POLL_SECONDS)
-                    polled = time.monotonic()
-                    status, reply, _ = fetch(f"{url}/join/game?session=load-{number}", phone=number)
-                    with lock:
-                        if status == 200:
-                            polls.append(time.monotonic() - polled)
-                        else:
-                            report.errors.append(f"phone {number} game: HTTP {status} {reply[:200]!r}")
+                    timed(f"{url}/join/game?session=load-{number}", None, number, polls, " game")
                 time.sleep(max(0.0, next_label - time.monotonic()))
 
         def check(number: int, url: str, generator: random.Random) -> None:
@@ -309,13 +298,17 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
                 return
             answer = json.dumps({"session": f"load-{number}", "id": json.loads(reply)["id"],
                                  "digit": generator.randrange(10)}).encode()
+            timed(f"{url}/join/check", answer, number, checks, " check")
+
+        def timed(url: str, data: bytes | None, number: int, seconds: list[float], what: str) -> None:
+            """One request of phone ``number``: its time into ``seconds`` when it succeeds, else an error."""
             sent = time.monotonic()
-            status, reply, _ = fetch(f"{url}/join/check", answer, phone=number)
+            status, reply, _ = fetch(url, data, phone=number)
             with lock:
                 if status == 200:
-                    checks.append(time.monotonic() - sent)
+                    seconds.append(time.monotonic() - sent)
                 else:
-                    report.errors.append(f"phone {number} check: HTTP {status} {reply[:200]!r}")
+                    report.errors.append(f"phone {number}{what}: HTTP {status} {reply[:200]!r}")
 
         threads = [threading.Thread(target=phone, args=(number,), daemon=True)
                    for number in range(phones - browsers)]
