@@ -16,13 +16,18 @@ PORT ?= 8501
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: $(DEV_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Two workers (pytest-xdist): one takes the browser tests, which mostly wait on a page, the other the rest a file
+# at a time (tests/conftest.py groups them). A plain `pytest` runs the same tests one after another.
+XDIST := -n 2 --dist loadgroup
 
-# The suite without the real MNIST and without Chromium (about 3 minutes): the data set is
-# pointed nowhere, so a test that needs it and is not marked real_data fails here.
+test: $(DEV_STAMP)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The suite without the real MNIST, Chromium, Ray, the benchmarks and the tests marked slow (74 s on 2 cores
+# with other work beside it; 200 s before the markers and the two workers). The data set is pointed nowhere,
+# so a test that needs it and is not marked real_data fails here.
 test-fast: $(DEV_STAMP)
-	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest -m "not real_data and not browser" $(PYTEST_ARGS)
+	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest $(XDIST) -m "not real_data and not browser and not ray and not bench and not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

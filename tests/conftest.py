@@ -4,6 +4,7 @@ Helpers that tests call directly live in ``tests/support/``."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -17,12 +18,20 @@ pytest_plugins = ["tests.support.postgres"]  # a throwaway PostgreSQL, and the a
 REAL_DATA_FIXTURES = {"real_mnist", "real_data_root"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that reads the real MNIST (through its fixtures, however indirectly) is marked
-    ``real_data``: ``make test-fast`` leaves those and the browser tests out."""
+    ``real_data``: ``make test-fast`` leaves those and the browser tests out.
+
+    Under pytest-xdist (``-n 2 --dist loadgroup``, as ``make test`` runs) a worker takes a whole file at a time,
+    so a module's server or trained model is made once; the browser tests, which mostly wait on a page, all go
+    to one worker (one Chromium and one app server for them), while the other worker trains and computes."""
     for item in items:
         if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_data)
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
@@ -45,6 +54,21 @@ def real_mnist():
 @pytest.fixture(scope="session")
 def real_data_root(real_mnist) -> Path:
     return real_mnist.root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _installed_components_scanned_once():
+    """Each new AppTest scans every installed package's metadata for Streamlit components (0.2-0.4 s, a third
+    of a short page test); the installed packages do not change while the tests run, so they are scanned once."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # a Streamlit without that scan: nothing to save
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +111,25 @@ def user_runs(tmp_path, monkeypatch):
     folder = tmp_path / "runs"
     monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def _join_of_the_module(tmp_path_factory):
+    from tests.support.join_app import in_process_join
+
+    with in_process_join(tmp_path_factory.mktemp("join")) as app:
+        yield app
+
+
+@pytest.fixture
+def join_app(_join_of_the_module, monkeypatch):
+    """/join's routes in this process (tests/support/join_app.py), one app and folder per test module, as a
+    module's server had: its runs, audience store and ONNX cache."""
+    from tests.support.join_app import folder_env
+
+    for name, value in folder_env(_join_of_the_module.folder).items():
+        monkeypatch.setenv(name, value)
+    return _join_of_the_module
 
 
 @pytest.fixture

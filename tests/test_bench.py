@@ -12,6 +12,8 @@ from mnist_core.cli import main
 from tests.support import PROJECT_ROOT
 from tests.support.browser import require_chromium
 
+pytestmark = pytest.mark.bench
+
 
 def test_quick_bench_runs_every_part(real_data_root, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root.resolve()))

@@ -16,7 +16,16 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from dashboard.markdown import counted
 from tests.support.browser import require_chromium
 from tests.support.mnist_files import real_data_root_or_none
-from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke, wait_for
+from tools.browser import (
+    canvas_box,
+    chromium,
+    metric_values,
+    streamlit_server,
+    stroke,
+    vertical_stroke,
+    wait_for,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs",
@@ -173,15 +182,29 @@ def test_every_page_renders_without_exception(app_url, page, path, title):
 def test_clicking_a_confusion_cell_shows_those_mistakes(app_url, page, real_data_root):
     page.goto(f"{app_url}/compare")
     page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
-    heatmap = page.locator('[data-testid="stPlotlyChart"]').nth(2)  # the first run's matrix (after B − A, curves)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    wait_for(lambda: charts.count() == 6, timeout=60, what="six charts")  # none left to load above and move it
+    heatmap = charts.nth(2)  # the first run's matrix (after B − A, curves)
     heatmap.scroll_into_view_if_needed()
     area = heatmap.locator(".nsewdrag").first
     area.wait_for(timeout=30_000)
-    box = area.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 2.5 / 10, box["y"] + box["height"] * 7.5 / 10)  # true 7, predicted 2
-    wait_for(lambda: page.get_by_text("test images of a 7 were predicted as 2").count()
-             or page.get_by_text("No chosen run mistakes a 7 for a 2").count(),
-             timeout=60, what="the mistakes of 7 → 2")
+
+    def mistakes_shown() -> int:
+        return (page.get_by_text("test images of a 7 were predicted as 2").count()
+                or page.get_by_text("No chosen run mistakes a 7 for a 2").count())
+
+    for attempt in range(3):  # a click during a rerun (the window's size reported, a chart redrawn) can be lost
+        wait_until_idle(page)  # the page has settled: the box is where the cell is, and a click is not dropped
+        if mistakes_shown():  # an earlier click's rerun has ended with them
+            break
+        box = area.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 2.5 / 10, box["y"] + box["height"] * 7.5 / 10)  # true 7, pred. 2
+        try:
+            wait_for(mistakes_shown, timeout=15, what="the mistakes of 7 → 2")
+            break
+        except TimeoutError:
+            if attempt == 2:
+                raise
     assert_no_exception(page)
 
 
@@ -344,7 +367,18 @@ def test_a_dark_room_shows_the_dark_theme_with_the_charts_following_and_light_sw
     assert sum(map(int, tick[tick.index("(") + 1 : -1].split(",")[:3])) > 3 * 200, tick  # light tick labels
     assert chart.locator("rect.bg").first.evaluate("rect => getComputedStyle(rect).fillOpacity") == "0"
     page.locator('[data-testid="stExpandSidebarButton"]').click()  # the choice is in the sidebar
-    page.locator('[data-testid="stSidebar"] button', has_text="Light").click()
+    light = page.locator('[data-testid="stSidebar"] button', has_text="Light")
+    for attempt in range(3):  # a click during a rerun (the sidebar opening, a chart drawn) can be lost
+        wait_until_idle(page)
+        if (background_lightness(page) or 0) > 0.9 or "room=dark" not in page.url:  # an earlier click was taken
+            break
+        light.click()
+        try:
+            wait_for(lambda: (background_lightness(page) or 0) > 0.9, timeout=20, what="the light theme again")
+            break
+        except TimeoutError:
+            if attempt == 2:
+                raise
     wait_for(lambda: (background_lightness(page) or 0) > 0.9, timeout=60, what="the light theme again")
     assert "room=dark" not in page.url
     assert_no_exception(page)

@@ -236,6 +236,7 @@ def test_no_command_prints_help(capsys):
     assert "train" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_module_runs_as_a_program(tmp_path, runs_dir):
     image = tmp_path / "seven.png"
     draw_seven().save(image)

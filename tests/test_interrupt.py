@@ -6,9 +6,13 @@ import sys
 import threading
 import time
 
+import pytest
+
 from mnist_core.runs import find_runs, read_run
 from tests.support import PROJECT_ROOT
 from tests.support.mnist_files import write_fake_mnist
+
+pytestmark = pytest.mark.slow  # each test starts training processes and waits on them
 
 # ``python -m mnist_core``, with Ctrl-C handled as in a terminal even when the tests themselves run in
 # the background (a shell starts background jobs with SIGINT ignored, and their children inherit that).

@@ -1,13 +1,12 @@
-"""/join, the phones' page: its HTTP routes on the real server, and in Chromium the models answering in the
-browser as the Draw page's do, with the server idle while a phone draws."""
+"""/join, the phones' page: its HTTP routes (in this process), and in Chromium, on the real server, the models
+answering in the browser as the Draw page's do, with the server idle while a phone draws."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from mnist_core.audience import AudienceStore
 from mnist_core.canvas import CANVAS_SIDE
 from mnist_core.room import nickname, phone_session
 from tests.support.browser import require_chromium
+from tests.support.join_app import JoinApp, in_process_join
 from tests.support.join_server import join_server
-from tools.browser import chromium, streamlit_server, stroke, wait_for
+from tools.browser import chromium, stroke, wait_for
 from tools.digit_strokes import DIGITS
 
 PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6k"
@@ -30,22 +30,14 @@ def server(tmp_path_factory):
         yield running
 
 
-def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:
-            return reply.status, dict(reply.headers), reply.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+def get(join: JoinApp, path: str, headers: dict | None = None) -> tuple[int, Mapping[str, str], bytes]:
+    reply = join.client.get(path, headers=headers)
+    return reply.status_code, reply.headers, reply.content
 
 
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def post(join: JoinApp, path: str, body: bytes) -> tuple[int, dict]:
+    reply = join.client.post(path, content=body, headers={"Content-Type": "application/json"})
+    return reply.status_code, reply.json()
 
 
 def a_label(listing: dict, **changes) -> bytes:
@@ -56,38 +48,38 @@ def a_label(listing: dict, **changes) -> bytes:
     return json.dumps({**record, **changes}).encode()
 
 
-def test_the_page_its_assets_and_models_are_served_cached_and_compressed(server):
-    status, headers, page = get(f"{server.url}/join")
+def test_the_page_its_assets_and_models_are_served_cached_and_compressed(join_app):
+    status, headers, page = get(join_app, "/join")
     assert status == 200 and headers["cache-control"] == "no-cache" and b'data-action="clear"' in page
     assets = page.decode().split('src="')[1].split("/join.js")[0]
     for name, media in (("join.js", "text/javascript"), ("prepare.js", "text/javascript"),
                         ("vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm", "application/wasm"),
                         ("vendor/onnxruntime-web/LICENSE", "application/octet-stream")):
-        status, headers, body = get(f"{server.url}{assets}/{name}", {"Accept-Encoding": "gzip"})
+        status, headers, body = get(join_app, f"{assets}/{name}", {"Accept-Encoding": "gzip"})
         assert status == 200 and headers["content-type"].startswith(media), (name, headers)
         assert headers["cache-control"] == "public, max-age=31536000, immutable"
         assert headers["content-encoding"] == "gzip"
-    assert int(get(f"{server.url}{assets}/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm",
+    assert int(get(join_app, f"{assets}/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm",
                    {"Accept-Encoding": "gzip"})[1]["content-length"]) < 5_000_000  # 14.8 MB unpacked
-    assert get(f"{server.url}/join/assets/0000000000000000/join.js")[0] == 404  # an old page's URL
-    assert get(f"{server.url}{assets}/../routes.py")[0] in (400, 404)  # the server or the route refuses it
-    assert get(f"{server.url}{assets}/%2e%2e/routes.py")[0] in (400, 404)
-    status, headers, body = get(f"{server.url}/join/models")
+    assert get(join_app, "/join/assets/0000000000000000/join.js")[0] == 404  # an old page's URL
+    assert get(join_app, f"{assets}/../routes.py")[0] in (400, 404)  # the server or the route refuses it
+    assert get(join_app, f"{assets}/%2e%2e/routes.py")[0] in (400, 404)
+    status, headers, body = get(join_app, "/join/models")
     listing = json.loads(body)["models"]
     assert status == 200 and [model["key"] for model in listing] == ["mlp", "cnn", "lenet5"]
-    status, headers, body = get(server.url + listing[2]["url"])
+    status, headers, body = get(join_app, listing[2]["url"])
     assert status == 200 and headers["cache-control"].endswith("immutable") and len(body) == listing[2]["bytes"]
-    assert get(server.url + listing[2]["url"].replace(".onnx", ".json"))[0] == 404
-    assert get(f"{server.url}/join/models/%2e%2e/lenet5.onnx")[0] in (400, 404)  # only an export's own folder
-    assert get(f"{server.url}/join/models/{'0' * 16}/lenet5.onnx")[0] == 404
+    assert get(join_app, listing[2]["url"].replace(".onnx", ".json"))[0] == 404
+    assert get(join_app, "/join/models/%2e%2e/lenet5.onnx")[0] in (400, 404)  # only an export's own folder
+    assert get(join_app, f"/join/models/{'0' * 16}/lenet5.onnx")[0] == 404
 
 
-def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
-    listing = json.loads(get(f"{server.url}/join/models")[2])
-    status, reply = post(f"{server.url}/join/label", a_label(listing))
+def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(join_app):
+    listing = json.loads(get(join_app, "/join/models")[2])
+    status, reply = post(join_app, "/join/label", a_label(listing))
     assert status == 200 and reply["drawings"] == 1
-    assert post(f"{server.url}/join/label", a_label(listing, label=8))[1]["drawings"] == 1  # corrected, not twice
-    drawing = AudienceStore(server.audience).drawings()[-1]
+    assert post(join_app, "/join/label", a_label(listing, label=8))[1]["drawings"] == 1  # corrected, not twice
+    drawing = AudienceStore(join_app.audience).drawings()[-1]
     assert drawing.label == 8 and drawing.session == phone_session("test") != "join-test"  # a digest of the secret
     assert set(drawing.answers) == {"mlp", "cnn", "lenet5"}
     bad = {
@@ -106,56 +98,54 @@ def test_a_label_is_stored_once_per_drawing_and_bad_ones_are_told_why(server):
         "too large": a_label(listing, canvas=PNG_PIXEL + "A" * 500_000),
     }
     for name, body in bad.items():
-        status, reply = post(f"{server.url}/join/label", body)
+        status, reply = post(join_app, "/join/label", body)
         assert status == 400 and reply["error"] and "Traceback" not in reply["error"], name
-    assert AudienceStore(server.audience).count() == 1  # nothing stored from them
+    assert AudienceStore(join_app.audience).count() == 1  # nothing stored from them
 
 
-def test_the_scores_are_the_servers_own_and_a_label_is_corrected_only_by_its_phone(server):
+def test_the_scores_are_the_servers_own_and_a_label_is_corrected_only_by_its_phone(join_app):
     from mnist_core.preprocess import prepare_digit
     from tests.support.images import draw_seven
 
-    listing = json.loads(get(f"{server.url}/join/models")[2])
+    listing = json.loads(get(join_app, "/join/models")[2])
     seven = [round(255 * float(value)) for value in prepare_digit(draw_seven()).pixels.ravel()]
     lie = {model["key"]: [0.91] + [0.01] * 9 for model in listing["models"]}  # "every model said 0"
-    status, reply = post(f"{server.url}/join/label", a_label(listing, session="honest-phone", label=7, pixels=seven,
-                                                                 answers=lie, canvas=PNG_PIXEL))
+    status, reply = post(join_app, "/join/label", a_label(listing, session="honest-phone", label=7, pixels=seven,
+                                                            answers=lie, canvas=PNG_PIXEL))
     assert status == 200 and reply["agreed"] is False and reply["nickname"] == nickname(phone_session("honest-phone"))
-    stored = next(d for d in AudienceStore(server.audience).drawings() if d.session == phone_session("honest-phone"))
+    stored = next(d for d in AudienceStore(join_app.audience).drawings() if d.session == phone_session("honest-phone"))
     assert stored.answers == {"mlp": 7, "cnn": 7, "lenet5": 7}  # what the server's models read, not the claim
     # A classmate re-posting the same canvas under their own session makes their own row; the first keeps its label.
-    status, reply = post(f"{server.url}/join/label", a_label(listing, session="classmate", label=9, pixels=seven,
-                                                                 canvas=PNG_PIXEL))
-    labels = {d.session: d.label for d in AudienceStore(server.audience).drawings()}
+    status, reply = post(join_app, "/join/label", a_label(listing, session="classmate", label=9, pixels=seven,
+                                                            canvas=PNG_PIXEL))
+    labels = {d.session: d.label for d in AudienceStore(join_app.audience).drawings()}
     assert labels[phone_session("honest-phone")] == 7 and labels[phone_session("classmate")] == 9
-    status, headers, page = get(f"{server.url}/join")
+    status, headers, page = get(join_app, "/join")
     assert b"No name, no account" in page and b"deleted after 7 days" in page
-    request = urllib.request.Request(f"{server.url}/join/hello", data=b'{"session": "honest-phone"}',
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as hello:
-        assert json.loads(hello.read()) == {"nickname": nickname(phone_session("honest-phone"))}
+    hello = post(join_app, "/join/hello", b'{"session": "honest-phone"}')
+    assert hello == (200, {"nickname": nickname(phone_session("honest-phone"))})
 
 
-def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothing_after(server):
-    listing = json.loads(get(f"{server.url}/join/models")[2])
-    moved = server.audience.with_name("moved.sqlite3")
-    os.replace(server.audience, moved)
-    server.audience.mkdir()  # a folder where the store was: it cannot be written
+def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothing_after(join_app):
+    listing = json.loads(get(join_app, "/join/models")[2])
+    moved = join_app.audience.with_name("moved.sqlite3")
+    os.replace(join_app.audience, moved)
+    join_app.audience.mkdir()  # a folder where the store was: it cannot be written
     try:
-        status, reply = post(f"{server.url}/join/label", a_label(listing, session="moved"))
+        status, reply = post(join_app, "/join/label", a_label(listing, session="moved"))
         assert status == 503 and reply["retry"] and "press the digit again" in reply["error"]
     finally:
-        server.audience.rmdir()
-        os.replace(moved, server.audience)
-    status, reply = post(f"{server.url}/join/label", a_label(listing, session="moved"))  # pressed again
+        join_app.audience.rmdir()
+        os.replace(moved, join_app.audience)
+    status, reply = post(join_app, "/join/label", a_label(listing, session="moved"))  # pressed again
     assert status == 200
 
 
-def test_join_before_any_run_exists_says_so(tmp_path):
-    env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_CHECKPOINTS_DIR": str(tmp_path / "none"),
-           "MNIST_CACHE_DIR": str(tmp_path / "cache")}
-    with streamlit_server(env) as empty:
-        status, _, body = get(f"{empty.url}/join/models")
+def test_join_before_any_run_exists_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "none"))
+    with in_process_join(tmp_path) as empty:
+        status, _, body = get(empty, "/join/models")
     assert status == 503 and "No trained models yet" in json.loads(body)["error"]
 
 
@@ -251,11 +241,13 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     assert AudienceStore(server.audience).drawings()[-1].label == 9
 
 
+@pytest.mark.slow
 def test_the_load_test_runs_a_small_class_and_loses_nothing():
-    """tools/load_join.py once in a quick mode (5 phones, 5 s): it keeps working; the 60-phone figures are in
-    the README (python -m tools.load_join)."""
+    """tools/load_join.py once in a quick mode (5 phones, 5 s, a round of the game): it keeps working; the 60-phone
+    figures are in the README (python -m tools.load_join [--game])."""
     from tools.load_join import run
 
-    report = run(phones=5, seconds=5, every=1)
+    report = run(phones=5, seconds=5, every=1, game=True)
     assert report.labels >= 5 and report.stored == report.labels and not report.errors, report
+    assert report.checks > 0 and report.checks_stored == report.checks, report  # every answer in the store
     assert report.first_load_bytes > 1_000_000 and report.label_p95 > 0

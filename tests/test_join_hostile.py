@@ -2,7 +2,8 @@
 429, 507), its limits at and past each one, the exported models checked before they are served, and the
 reverse proxy recipe (docs/PROXY.md) that bounds what Streamlit's own server cannot.
 
-The limits are tested as a pure class with a clock of the test's own; the rest on one real server for the
+The limits are tested as a pure class with a clock of the test's own; the routes in this process, on the app
+they form (``join_app``); a body trickled over a socket and the proxy recipe on one real server for the
 module. Every request goes to 127.0.0.1, from which uvicorn takes ``X-Forwarded-For`` as the client's
 address: each test speaks from networks of its own (10.x.y.z), so the per-network limits of one test do not
 reach another's.
@@ -26,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
@@ -38,7 +40,8 @@ from join.routes import BODY_SECONDS, MAX_CANVAS_SIDE
 from mnist_core.audience import MAX_DRAWINGS as MAX_STORED_DRAWINGS
 from mnist_core.audience import AudienceStore
 from mnist_core.canvas import CANVAS_SIDE
-from tests.support.join_server import JoinServer, join_server
+from tests.support.join_app import JoinApp
+from tests.support.join_server import join_server
 from tools.browser import PROJECT_ROOT, free_port
 
 _addresses = (f"10.{n // 250}.{n % 250}.1" for n in itertools.count(1))  # a network of its own per use
@@ -174,7 +177,7 @@ def test_the_canvas_is_a_png_whose_header_is_right_and_at_most_1000_pixels_a_sid
             pytest.fail(f"{name}: taken")
 
 
-# --- over HTTP, on the real server ---------------------------------------------------------------------
+# --- over HTTP: the routes in this process, and the server itself where it is under test -------------------
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -182,9 +185,9 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def listing(server) -> dict:
-    return request(f"{server.url}/join/models")[2]
+@pytest.fixture
+def listing(join_app) -> dict:
+    return ask(join_app, "/join/models")[2]
 
 
 def request(url: str, body: bytes | None = None, headers: dict | None = None,
@@ -201,6 +204,15 @@ def request(url: str, body: bytes | None = None, headers: dict | None = None,
     return status, dict(answered), data
 
 
+def ask(join: JoinApp, path: str, body: bytes | None = None, headers: dict | None = None,
+        method: str | None = None) -> tuple[int, Mapping[str, str], dict | bytes]:
+    """:func:`request` of the app in this process."""
+    reply = join.client.request(method or ("GET" if body is None else "POST"), path, content=body, headers=headers)
+    if reply.content and reply.headers.get("content-type", "").startswith("application/json"):
+        return reply.status_code, reply.headers, reply.json()
+    return reply.status_code, reply.headers, reply.content
+
+
 def a_label(listing: dict, **changes) -> bytes:
     record = {"session": "hostile-test", "label": 3, "models": listing["version"],
               "canvas": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
@@ -210,43 +222,44 @@ def a_label(listing: dict, **changes) -> bytes:
     return json.dumps({**record, **changes}).encode()
 
 
-def post(server: JoinServer, body: bytes, address: str | None = None, **headers) -> tuple[int, dict, dict | bytes]:
+def post(join: JoinApp, body: bytes, address: str | None = None, **headers) -> tuple[int, dict, dict | bytes]:
     sent = {"Content-Type": "application/json", "X-Forwarded-For": address or next(_addresses)}
     sent.update({name.replace("_", "-"): value for name, value in headers.items()})
-    return request(f"{server.url}/join/label", body, sent, "POST")
+    return ask(join, "/join/label", body, sent, "POST")
 
 
-def stored(server: JoinServer) -> int:
-    return AudienceStore(server.audience).count()
+def stored(join: JoinApp) -> int:
+    return AudienceStore(join.audience).count()
 
 
-def test_label_answers_every_method_but_post_with_405_allow_post(server):
+def test_label_answers_every_method_but_post_with_405_allow_post(join_app):
     for method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"):
-        status, headers, _ = request(f"{server.url}/join/label", b"{}" if method in ("PUT", "PATCH") else None,
+        status, headers, _ = ask(join_app, "/join/label", b"{}" if method in ("PUT", "PATCH") else None,
                                      method=method)
         assert (status, headers.get("allow")) == (405, "POST"), method  # not the dashboard's page, nor GET, HEAD
 
 
-def test_label_is_json_from_the_servers_own_origin(server, listing):
-    before = stored(server)
+def test_label_is_json_from_the_servers_own_origin(join_app, listing):
+    before = stored(join_app)
     # What a page of another origin could send without a preflight: text/plain, a form.
     for media_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""):
-        status, _, reply = post(server, a_label(listing, session="cross-site"), Content_Type=media_type)
+        status, _, reply = post(join_app, a_label(listing, session="cross-site"), Content_Type=media_type)
         assert status == 415 and "as JSON" in reply["error"], media_type
-    for origin in ("http://evil.example", "null", f"http://localhost:{server.port}", f"https://127.0.0.1:{server.port}",
-                   f"http://127.0.0.1:{server.port + 1}", "http://127.0.0.1", f"http://127.0.0.1:{server.port}x"):
-        status, _, reply = post(server, a_label(listing, session="cross-site"), Origin=origin)
+    port = join_app.port
+    for origin in ("http://evil.example", "null", f"http://localhost:{port}", f"https://127.0.0.1:{port}",
+                   f"http://127.0.0.1:{port + 1}", "http://127.0.0.1", f"http://127.0.0.1:{port}x"):
+        status, _, reply = post(join_app, a_label(listing, session="cross-site"), Origin=origin)
         assert status == 403 and "own /join page" in reply["error"], origin
-    assert stored(server) == before
-    status, _, _ = post(server, a_label(listing, session="same-site"), Origin=f"http://127.0.0.1:{server.port}")
+    assert stored(join_app) == before
+    status, _, _ = post(join_app, a_label(listing, session="same-site"), Origin=f"http://127.0.0.1:{port}")
     assert status == 200  # the page's own origin
-    status, _, _ = post(server, a_label(listing, session="same-site", label=4),
+    status, _, _ = post(join_app, a_label(listing, session="same-site", label=4),
                         Content_Type="Application/JSON; charset=utf-8")
     assert status == 200  # no Origin (a script, curl): the other checks still apply
 
 
-def test_bad_labels_are_400_with_the_pages_message_and_nothing_is_stored(server, listing):
-    before = stored(server)
+def test_bad_labels_are_400_with_the_pages_message_and_nothing_is_stored(join_app, listing):
+    before = stored(join_app)
     keys = [model["key"] for model in listing["models"]]
     surrogate = a_label(listing).replace(b'"hostile-test"', b'"\\ud800"')
     assert b"\\ud800" in surrogate
@@ -268,7 +281,7 @@ def test_bad_labels_are_400_with_the_pages_message_and_nothing_is_stored(server,
         "answers of -0.1": a_label(listing, answers={key: [0.1] * 9 + [-0.1] for key in keys}),
     }
     for name, body in bad.items():
-        status, _, reply = post(server, body)
+        status, _, reply = post(join_app, body)
         assert status == 400 and "Traceback" not in reply["error"], (name, status, reply)
         expected = "answers are damaged" if name.startswith("answers") else "not a drawing" if "deep" in name \
             or "label" in name else "28x28 values"
@@ -278,30 +291,30 @@ def test_bad_labels_are_400_with_the_pages_message_and_nothing_is_stored(server,
                 "65 characters": a_label(listing, session="s" * 65), "a space": a_label(listing, session="a b"),
                 "markup": a_label(listing, session="<b>")}
     for name, session in sessions.items():
-        status, _, reply = post(server, session)
+        status, _, reply = post(join_app, session)
         assert status == 400 and reply["error"] == "This page's session id is damaged: reload the page.", name
     for name, canvas in {"a wrong checksum": png(1, 1, crc=0), "1001 pixels wide": png(1001, 1),
                          "another chunk first": png(1, 1, first=b"tEXt")}.items():
-        status, _, reply = post(server, a_label(listing, canvas=as_sent(canvas)))
+        status, _, reply = post(join_app, a_label(listing, canvas=as_sent(canvas)))
         assert status == 400 and "damaged or too large" in reply["error"], name
-    assert stored(server) == before
+    assert stored(join_app) == before
 
 
-def test_labels_at_the_limits_of_what_is_valid_are_stored(server, listing):
-    before = stored(server)
+def test_labels_at_the_limits_of_what_is_valid_are_stored(join_app, listing):
+    before = stored(join_app)
     uuid_like = "0b7e3a4c-31c2-4c8e-9a4f-8f6a3c2b1d0e"  # crypto.randomUUID(), as join.js makes it
     fallback = "1712345678901-0.123456789012345678"  # join.js without crypto.randomUUID
     for session in (uuid_like, fallback[:36], "s" * 64, "a"):
-        assert post(server, a_label(listing, session=session))[0] == 200, session
+        assert post(join_app, a_label(listing, session=session))[0] == 200, session
     largest = as_sent(png(MAX_CANVAS_SIDE, MAX_CANVAS_SIDE))
-    assert post(server, a_label(listing, session="largest-canvas", canvas=largest))[0] == 200
-    assert stored(server) == before + 5
+    assert post(join_app, a_label(listing, session="largest-canvas", canvas=largest))[0] == 200
+    assert stored(join_app) == before + 5
 
 
-def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_later(server, listing):
+def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_later(join_app, listing):
     address, started, taken = next(_addresses), time.monotonic(), 0
     for press in range(limits.SESSION_BURST + 20):  # as fast as the server answers: the burst, what refilled
-        status, headers, reply = post(server, a_label(listing, session="quick-phone", label=press % 10), address)
+        status, headers, reply = post(join_app, a_label(listing, session="quick-phone", label=press % 10), address)
         if status != 200:
             break
         taken += 1
@@ -310,19 +323,19 @@ def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_l
     assert status == 429 and headers["retry-after"] == "1"  # past it
     assert reply == {"error": "You are pressing faster than the room can keep up: wait a second.", "retry": True}
     time.sleep(1.05)
-    assert post(server, a_label(listing, session="quick-phone"), address)[0] == 200
+    assert post(join_app, a_label(listing, session="quick-phone"), address)[0] == 200
 
 
-def test_a_network_past_its_new_phones_a_minute_gets_429_and_another_network_does_not(server, listing):
+def test_a_network_past_its_new_phones_a_minute_gets_429_and_another_network_does_not(join_app, listing):
     address = next(_addresses)
     for phone in range(limits.ADDRESS_NEW_SESSIONS_PER_MINUTE):
-        assert post(server, a_label(listing, session=f"class-{phone}"), address)[0] == 200, phone
-    status, headers, reply = post(server, a_label(listing, session="one-too-many"), address)
+        assert post(join_app, a_label(listing, session=f"class-{phone}"), address)[0] == 200, phone
+    status, headers, reply = post(join_app, a_label(listing, session="one-too-many"), address)
     assert status == 429 and 1 <= int(headers["retry-after"]) <= 60 and "new phones" in reply["error"]
-    assert post(server, a_label(listing, session="one-too-many"), next(_addresses))[0] == 200
+    assert post(join_app, a_label(listing, session="one-too-many"), next(_addresses))[0] == 200
 
 
-def test_a_full_store_refuses_a_label_with_507_and_says_so(server, listing, tmp_path):
+def test_a_full_store_refuses_a_label_with_507_and_says_so(join_app, listing, tmp_path):
     """The store at MAX_STORED_DRAWINGS - 1: one more is stored; at the limit the next is refused."""
     full = tmp_path / "full.sqlite3"
     AudienceStore(full).add(label=1, canvas_png=b"x", pixels=np.zeros((28, 28)), answers={}, runs={}, session="seed")
@@ -333,22 +346,25 @@ def test_a_full_store_refuses_a_label_with_507_and_says_so(server, listing, tmp_
             "(WITH RECURSIVE n(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM n WHERE n < ?) SELECT n FROM n)",
             (MAX_STORED_DRAWINGS - 2,))
     assert AudienceStore(full).count() == MAX_STORED_DRAWINGS - 1 and not full.with_name("full.sqlite3-wal").exists()
-    kept = server.audience.with_name("kept.sqlite3")
-    post(server, a_label(listing, session="before-the-full-store"))  # the server's own store exists
-    os.replace(server.audience, kept)
-    os.replace(full, server.audience)
+    kept = join_app.audience.with_name("kept.sqlite3")
+    post(join_app, a_label(listing, session="before-the-full-store"))  # the server's own store exists
+    os.replace(join_app.audience, kept)
+    os.replace(full, join_app.audience)
     try:
-        assert post(server, a_label(listing, session="last-in"))[0] == 200  # at the limit
-        status, headers, reply = post(server, a_label(listing, session="one-more"))
+        assert post(join_app, a_label(listing, session="last-in"))[0] == 200  # at the limit
+        status, headers, reply = post(join_app, a_label(listing, session="one-more"))
         assert status == 507 and f"full ({MAX_STORED_DRAWINGS:,} drawings)" in reply["error"]  # past it
         assert reply["retry"] is False
-        assert AudienceStore(server.audience).count() == MAX_STORED_DRAWINGS
+        assert AudienceStore(join_app.audience).count() == MAX_STORED_DRAWINGS
     finally:
-        os.replace(kept, server.audience)
+        os.replace(kept, join_app.audience)
 
 
-def test_a_body_that_does_not_arrive_in_time_is_408_and_its_connection_dropped(server, listing):
+@pytest.mark.slow
+def test_a_body_that_does_not_arrive_in_time_is_408_and_its_connection_dropped(server):
     """One client sends 1 kB of a 100 kB body and stops; another trickles a whole label over 7 s."""
+    listing = request(f"{server.url}/join/models")[2]
+
     def connect(length: int, address: str) -> socket.socket:
         client = socket.create_connection(("127.0.0.1", server.port), timeout=BODY_SECONDS + 10)
         client.sendall(f"POST /join/label HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: "
@@ -387,25 +403,25 @@ def test_a_body_that_does_not_arrive_in_time_is_408_and_its_connection_dropped(s
     assert trickled and trickled[0].startswith(b"HTTP/1.1 200"), trickled  # 7 s: slow, yet in time
 
 
-def test_a_tampered_model_file_is_not_served_and_is_exported_again(server, listing):
+def test_a_tampered_model_file_is_not_served_and_is_exported_again(join_app, listing):
     model = listing["models"][2]
-    file = server.folder / "cache" / "onnx" / listing["version"] / model["url"].rsplit("/", 1)[1]
+    file = join_app.folder / "cache" / "onnx" / listing["version"] / model["url"].rsplit("/", 1)[1]
 
     def recorded() -> str:
         return {entry["file"]: entry["sha256"]
                 for entry in json.loads((file.parent / "manifest.json").read_text())["models"]}[file.name]
 
-    status, _, served = request(server.url + model["url"])
+    status, _, served = ask(join_app, model["url"])
     assert status == 200 and hashlib.sha256(served).hexdigest() == recorded()
     data, times = bytearray(file.read_bytes()), file.stat()
     data[len(data) // 2] ^= 0xFF  # one byte changed, the size and modification time kept
     file.write_bytes(bytes(data))
     os.utime(file, ns=(times.st_atime_ns, times.st_mtime_ns))
     for encoding in ("gzip", "identity"):
-        status, headers, reply = request(server.url + model["url"], headers={"Accept-Encoding": encoding})
+        status, headers, reply = ask(join_app, model["url"], headers={"Accept-Encoding": encoding})
         assert status == 503 and b"reload the page" in reply and "immutable" not in headers.get("cache-control", "")
-    assert request(f"{server.url}/join/models")[0] == 200  # the page reloaded: exported again
-    status, _, served = request(server.url + model["url"])
+    assert ask(join_app, "/join/models")[0] == 200  # the page reloaded: exported again
+    status, _, served = ask(join_app, model["url"])
     assert status == 200 and hashlib.sha256(served).hexdigest() == recorded()
 
 
@@ -456,8 +472,9 @@ def nginx() -> str:
     return found
 
 
-def test_behind_the_proxy_recipe_300_idle_connections_hold_up_nothing_and_are_closed(server, listing, tmp_path):
-    executable, port = nginx(), free_port()
+@pytest.mark.slow
+def test_behind_the_proxy_recipe_300_idle_connections_hold_up_nothing_and_are_closed(server, tmp_path):
+    executable, port, listing = nginx(), free_port(), request(f"{server.url}/join/models")[2]
     recipe = (PROJECT_ROOT / "docs" / "nginx-mnist.conf").read_text()
     assert "listen 80;" in recipe and "server 127.0.0.1:8501" in recipe
     (tmp_path / "mnist.conf").write_text(recipe.replace("listen 80;", f"listen 127.0.0.1:{port};")

@@ -33,6 +33,7 @@ class _Quiet(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_an_address_where_a_web_server_answers_is_one_message_within_seconds(tmp_path, fake_mnist_root):
     """RAY_ADDRESS naming a web server: Ray alone retried for about ten minutes without a word."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
@@ -65,6 +66,7 @@ def test_a_silent_server_or_a_dashboard_address_is_refused_by_name():
         check_reachable("http://127.0.0.1:8265")
 
 
+@pytest.mark.ray
 def test_a_cluster_left_on_this_machine_does_not_stop_a_local_seed_group(tmp_path, fake_mnist_root, monkeypatch,
                                                                          capsys):
     """`ray start --head` leaves its address where ray.init(address=None) looks (<temp>/ray/ray_current_cluster):

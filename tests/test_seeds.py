@@ -109,6 +109,7 @@ def test_cli_seeds_json_has_exactly_the_documented_shape(capsys, real_data_root)
                                    "one seed: cannot tell")
 
 
+@pytest.mark.ray
 def test_a_seed_group_trains_on_ray_and_compares(tmp_path, fake_mnist_root, capsys):
     """Each (model, seed) run is one Ray task on this machine; the driver saves them as they finish."""
     out = tmp_path / "runs"
@@ -141,6 +142,7 @@ def test_seed_group_arguments_are_checked_before_ray_starts(tmp_path, capsys):
     assert "go with --seeds" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_single_run_never_imports_ray(tmp_path, fake_mnist_root):
     import subprocess
     import sys
@@ -313,6 +315,7 @@ def ray_cluster():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.ray
 def test_a_seed_group_trains_on_a_ray_cluster(ray_cluster, tmp_path, real_data_root):
     """RAY_ADDRESS: the same command runs its tasks on a cluster; without the cluster's token, one clear
     message. Each command in its own process, as a user runs it (Ray reads its settings once per process)."""

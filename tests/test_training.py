@@ -167,6 +167,7 @@ def test_making_the_canvas_versions_reports_progress_and_can_be_stopped(fake_mni
     assert reports[0].preparing is not None and reports[-1].epoch_finished
 
 
+@pytest.mark.slow
 def test_the_canvas_versions_made_by_several_processes_are_the_same(fake_mnist_root, monkeypatch):
     from mnist_core import training
     from mnist_core.drawn import as_drawn_batch
@@ -241,6 +242,7 @@ def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
     assert result.evaluation.confusion.sum() == 2000
 
 
+@pytest.mark.slow
 def test_worker_processes_started_inside_the_app_do_not_run_the_app(monkeypatch, capfd):
     """Streamlit runs the frame (dashboard/frame.py) as __main__, and spawned workers import __main__: each ran the
     whole app bare and logged 44 "missing ScriptRunContext" warnings into the server's terminal."""

@@ -42,14 +42,15 @@ def stop_head(temp: str) -> None:
         grown = bool(children)
         ours |= children
     started = {pid: _started(pid) for pid in ours}  # a process's identity: its number may be reused once it ends
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    # A throw-away cluster: 2 s to end on SIGTERM (one of its processes outlived 10 s there), then SIGKILL.
+    for sig, grace in ((signal.SIGTERM, 2), (signal.SIGKILL, 10)):
         for pid in ours:
             if _alive(pid) and _started(pid) == started[pid]:
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
                     pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(_alive(pid) for pid in ours):
             time.sleep(0.1)
 
