@@ -282,11 +282,13 @@ def assert_nudge_sliders_beside_the_answers(page, height: int) -> None:
     page.get_by_text("Nudge it", exact=True).click()
     sliders = page.locator('[data-testid="stSlider"]')
     wait_for(lambda: sliders.count() == 5, what="the five nudge sliders")
+    wait_until_idle(page)  # opening it reruns the page: measure what the rerun left, not what it replaces
     page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
     time.sleep(1)
-    canvas, answers = canvas_box(page), page.locator('[data-testid="stMetric"]').first.bounding_box()
+    canvas = canvas_box(page)
+    answers = wait_for(lambda: page.locator('[data-testid="stMetric"]').first.bounding_box(), what="the answers")
     for slider in sliders.all():
-        box = slider.bounding_box()
+        box = wait_for(slider.bounding_box, what="a nudge slider on screen")
         assert canvas["x"] + canvas["width"] <= box["x"] and box["x"] + box["width"] <= answers["x"], (box, answers)
         assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
     assert metric_values(page) == answers_before  # the drawing survived the new layout
