@@ -130,7 +130,11 @@ def live_game() -> None:
             st.caption(f"This round: {counted(standings.candidates, 'drawing')} fooled a model; "
                        f"{standings.confirmed} confirmed by a classmate, {standings.rejected} read otherwise "
                        "(no points).")
-    hard_set_gallery(shown, len(hard_set_ids))
+    waiting = 0
+    if workspace().room_settings().review_first:  # the projector shows the drawings the presenter approved
+        waiting = sum(not drawing.approved for drawing in shown)
+        shown = [drawing for drawing in shown if drawing.approved]
+    hard_set_gallery(shown, len(hard_set_ids), waiting)
 
 
 def clock(round_: Round | None, now: datetime) -> str:
@@ -165,7 +169,7 @@ def leaderboard(standings: Standings) -> str:
     return "\n".join(rows)
 
 
-def hard_set_gallery(drawings: list[Drawing], count: int) -> None:
+def hard_set_gallery(drawings: list[Drawing], count: int, waiting: int = 0) -> None:
     """The class's hard set: its size, and its newest drawings, each with its label and the models it fooled."""
     st.markdown(f"**The class's hard set: {counted(count, 'drawing')}**")
     if not count:
@@ -184,7 +188,10 @@ def hard_set_gallery(drawings: list[Drawing], count: int) -> None:
                      f"<div><b>#{drawing.id}</b> · label {drawing.label}<br>fooled: {', '.join(fooled)}</div></div>")
     # The only markup is ours: the models' names and colours are escaped.
     st.html(f"<div style='{_GRID}'>{''.join(cells)}</div>")
-    if count > len(drawings):
+    if waiting:
+        st.caption(f"{counted(waiting, 'drawing')} of the newest wait for the presenter's review (Moderate, "
+                   "above) before they show here.")
+    elif count > len(drawings):
         st.caption(f"The newest {len(drawings)} of {count:,} are shown.")
 
 

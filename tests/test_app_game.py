@@ -146,6 +146,20 @@ def test_the_hard_set_gallery_shows_its_drawings(user_runs, audience, round_play
     assert "label 7" in cell and "MLP</span> read 1" in cell and "CNN</span> read 1" in cell and "LeNet-5" not in cell
 
 
+def test_review_first_keeps_the_hard_sets_unapproved_drawings_off_the_projector(user_runs, audience,
+                                                                                 round_played):
+    from mnist_core.room import RoomSettings, save_settings
+
+    save_settings(RoomSettings(review_first=True), user_runs)
+    at = open_page("pages/audience.py")
+    assert not [block for block in html_blocks(at) if "fooled:" in block and "<img" in block]
+    assert "3 drawings of the newest wait for the presenter's review" in texts(at)
+    audience.approve([round_played[0]])
+    at = open_page("pages/audience.py")
+    (gallery,) = [block for block in html_blocks(at) if "fooled:" in block]
+    assert gallery.count("<img") == 1 and f"#{round_played[0]}" in gallery
+
+
 def test_a_round_that_ran_out_is_over(user_runs, audience):
     Game(audience, clock=lambda: datetime.now(UTC) - timedelta(minutes=6)).start(minutes=5)
     at = open_page("pages/audience.py")
