@@ -102,7 +102,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images, window_h
     adjusted = (holm_for_pair(truth, [run.predictions for run in answers], a_index, b_index)
                 if len(answers) > 2 and a_index != b_index else None)
     st.markdown(significance_sentence(f"**A** ({literal(a.label)})", f"**B** ({literal(b.label)})", paired,
-                                      adjusted))
+                                      adjusted, items="test images" if drawing_ids is None else "drawings"))
     counts = {"Both right": paired.both_right, "Only A right": paired.only_a_right,
               "Only B right": paired.only_b_right, "Both wrong": paired.both_wrong}
     for column, (label, value) in zip(st.columns(4), counts.items()):

@@ -107,11 +107,12 @@ def holm_for_pair(truth: np.ndarray, predictions: Sequence[np.ndarray], a: int, 
 
 
 def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison,
-                          adjusted: tuple[float, int] | None = None) -> str:
+                          adjusted: tuple[float, int] | None = None, items: str = "test images") -> str:
     """One plain sentence: who makes fewer mistakes, by how many, and whether that is more than chance.
 
     ``adjusted``: (Holm-adjusted p, number of pairs) when this pair is one of several tested
-    together (three runs make three pairs); the verdict then rests on the adjusted p."""
+    together (three runs make three pairs); the verdict then rests on the adjusted p. ``items``: what the
+    test set holds, in the plural ("drawings" for the class's hard set)."""
     fewer = comparison.a_errors - comparison.b_errors
     if fewer == 0:
         lead = f"{name_a} and {name_b} make the same number of mistakes ({comparison.a_errors})"
@@ -123,8 +124,8 @@ def significance_sentence(name_a: str, name_b: str, comparison: PairedComparison
     tested = (f"McNemar p = {format_p(comparison.mcnemar_p)}" if adjusted is None else
               f"McNemar p = {format_p(comparison.mcnemar_p)}, {format_p(adjusted[0])} after Holm's correction for "
               f"the {adjusted[1]} pairs of the chosen runs")
-    return (f"{lead} on {comparison.images:,} test images: {verdict} ({tested}; "
-            f"they disagree on {comparison.only_a_right + comparison.only_b_right} images).")
+    return (f"{lead} on {comparison.images:,} {items}: {verdict} ({tested}; "
+            f"they disagree on {comparison.only_a_right + comparison.only_b_right} of them).")
 
 
 @dataclass(frozen=True)

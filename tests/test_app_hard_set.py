@@ -48,7 +48,7 @@ def test_compare_tests_the_runs_on_the_hard_set_without_mnist(with_hard_set, tmp
     # The server scored these drawings with these very runs: re-evaluated, each makes the mistakes it made then.
     assert list(table["Errors"]) == [errors_on(drawings, key) for key in ("mlp", "cnn", "lenet5")]
     assert list(table["Accuracy (%)"]) == pytest.approx([100 * (n - e) / n for e in table["Errors"]])
-    assert f"on {n} test images" in texts(at) and "McNemar p =" in texts(at)
+    assert f"on {n} drawings:" in texts(at) and "McNemar p =" in texts(at)
     assert sum(int(m.value.replace(",", "")) for m in at.metric) == n  # the paired counts
     assert "a model in use during its round misread it" in texts(at)
     gallery = html_blocks(at)[0]
@@ -62,7 +62,7 @@ def test_compare_opened_on_the_hard_set_by_its_link_keeps_the_mnist_mistakes(wit
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_with({"compare.test_set": "hard"}, "pages/compare.py")
     assert at.segmented_control(key="compare.test_set").value == "hard"
-    assert f"on {len(with_hard_set)} test images" in texts(at)
+    assert f"on {len(with_hard_set)} drawings:" in texts(at)
     at.selectbox(key="compare.true").set_value(4)
     at.selectbox(key="compare.predicted").set_value(9)
     at.run()

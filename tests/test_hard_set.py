@@ -50,7 +50,7 @@ def test_mcnemar_between_two_runs_on_the_hard_set(played):
     stored = {key: np.array([drawing.answers[key] for drawing in drawings]) for key in ("mlp", "lenet5")}
     assert paired == compare_predictions(truth, stored["mlp"], stored["lenet5"])
     assert paired.images == len(drawings) and 0 < paired.mcnemar_p <= 1
-    assert f"on {len(drawings)} test images" in significance_sentence("MLP", "LeNet-5", paired)
+    assert f"on {len(drawings)} drawings:" in significance_sentence("MLP", "LeNet-5", paired, items="drawings")
     itself = compare_on_hard_set(mlp, mlp, drawings)
     assert itself.mcnemar_p == 1.0 and itself.only_a_right == itself.only_b_right == 0
 
