@@ -244,7 +244,7 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
 @pytest.mark.slow
 def test_the_load_test_runs_a_small_class_and_loses_nothing():
     """tools/load_join.py once in a quick mode (5 phones, 5 s, a round of the game): it keeps working; the 60-phone
-    figures are in the README (python -m tools.load_join [--game])."""
+    figures are in docs/CLASSROOM.md (python -m tools.load_join [--game])."""
     from tools.load_join import run
 
     report = run(phones=5, seconds=5, every=1, game=True)
