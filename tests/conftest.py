@@ -34,6 +34,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test of a worker (each test opens its own context). A missing
+    Chromium fails the test in CI and skips it elsewhere."""
+    from tests.support.browser import require_chromium
+    from tools.browser import chromium
+
+    with chromium(require_chromium()) as launched:
+        yield launched
+
+
 @pytest.fixture
 def fake_mnist_root(tmp_path: Path) -> Path:
     """A data root holding tiny, valid IDX files (120 training and 40 test images)."""

@@ -14,11 +14,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.markdown import counted
-from tests.support.browser import require_chromium
 from tests.support.mnist_files import real_data_root_or_none
 from tools.browser import (
     canvas_box,
-    chromium,
     metric_values,
     streamlit_server,
     stroke,
@@ -30,12 +28,6 @@ from tools.browser import (
 pytestmark = pytest.mark.browser
 PAGES = {"/": "MNIST model comparison", "/train": "Train models", "/compare": "Compare runs",
          "/robustness": "Robustness", "/draw": "Draw a digit", "/audience": "Audience"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(require_chromium()) as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import pytest
 from mnist_core.audience import AudienceStore
 from mnist_core.game import Game
 from mnist_core.room import nickname, phone_session
-from tests.support.browser import require_chromium
 from tests.support.mnist_files import real_data_root_or_none
 from tests.test_join import draw
-from tools.browser import chromium, streamlit_server, wait_for
+from tools.browser import streamlit_server, wait_for
 from tools.digit_strokes import DIGITS
 
 pytestmark = pytest.mark.browser
@@ -27,12 +26,12 @@ def phone_page(browser, url: str, secret: str):
     return page
 
 
-def test_two_phones_play_a_round_and_the_projector_shows_the_scores(tmp_path):
+def test_two_phones_play_a_round_and_the_projector_shows_the_scores(tmp_path, browser):
     store_path = tmp_path / "audience.sqlite3"
     env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_AUDIENCE_DB": str(store_path)}
     if (root := real_data_root_or_none()) is not None:
         env["MNIST_DATA_DIR"] = str(root.resolve())
-    with streamlit_server(env) as server, chromium(require_chromium()) as browser:
+    with streamlit_server(env) as server:
         drawer = phone_page(browser, server.url, "drawer-phone")
         reader = phone_page(browser, server.url, "reader-phone")
         assert drawer.locator("#game").is_hidden()  # no round yet

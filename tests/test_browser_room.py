@@ -12,8 +12,7 @@ import pytest
 
 from mnist_core.audience import AudienceStore
 from mnist_core.room import network_address
-from tests.support.browser import require_chromium
-from tools.browser import chromium, streamlit_server, wait_until_idle
+from tools.browser import streamlit_server, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -52,35 +51,34 @@ def open_audience(browser, url: str):
     return page
 
 
-def test_a_participant_reads_the_audience_page_and_the_presenter_link_opens_the_door(room_server):
+def test_a_participant_reads_the_audience_page_and_the_presenter_link_opens_the_door(room_server, browser):
     server, remote, store = room_server
     assert "Presenter link" in server.output() and "?key=a-key-for-the-tests-0123456789" in server.output()
-    with chromium(require_chromium()) as browser:
-        participant = open_audience(browser, f"{remote}/audience")
-        assert participant.get_by_text(PARTICIPANT_NOTE).count() == 1
-        assert participant.get_by_role("button", name="Clear…").count() == 0
-        assert participant.get_by_text("Moderate:").count() == 0
-        assert status(f"{remote}/audience/export.zip") == 403
-        participant.goto(f"{remote}/train", wait_until="domcontentloaded")
-        participant.get_by_text("training is the presenter's").wait_for(timeout=60_000)
-        assert participant.get_by_role("button", name="Train").count() == 0
-        participant.close()
+    participant = open_audience(browser, f"{remote}/audience")
+    assert participant.get_by_text(PARTICIPANT_NOTE).count() == 1
+    assert participant.get_by_role("button", name="Clear…").count() == 0
+    assert participant.get_by_text("Moderate:").count() == 0
+    assert status(f"{remote}/audience/export.zip") == 403
+    participant.goto(f"{remote}/train", wait_until="domcontentloaded")
+    participant.get_by_text("training is the presenter's").wait_for(timeout=60_000)
+    assert participant.get_by_role("button", name="Train").count() == 0
+    participant.close()
 
-        presenter = open_audience(browser, f"{remote}/audience?key=a-key-for-the-tests-0123456789")
-        assert "key=" not in presenter.url  # the key left the address bar for a cookie
-        cookie = next(c for c in presenter.context.cookies() if c["name"] == "mnist_presenter")
-        assert cookie["httpOnly"]
-        presenter.get_by_role("button", name="Clear…").wait_for(timeout=30_000)
-        assert presenter.get_by_text(PARTICIPANT_NOTE).count() == 0
-        reply = presenter.request.get(f"{remote}/audience/export.zip")
-        assert reply.status == 200 and reply.body()[:2] == b"PK"
-        presenter.close()
+    presenter = open_audience(browser, f"{remote}/audience?key=a-key-for-the-tests-0123456789")
+    assert "key=" not in presenter.url  # the key left the address bar for a cookie
+    cookie = next(c for c in presenter.context.cookies() if c["name"] == "mnist_presenter")
+    assert cookie["httpOnly"]
+    presenter.get_by_role("button", name="Clear…").wait_for(timeout=30_000)
+    assert presenter.get_by_text(PARTICIPANT_NOTE).count() == 0
+    reply = presenter.request.get(f"{remote}/audience/export.zip")
+    assert reply.status == 200 and reply.body()[:2] == b"PK"
+    presenter.close()
 
-        wrong = open_audience(browser, f"{remote}/audience?key=guess")
-        assert wrong.get_by_text(PARTICIPANT_NOTE).count() == 1
-        wrong.close()
+    wrong = open_audience(browser, f"{remote}/audience?key=guess")
+    assert wrong.get_by_text(PARTICIPANT_NOTE).count() == 1
+    wrong.close()
 
-        local = open_audience(browser, f"{server.url}/audience")  # on the server machine itself
-        local.get_by_role("button", name="Clear…").wait_for(timeout=30_000)
-        local.close()
+    local = open_audience(browser, f"{server.url}/audience")  # on the server machine itself
+    local.get_by_role("button", name="Clear…").wait_for(timeout=30_000)
+    local.close()
     assert store.count() == 2

@@ -10,10 +10,9 @@ import signal
 import pytest
 
 from mnist_core.runs import find_runs
-from tests.support.browser import require_chromium
 from tests.support.hostile_files import hostile_files
 from tests.support.mnist_files import real_data_root_or_none
-from tools.browser import chromium, streamlit_server, wait_for, wait_until_idle
+from tools.browser import streamlit_server, wait_for, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -32,43 +31,40 @@ def start_training(page, url: str, epochs: int) -> None:
     page.get_by_text("LeNet-5 — epoch").wait_for(timeout=60_000)
 
 
-def test_closing_the_tab_or_killing_the_server_loses_nothing(tmp_path, real_mnist):
-    executable = require_chromium()
+def test_closing_the_tab_or_killing_the_server_loses_nothing(tmp_path, real_mnist, browser):
     runs_dir = tmp_path / "runs"
     env = {"MNIST_RUNS_DIR": str(runs_dir), "MNIST_DATA_DIR": str(real_data_root_or_none().resolve())}
-    with chromium(executable) as browser:
-        with streamlit_server(env) as server:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, server.url, epochs=3)
-            page.reload()  # a reload still shows the training, with its Stop button
-            page.get_by_text("Training now").wait_for(timeout=60_000)
-            page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
-            page.close()  # the tab closes mid-epoch: training goes on and saves a complete run
-            (run,) = wait_for(lambda: find_runs(runs_dir)[0], timeout=120, what="the run of the closed tab")
-            assert run.model_key == "lenet5" and len(run.history) == 3 and not run.stopped_early
-            before = {path.name: path.read_bytes() for path in run.path.iterdir()}
+    with streamlit_server(env) as server:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        start_training(page, server.url, epochs=3)
+        page.reload()  # a reload still shows the training, with its Stop button
+        page.get_by_text("Training now").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+        page.close()  # the tab closes mid-epoch: training goes on and saves a complete run
+        (run,) = wait_for(lambda: find_runs(runs_dir)[0], timeout=120, what="the run of the closed tab")
+        assert run.model_key == "lenet5" and len(run.history) == 3 and not run.stopped_early
+        before = {path.name: path.read_bytes() for path in run.path.iterdir()}
 
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, server.url, epochs=50)
-            server.process.send_signal(signal.SIGKILL)  # the server dies mid-training
-            server.process.wait(timeout=30)
-            page.close()
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        start_training(page, server.url, epochs=50)
+        server.process.send_signal(signal.SIGKILL)  # the server dies mid-training
+        server.process.wait(timeout=30)
+        page.close()
 
-        runs, damaged = find_runs(runs_dir)
-        assert [r.path for r in runs] == [run.path] and damaged == []
-        assert {path.name: path.read_bytes() for path in run.path.iterdir()} == before
+    runs, damaged = find_runs(runs_dir)
+    assert [r.path for r in runs] == [run.path] and damaged == []
+    assert {path.name: path.read_bytes() for path in run.path.iterdir()} == before
 
-        with streamlit_server(env) as server:  # a fresh server trains again and lists both runs
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            start_training(page, server.url, epochs=1)
-            wait_for(lambda: len(find_runs(runs_dir)[0]) == 2, timeout=120, what="the next run")
-            page.get_by_text("Saved 1 run(s)").wait_for(timeout=30_000)
-            assert page.locator('[data-testid="stException"]').count() == 0
+    with streamlit_server(env) as server:  # a fresh server trains again and lists both runs
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        start_training(page, server.url, epochs=1)
+        wait_for(lambda: len(find_runs(runs_dir)[0]) == 2, timeout=120, what="the next run")
+        page.get_by_text("Saved 1 run(s)").wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_every_hostile_file_uploaded_gets_its_reason_or_predictions_and_names_stay_text(tmp_path):
+def test_every_hostile_file_uploaded_gets_its_reason_or_predictions_and_names_stay_text(tmp_path, browser):
     """The whole hostile-file matrix through the Draw page's upload, and markup in names shown as text."""
-    executable = require_chromium()
     matrix = hostile_files()
     evil = "x<img src=x onerror=window.__pwned=1>"
     runs = tmp_path / "runs"
@@ -76,7 +72,7 @@ def test_every_hostile_file_uploaded_gets_its_reason_or_predictions_and_names_st
     (runs / evil / "run.json").write_text("{ not json")
     files = tmp_path / "uploads"
     files.mkdir()
-    with chromium(executable) as browser, streamlit_server({"MNIST_RUNS_DIR": str(runs)}) as server:
+    with streamlit_server({"MNIST_RUNS_DIR": str(runs)}) as server:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.goto(f"{server.url}/draw")
         page.get_by_text("1 damaged run(s)").click()  # open the sidebar's list of damaged runs

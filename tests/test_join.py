@@ -14,10 +14,9 @@ import pytest
 from mnist_core.audience import AudienceStore
 from mnist_core.canvas import CANVAS_SIDE
 from mnist_core.room import nickname, phone_session
-from tests.support.browser import require_chromium
 from tests.support.join_app import JoinApp, in_process_join
 from tests.support.join_server import join_server
-from tools.browser import chromium, stroke, wait_for
+from tools.browser import stroke, wait_for
 from tools.digit_strokes import DIGITS
 
 PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6k"
@@ -165,7 +164,7 @@ def draw(page, strokes) -> None:
 
 
 @pytest.mark.browser
-def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_the_server_rests(server):
+def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_the_server_rests(server, browser):
     """Each digit drawn with the mouse on a 390x844 phone screen: the page's three answers, the 28x28 digit its
     preprocessing made against prepare_digit on the same canvas, and the server's CPU time while drawing."""
     import torch
@@ -174,61 +173,60 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     from mnist_core.preprocess import prepare_digit
 
     models = load_model_set(shipped_run_dirs())
-    with chromium(require_chromium()) as browser:
-        page = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
-        opened = time.monotonic()
-        page.goto(f"{server.url}/join")
-        page.wait_for_selector("body[data-ready=true]", timeout=90_000)
-        ready = time.monotonic() - opened
-        downloaded = page.evaluate("""performance.getEntriesByType('navigation').concat(
-            performance.getEntriesByType('resource')).reduce((sum, entry) => sum + entry.transferSize, 0)""")
-        pid = server.pid
-        right = {key: 0 for key in models.keys}
-        differences, strokes, busy, drawing = [], 0, 0.0, 0.0
-        for digit, shape in DIGITS.items():
-            page.locator('[data-action="clear"]').click()
-            answered = page.evaluate("Number(document.body.dataset.answered || 0)")
-            before, started = cpu_seconds(pid), time.monotonic()
-            top = page.locator("canvas").bounding_box()["y"]
-            draw(page, shape)
-            wait_for(lambda: page.evaluate("Number(document.body.dataset.answered || 0)") > answered
-                     and page.evaluate("window.joinLastDigit() !== null"), what=f"the answers to a {digit}")
-            time.sleep(0.5)  # the last stroke's answer
-            busy, drawing = busy + cpu_seconds(pid) - before, drawing + time.monotonic() - started
-            # The canvas did not move under the pen (a status line changing length once shifted it mid-stroke).
-            assert page.locator("canvas").bounding_box()["y"] == top, digit
-            strokes += len(shape)
-            seen = page.evaluate("window.joinLastDigit()")
-            shown = {box.get_attribute("data-model"): box.get_attribute("data-digit")
-                     for box in page.locator(".answer").all()}
-            canvas = np.array(page.evaluate("""(canvas => Array.from(canvas.getContext('2d')
-                .getImageData(0, 0, canvas.width, canvas.height).data))(document.getElementById('canvas'))"""),
-                dtype=np.uint8).reshape(CANVAS_SIDE, CANVAS_SIDE, 4)
-            python = prepare_digit(canvas)
-            differences.append(float(np.abs(np.array(seen["pixels"]).reshape(28, 28) - python.pixels).mean()))
-            expected = {key: str(p.digit) for key, p in models.predict(python.tensor).items()}
-            assert shown == expected, (digit, shown, expected)  # the browser answers as the Python does
-            browser_digit = torch.tensor(seen["pixels"], dtype=torch.float32).reshape(1, 1, 28, 28)
-            for key in right:
-                right[key] += shown[key] == str(digit)
-                # ONNX Runtime Web = PyTorch on that digit (the float16 weights: within 2e-3; 1.6e-3 at most
-                # on the test set)
-                assert np.allclose(models.predict_batch((browser_digit - 0.1307) / 0.3081)[key][0],
-                                   seen["answers"][key], atol=2e-3)
-        before, quiet = cpu_seconds(pid), min(drawing, 5.0)
-        time.sleep(quiet)  # the server's background ticking, nobody drawing, scaled to the drawing's time
-        idle = (cpu_seconds(pid) - before) * drawing / quiet
-        page.locator('[data-label="9"]').click()
-        wait_for(lambda: "Stored as a 9" in page.locator("#stored").inner_text(), what="the label stored")
-        page.context.close()
-        # The presenter's Audience page counts the phone's drawing (it rereads the store every 3 s).
-        audience = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-        audience.goto(f"{server.url}/audience?present=1")
-        total = AudienceStore(server.audience).count()
-        wait_for(lambda: audience.get_by_text(f"{total} drawing", exact=False).count() > 0, timeout=60,
-                 what=f"the Audience page counting {total} drawings")
-        assert audience.get_by_text("/join", exact=False).count() > 0  # the address phones join at
-        audience.context.close()
+    page = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+    opened = time.monotonic()
+    page.goto(f"{server.url}/join")
+    page.wait_for_selector("body[data-ready=true]", timeout=90_000)
+    ready = time.monotonic() - opened
+    downloaded = page.evaluate("""performance.getEntriesByType('navigation').concat(
+        performance.getEntriesByType('resource')).reduce((sum, entry) => sum + entry.transferSize, 0)""")
+    pid = server.pid
+    right = {key: 0 for key in models.keys}
+    differences, strokes, busy, drawing = [], 0, 0.0, 0.0
+    for digit, shape in DIGITS.items():
+        page.locator('[data-action="clear"]').click()
+        answered = page.evaluate("Number(document.body.dataset.answered || 0)")
+        before, started = cpu_seconds(pid), time.monotonic()
+        top = page.locator("canvas").bounding_box()["y"]
+        draw(page, shape)
+        wait_for(lambda: page.evaluate("Number(document.body.dataset.answered || 0)") > answered
+                 and page.evaluate("window.joinLastDigit() !== null"), what=f"the answers to a {digit}")
+        time.sleep(0.5)  # the last stroke's answer
+        busy, drawing = busy + cpu_seconds(pid) - before, drawing + time.monotonic() - started
+        # The canvas did not move under the pen (a status line changing length once shifted it mid-stroke).
+        assert page.locator("canvas").bounding_box()["y"] == top, digit
+        strokes += len(shape)
+        seen = page.evaluate("window.joinLastDigit()")
+        shown = {box.get_attribute("data-model"): box.get_attribute("data-digit")
+                 for box in page.locator(".answer").all()}
+        canvas = np.array(page.evaluate("""(canvas => Array.from(canvas.getContext('2d')
+            .getImageData(0, 0, canvas.width, canvas.height).data))(document.getElementById('canvas'))"""),
+            dtype=np.uint8).reshape(CANVAS_SIDE, CANVAS_SIDE, 4)
+        python = prepare_digit(canvas)
+        differences.append(float(np.abs(np.array(seen["pixels"]).reshape(28, 28) - python.pixels).mean()))
+        expected = {key: str(p.digit) for key, p in models.predict(python.tensor).items()}
+        assert shown == expected, (digit, shown, expected)  # the browser answers as the Python does
+        browser_digit = torch.tensor(seen["pixels"], dtype=torch.float32).reshape(1, 1, 28, 28)
+        for key in right:
+            right[key] += shown[key] == str(digit)
+            # ONNX Runtime Web = PyTorch on that digit (the float16 weights: within 2e-3; 1.6e-3 at most
+            # on the test set)
+            assert np.allclose(models.predict_batch((browser_digit - 0.1307) / 0.3081)[key][0],
+                               seen["answers"][key], atol=2e-3)
+    before, quiet = cpu_seconds(pid), min(drawing, 5.0)
+    time.sleep(quiet)  # the server's background ticking, nobody drawing, scaled to the drawing's time
+    idle = (cpu_seconds(pid) - before) * drawing / quiet
+    page.locator('[data-label="9"]').click()
+    wait_for(lambda: "Stored as a 9" in page.locator("#stored").inner_text(), what="the label stored")
+    page.context.close()
+    # The presenter's Audience page counts the phone's drawing (it rereads the store every 3 s).
+    audience = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    audience.goto(f"{server.url}/audience?present=1")
+    total = AudienceStore(server.audience).count()
+    wait_for(lambda: audience.get_by_text(f"{total} drawing", exact=False).count() > 0, timeout=60,
+             what=f"the Audience page counting {total} drawings")
+    assert audience.get_by_text("/join", exact=False).count() > 0  # the address phones join at
+    audience.context.close()
     assert all(count >= 9 for count in right.values()), right
     assert max(differences) <= 0.02, differences
     # The server's CPU while the phone drew, less its background ticking: about nothing (the Draw page's

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.support.browser import require_chromium
-from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke
+from tools.browser import canvas_box, metric_values, streamlit_server, stroke, vertical_stroke
 
 pytestmark = pytest.mark.browser
 # The suite runs a small class (it keeps the test working in minutes); the classroom measurement in
@@ -54,13 +54,12 @@ def wait_for_all(pages: list, ready, what: str) -> None:
     assert not waiting, f"{len(waiting)} of {len(pages)} sessions: no {what} in {TIME_LIMIT} s"
 
 
-def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp_path):
+def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp_path, browser):
     from mnist_core.audience import AudienceStore
 
-    executable = require_chromium()
     store = AudienceStore(tmp_path / "audience.sqlite3")
     env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_AUDIENCE_DB": str(store.path)}
-    with streamlit_server(env) as server, chromium(executable) as browser:
+    with streamlit_server(env) as server:
         pages = []
         for _ in range(SESSIONS):  # separate contexts: separate Streamlit sessions
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
