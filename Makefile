@@ -11,7 +11,8 @@ RUN_STAMP := $(VENV)/.installed-run-$(REQ_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEV_HASH)
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench venv dev-venv checkpoints screenshots clean vendor-ort
+.PHONY: run test test-fast lint bench venv dev-venv checkpoints int8-checks screenshots clean vendor-ort vendor-axe \
+	vendor-brotli
 
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
@@ -36,6 +37,7 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) -m mnist_core bench
 	$(PY) -m tools.bench_app
+	$(PY) -m tools.bench_join
 
 venv: $(RUN_STAMP)
 dev-venv: $(DEV_STAMP)
@@ -54,7 +56,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 # recipe, on Ray (`--seeds 1` is seed 0 alone): seed 0 as checkpoints/<model>/ (the run every page uses), seeds 1-4 of the three
 # the product compares (the registry's models shown by default) as checkpoints/<model>-seed<N>/ (`python -m mnist_core seeds`
 # compares them).
-# Then store the default robustness sweep beside each model's seed 0 (the Robustness page reads it).
+# Then store the default robustness sweep beside each model's seed 0 (the Robustness page reads it), and its int8 check.
 checkpoints: $(RUN_STAMP)
 	@start=$$(date +%s); \
 	MNIST_MODELS= $(PY) -m mnist_core train --model all --recipe best --seeds 1 --out checkpoints --name '{model}' --overwrite && \
@@ -63,7 +65,15 @@ checkpoints: $(RUN_STAMP)
 	    --name '{model}-seed{seed}' --overwrite || exit 1; \
 	done && \
 	MNIST_MODELS= $(PY) -m mnist_core robustness --runs checkpoints --models all --save && \
+	$(MAKE) --no-print-directory int8-checks && \
 	echo "make checkpoints: $$(( $$(date +%s) - start )) s"
+
+# Check int8 weights against PyTorch on the 10,000 test images for each model's shipped checkpoint and store the
+# result beside it (checkpoints/<model>/int8_check.json, for those weights): /join then serves int8 at once instead
+# of checking on its first request (10-30 s). About a minute; needs MNIST.
+int8-checks: $(RUN_STAMP)
+	@out=$$(mktemp -d) && MNIST_MODELS= $(PY) -m mnist_core export --runs checkpoints --models all --onnx $$out \
+	  --int8 --check --save; status=$$?; rm -rf $$out; exit $$status
 
 # Retake the screenshots of the README and docs/ (needs Chromium and the data set).
 screenshots: $(DEV_STAMP)
@@ -73,11 +83,34 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # ONNX Runtime Web for the /join page, vendored (a classroom may have no internet): the npm package's
-# WebAssembly build, copied into join/static/vendor/onnxruntime-web/ (see its README.md).
+# WebAssembly build, copied into join/static/vendor/onnxruntime-web/ (see its README.md), each file's brotli
+# (quality 11, about 90 s for the WebAssembly) written beside it as <file>.br for browsers that accept br.
 ORT_VERSION ?= 1.31.1
-vendor-ort:
+ORT_FILES := ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
+vendor-ort: $(RUN_STAMP)
 	@work=$$(mktemp -d) && cd $$work && npm pack --silent onnxruntime-web@$(ORT_VERSION) >/dev/null && \
 	tar xzf onnxruntime-web-$(ORT_VERSION).tgz && \
-	cp package/dist/ort.wasm.min.mjs package/dist/ort-wasm-simd-threaded.mjs package/dist/ort-wasm-simd-threaded.wasm \
-	   $(CURDIR)/join/static/vendor/onnxruntime-web/ && rm -rf $$work && \
-	echo "onnxruntime-web $(ORT_VERSION) copied; update join/static/vendor/onnxruntime-web/README.md"
+	cp $(addprefix package/dist/,$(ORT_FILES)) $(CURDIR)/join/static/vendor/onnxruntime-web/ && rm -rf $$work && \
+	cd $(CURDIR) && $(PY) -m join.compression $(addprefix join/static/vendor/onnxruntime-web/,$(ORT_FILES)) && \
+	echo "onnxruntime-web $(ORT_VERSION) copied and compressed; update join/static/vendor/onnxruntime-web/README.md"
+
+# Google's brotli decoder in JavaScript for /join over plain http:// (browsers take brotli only from HTTPS or
+# localhost; the page decodes the WebAssembly's .br itself): js/decode.min.js and LICENSE of google/brotli at a tag,
+# copied into join/static/vendor/brotli/ (see its README.md).
+BROTLI_VERSION ?= v1.2.0
+BROTLI_RAW := https://raw.githubusercontent.com/google/brotli/$(BROTLI_VERSION)
+vendor-brotli:
+	@curl -fsSL -o $(CURDIR)/join/static/vendor/brotli/decode.min.js $(BROTLI_RAW)/js/decode.min.js && \
+	curl -fsSL -o $(CURDIR)/join/static/vendor/brotli/LICENSE $(BROTLI_RAW)/LICENSE && \
+	sha256sum $(CURDIR)/join/static/vendor/brotli/decode.min.js && \
+	echo "brotli decoder $(BROTLI_VERSION) copied; update join/static/vendor/brotli/README.md"
+
+# axe-core for the browser tests' accessibility checks (tests/test_browser_a11y.py), vendored so that they need no
+# network: the npm package's axe.min.js and its licences, copied into tests/support/vendor/axe-core/ (see its README.md).
+AXE_VERSION ?= 4.14.1
+vendor-axe:
+	@work=$$(mktemp -d) && cd $$work && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+	tar xzf axe-core-$(AXE_VERSION).tgz && \
+	cp package/axe.min.js package/LICENSE package/LICENSE-3RD-PARTY.txt $(CURDIR)/tests/support/vendor/axe-core/ && \
+	rm -rf $$work && sha256sum $(CURDIR)/tests/support/vendor/axe-core/axe.min.js && \
+	echo "axe-core $(AXE_VERSION) copied; update tests/support/vendor/axe-core/README.md"

@@ -16,8 +16,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from dashboard.presenter import model_text_color
 from mnist_core.label_issues import label_issues
-from mnist_core.models import MODELS
 
 _GRID = ("display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));gap:1.2rem 1rem;"
          "margin:0.5rem 0 1rem 0;font-size:0.95rem;line-height:1.35")
@@ -54,7 +54,7 @@ def show_gallery(indices: np.ndarray, images, truth: np.ndarray, answers: list[A
         for run in answers:
             digit, right = int(run.predictions[index]), run.predictions[index] == truth[index]
             confidence = float(run.confidences[index])  # NaN where a stored answer lost its probabilities
-            lines.append(f"<span style='color:{MODELS[run.model_key].color};font-weight:600'>"
+            lines.append(f"<span style='color:{model_text_color(run.model_key)};font-weight:600'>"
                          f"{html.escape(run.label)}</span> {'✓' if right else '✗'} {digit}"
                          + (f" ({100 * confidence:.0f}%)" if np.isfinite(confidence) else ""))
         # Last: the note wraps onto several lines, and above the answers it pushed them out of line with the row's.

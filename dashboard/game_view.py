@@ -18,7 +18,7 @@ from dashboard.audience import audience_store
 from dashboard.gallery import png_data_url
 from dashboard.images import upscale
 from dashboard.markdown import counted, literal
-from dashboard.presenter import presenting
+from dashboard.presenter import model_text_color, presenting
 from dashboard.workspace import workspace
 from mnist_core.audience import AudienceStoreError, Drawing
 from mnist_core.game import LEADERS_SHOWN, MAX_ROUND_MINUTES, ROUND_MINUTES, Game, GameError, Round, Standings
@@ -214,7 +214,7 @@ def _name(key: str) -> str:
 
 
 def _colour(key: str) -> str:
-    return MODELS[key].color if key in MODELS else "inherit"
+    return model_text_color(key)  # "inherit" for a model no longer registered
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

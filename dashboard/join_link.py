@@ -39,13 +39,14 @@ def qr_png(url: str) -> bytes:
 
 def join_panel(present: bool) -> None:
     """The QR code of the join address with the address in large type (projector mode: beside each other,
-    at the top; else folded away under "Let the room join from their phones")."""
+    at the top, the code a quarter of the width: 250 px at 1280x720, scanned across a room, with the scores
+    under it on the first screen; else folded away under "Let the room join from their phones")."""
     url = join_url()
     container = st.container(border=True) if present else st.expander("Let the room join from their phones",
                                                                       icon=":material/qr_code_2:")
     with container:
-        code, words = st.columns([1, 2] if present else [1, 3], vertical_alignment="center")
-        code.image(qr_png(url), width="stretch")
+        code, words = st.columns([1, 3], vertical_alignment="center")
+        code.image(qr_png(url), width="stretch", alt=f"QR code of the address {url}")
         size = "2.4rem" if present else "1.4rem"
         words.markdown("**Draw on your phone:** scan the code, or open")
         words.html(f"<p style='font-size:{size};font-weight:700;word-break:break-all;margin:0'>{_escape(url)}</p>")

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.gallery import png_data_url
+from dashboard.presenter import model_text_color
 from mnist_core.data import normalize_pixels
 from mnist_core.models import MODELS
 from mnist_core.predict import ModelSet
@@ -40,9 +41,9 @@ def show_strip(pixels: np.ndarray, perturbation_name: str, models: ModelSet, tru
         picture = png_data_url(np.round(images[index].numpy() * 255))
         lines = [f"<b>{html.escape(perturbation.short(level))}</b>{' (as is)' if unchanged else ''}"]
         for key, probs in probabilities.items():
-            digit, color, name = int(probs[index].argmax()), MODELS[key].color, MODELS[key].name
+            digit, color, name = int(probs[index].argmax()), model_text_color(key), MODELS[key].name
             if truth is not None and digit != truth:
-                lines.append(f"<s style='color:{color};opacity:0.75'>{name} {digit}</s> ✗")
+                lines.append(f"<s style='color:{color}'>{name} {digit}</s> ✗")  # not faded: text keeps 4.5:1
             else:
                 lines.append(f"<span style='color:{color};font-weight:700'>{name} {digit}</span>")
         outline = f";{_UNCHANGED}" if unchanged else ""

@@ -24,18 +24,22 @@ ROOMS = {"light": "Light", "dark": "Dark room"}
 _CHART_SCALE = 1.25  # chart type in projector mode: the charts' 16 px as the mode's 20 px body text
 _ON = ("1", "true", "yes", "on")
 
-# Each model's answer (an st.metric inside a container keyed answer_<model>_<source>) in its colour, always.
-_ANSWER_COLOURS = "".join(
-    f"[class*='st-key-answer_{key}_'] [data-testid='stMetricValue']{{color:{spec.color};font-weight:700}}"
-    for key, spec in MODELS.items()
-)
+# Light room only: Streamlit's grey captions (its text at 60 % opacity: #828180, 3.9:1 on white) a darker grey at
+# full opacity, 4.5:1 on the sidebar's grey too.
+_LIGHT_CAPTIONS = '[data-testid="stCaptionContainer"]{color:#6B6A68;opacity:1}'
+# Dark room only: the primary colour (.streamlit/config.toml: the MLP's blue, light enough as text on the dark
+# page) behind text takes the page's dark colour as that text: white on it read 2.9:1.
+_ON_DARK_PRIMARY = ('[data-testid^="stBaseButton-primary"],[data-testid^="stBaseButton-primary"] p,'
+                    '[data-testid="stMultiSelectTagsContainer"]>span>span,'
+                    '[data-testid="stMultiSelectTagsContainer"]>span>span *{color:#171614}')
 # The ten "What did you draw?" buttons share one row: at 1280x720 a button is 30 px wide, and
 # Streamlit's side padding left no room for its digit.
 _DIGIT_BUTTONS = "[class*='st-key-audience_label_'] button{padding-left:0;padding-right:0;min-width:0}"
 # The canvas's toolbar floats 35 px above its top edge: without room it covered the tabs' labels.
 _CANVAS_TOOLBAR = ".st-key-draw-canvas{margin-top:24px}"
-# The window-size reporters (dashboard/screen.py) draw nothing; without this their empty blocks took a row gap.
-_HIDDEN = ".st-key-draw-window,.st-key-compare-window,.st-key-room-switch{display:none}"
+# The window-size reporters (dashboard/screen.py) and the announcers (dashboard/accessibility.py, which write into
+# a live region of their own in <body>) draw nothing; without this their empty blocks took a row gap.
+_HIDDEN = ".st-key-draw-window,.st-key-compare-window,.st-key-room-switch,[class*='st-key-live-']{display:none}"
 _PROJECTOR = """
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
@@ -43,9 +47,23 @@ html { font-size: 20px; }
 [data-testid="stMetricValue"] { font-size: max(4.2rem, 11vh); line-height: 1.05; }  /* grows on a 1080p screen */
 [data-testid="stMetricLabel"] p { font-size: 1.15rem; font-weight: 700; color: TEXT; }
 [data-testid="stCaptionContainer"] { color: CAPTION; font-size: 1rem; }
-[data-testid="stExpander"] summary p { font-size: 1rem; }
+[data-testid="stExpander"] summary p { font-size: max(1rem, 2.43vh); }
 [data-testid="stTableStyledTable"] { font-size: 1rem; }
 [data-baseweb="tag"] span { font-size: 1rem; }  /* the chosen runs' chips, readable from the back */
+/* The page bar, the tabs and the widgets' labels and values: Streamlit's 0.875rem (17.5 px) on a 720-px screen, in
+   proportion on a taller one (26 px at 1080; they stayed 17.5) */
+[data-testid="stTopNavLink"] p, [data-testid="stTab"] p, [data-testid="stWidgetLabel"] p,
+[data-testid="stSliderThumbValue"], [data-testid^="stBaseButton"] p { font-size: max(0.875rem, 2.43vh); }
+[data-testid="stTopNavLink"] [data-testid="stIconMaterial"] { font-size: max(1rem, 2.78vh); }
+/* a slider's value sits above its thumb, in room made for 17.5 px: the label makes room for the rest */
+[data-testid="stSlider"] [data-testid="stWidgetLabel"] { margin-bottom: max(0.25rem, calc(2.43vh - 0.625rem)); }
+/* "What did you draw?": digits the back of a room reads (they were 17.5 px), still ten in one row at 1280 px,
+   where Nudge it open leaves a button 32 px */
+[class*='st-key-audience_label_'] button p { font-size: max(1.6rem, 4.4vh); font-weight: 600; line-height: 1.2; }
+/* Nudge it open beside the canvas (pages/draw.py): its five sliders and Reset nudges on a 720-px screen (with
+   Streamlit's 20-px gaps the button's top was 17 px below the screen's edge) */
+.st-key-draw-nudge [data-testid="stExpanderDetails"] { padding-top: 0.25rem; }
+.st-key-draw-nudge [data-testid="stVerticalBlock"] { gap: 0.25rem; }
 """
 
 
@@ -89,8 +107,21 @@ def page_style(present: bool, dark: bool = False) -> None:
     projector mode's type, spacing and high-contrast text (``dark``: light text for the dark theme)."""
     text, caption = ("#f5f5f5", "#e0e0e0") if dark else ("#111", "#222")
     projector = _PROJECTOR.replace("TEXT", text).replace("CAPTION", caption)
-    st.html(f"<style>{_ANSWER_COLOURS}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_HIDDEN}"
+    # Each model's answer (an st.metric inside a container keyed answer_<model>_<source>) in its colour as text.
+    answers = "".join(f"[class*='st-key-answer_{key}_'] [data-testid='stMetricValue']"
+                      f"{{color:{model_text_color(key, dark)};font-weight:700}}" for key in MODELS)
+    room = _ON_DARK_PRIMARY if dark else _LIGHT_CAPTIONS
+    st.html(f"<style>{answers}{room}{_DIGIT_BUTTONS}{_CANVAS_TOOLBAR}{_HIDDEN}"
             f"{projector if present else ''}</style>")
+
+
+def model_text_color(key: str, dark: bool | None = None) -> str:
+    """Model ``key``'s colour as text (its registry entry's ``text_colors``) in the room this browser shows
+    (``dark``: in that one); its own colour stays for marks. ``inherit`` for a model no longer registered."""
+    if key not in MODELS:
+        return "inherit"
+    colors = MODELS[key].text_colors
+    return colors.dark if (dark_theme() if dark is None else dark) else colors.light
 
 
 def dark_theme() -> bool:

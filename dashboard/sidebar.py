@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.markdown import literal
-from dashboard.presenter import projector_toggle
+from dashboard.presenter import model_text_color, projector_toggle
 from dashboard.run_choice import all_runs, is_shipped, selected_runs
 from dashboard.workspace import workspace
 from mnist_core.data import data_available
@@ -23,9 +23,12 @@ def sidebar() -> None:
             st.warning("No usable runs: the checkpoints folder is empty. Train models on the Train page.")
         for key, run in runs.items():
             origin = "shipped checkpoint" if is_shipped(run) else literal(run.run_id)
-            # The only HTML here is the registry's colour and name; the run's name is escaped.
+            # The only HTML here is the registry's colours and name; the run's name is escaped. The square is the
+            # model's colour as on the charts (a mark, not text); the name its colour as text (4.5:1 in this room).
             st.markdown(
-                f"<span style='color:{MODELS[key].color};font-weight:700'>■ {MODELS[key].name}</span> "
+                f"<span aria-hidden='true' style='display:inline-block;width:0.8em;height:0.8em;margin-right:0.3em;"
+                f"background:{MODELS[key].color}'></span><span style='color:{model_text_color(key)};font-weight:700'>"
+                f"{MODELS[key].name}</span> "
                 f"{100 * run.accuracy:.2f}% — {origin}",
                 unsafe_allow_html=True,
             )

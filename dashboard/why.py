@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.gallery import png_data_url
 from dashboard.loading import SharedResults, cached_model, members_of, mnist_or_none, model_of, report_run_error
-from dashboard.presenter import for_the_room
+from dashboard.presenter import for_the_room, model_text_color
 from mnist_core.charts import attribution_chart
 from mnist_core.explain import (
     BASELINE_HELP,
@@ -128,7 +128,7 @@ def _inside_the_networks(models: dict, inputs) -> None:
     for key, model in models.items():
         found = inside(key, model, inputs)
         if found is None:
-            st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+            st.html(f"<div style='font-size:0.95rem'><b style='color:{model_text_color(key)}'>{MODELS[key].name}</b>: "
                     "no first-layer view: its registry entry names no first layer that reads the image directly "
                     "(a one-channel convolution, or a dense layer over the 784 pixels).</div>")
             continue
@@ -142,7 +142,7 @@ def _inside_the_networks(models: dict, inputs) -> None:
             cells = [_picture(_diverging(kernel), 60, f"{label}: {value:.1f}")
                      for kernel, value, label in zip(found.kernels, found.responses, found.labels)]
             what = "the input weights (28x28) of its six most active hidden units, and their activation"
-        st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+        st.html(f"<div style='font-size:0.95rem'><b style='color:{model_text_color(key)}'>{MODELS[key].name}</b>: "
                 f"{what}</div><div style='{_ROW}'>{''.join(cells)}</div>")
 
 
@@ -154,7 +154,7 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
         return
     for key, model in models.items():
         if not has_features(model):
-            st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b>: "
+            st.html(f"<div style='font-size:0.95rem'><b style='color:{model_text_color(key)}'>{MODELS[key].name}</b>: "
                     "no nearest images: its network does not name its last hidden layer "
                     "(a <code>hidden_features</code> method).</div>")
             continue
@@ -170,7 +170,7 @@ def _reminders(models: dict, runs: dict[str, RunInfo], inputs) -> None:
         cells = [_picture(data.train_images[int(i)].numpy(), 56, f"a {int(data.train_labels[int(i)])} · {d:.1f}")
                  for i, d in zip(found, distances)]
         size = bank.values.shape[1]
-        st.html(f"<div style='font-size:0.95rem'><b style='color:{MODELS[key].color}'>{MODELS[key].name}</b> "
+        st.html(f"<div style='font-size:0.95rem'><b style='color:{model_text_color(key)}'>{MODELS[key].name}</b> "
                 f"({size} values; label · distance)</div><div style='{_ROW}'>{''.join(cells)}</div>")
     st.caption("Distance: how far apart the drawing and the training image are in that layer (Euclidean, over its "
                "values; 0.0 would be the same values). Each model's layer has its own scale: compare distances "

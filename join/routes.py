@@ -1,7 +1,8 @@
 """The phones' page, /join: plain HTTP routes served beside the dashboard by the same server (app.py).
 
 A phone opens one HTML page, then loads ONNX Runtime Web and the exported models once (content-hashed
-URLs, cached for a year, gzipped); it prepares each drawing and runs the three models itself
+URLs, cached for a year, brotli or gzip: compression.py), the smallest model first; it prepares each drawing
+and runs the three models itself
 (static/join.js, static/prepare.js). The server holds no Streamlit session per phone and does no
 work per stroke: its only work is a label, a POST that stores the drawing in the audience store the
 Audience page reads, scored by the server's own run of the models on the 28x28 digit (about 1 ms):
@@ -9,8 +10,10 @@ a phone's answers are compared, never trusted.
 
     GET  /join                       the page
     GET  /join/assets/<digest>/...   its scripts, styles and ONNX Runtime Web (immutable)
-    GET  /join/models                the models in use: names, colours, URLs of their ONNX files
+    GET  /join/models                the models in use: names, colours (as marks, and as text in each colour
+                                     scheme), URLs of their ONNX files
     GET  /join/models/<digest>/<file>  an exported model (immutable)
+    GET  /join/digit                 one of MNIST's test images at random: answered on the phone, never stored
     POST /join/hello                 {session} → {nickname}: the two random words the phone is known by
     POST /join/label                 {session, label, pixels, canvas, answers, models} → stored
 
@@ -26,15 +29,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import hashlib
 import html
 import json
+import logging
+import random
 import re
 import struct
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache, partial
 from pathlib import Path
@@ -47,12 +50,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from join import compression, i18n
 from join.limits import LabelLimits, LabelRefused
 from mnist_core import preprocess, room, strokes
 from mnist_core.audience import AudienceStoreError, AudienceStoreFull, LabelLocked, describe_retention, retention
 from mnist_core.canvas import BRUSH_WIDTH, CANVAS_SIDE
+from mnist_core.data import RAW_FILES, MnistDataError, data_available, raw_folder, read_test_split
 from mnist_core.game import Game
-from mnist_core.models import ModelFileError, load_user_models
+from mnist_core.models import MODELS, ModelFileError, load_user_models
 from mnist_core.onnx_export import ExportedModel, OnnxExportError, exported_runs, verified_file
 from mnist_core.predict import ModelSet, load_model_set
 from mnist_core.runs import RunError, RunInfo
@@ -90,6 +95,9 @@ PREPARE = {
 }
 
 
+_log = logging.getLogger(__name__)
+
+
 class LabelError(ValueError):
     """A label the page cannot store as sent; the message is shown on the phone."""
 
@@ -107,26 +115,44 @@ def assets_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-async def page(request: Request) -> Response:
+async def page(request: Request, workspace: Workspace) -> Response:
+    # In the phone's language (join/i18n.py): Accept-Language for this first paint, navigator.languages in join.js.
+    language = i18n.choose(request.headers.get("accept-language"))
+    # "digit": MNIST's test images for the path without drawing; None where this server has none (upload only).
+    has_digits = data_available(workspace.data())
     config = {"assets": f"/join/assets/{assets_digest()}", "models": "/join/models", "label": "/join/label",
               "hello": "/join/hello", "game": "/join/game", "check": "/join/check",
-              "canvas": {"side": CANVAS_SIDE, "brush": BRUSH_WIDTH}, "prepare": PREPARE}
-    text = (STATIC / "join.html").read_text(encoding="utf-8")
+              "digit": "/join/digit" if has_digits else None,
+              "canvas": {"side": CANVAS_SIDE, "brush": BRUSH_WIDTH}, "prepare": PREPARE,
+              "language": language, "languages": list(i18n.languages()), "strings": i18n.strings(language),
+              "keep": kept_for()}
+    text = i18n.fill((STATIC / "join.html").read_text(encoding="utf-8"), language)
+    text = text.replace("{{lang}}", language)
     text = text.replace("{{assets}}", config["assets"]).replace("{{config}}", html.escape(json.dumps(config)))
     text = text.replace("{{canvas_side}}", str(CANVAS_SIDE))
-    text = text.replace("{{privacy}}", html.escape(privacy_note()))
-    return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+    text = text.replace("{{privacy}}", html.escape(privacy_note(language)))
+    return HTMLResponse(text, headers={"Cache-Control": "no-cache", "Vary": "Accept-Language",
+                                       "Content-Language": language})
 
 
-def privacy_note() -> str:
-    """What the server keeps of a phone, in one line (the page's foot)."""
+def privacy_note(language: str = i18n.DEFAULT) -> str:
+    """What the server keeps of a phone, in one line (the page's foot), in ``language`` (join.js says the same
+    from the config's "keep" when it changes the page's language)."""
+    table, keep = i18n.strings(language), kept_for()
+    kept = table["privacy_kept"] if keep is None else \
+        table["privacy_deleted_after"].format(time=table[f"time_{keep[1]}"].format(count=keep[0]))
+    return table["privacy"].format(kept=kept)
+
+
+def kept_for() -> tuple[str, str] | None:
+    """How long drawings are kept as (count, unit): ("7", "days"), ("1", "hour"), ("90", "minutes"); None: until
+    the presenter deletes them."""
     try:
-        kept = describe_retention(retention())
+        kept = describe_retention(retention())  # "90 minutes", "1 hour", "7 days", or "until the presenter …"
     except ValueError:  # the server refuses to start with such a value; a page is never the place to fail
-        kept = "until the presenter deletes them"
-    deleted = f"deleted after {kept}" if kept[0].isdigit() else f"kept {kept}"
-    return ("Stored when you press a digit: your drawing, the digit, and this phone's random nickname. No name, "
-            f"no account; nothing leaves the presenter's computer, and drawings are {deleted}.")
+        return None
+    count, _, unit = kept.partition(" ")
+    return (count, unit) if count[:1].isdigit() and unit in ("minutes", "hour", "hours", "days") else None
 
 
 async def asset(request: Request) -> Response:
@@ -139,32 +165,33 @@ async def asset(request: Request) -> Response:
 
 
 async def _file_response(request: Request, path: Path) -> Response:
-    return await _bytes_response(request, path.suffix, (str(path), path.stat().st_mtime_ns), path.read_bytes)
+    if path.suffix == ".br":  # a vendored file's brotli asked for as a file: a page that decodes it itself (join.js).
+        # "identity": sent as it is; without a Content-Encoding the server's gzip middleware (Streamlit's) would
+        # gzip its 2.45 MB again on every request (at level 9, for 0.15 %).
+        return Response(await run_in_threadpool(path.read_bytes), media_type="application/octet-stream",
+                        headers={"Cache-Control": IMMUTABLE, "Content-Encoding": "identity"})
+    # A vendored file's brotli, made by `make vendor-ort` (tests/test_join.py checks each is its file's)
+    ready = compression.precompressed(path)
+    return await _bytes_response(request, path.suffix, (str(path), path.stat().st_mtime_ns), path.read_bytes, ready)
 
 
-async def _bytes_response(request: Request, suffix: str, version: tuple, read: Callable[[], bytes]) -> Response:
-    """What ``read`` gives, as a file named ``*suffix``, immutable; gzipped once per ``version`` when asked."""
+def _coding(request: Request) -> str | None:
+    """The compression a response to ``request`` uses: brotli where accepted, else gzip, else none."""
+    codings = compression.accepted(request.headers.get("accept-encoding", ""))
+    return "br" if "br" in codings else "gzip" if "gzip" in codings else None
+
+
+async def _bytes_response(request: Request, suffix: str, version: tuple, read: Callable[[], bytes],
+                          ready: Path | None = None) -> Response:
+    """What ``read`` gives, as a file named ``*suffix``, immutable; brotli where the request accepts it, else
+    gzip, else as it is, each compressed once per ``version`` (compression.py; ``ready``: a brotli made ahead)."""
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
     media_type = _TYPES.get(suffix, "application/octet-stream")
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = await run_in_threadpool(_gzipped, version, read)
-        return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(await run_in_threadpool(read), media_type=media_type, headers=headers)
-
-
-_gzip_lock = threading.Lock()
-_gzip_cache: OrderedDict[tuple, bytes] = OrderedDict()
-
-
-def _gzipped(version: tuple, read: Callable[[], bytes]) -> bytes:
-    """A file gzipped, once per file and version (ONNX Runtime's 15 MB WebAssembly goes out as 3.8 MB)."""
-    with _gzip_lock:  # sixty phones asking at once compress it once
-        if version not in _gzip_cache:
-            _gzip_cache[version] = gzip.compress(read(), compresslevel=6, mtime=0)
-            while len(_gzip_cache) > 32:
-                _gzip_cache.popitem(last=False)
-        _gzip_cache.move_to_end(version)
-        return _gzip_cache[version]
+    coding = _coding(request)
+    if coding is None:
+        return Response(await run_in_threadpool(read), media_type=media_type, headers=headers)
+    body = await run_in_threadpool(compression.encoded, coding, version, read, ready)
+    return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": coding})
 
 
 # --- the models ---------------------------------------------------------------------------------
@@ -183,9 +210,12 @@ def models_in_use(workspace: Workspace) -> tuple[Path, dict[str, RunInfo], list[
         if not runs:
             raise OnnxExportError("No trained models yet: the presenter trains them on the dashboard's Train page "
                                   "(or restores checkpoints/). Then reload this page.")
-        # Float16 weights: half the download (3.3 MB for the three), and on the 10,000 test images not one
-        # answer differs from PyTorch's (python -m mnist_core export --onnx DIR --fp16 --check; README).
-        folder, models = exported_runs(runs, workspace.cache, half=True)
+        # Int8 fully connected weights, the rest float16: 1.7 MB for the three (float16: 3.3 MB), where each
+        # model's answers on the 10,000 test images keep PyTorch's accuracy within 0.05 points (docs/CLASSROOM.md).
+        # A shipped checkpoint's check is stored beside it (int8_check.json, `make int8-checks`): read, not run.
+        # A run of the user's is checked here, once per set of weights (10-30 s, in a worker thread, under the
+        # lock: phones asking meanwhile wait for this one export); without the test set here it stays float16.
+        folder, models = exported_runs(runs, workspace.cache, half=True, int8_on=_test_set(workspace.data()))
         _in_use.clear()
         _in_use[signature] = (folder, runs, models)
         return folder, runs, models
@@ -194,7 +224,29 @@ def models_in_use(workspace: Workspace) -> tuple[Path, dict[str, RunInfo], list[
 _in_use: dict[tuple, tuple[Path, dict[str, RunInfo], list[ExportedModel]]] = {}
 
 
+def _test_set(root: Path) -> Callable[[], tuple[np.ndarray, np.ndarray] | None]:
+    """The 10,000 test images in [0, 1] and their labels, read when an export needs them (once per weights);
+    None where this machine has no MNIST or its test files are damaged: the run is served float16, unchecked (the
+    presenter is told in the server's log; a phone is not, nor of the server's folders)."""
+    def read() -> tuple[np.ndarray, np.ndarray] | None:
+        if not data_available(root):
+            return None
+        try:
+            images, labels = read_test_split(root)
+        except MnistDataError as error:
+            _log.warning("/join serves a run float16, its int8 weights unchecked: %s", error)
+            return None
+        return images.astype(np.float32) / 255, labels
+    return read
+
+
 _export_lock = threading.Lock()
+
+
+def _forget_in_use() -> None:
+    """The next /join/models exports again. Called in a worker thread: an export may hold the lock for 30 s."""
+    with _export_lock:
+        _in_use.clear()
 
 
 async def models(workspace: Workspace, request: Request) -> Response:
@@ -207,10 +259,60 @@ async def models(workspace: Workspace, request: Request) -> Response:
                                       f"({error.strerror or error}): the presenter frees that folder "
                                       "($MNIST_CACHE_DIR), then reload this page."},
                             status_code=503, headers={"Cache-Control": "no-cache"})
-    listing = [{"key": model.key, "name": model.name, "colour": model.colour, "accuracy": model.accuracy,
-                "bytes": model.bytes, "url": f"/join/models/{folder.name}/{model.file}"} for model in exported]
+    # "download": the bytes each file's response will carry (compressed as this request accepts: compressing
+    # here is the files' first request, done once): the page's progress bar counts them.
+    coding = _coding(request)
+    try:
+        downloads = await run_in_threadpool(
+            lambda: [_download(coding, ("onnx", model.sha256), partial(_verified_bytes, folder, model.file), None)
+                     for model in exported])
+    except OnnxExportError as error:  # a file changed since its export: the next /join/models exports it again
+        _log.warning("/join/models: %s", error)
+        await run_in_threadpool(_forget_in_use)
+        return JSONResponse({"error": "A model's file has changed on the server: reload the page."},
+                            status_code=503, headers={"Cache-Control": "no-cache"})
+    # "colour": the model's own, for borders and marks; "text": its variant that reads 4.5:1 as text on each
+    # scheme's page (the registry's text_colors), for its answer digit.
+    listing = [{"key": model.key, "name": model.name, "colour": model.colour,
+                "text": MODELS[model.key].text_colors._asdict(), "accuracy": model.accuracy,
+                "bytes": model.bytes, "download": download, "weights": model.weights,
+                "int8_refused": model.int8.refused if model.int8 else None,
+                "url": f"/join/models/{folder.name}/{model.file}"} for model, download in zip(exported, downloads)]
+    wasm, assets = STATIC / RUNTIME_WASM, f"/join/assets/{assets_digest()}"
+    wasm_brotli = compression.precompressed(wasm)
+    if coding != "br" and wasm_brotli.is_file():
+        # A browser takes brotli only from HTTPS or localhost: over the room's plain http:// the page fetches the
+        # WebAssembly's .br as a file (2.45 MB; gzip: 3.81) and decodes it itself (BROTLI_DECODER, in a worker).
+        # "decode": the decoder's bytes as this request's coding sends them, on the progress bar too.
+        size = wasm_brotli.stat().st_size
+        decoder = STATIC / BROTLI_DECODER
+        runtime = {"url": f"{assets}/{RUNTIME_WASM}.br", "bytes": size, "download": size, "decode": {
+            "url": f"{assets}/{BROTLI_DECODER}", "download": await run_in_threadpool(
+                _download, coding, (str(decoder), decoder.stat().st_mtime_ns), decoder.read_bytes, None)}}
+    else:
+        runtime = {"url": f"{assets}/{RUNTIME_WASM}", "bytes": wasm.stat().st_size,
+                   "download": await run_in_threadpool(_download, coding, (str(wasm), wasm.stat().st_mtime_ns),
+                                                       wasm.read_bytes, wasm_brotli)}
     # "version": the export these files are; a label names it, so none is stored against runs changed since.
-    return JSONResponse({"version": folder.name, "models": listing}, headers={"Cache-Control": "no-cache"})
+    # Vary: the runtime's entry depends on Accept-Encoding.
+    return JSONResponse({"version": folder.name, "models": listing, "runtime": runtime},
+                        headers={"Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
+
+
+RUNTIME_WASM = "vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm"  # ONNX Runtime Web's WebAssembly: the page
+# fetches it itself (ort.env.wasm.wasmBinary) to count its bytes on the progress bar
+BROTLI_DECODER = "vendor/brotli/decode.min.js"  # Google's brotli decoder in JavaScript (vendor/brotli/README.md)
+
+
+def _download(coding: str | None, version: tuple, read: Callable[[], bytes], ready: Path | None) -> int:
+    """The size of a file's body as sent with ``coding``."""
+    return len(read()) if coding is None else len(compression.encoded(coding, version, read, ready))
+
+
+def _verified_bytes(folder: Path, name: str) -> bytes:
+    """An exported model's bytes, checked against its manifest's SHA-256: what is compressed and kept under that
+    digest (compression.encoded) is always what was checked, whichever route asks first."""
+    return verified_file(folder, name)[0]
 
 
 async def model_file(workspace: Workspace, request: Request) -> Response:
@@ -222,15 +324,45 @@ async def model_file(workspace: Workspace, request: Request) -> Response:
         return Response("No such model: reload the page.", status_code=404)
     try:  # served for a year: only the bytes its export's manifest names (SHA-256), never a file changed since
         data, sha256 = await run_in_threadpool(verified_file, path.parent, name)
-    except OnnxExportError:
-        with _export_lock:
-            _in_use.clear()  # the next /join/models exports it again (read_manifest finds the same mismatch)
+    except OnnxExportError:  # the next /join/models exports it again (read_manifest finds the same mismatch)
+        await run_in_threadpool(_forget_in_use)
         return Response("This model's file has changed on the server: reload the page.", status_code=503,
                         headers={"Cache-Control": "no-store"})
     return await _bytes_response(request, ".onnx", ("onnx", sha256), lambda: data)
 
 
 _DIGEST = re.compile(r"[0-9a-f]{16}")
+
+
+# --- a test digit: the way to the models' answers without drawing (a keyboard, a screen reader) ---------------
+
+async def digit(workspace: Workspace, request: Request) -> Response:
+    """One of MNIST's test images, chosen at random: ``{"index", "label", "pixels": 784 values 0-255}``. The page
+    runs its models on it and stores nothing: it is MNIST's digit, not the class's drawing."""
+    try:
+        images, labels = await run_in_threadpool(mnist_test_split, workspace)
+    except MnistDataError:  # the page offers only a photo then; the server's folders are not the phone's business
+        return JSONResponse({"error": "This server has no MNIST test images: upload a photo of a digit instead."},
+                            status_code=503, headers={"Cache-Control": "no-store"})
+    index = random.randrange(len(labels))
+    return JSONResponse({"index": index, "label": int(labels[index]), "pixels": images[index].ravel().tolist()},
+                        headers={"Cache-Control": "no-store"})
+
+
+def mnist_test_split(workspace: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's test images and labels, read once per version of their file (8 MB)."""
+    images = raw_folder(workspace.data()) / RAW_FILES[2]
+    try:
+        stat = images.stat()
+        version = (str(images.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = (str(images), 0, 0)
+    return _mnist_test_split(version, workspace.data())
+
+
+@lru_cache(maxsize=1)
+def _mnist_test_split(version: tuple, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    return read_test_split(root)
 
 
 # --- labels -------------------------------------------------------------------------------------
@@ -451,7 +583,8 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 def join_routes(workspace: Workspace) -> list[Route]:
     """/join's routes over ``workspace``: its runs in use, its cache folder, its audience store."""
     return [
-        Route("/join", page),
+        Route("/join", partial(page, workspace=workspace)),
+        Route("/join/digit", partial(digit, workspace)),
         Route("/join/assets/{digest}/{path:path}", asset),
         Route("/join/models", partial(models, workspace)),
         Route("/join/models/{digest}/{file}", partial(model_file, workspace)),

@@ -22,6 +22,11 @@
    seed group on this machine (``train --seeds``: one task per core, the cores shared out), Ray's start
    included.
 
+9. Teaching the models with the class's drawings (``audience finetune``): 600 canvas drawings of training digits
+   from 30 phones put in an audience store, the shipped runs fine-tuned on them as the command does (9 phones held
+   out), then each run read before and after on 2,000 drawings of test digits no phone sent and on the MNIST test
+   set.
+
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
 
@@ -50,7 +55,7 @@ from .models import MODELS, build_model, default_model_keys, get_spec, recipe_co
 if TYPE_CHECKING:
     from .data import MnistData
 
-BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience", "seeds")
+BENCH_PARTS = ("epoch", "accuracy", "latency", "compare", "robustness", "explain", "audience", "seeds", "finetune")
 AUDIENCE_SIZES = (10_000, 50_000, 200_000)
 
 
@@ -126,6 +131,26 @@ class SeedGroupTiming:
 
 
 @dataclass
+class FinetuneTiming:
+    model_key: str
+    drawings: int  # in the store, from ``phones`` phones
+    phones: int
+    held_out_sessions: int
+    held_out: int  # held-out drawings
+    held_out_before: float
+    held_out_after: float
+    mcnemar_p: float
+    unseen: int  # drawings of test digits no phone sent
+    unseen_before: float
+    unseen_after: float
+    mnist_before: float
+    mnist_after: float
+    kept: bool  # False: refused by the MNIST guard
+    seconds: float  # the fine-tuning itself, measurements included
+    drawing_seconds: float  # making the class's drawings and the unseen ones (once, shared by the models)
+
+
+@dataclass
 class Latency:
     single_median_ms: float
     single_p95_ms: float
@@ -146,6 +171,7 @@ class BenchReport:
     explain: ExplainTiming | None = None
     audience: list[AudienceTiming] = field(default_factory=list)
     seed_group: SeedGroupTiming | None = None
+    finetune: list[FinetuneTiming] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -171,8 +197,8 @@ def run_bench(
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
-    data = (load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain", "seeds"} & set(parts)
-            else None)
+    data = (load_mnist(data_dir) if {"epoch", "accuracy", "compare", "robustness", "explain", "seeds",
+                                     "finetune"} & set(parts) else None)
     for key in default_model_keys(built_in=True):  # the models the product compares; the others on request
         if "epoch" in parts:
             log(f"one epoch of {MODELS[key].name}: the tutorials' pipeline, then ours")
@@ -200,6 +226,9 @@ def run_bench(
     if "seeds" in parts:
         log("a seed group of LeNet-5: one run after another, then the same runs on Ray")
         report.seed_group = measure_seed_group(data, quick)
+    if "finetune" in parts:
+        log("teaching the shipped models with 600 drawings of 30 phones" if not quick else "teaching, quickly")
+        report.finetune = measure_finetune(data, quick, log=log)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -314,6 +343,58 @@ def measure_seed_group(data: MnistData, quick: bool = False) -> SeedGroupTiming:
                            "Check that Ray starts here: python -m mnist_core train --model lenet5 --seeds 2 --epochs 1")
     return SeedGroupTiming(key, recipe, len(configs), configs[0].epochs, trained[0].train_images,
                            min(cores, len(tasks)), one_after_another, on_ray)
+
+
+def measure_finetune(data: MnistData, quick: bool = False, keys: tuple[str, ...] | None = None,
+                     phones: int = 30, per_phone: int = 20, unseen: int = 2000,
+                     log: Callable[[str], None] = lambda message: None) -> list[FinetuneTiming]:
+    """The shipped runs taught with ``phones`` × ``per_phone`` drawings of training digits, through an audience
+    store as ``audience finetune`` does it, then read on ``unseen`` drawings of test digits (another class's)."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from .audience import AudienceStore, encode_png
+    from .evaluation import predict_logits
+    from .finetune import FinetuneConfig, class_of_phones, finetune_model, keep_or_refuse, split_by_session
+    from .predict import shipped_run_dirs
+    from .runs import load_model, read_run
+
+    if quick:
+        phones, per_phone, unseen = 5, 20, 40
+    settings = FinetuneConfig(epochs=1, mnist_images=500) if quick else FinetuneConfig()
+    started = time.perf_counter()
+    made = class_of_phones(data.train_images.numpy(), data.train_labels.numpy(), phones, per_phone, seed=1)
+    others = class_of_phones(data.test_images.numpy(), data.test_labels.numpy(), unseen // 20, 20, seed=2)
+    drawing_seconds = time.perf_counter() - started
+    unseen_inputs = torch.from_numpy(np.stack([d.pixels for d in others])).float().div(255).sub(MNIST_MEAN) \
+        .div(MNIST_STD).unsqueeze(1)
+    unseen_labels = np.array([d.label for d in others])
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mnist-finetune-bench-") as folder:
+        store = AudienceStore(Path(folder) / "audience.sqlite3")
+        for drawing in made:
+            store.add(label=drawing.label, canvas_png=encode_png(drawing.canvas), pixels=drawing.pixels,
+                      answers={}, runs={}, session=drawing.session)
+        split = split_by_session(store.drawings())
+        for key in keys or default_model_keys(built_in=True):
+            start = read_run(shipped_run_dirs()[key])
+            model = load_model(start)
+            before = float((predict_logits(model, unseen_inputs).argmax(dim=1).numpy() == unseen_labels).mean())
+            began = time.perf_counter()
+            result = finetune_model(key, model, split, data, settings)
+            report = keep_or_refuse(result, start, split, Path(folder) / "runs")
+            seconds = time.perf_counter() - began
+            after = float((predict_logits(result.model, unseen_inputs).argmax(dim=1).numpy() == unseen_labels).mean())
+            rows.append(FinetuneTiming(key, len(made), phones, report.held_out_sessions, report.held_out,
+                                       report.held_out_before, report.held_out_after, report.mcnemar_p,
+                                       len(unseen_labels), before, after, report.mnist_before, report.mnist_after,
+                                       report.run is not None, seconds, drawing_seconds))
+            log(f"{MODELS[key].name}: drawings no phone sent {100 * before:.2f} → {100 * after:.2f} %, "
+                f"{report.sentence()}, {seconds:.0f} s")
+        store.close()
+    return rows
 
 
 def measure_compare(data: MnistData, quick: bool = False) -> CompareTiming:
@@ -546,6 +627,20 @@ def format_markdown(report: BenchReport) -> str:
             f"| one after another, every core (`train`) | {timing.one_after_another_seconds:.1f} s |",
             f"| on Ray, {timing.workers} at once, the cores shared out (`train --seeds`), Ray's start included | "
             f"{timing.ray_seconds:.1f} s ({timing.speedup:.2f}x) |",
+            "",
+        ]
+    if report.finetune:
+        first = report.finetune[0]
+        lines += [
+            f"| taught with {first.drawings} drawings of {first.phones} phones ({first.held_out_sessions} held out: "
+            f"{first.held_out} drawings) | held-out phones, before → after (McNemar p) | {first.unseen:,} drawings "
+            "no phone sent | MNIST test | kept | time |",
+            "|---|---:|---:|---:|---|---:|",
+            *(f"| {MODELS[row.model_key].name} | {100 * row.held_out_before:.1f} → {100 * row.held_out_after:.1f} % "
+              f"(p = {row.mcnemar_p:.3g}) | {100 * row.unseen_before:.2f} → {100 * row.unseen_after:.2f} % | "
+              f"{100 * row.mnist_before:.2f} → {100 * row.mnist_after:.2f} % | {'yes' if row.kept else 'refused'} | "
+              f"{row.seconds:.0f} s |" for row in report.finetune),
+            f"(making the drawings: {first.drawing_seconds:.0f} s)",
             "",
         ]
     lines.append(f"Benchmark took {report.seconds:.0f} s.")

@@ -162,20 +162,27 @@ def confusion_heatmap(
         model_key: a model key; the title is drawn in its colour.
         counts_size: the counts' type in px (four digits must fit a cell: 13 for a 470-px figure, 18 for 600).
     """
-    counts = np.asarray(confusion, dtype=np.float64)
+    values = confusion_values(confusion, normalise)
     if normalise:
-        totals = counts.sum(axis=1, keepdims=True)
-        values = np.divide(100 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
         text = [[f"{v:.1f}" if v >= 0.05 else "" for v in row] for row in values]
         hover = "true %{y}, predicted %{x}: %{customdata:.2f}% of the true %{y}s<extra></extra>"
     else:
-        values = counts
         text = [[f"{int(v)}" if v else "" for v in row] for row in values]
         hover = "true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>"
     # Errors are rare next to the diagonal; a square-root scale keeps them visible.
     scale_top = values.max() if values.size and values.max() > 0 else 1
     return _clickable_matrix(np.sqrt(values / scale_top), text, values, hover, title, model_key,
                              colorscale=SEQUENTIAL, zmin=0, zmax=1, counts_size=counts_size)
+
+
+def confusion_values(confusion: np.ndarray, normalise: bool = False) -> np.ndarray:
+    """A confusion matrix's cells as shown: its counts, or with ``normalise`` each row as percentages of that true
+    digit (a row without images: zeros). The heatmap and its table (dashboard/accessibility.py) both show these."""
+    counts = np.asarray(confusion, dtype=np.float64)
+    if not normalise:
+        return counts
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(100 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
 def difference_heatmap(difference: np.ndarray, title: str = "", counts_size: int = 13) -> go.Figure:
@@ -215,7 +222,7 @@ def _clickable_matrix(z, text, values, hover, title, model_key, colorscale, zmin
             hovertemplate=hover, showlegend=False, name="",
         )
     )
-    colour = MODELS[model_key].color if model_key in MODELS else None
+    colour = MODELS[model_key].text_colors.light if model_key in MODELS else None  # text: the readable variant
     figure.update_layout(title={"text": plain(title), "font": {"color": colour} if colour else {}},
                          xaxis_title="predicted", yaxis_title="true", clickmode="event+select", dragmode=False)
     # Exactly the ten digits on each axis (the click markers would otherwise pad them to −1…10),
@@ -257,17 +264,20 @@ def per_class_chart(scores: Mapping[str, tuple[str, Sequence[float]]], score: st
 
 
 def probability_chart(probabilities: Mapping[str, Sequence[float]], title: str = "", height: int | None = None,
-                      top_margin: int = 60, font_size: int | None = None) -> go.Figure:
-    """Grouped bars: for each digit 0-9, each model's probability (in percent).
+                      top_margin: int = 60, font_size: int | None = None,
+                      names: Mapping[str, str] | None = None) -> go.Figure:
+    """Grouped bars: for each digit 0-9, each model's probability (in percent); ``names``: a model's name in the
+    legend where it is not the registry's (e.g. "CNN × 5 seeds", its seeds answering together).
 
     Drawn on every stroke, so the figure is written out as plain data and not validated
     property by property (20 ms of each Draw update otherwise); ``tests/test_charts.py``
     checks that Plotly's validation accepts it unchanged.
     """
+    names = {key: (names or {}).get(key, MODELS[key].name) for key in probabilities}
     data = [
-        {"type": "bar", "x": list(range(10)), "y": [100 * float(p) for p in probs], "name": MODELS[key].name,
+        {"type": "bar", "x": list(range(10)), "y": [100 * float(p) for p in probs], "name": names[key],
          "marker": {"color": MODELS[key].color},
-         "hovertemplate": f"{MODELS[key].name}: digit %{{x}} %{{y:.1f}}%<extra></extra>"}
+         "hovertemplate": f"{names[key]}: digit %{{x}} %{{y:.1f}}%<extra></extra>"}
         for key, probs in probabilities.items()
     ]
     layout = {
@@ -333,7 +343,7 @@ def attribution_chart(pixels: np.ndarray, maps: Mapping[str, tuple[str, np.ndarr
                                     "cmin": -top, "cmax": top, "colorbar": {"title": {"text": "credit"}}},
                          showlegend=False)
     for annotation, key in zip(figure.layout.annotations, keys):
-        annotation.font = {"color": MODELS[key].color, "size": FONT_SIZE + 2}
+        annotation.font = {"color": MODELS[key].text_colors.light, "size": FONT_SIZE + 2}
     return style(figure)
 
 
@@ -375,9 +385,14 @@ def on_dark(figure: go.Figure) -> go.Figure:
     figure.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font_color=DARK_TEXT)
     figure.update_xaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
     figure.update_yaxes(gridcolor=DARK_GRID, linecolor=DARK_LINE, zerolinecolor=DARK_GRID, tickcolor=DARK_LINE)
+    # A model's name written in its colour (a title, a panel's heading) takes the variant that reads on a dark page.
+    on_dark_page = {QUIET_GREY: DARK_LINE,
+                    **{spec.text_colors.light: spec.text_colors.dark for spec in MODELS.values()}}
     for annotation in figure.layout.annotations:
-        if annotation.font.color == QUIET_GREY:  # a note's grey, made for a white page
-            annotation.font.color = DARK_LINE
+        if annotation.font.color in on_dark_page:  # a note's grey or a model's text colour, made for a white page
+            annotation.font.color = on_dark_page[annotation.font.color]
+    if figure.layout.title.font.color in on_dark_page:
+        figure.layout.title.font.color = on_dark_page[figure.layout.title.font.color]
     return figure
 
 

@@ -1,5 +1,5 @@
 """The command line: ``python -m mnist_core COMMAND`` (train, evaluate, compare, seeds, predict, explain, robustness,
-drawn, audience, export, bench).
+drawn, audience (stats, export, hide, phones, game, finetune), export, bench).
 
 Every expected failure (missing data, damaged run, unreadable image, bad argument)
 ends with a one-line message and a non-zero exit code, never a traceback.
@@ -212,6 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
     game.add_argument("--minutes", type=float, default=None, metavar="M",
                       help="how long the round started lasts (default 5)")
     game.set_defaults(handler=_audience_game)
+    finetune = audience_commands.add_parser(
+        "finetune", help="teach the models in use with the class's drawings (whole phones held out to test on), "
+                         "and say what changed", parents=[models, _json_option(), db, data_dir])
+    finetune.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                          help="passes over 15,000 MNIST training images, each batch mixed with drawings (default 3)")
+    finetune.add_argument("--out", type=Path, default=None,
+                          help="folder for the new runs (default: $MNIST_RUNS_DIR, else runs/)")
+    finetune.add_argument("--use", action="store_true",
+                          help="then make the new runs the room's: what /join serves and the pages use")
+    finetune.add_argument("--ray-address", help="with several models: a Ray cluster (default: $RAY_ADDRESS, else "
+                                                "Ray on this machine)")
+    finetune.set_defaults(handler=_audience_finetune)
 
     export_models = commands.add_parser(
         "export", help="the runs in use as ONNX files (pixels in [0, 1] in, probabilities out) with a manifest",
@@ -223,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
                                     "against the run's, and the largest difference to PyTorch's probabilities")
     export_models.add_argument("--fp16", action="store_true",
                                help="store the weights as float16: half the download; computed in float32")
+    export_models.add_argument("--int8", action="store_true",
+                               help="store the fully connected weights as int8 (a quarter of float32), the rest as "
+                                    "float16, for each model whose accuracy on the 10,000 test images drops by at "
+                                    "most 0.05 points; float16 for the others (needs MNIST; as /join serves them)")
+    export_models.add_argument("--save", action="store_true",
+                               help="with --int8 --check: store each model's int8 check beside its run "
+                                    "(int8_check.json, for these weights), where /join reads it instead of checking "
+                                    "on its first request (make int8-checks does it for checkpoints/)")
     export_models.set_defaults(handler=_export)
 
     bench = commands.add_parser("bench", help="measure training speed, time to accuracy and prediction latency",
@@ -857,6 +877,60 @@ def _audience_game(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _audience_finetune(args: argparse.Namespace) -> int:
+    from .data import load_mnist
+    from .finetune import FinetuneConfig, finetune_model, finetune_on_ray, keep_or_refuse, split_by_session
+    from .runs import load_model, prepare_runs_folder
+
+    workspace = Workspace()
+    keys = list(args.models or default_model_keys())
+    starts = workspace.runs_in_use(include=keys)
+    missing = [key for key in keys if key not in starts]
+    if missing:
+        raise RunError(workspace.runs, f"holds no usable run of {', '.join(missing)}. Train one with: "
+                                       f"python -m mnist_core train --model {missing[0]}")
+    starts = {key: starts[key] for key in keys}
+    settings = FinetuneConfig(**({} if args.epochs is None else {"epochs": args.epochs}))
+    settings.check()
+    split = split_by_session(_audience_store(args.db).drawings())  # too few: NotEnoughDrawings, a ValueError
+    data = load_mnist(args.data_dir)
+    out = prepare_runs_folder(args.out or workspace.runs)
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    say(f"Fine-tuning {', '.join(MODELS[key].name for key in keys)} on {len(split.train):,} drawings of "
+        f"{len(split.train_sessions)} phones; {len(split.held_out):,} drawings of {len(split.held_out_sessions)} "
+        "other phones held out to test on.")
+    if len(starts) > 1:  # one Ray task per model, as a seed group's runs
+        outcomes = finetune_on_ray(starts, split, str(data.root), out, settings, address=args.ray_address,
+                                   on_finished=lambda key, outcome: say(f"{MODELS[key].name}: done."))
+    else:
+        if args.ray_address:
+            raise ValueError("--ray-address goes with several --models (one Ray task per model).")
+        (key, start), = starts.items()
+
+        def show(progress) -> None:
+            if progress.epoch_finished:
+                say(f"{MODELS[key].name}: epoch {progress.epoch} of {progress.epochs}, MNIST test "
+                    f"{100 * progress.history[-1].test_accuracy:.2f} %")
+
+        result = finetune_model(key, load_model(start), split, data, settings, on_progress=show)
+        outcomes = [keep_or_refuse(result, start, split, out)]
+    reports = [outcome for outcome in outcomes if not isinstance(outcome, str)]
+    errors = [f"{MODELS[key].name} {outcome}" for key, outcome in zip(starts, outcomes) if isinstance(outcome, str)]
+    if args.use and reports:
+        workspace.use_for_room({**workspace.room_runs(), **{report.model_key: str(report.run) for report in reports
+                                                            if report.run is not None}})
+    if args.json:
+        print(json.dumps({"held_out_sessions": len(split.held_out_sessions),
+                          "runs": [report.to_json(_shown) for report in reports]}, indent=2, allow_nan=False))
+    else:
+        for report in reports:
+            print(report.sentence() + (f" (McNemar p = {report.mcnemar_p:.3g}). Saved to {_shown(report.run)}"
+                                       if report.run is not None else ""))
+    for message in errors + [f"{MODELS[r.model_key].name} refused: {r.refused}" for r in reports if r.refused]:
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_FAILED if errors or any(report.refused for report in reports) else EXIT_OK
+
+
 def _minutes(span) -> str:
     minutes = span.total_seconds() / 60
     return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
@@ -881,37 +955,55 @@ def _audience_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .onnx_export import OnnxExportError, check_onnx, export_onnx
+    from .onnx_export import OnnxExportError, compare_onnx, export_onnx, write_int8_check
     from .runs import load_model
 
+    if args.save and not (args.int8 and args.check):
+        raise ValueError("--save stores the int8 check: give it with --int8 --check.")
     runs = _default_runs(args.runs, args.models)
+    test_set = None
+    if args.check or args.int8:
+        from .data import load_mnist
+
+        data = load_mnist(args.data_dir)
+        test_set = (data.test_images.numpy().astype(np.float32) / 255,  # as prepare_digit gives them: [0, 1]
+                    data.test_labels.numpy())
     try:
-        exported = export_onnx(runs, args.onnx, half=args.fp16)
+        # --check: the int8 weights checked anew, not as a check stored beside the run says
+        exported = export_onnx(runs, args.onnx, half=args.fp16, int8_on=test_set if args.int8 else None,
+                               stored=not args.check)
+        saved = [write_int8_check(runs[model.key], model.int8) for model in exported if args.save and model.int8]
     except OnnxExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     rows = [{"model": model.key, "name": model.name, "run": _shown(runs[model.key].path),
              "file": _shown(args.onnx / model.file), "bytes": model.bytes, "sha256": model.sha256,
-             "accuracy": round(model.accuracy, 6)} for model in exported]
+             "accuracy": round(model.accuracy, 6), "weights": model.weights,
+             "int8_refused": model.int8.refused if model.int8 else None} for model in exported]
     if args.check:
-        from .data import load_mnist
-
-        data = load_mnist(args.data_dir)
-        pixels = data.test_images.numpy().astype(np.float32) / 255  # as prepare_digit gives them: [0, 1]
-        labels = data.test_labels.numpy()
+        pixels, labels = test_set
         for row, model in zip(rows, exported):
-            largest, answers = check_onnx(args.onnx / model.file, load_model(runs[model.key]), pixels)
+            largest, answers, torch_answers = compare_onnx(args.onnx / model.file, load_model(runs[model.key]), pixels)
             row["onnx_accuracy"] = round(float((answers == labels).mean()), 6)
+            row["torch_accuracy"] = round(float((torch_answers == labels).mean()), 6)
+            row["differing_answers"] = int((answers != torch_answers).sum())  # of the 10,000: not PyTorch's
             row["largest_difference"] = largest
     if args.json:
         print(json.dumps({"folder": _shown(args.onnx), "models": rows}, indent=2, allow_nan=False))
         return EXIT_OK
-    print(f"{'model':<14} {'size':>8}  {'accuracy':>9}" + (f"  {'ONNX':>8}  {'max |Δp|':>9}" if args.check else "")
-          + "  file")
+    print(f"{'model':<14} {'size':>8}  {'weights':<7}  {'accuracy':>9}"
+          + (f"  {'ONNX':>8}  {'max |Δp|':>9}  {'answers ≠ PyTorch':>17}" if args.check else "") + "  file")
     for row in rows:
-        check = f"  {100 * row['onnx_accuracy']:>7.2f}%  {row['largest_difference']:>9.1e}" if args.check else ""
-        print(f"{row['name']:<14} {row['bytes'] / 1e6:>6.2f} MB  {100 * row['accuracy']:>8.2f}%{check}  {row['file']}")
+        check = (f"  {100 * row['onnx_accuracy']:>7.2f}%  {row['largest_difference']:>9.1e}  "
+                 f"{row['differing_answers']:>8,} of {len(test_set[1]):,}" if args.check else "")
+        print(f"{row['name']:<14} {row['bytes'] / 1e6:>6.2f} MB  {row['weights']:<7}  {100 * row['accuracy']:>8.2f}%"
+              f"{check}  {row['file']}")
+    for row in rows:
+        if row["int8_refused"]:
+            print(f"{row['name']}: {row['int8_refused']}; stored as float16")
     print(f"manifest: {_shown(args.onnx / 'manifest.json')}")
+    for path in saved:
+        print(f"int8 check stored: {_shown(path)}")
     return EXIT_OK
 
 

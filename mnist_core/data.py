@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import paths
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 # The usual MNIST statistics of [0, 1] pixels (training split). Inputs are normalised
@@ -165,6 +166,36 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
     _check_split("training", train_images, train_labels, root)
     _check_split("test", test_images, test_labels, root)
     return MnistData(train_images, train_labels.long(), test_images, test_labels.long(), root)
+
+
+def read_test_split(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 test images ``(N, 28, 28)`` uint8 and labels ``(N,)`` as numpy arrays, read straight from the
+    IDX files: no torchvision, no training split (/join's test digits need 8 MB, not 55).
+
+    Raises:
+        MnistDataError: the test files are missing or damaged (never downloads).
+    """
+    import numpy as np
+
+    root = paths.data_dir(data_dir)
+    images_file, labels_file = (raw_folder(root) / name for name in RAW_FILES[2:])
+    if not images_file.is_file() or not labels_file.is_file():
+        raise _not_found(root, "")
+    images_bytes, labels_bytes = images_file.read_bytes(), labels_file.read_bytes()
+    images_header = np.frombuffer(images_bytes[:16], dtype=">i4") if len(images_bytes) >= 16 else None
+    labels_header = np.frombuffer(labels_bytes[:8], dtype=">i4") if len(labels_bytes) >= 8 else None
+    count = 0 if images_header is None else int(images_header[1])
+    if images_header is None or labels_header is None or tuple(images_header) != (2051, count, 28, 28) \
+            or tuple(labels_header) != (2049, count) or count == 0 \
+            or len(images_bytes) != 16 + count * 784 or len(labels_bytes) != 8 + count:
+        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({', '.join(RAW_FILES[2:])}): not "
+                             "the test split's IDX files. Delete them and download MNIST again (or copy intact "
+                             "files there).")
+    labels = np.frombuffer(labels_bytes, dtype=np.uint8, offset=8).astype(np.int64)
+    if labels.max() > 9:
+        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({RAW_FILES[3]}): labels past 9. "
+                             "Delete them and download MNIST again (or copy intact files there).")
+    return np.frombuffer(images_bytes, dtype=np.uint8, offset=16).reshape(count, 28, 28), labels
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

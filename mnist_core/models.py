@@ -11,6 +11,7 @@ for it: built-in networks are named and loaded from :mod:`mnist_core.networks` o
 
 from __future__ import annotations
 
+import colorsys
 import importlib.util
 import os
 import sys
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .recipes import BEST_VALIDATION, RECIPES, TrainConfig
 
@@ -29,6 +30,11 @@ MODELS_ENV = "MNIST_MODELS"
 # Okabe-Ito: safe for colour blindness. The built-ins take the first four; models registered
 # without a colour take the next one free (yellow is left out: unreadable on white).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
+# A model's colour keeps its hue in marks (lines, bars, dots); as text (its answers, its name) it takes a variant
+# that reads 4.5:1 (WCAG AA) on both backgrounds of each room: Streamlit's page and its widgets' and sidebar's.
+# No one colour can for both rooms (white against #171614 is 18:1, under 4.5 squared).
+ROOM_BACKGROUNDS = {"light": ("#FFFFFF", "#F1F0EE"), "dark": ("#171614", "#2D2B27")}
+TEXT_CONTRAST = 4.5
 ACTIVATIONS = ("relu", "tanh", "none")  # what follows the first layer, for its view
 
 # The tutorials' settings with their bugs fixed (the real test split, inputs normalised once).
@@ -44,6 +50,57 @@ _LENET_BEST = replace(_BEST, epochs=30, learning_rate=4e-3, weight_decay=0.01)  
 GENERIC_RECIPES: Mapping[str, TrainConfig] = {"tutorial": _TUTORIAL_ADAM, "best": _BEST}
 
 
+class TextColors(NamedTuple):
+    """A model's colour as text in each room, each 4.5:1 on that room's backgrounds (:data:`ROOM_BACKGROUNDS`)."""
+
+    light: str
+    dark: str
+
+
+def text_colors_for(color: str) -> TextColors:
+    """``color`` as text in each room: itself where it reads 4.5:1 on that room's backgrounds, else the same hue
+    and saturation made darker (light room) or lighter (dark room) until it does."""
+    hue, lightness, saturation = colorsys.rgb_to_hls(*_rgb(color))
+    variants = []
+    for room, step in (("light", -0.01), ("dark", 0.01)):
+        level = lightness
+        while not all(contrast_ratio(_hex(colorsys.hls_to_rgb(hue, level, saturation)), background) >= TEXT_CONTRAST
+                      for background in ROOM_BACKGROUNDS[room]):
+            level = min(1.0, max(0.0, level + step))  # black and white pass in their rooms: this ends
+        variants.append(_hex(colorsys.hls_to_rgb(hue, level, saturation)))
+    return TextColors(*variants)
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG's contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(color: str) -> float:
+    """WCAG's relative luminance of a colour."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in _rgb(color)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    """A CSS colour ("#0072B2", "#07B", "teal", "rgb(0, 114, 178)") as red, green, blue from 0 to 1."""
+    text = color.strip()
+    if text.startswith("#") and len(text) in (4, 7):
+        digits = text[1:] if len(text) == 7 else "".join(2 * c for c in text[1:])
+        return tuple(int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    from PIL import ImageColor  # names and rgb(): rare, and Pillow is imported lazily
+
+    try:
+        return tuple(c / 255 for c in ImageColor.getrgb(text)[:3])
+    except ValueError:
+        raise ValueError(f"A model's colour is a CSS colour such as '#0072B2', not {color!r}.") from None
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{round(255 * c):02X}" for c in rgb)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the app, the command line, explanations and benchmarks know about one architecture."""
@@ -53,6 +110,7 @@ class ModelSpec:
     network: str | type[nn.Module]  # the nn.Module, or its name in mnist_core.networks (loaded on demand)
     description: str = ""
     color: str = PALETTE[-1]  # one colour per model on every chart
+    text_colors: TextColors | None = None  # the colour as text in each room; None: derived from color (its hue)
     recipes: Mapping[str, TrainConfig] = field(default_factory=lambda: dict(GENERIC_RECIPES))
     # The submodule the "first layer" view shows (a one-channel convolution, or a dense layer over
     # the 784 pixels), and the activation that follows it (one of ACTIVATIONS).
@@ -63,6 +121,12 @@ class ModelSpec:
     tutorial_layers: Mapping[str, object] = field(default_factory=dict)  # constructor options: the stock layers
     shown_by_default: bool = True  # False: a page shows it only once a person chooses it (Draw, "Models in use")
     source: str | None = None  # the $MNIST_MODELS file that registered it; None: built in
+
+    def __post_init__(self) -> None:
+        if self.text_colors is None:
+            object.__setattr__(self, "text_colors", text_colors_for(self.color))
+        else:
+            object.__setattr__(self, "text_colors", TextColors(*self.text_colors))
 
     @property
     def model_class(self) -> type[nn.Module]:
@@ -204,6 +268,8 @@ def register_model(key: str, name: str, network_class: type[nn.Module], descript
             ``(N, 1, 28, 28)`` batch to ``(N, 10)`` logits.
         description: one line for the model tables.
         color: a CSS colour; default: the next free one of the palette.
+        text_colors (in ``entry``): ``(light, dark)``, the colour as text in each room, each 4.5:1 on that
+            room's backgrounds (:data:`ROOM_BACKGROUNDS`); default: derived from ``color``, its hue kept.
         entry: any other :class:`ModelSpec` field (``recipes``, ``first_layer``, ``first_activation``,
             ``target_accuracy``, ``shown_by_default``). Without ``recipes`` it trains with
             :data:`GENERIC_RECIPES`.
@@ -228,11 +294,21 @@ def register_model(key: str, name: str, network_class: type[nn.Module], descript
         raise ValueError(f"recipes must map recipe names ({', '.join(RECIPES)}) to TrainConfig settings.")
     used = {spec.color for spec in MODELS.values()}
     color = color or next((colour for colour in PALETTE if colour not in used), PALETTE[-1])
+    if entry.get("text_colors") is not None:
+        _check_text_colors(name, TextColors(*entry["text_colors"]))
     entry["recipes"] = {**GENERIC_RECIPES, **entry.get("recipes", {})}  # both recipes, whichever it names
     entry.setdefault("source", _registering_from)
     spec = ModelSpec(key, str(name), network_class, str(description), color, **entry)
     MODELS[key] = spec
     return spec
+
+
+def _check_text_colors(name: str, colors: TextColors) -> None:
+    for room, text in colors._asdict().items():
+        for background in ROOM_BACKGROUNDS[room]:
+            if (ratio := contrast_ratio(text, background)) < TEXT_CONTRAST:
+                raise ValueError(f"{name}: its {room} room's text colour {text} reads {ratio:.1f}:1 on {background}: "
+                                 f"give one of {TEXT_CONTRAST}:1 or more, or leave text_colors out to have it derived.")
 
 
 def _check_network(name: str, network_class: object, first_layer: str | None) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,28 +67,7 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
     """
     import ray
 
-    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
-    if address:
-        check_reachable(address)  # at once, not after Ray's own minutes of retries
-    package = sys.modules[__package__]  # this library travels to the workers (Ray zips a module's folder)
-    started_here = not ray.is_initialized()
-    if started_here:
-        # On this machine alone Ray listens on the loopback address, not the network's. "local": a Ray of its
-        # own even when `ray start` left a cluster on this machine (address=None would join that one).
-        try:
-            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"py_modules": [package],
-                                  "env_vars": worker_environment()},
-                     **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
-        except ConnectionError as error:  # it answers, but Ray would not let this machine join
-            if not address:
-                raise  # Ray could not start on this machine: its own message says why
-            raise ValueError(
-                f"Ray could not join the cluster at {address} ({error}). A cluster started with `ray start` "
-                f"asks for its token (Ray 2.60 and later): run this with {AUTH_MODE_ENV}=token and the token of "
-                "the cluster in RAY_AUTH_TOKEN (`ray get-auth-token` prints it on the head), or start the cluster "
-                f"with {AUTH_MODE_ENV}=disabled on a private network.") from None
-    try:
+    with ray_session(address):
         cores = max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = max(1, min(workers or cores, len(tasks)))
         threads = max(1, cores // workers)  # each task its share of the cores, so tasks do not fight
@@ -114,6 +94,42 @@ def train_seed_group(tasks: Sequence[RunTask], data_dir: str | None, save: Calla
             for reference in running:
                 ray.cancel(reference, force=True)
             raise
+
+
+@contextmanager
+def ray_session(address: str | None = None) -> Iterator[None]:
+    """Ray, for the ``with`` block: started on this machine's cores, or joined at ``address`` (default
+    ``$RAY_ADDRESS``); shut down afterwards if it was started here. A seed group's and a fine-tuning's tasks
+    run in it.
+
+    Raises:
+        ValueError: ``address`` cannot be reached, or the cluster there refuses this machine (no token).
+    """
+    import ray
+
+    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+    if address:
+        check_reachable(address)  # at once, not after Ray's own minutes of retries
+    package = sys.modules[__package__]  # this library travels to the workers (Ray zips a module's folder)
+    started_here = not ray.is_initialized()
+    if started_here:
+        # On this machine alone Ray listens on the loopback address, not the network's. "local": a Ray of its
+        # own even when `ray start` left a cluster on this machine (address=None would join that one).
+        try:
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env={"py_modules": [package],
+                                  "env_vars": worker_environment()},
+                     **({} if address else {"num_cpus": available_cores(), "_node_ip_address": "127.0.0.1"}))
+        except ConnectionError as error:  # it answers, but Ray would not let this machine join
+            if not address:
+                raise  # Ray could not start on this machine: its own message says why
+            raise ValueError(
+                f"Ray could not join the cluster at {address} ({error}). A cluster started with `ray start` "
+                f"asks for its token (Ray 2.60 and later): run this with {AUTH_MODE_ENV}=token and the token of "
+                "the cluster in RAY_AUTH_TOKEN (`ray get-auth-token` prints it on the head), or start the cluster "
+                f"with {AUTH_MODE_ENV}=disabled on a private network.") from None
+    try:
+        yield
     finally:
         if started_here:
             ray.shutdown()

@@ -13,15 +13,18 @@ The app makes one workspace at its own folder (app.py); the command line makes o
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from mnist_core import audience, paths, room
+from mnist_core.fileio import write_atomically
 from mnist_core.runs import RunError, RunInfo, default_runs, find_runs, runs_signature
 
 _RUN_LISTINGS_KEPT = 4  # a few states of the run folders: pages rerun with the newest one
+ROOM_RUNS_FILE = "room-runs.json"  # in the user's runs folder: the runs the presenter chose for the room
 
 
 class Workspace:
@@ -83,8 +86,30 @@ class Workspace:
 
     def runs_in_use(self, chosen: Mapping[str, str] | None = None, include: Iterable[str] = ()) -> dict[str, RunInfo]:
         """The run each model uses (:func:`mnist_core.runs.default_runs`): ``chosen``'s (model key → run folder),
-        else the shipped checkpoint, else the newest run."""
-        return default_runs(self.find_runs()[0], self.checkpoints, chosen, include)
+        else the room's (:meth:`room_runs`), else the shipped checkpoint, else the newest run."""
+        return default_runs(self.find_runs()[0], self.checkpoints, {**self.room_runs(), **(chosen or {})}, include)
+
+    def room_runs(self) -> dict[str, str]:
+        """The runs the presenter chose for the whole room (model key → run folder): what /join serves and every
+        page uses unless a session chose otherwise on the Draw page. None chosen (or an unreadable file): {}."""
+        try:
+            record = json.loads((self.runs / ROOM_RUNS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(record, dict):
+            return {}
+        return {key: value for key, value in record.items() if isinstance(key, str) and isinstance(value, str)}
+
+    def use_for_room(self, runs: Mapping[str, str | os.PathLike]) -> None:
+        """Make ``runs`` (model key → run folder) the room's (:meth:`room_runs`); an empty mapping goes back to the
+        shipped checkpoints. Written whole, in the runs folder: /join sees the change at once (a run folder's
+        signature)."""
+        path = self.runs / ROOM_RUNS_FILE
+        if not runs:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps({key: str(value) for key, value in runs.items()}))
 
     def is_shipped(self, run: RunInfo) -> bool:
         return run.is_shipped(self.checkpoints)

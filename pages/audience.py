@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.access import is_presenter, participant_note
+from dashboard.accessibility import matrix_table
 from dashboard.audience import audience_store
+from dashboard.finetune_view import teaching_section
 from dashboard.gallery import Answers, show_gallery
 from dashboard.game_view import game_comes_first, game_section
 from dashboard.join_link import join_panel
@@ -25,14 +27,17 @@ st.title("Audience")
 # During a round (and a while after) the game comes first, on the projector's first screen; the join panel
 # follows, for late joiners.
 game_first = game_comes_first()
-if not (game_first and presenting()):  # a projector's first screen has no line to spare during a round
+# A projector's first screen has no line to spare: the round, or for latecomers the join panel and the scores (the
+# game's heading and its hard set follow them).
+scores_first = presenting() and not game_first
+if not presenting():
     st.caption("Every drawing someone labelled with “What did you draw?” on the Draw page or on a phone (/join), "
                "scored live: how well does each model read this room's handwriting? Nothing is stored unless a "
                "digit is pressed.")
 if game_first:
     game_section()
 join_panel(presenting())
-if not game_first:
+if not game_first and not scores_first:
     game_section()
 store = audience_store()
 
@@ -104,6 +109,8 @@ def live_results() -> None:
         # theme=None: Streamlit's chart theme shrank the matrix and its counts (8 px at 1920x1080).
         column.plotly_chart(for_the_room(figure), width="stretch", theme=None, config={"displayModeBar": False},
                             key=f"audience.confusion.{key}")
+        with column:
+            matrix_table(scores.confusion[key], MODELS[key].name)
 
     st.subheader("Misread drawings")
     if review_first:
@@ -123,6 +130,10 @@ def live_results() -> None:
 
 
 live_results()
+if scores_first:
+    game_section()
+st.divider()
+teaching_section()
 st.divider()
 if not is_presenter():
     participant_note("exporting, hiding or deleting the drawings")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard.accessibility import matrix_table
 from dashboard.difference_view import show_differences
 from dashboard.gallery import Answers, show_gallery
 from dashboard.hard_set import CAVEAT, HARD_SET, MNIST_TEST, choose_test_set, hard_set, predictions
@@ -150,6 +151,7 @@ for start in range(0, len(chosen), per_row):
             # Keyed by the run's full path: a user run may share its folder name with a shipped one.
             event = st.plotly_chart(for_the_room(figure), width="stretch", theme=None, on_select="rerun",
                                     selection_mode="points", key=f"compare.confusion.{path_key(run.path)}")
+            matrix_table(run.confusion, labels[str(run.path)], normalise)
             points = (event or {}).get("selection", {}).get("points", []) if event else []
             if points:
                 clicked = (int(points[0]["y"]), int(points[0]["x"]))

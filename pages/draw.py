@@ -6,6 +6,7 @@ import time
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
 
+from dashboard.accessibility import announce, pen_only_toolbar
 from dashboard.audience import label_buttons
 from dashboard.images import upscale
 from dashboard.loading import mnist_or_none, model_set_for, report_run_error
@@ -45,6 +46,7 @@ from mnist_core.runs import RunError
 # up to LARGEST_CANVAS, with the brush in proportion, so the digit the models see is the same.
 TALL_SCREEN, CANVAS_SHARE, LARGEST_CANVAS = 900, 0.47, 640
 PROJECTOR_SIDE_PADDING, SMALL_GAP = 100, 20  # px: projector mode's page margins (5rem), st.columns' small gap
+LARGE_GAP = 100  # px: st.columns' large gap in projector mode, as measured (a 456-px column at 1440 px)
 PROMPT = "Draw a digit (0–9) on the black canvas, large and centred. The predictions appear as you draw."
 # A pen over a quarter of the digit's height fills loops in (docs/RESULTS.md, "Digits as people draw them"): said then.
 DRAWN_SMALL = {
@@ -93,9 +95,12 @@ def model_chooser() -> None:
                        "before it.")
 
 
-def model_name(key: str) -> str:
-    """A model as its answer is titled: "CNN", or "CNN × 5 seeds" when its seeds answer together."""
-    return MODELS[key].name + (f" × {len(ensembles[key].runs)} seeds" if key in ensembles else "")
+def model_name(key: str, short: bool = False) -> str:
+    """A model as its answer is titled: "CNN", or "CNN × 5 seeds" when its seeds answer together ("CNN ×5" if
+    ``short``: a projector's answer has 120 px for its title at 1280x720, and "CNN × 5 se…" named no ensemble)."""
+    if key not in ensembles:
+        return MODELS[key].name
+    return MODELS[key].name + (f" ×{len(ensembles[key].runs)}" if short else f" × {len(ensembles[key].runs)} seeds")
 
 
 runs = require_runs()
@@ -136,7 +141,8 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         # Under a 100-px preview (projector mode) "(28x28)" made the caption a third line.
         caption = "What the models see" + (", nudged" if nudged else "" if compact else " (28x28)")
         # As wide as its column (107 px at 1280x720): a fixed 140 px ran under the verdict beside it.
-        seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch")
+        seen.image(upscale(digit.image, 5), caption=caption, width=100 if compact else "stretch",
+                   alt="The digit as the models see it: 28x28 pixels, white on black" + (", nudged" if nudged else ""))
         agreed = agreement(predictions)
         if agreed is not None:
             verdict.success(f"All {len(predictions)} models agree: **{agreed}**")
@@ -153,22 +159,28 @@ def show_predictions(image, source: str, nudges: dict[str, float] | None = None,
         with column, st.container(key=f"answer_{key}_{source}"):
             used = (f"the mean of {len(ensembles[key].runs)} seeds' probabilities" if key in ensembles
                     else literal(runs[key].run_id))
-            st.metric(model_name(key), prediction.digit, border=True,
+            st.metric(model_name(key, short=present), prediction.digit, border=True,
                       help=f"{100 * prediction.confidence:.1f}% sure — {used}")
             st.caption(f"{100 * prediction.confidence:.1f}% sure")
+    # The verdict above is an alert, read out as it appears; each model's answer is read out here.
+    announce("Answers: " + "; ".join(f"{model_name(k)} {p.digit}, {100 * p.confidence:.0f}% sure"
+                                     for k, p in predictions.items()) + ".", key=f"answers.{source}")
     # In projector mode at 1280x720 the label buttons must fit under the chart without scrolling.
     figure = probability_chart({key: p.probabilities for key, p in predictions.items()},
                                height=round(200 * scale) if present else 300, top_margin=40,
-                               font_size=20 if present else None)
+                               font_size=20 if present else None,
+                               names={key: model_name(key, short=present) for key in predictions})
     st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=f"probabilities.{source}")
     return digit
 
 
 def canvas_size(window: WindowSize | None) -> int:
-    """The canvas's side in px: CANVAS_SIDE, or in projector mode on a tall screen its share of the window."""
+    """The canvas's side in px: CANVAS_SIDE, or in projector mode on a tall screen its share of the window, within
+    its column (2 of 5 parts; wider, the canvas scrolled sideways in it, at 1440x1000)."""
     if window is None or window.height < TALL_SCREEN:
         return CANVAS_SIDE
-    return min(LARGEST_CANVAS, round(CANVAS_SHARE * window.height))
+    column = 0.4 * (window.width - 2 * PROJECTOR_SIDE_PADDING - LARGE_GAP)
+    return max(CANVAS_SIDE, min(LARGEST_CANVAS, round(CANVAS_SHARE * window.height), int(column) - 10))
 
 
 def nudge_layout(window: WindowSize | None, size: int) -> list[float]:
@@ -199,6 +211,7 @@ def drawing_area() -> None:
             width=size, height=size, drawing_mode="freedraw",
             return_image_data=True, key="draw.canvas",
         )
+        pen_only_toolbar("draw.canvas")
         beside = st.container()
     with nudge_column:
         nudges = nudge_controls()

@@ -125,4 +125,5 @@ else:
         examples = np.flatnonzero(labels == digit)[:3]
         with column:
             for index in examples:
-                st.image(upscale(data.test_images[index].numpy(), 3), caption=f"#{index}", width="stretch")
+                st.image(upscale(data.test_images[index].numpy(), 3), caption=f"#{index}", width="stretch",
+                         alt=f"a handwritten {digit}, test image #{index}")

@@ -34,10 +34,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for every browser test of a worker (each test opens its own context). A missing
-    Chromium fails the test in CI and skips it elsewhere."""
+    """One headless Chromium for a module's browser tests (each test opens its own context). A missing Chromium
+    fails the test in CI and skips it elsewhere. Not one per session: Playwright's sync API leaves its event loop
+    marked running in this thread until it stops, and a later test's asyncio.run() would refuse to start; so a
+    module that drives a browser holds browser tests only."""
     from tests.support.browser import require_chromium
     from tools.browser import chromium
 

@@ -66,3 +66,26 @@ def test_quick_audience_bench_builds_and_scores_stores(capsys):
     assert [row["drawings"] for row in rows] == [200, 1000]
     assert all(row["stats_seconds"] > 0 and row["refresh_seconds"] > 0 and row["unchanged_refresh_ms"] > 0
                for row in rows)
+
+
+def test_quick_finetune_bench_teaches_the_shipped_models(real_data_root, capsys):
+    assert main(["bench", "--quick", "--only", "finetune", "--json", "--data-dir", str(real_data_root)]) == 0
+    rows = json.loads(capsys.readouterr().out)["finetune"]
+    assert [row["model_key"] for row in rows] == ["mlp", "cnn", "lenet5"]
+    assert all(row["drawings"] == 100 and row["held_out_sessions"] == 3 and row["held_out"] == 60
+               and row["unseen"] == 40 and row["seconds"] > 0 for row in rows)
+    assert all(0.9 < row["mnist_before"] and 0.5 < row["unseen_before"] <= 1 for row in rows)
+
+
+@pytest.mark.browser
+def test_quick_join_bench_loads_the_phone_page_throttled():
+    """tools/bench_join.py once at 10 Mbit/s on 127.0.0.1 (the 1 and 10 Mbit/s figures: docs/PERFORMANCE.md)."""
+    require_chromium()
+    done = subprocess.run([sys.executable, "-m", "tools.bench_join", "--quick", "--json"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (load,) = report["loads"]
+    assert report["quick"] and load["mbit"] == 10 and load["coding"] == "br"
+    assert 0 < load["first_answer_seconds"] <= load["all_seconds"] and 0 < load["first_answer_mb"] < load["all_mb"]
+    assert {size["file"] for size in report["files"]} >= {"vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm"}

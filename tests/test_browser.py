@@ -159,6 +159,15 @@ def test_labelling_a_drawing_stores_it_once_and_the_audience_page_counts_it(app_
     heading = f"{counted(before + 1, 'drawing')} from"
     wait_for(lambda: page.get_by_text(heading).count(), what="the audience's count")
     assert_no_exception(page)
+    # On a projector (the sidebar's toggle, at 1280x720) a latecomer finds the QR code and the scores on the first
+    # screen: the code filled it before (337 px), the scores' top was at 991 px.
+    to_a_projector(page)
+    page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    code = page.locator("img[alt^='QR code']").bounding_box()
+    assert 200 <= code["width"] and code["y"] + code["height"] <= 720, code  # scanned across a room
+    scores = [score.bounding_box() for score in page.locator('[data-testid="stMetric"]').all()]
+    assert len(scores) == 3 and all(box["y"] + box["height"] <= 720 for box in scores), scores
+    assert_no_exception(page)
 
 
 @pytest.mark.parametrize("path, title", PAGES.items())
@@ -269,7 +278,8 @@ def test_projector_mode_matrices_are_readable_from_the_back_and_fit_one_screen(a
 
 def assert_nudge_sliders_beside_the_answers(page, height: int) -> None:
     """Open "Nudge it" in projector mode: its sliders move into a column between the canvas and the answers,
-    all on screen, so a presenter moves one and watches the answers change; the drawing stays."""
+    all on screen with "Reset nudges", so a presenter moves one and watches the answers change; the drawing
+    stays."""
     answers_before = metric_values(page)
     page.get_by_text("Nudge it", exact=True).click()
     sliders = page.locator('[data-testid="stSlider"]')
@@ -283,7 +293,20 @@ def assert_nudge_sliders_beside_the_answers(page, height: int) -> None:
         box = wait_for(slider.bounding_box, what="a nudge slider on screen")
         assert canvas["x"] + canvas["width"] <= box["x"] and box["x"] + box["width"] <= answers["x"], (box, answers)
         assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
+    reset = page.get_by_role("button", name="Reset nudges").bounding_box()
+    assert reset["y"] + reset["height"] <= height, reset  # at 1280x720 it was 67 px below the screen's edge
     assert metric_values(page) == answers_before  # the drawing survived the new layout
+
+
+def type_sizes(page) -> dict[str, float]:
+    """Font sizes in px of what projector mode grows with the screen: the page bar's links, the tabs, the sliders'
+    labels (0 while none is shown) and the "What did you draw?" digits."""
+    selectors = {"page bar": '[data-testid="stTopNavLink"] p', "tabs": '[data-testid="stTab"] p',
+                 "sliders": '[data-testid="stSlider"] [data-testid="stWidgetLabel"] p',
+                 "digits": ".st-key-audience_label_0 button p"}
+    return page.evaluate("""selectors => Object.fromEntries(Object.entries(selectors).map(([name, selector]) => {
+        const element = document.querySelector(selector);
+        return [name, element ? parseFloat(getComputedStyle(element).fontSize) : 0]; }))""", selectors)
 
 
 def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_screen(app_url, browser):
@@ -303,6 +326,9 @@ def test_projector_mode_fits_the_canvas_answers_chart_and_labels_on_a_1280x720_s
     sizes = page.evaluate("""() => ['[data-testid="stMetricLabel"] p', '[data-testid="stMetricValue"]']
         .map(selector => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize))""")
     assert sizes[0] >= 20 and sizes[1] >= 60, sizes  # labels from the back of the room; answers much larger
+    typed = type_sizes(page)
+    assert typed["digits"] >= 30, typed  # the ten "What did you draw?" digits, one row (17.5 px before)
+    assert typed["page bar"] >= 17.5 and typed["tabs"] >= 17.5, typed
     assert "present=1" in page.url
     page.locator(".st-key-audience_label_1 button").click()  # the thanks on screen, the mode's type kept
     thanks = page.get_by_text("Stored as a 1").first
@@ -332,6 +358,9 @@ def test_projector_mode_grows_the_canvas_with_a_1080p_screen_and_the_models_see_
     assert answer_size >= 110, answer_size
     assert page.locator('[data-testid="stPlotlyChart"]').first.bounding_box()["height"] >= 1.6 * 200
     assert_nudge_sliders_beside_the_answers(page, 1080)
+    # The page bar, tabs and sliders grow with the screen too (17.5 px at 720 px; they stayed 17.5 at 1080).
+    typed = type_sizes(page)
+    assert min(typed["page bar"], typed["tabs"], typed["sliders"]) >= 24 and typed["digits"] >= 40, typed
     assert_no_exception(page)
     page.context.close()
 
@@ -503,4 +532,45 @@ def test_seed_groups_on_the_overview_compare_and_draw(app_url, page, real_data_r
     wait_for(lambda: metric_values(page) == ["1", "1", "1"], timeout=60, what="three 1s")
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any("CNN × 5 seeds" in label for label in labels), labels
+    wait_for(lambda: "CNN × 5 seeds" in legend_names(page), what="the chart's legend naming the ensemble too")
     assert_no_exception(page)
+
+    # On a projector (the sidebar's toggle, at 1280x720; the choice stays) its title is whole beside the other two,
+    # with "Nudge it" open too (it was cut to "CNN × 5 se…", the legend said "CNN").
+    to_a_projector(page)
+    stroke(page, vertical_stroke(canvas_box(page)))  # the canvas moved; a drawing kept is drawn over alike
+    titles = page.locator('[data-testid="stMetricLabel"]')
+    wait_for(lambda: "CNN ×5" in titles.all_inner_texts() and metric_values(page) == ["1", "1", "1"],
+             timeout=60, what="the ensemble's answer on a projector")
+    wait_for(lambda: "CNN ×5" in legend_names(page), what="the chart's legend naming it alike")
+    assert cut_titles(page) == []
+    page.get_by_text("Nudge it", exact=True).click()
+    wait_for(lambda: page.locator('[data-testid="stSlider"]').count() == 5, what="the five nudge sliders")
+    wait_until_idle(page)
+    assert cut_titles(page) == [] and "CNN ×5" in titles.all_inner_texts()
+    assert_no_exception(page)
+
+
+def to_a_projector(page) -> None:
+    """This session into projector mode at 1280x720, by the sidebar's toggle: a new page would be a new session,
+    without the choices made in this one."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    wait_until_idle(page)
+    toggle = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]').filter(
+        has=page.get_by_role("switch", name="Projector mode"))
+    toggle.locator("label").click()
+    # Asked of the page: Playwright's page.url follows the address only while a call of it runs.
+    wait_for(lambda: "present=1" in page.evaluate("location.search"), what="projector mode")
+    wait_until_idle(page)
+
+
+def legend_names(page) -> list[str]:
+    """The models named in the Draw page's probability chart."""
+    return page.locator(".st-key-probabilities-canvas .legendtext").evaluate_all(
+        "texts => texts.map(text => text.textContent)")
+
+
+def cut_titles(page) -> list[str]:
+    """The answers' titles cut short with an ellipsis (wider than their box)."""
+    return page.locator('[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"]').evaluate_all(
+        "titles => titles.filter(title => title.scrollWidth > title.clientWidth).map(title => title.textContent)")

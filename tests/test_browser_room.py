@@ -82,3 +82,41 @@ def test_a_participant_reads_the_audience_page_and_the_presenter_link_opens_the_
     local.get_by_role("button", name="Clear…").wait_for(timeout=30_000)
     local.close()
     assert store.count() == 2
+
+
+def test_a_phone_over_the_rooms_plain_http_decodes_the_webassemblys_brotli_itself(room_server, browser):
+    """By the network address over http:// Chromium accepts no brotli (only from HTTPS or localhost), so /join sends
+    ONNX Runtime's WebAssembly as its .br file (2.45 MB, not gzip's 3.81) and the page decodes it in a worker with
+    the vendored decoder: the decoded bytes are the file's, the three models load, the bar counts what was sent."""
+    from join.compression import accepted
+    from join.routes import RUNTIME_WASM, STATIC
+
+    _, remote, _ = room_server
+    page = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+    requests, workers = [], []
+    page.on("request", lambda request: requests.append(request))
+    page.on("worker", lambda worker: workers.append(worker))
+    page.goto(f"{remote}/join")
+    page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+    wasm = next(request for request in requests if request.url.endswith((".wasm", ".wasm.br")))
+    assert "br" not in accepted(wasm.all_headers().get("accept-encoding", "")), wasm.all_headers()
+    assert wasm.url.endswith(".wasm.br") and wasm.response().all_headers()["content-encoding"] == "identity"
+    assert int(wasm.response().all_headers()["content-length"]) == (STATIC / (RUNTIME_WASM + ".br")).stat().st_size
+    assert [worker.url.rsplit("/", 1)[1] for worker in workers] == ["brotli_worker.js"]
+    listing = page.evaluate("fetch('/join/models').then((reply) => reply.json())")
+    runtime = listing["runtime"]
+    assert page.evaluate("Number(document.body.dataset.downloaded)") == \
+        runtime["download"] + runtime["decode"]["download"] + sum(model["download"] for model in listing["models"])
+    decoded = page.evaluate("""async ([decoder, url]) => {  // (no crypto.subtle over http://: compared by byte)
+        const { BrotliDecode } = await import(decoder);
+        const body = new Int8Array(await (await fetch(url)).arrayBuffer());
+        const started = performance.now();
+        const decoded = BrotliDecode(body);
+        const seconds = (performance.now() - started) / 1000;
+        const original = new Int8Array(await (await fetch(url.slice(0, -3))).arrayBuffer());  // the .wasm, gzipped
+        return { seconds, length: decoded.length, same: original.length === decoded.length
+                 && original.every((byte, index) => byte === decoded[index]) };
+    }""", [runtime["decode"]["url"], runtime["url"]])
+    assert decoded["length"] == (STATIC / RUNTIME_WASM).stat().st_size and decoded["same"]
+    print(f"the WebAssembly's brotli decoded in the page in {decoded['seconds']:.2f} s (a second time)")
+    page.context.close()

@@ -9,6 +9,7 @@ import html
 import json
 import re
 import tokenize
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from starlette.requests import Request
 
 from join import routes
 from mnist_core import canvas, preprocess, strokes
+from mnist_core.workspace import Workspace
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("join.js", "prepare.js")
@@ -29,7 +31,10 @@ GENERIC = {0.5}
 @pytest.fixture(scope="module")
 def served() -> str:
     scope = {"type": "http", "method": "GET", "path": "/join", "headers": [], "query_string": b""}
-    return asyncio.run(routes.page(Request(scope))).body.decode()
+    # In a thread of its own: a browser test's Playwright (the session's Chromium) keeps an event loop running here.
+    with ThreadPoolExecutor(1) as thread:
+        reply = thread.submit(lambda: asyncio.run(routes.page(Request(scope), Workspace(PROJECT))))
+        return reply.result().body.decode()
 
 
 def page_config(page: str) -> dict:

@@ -65,6 +65,8 @@ def test_probability_chart_groups_models():
     figure = probability_chart({"mlp": np.eye(10)[3], "lenet5": np.full(10, 0.1)})
     assert [trace.name for trace in figure.data] == ["MLP", "LeNet-5"]
     assert figure.data[0].y[3] == 100 and figure.layout.barmode == "group"
+    ensemble = probability_chart({"mlp": np.eye(10)[3], "cnn": np.eye(10)[3]}, names={"cnn": "CNN × 5 seeds"})
+    assert [trace.name for trace in ensemble.data] == ["MLP", "CNN × 5 seeds"]  # the legend names the ensemble
 
 
 def test_the_unvalidated_probability_chart_is_what_plotly_validation_accepts_unchanged():

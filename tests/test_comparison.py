@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from mnist_core.evaluation import confusion_matrix, evaluation_from_logits
 from mnist_core.label_issues import accuracy_without_doubtful_labels, label_issues
 from mnist_core.models import build_model
 from mnist_core.runs import save_run
+from tests.support import PROJECT_ROOT
 
 
 def wilson(correct, total, z=1.959963984540054):
@@ -112,14 +114,18 @@ def test_compare_json_has_exactly_the_documented_shape(capsys, tmp_path, fake_mn
     assert isinstance(report["significant"], bool) and 0 <= report["mcnemar_p"] <= 1
 
 
-def test_compare_agrees_with_evaluate_on_the_shipped_runs(capsys, real_data_root):
+def test_compare_agrees_with_evaluate_on_the_shipped_runs(capsys, real_data_root, tmp_path):
     assert main(["compare", "checkpoints/cnn", "checkpoints/lenet5", "--json", "--data-dir", str(real_data_root)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert main(["evaluate", "--json", "--data-dir", str(real_data_root)]) == 0
-    evaluated = {row["run"]: row["accuracy"] for row in json.loads(capsys.readouterr().out)["models"]}
-    assert report["a"]["accuracy"] == evaluated["checkpoints/cnn"]  # seed 0 (the folder holds seeds 1-4 too)
-    assert report["b"]["accuracy"] == evaluated["checkpoints/lenet5"]
-    assert report["a"]["errors"] == round((1 - evaluated["checkpoints/cnn"]) * 10_000)
+    runs = tmp_path / "runs"  # the two shipped runs alone: evaluate reads every run of its folder (17 in checkpoints/)
+    runs.mkdir()
+    for name in ("cnn", "lenet5"):
+        (runs / name).symlink_to(PROJECT_ROOT / "checkpoints" / name)
+    assert main(["evaluate", "--json", "--runs", str(runs), "--data-dir", str(real_data_root)]) == 0
+    evaluated = {Path(row["run"]).name: row["accuracy"] for row in json.loads(capsys.readouterr().out)["models"]}
+    assert report["a"]["accuracy"] == evaluated["cnn"]  # seed 0 (checkpoints/ holds seeds 1-4 too)
+    assert report["b"]["accuracy"] == evaluated["lenet5"]
+    assert report["a"]["errors"] == round((1 - evaluated["cnn"]) * 10_000)
     assert sum(report[k] for k in ("both_right", "only_a_right", "only_b_right", "both_wrong")) == 10_000
 
 

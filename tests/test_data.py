@@ -11,6 +11,7 @@ from mnist_core.data import (
     load_mnist,
     normalize,
     raw_folder,
+    read_test_split,
 )
 from mnist_core.paths import data_dir
 from tests.support.mnist_files import write_idx_labels
@@ -126,3 +127,19 @@ def test_real_mnist_has_the_published_sizes(real_mnist):
     assert real_mnist.train_images.shape == (60000, 28, 28)
     assert real_mnist.test_images.shape == (10000, 28, 28)
     assert torch.bincount(real_mnist.test_labels).tolist()[:2] == [980, 1135]
+
+
+def test_the_test_split_read_without_torchvision_is_load_mnists(fake_mnist_root, tmp_path):
+    images, labels = read_test_split(fake_mnist_root)
+    data = load_mnist(fake_mnist_root, download=False)
+    assert images.dtype == np.uint8 and np.array_equal(images, data.test_images.numpy())
+    assert np.array_equal(labels, data.test_labels.numpy())
+    with pytest.raises(MnistDataError, match="not found"):
+        read_test_split(tmp_path / "nowhere")
+    labels_file = raw_folder(fake_mnist_root) / RAW_FILES[3]
+    write_idx_labels(labels_file, np.full(40, 12))
+    with pytest.raises(MnistDataError, match="labels past 9"):
+        read_test_split(fake_mnist_root)
+    write_idx_labels(labels_file, np.zeros(39))  # one label short
+    with pytest.raises(MnistDataError, match="damaged"):
+        read_test_split(fake_mnist_root)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.support.browser import require_chromium
-from tools.browser import canvas_box, metric_values, streamlit_server, stroke, vertical_stroke
+from tools.browser import canvas_box, chromium, metric_values, streamlit_server, stroke, vertical_stroke
 
 pytestmark = pytest.mark.browser
 # The suite runs a small class (it keeps the test working in minutes); the classroom measurement in
@@ -54,12 +54,15 @@ def wait_for_all(pages: list, ready, what: str) -> None:
     assert not waiting, f"{len(waiting)} of {len(pages)} sessions: no {what} in {TIME_LIMIT} s"
 
 
-def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp_path, browser):
+def test_a_classroom_draws_and_labels_at_once_and_every_label_is_stored_once(tmp_path):
     from mnist_core.audience import AudienceStore
 
+    executable = require_chromium()
     store = AudienceStore(tmp_path / "audience.sqlite3")
     env = {"MNIST_RUNS_DIR": str(tmp_path / "runs"), "MNIST_AUDIENCE_DB": str(store.path)}
-    with streamlit_server(env) as server:
+    # A Chromium of its own, stopped at the end, not the module's `browser`: the next test's tools.load_join starts
+    # Playwright in this thread, which refuses while another Playwright runs here.
+    with streamlit_server(env) as server, chromium(executable) as browser:
         pages = []
         for _ in range(SESSIONS):  # separate contexts: separate Streamlit sessions
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -112,3 +115,16 @@ def test_two_servers_on_one_postgresql_lose_no_label_and_their_audience_pages_ag
     print(f"\n60 phones on 2 servers and one PostgreSQL: {report.labels} labels, all stored; label → stored "
           f"p50 {1000 * report.label_p50:.0f} ms, p95 {1000 * report.label_p95:.0f} ms; both Audience pages show "
           f"{report.stored}")
+
+
+@pytest.mark.slow
+def test_the_load_test_runs_a_small_class_and_loses_nothing():
+    """tools/load_join.py once in a quick mode (5 phones, 5 s, a round of the game): it keeps working; the 60-phone
+    figures are in docs/CLASSROOM.md (python -m tools.load_join [--game]). Here, not beside /join's other tests: it
+    starts Playwright in this thread, which refuses while a module's `browser` runs."""
+    from tools.load_join import run
+
+    report = run(phones=5, seconds=5, every=1, game=True)
+    assert report.labels >= 5 and report.stored == report.labels and not report.errors, report
+    assert report.checks > 0 and report.checks_stored == report.checks, report  # every answer in the store
+    assert report.first_load_bytes > 1_000_000 and report.label_p95 > 0

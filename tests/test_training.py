@@ -225,18 +225,19 @@ def test_random_affine_moves_digits_but_keeps_the_background():
 @pytest.mark.parametrize("key", ["lenet5", "cnn"])  # the CNN: its dropout draws from numpy, seeded by torch
 def test_same_seed_gives_the_same_history(real_mnist, key):
     data = real_mnist.test_subset(500)
-    config = recipe_config(key, "best", epochs=2, train_subset=600, seed=7)
+    config = recipe_config(key, "best", epochs=2, train_subset=600, seed=7, validation=500)
     first, second = train_model(key, data, config), train_model(key, data, config)
     strip = lambda history: [{k: v for k, v in row.to_dict().items() if k != "seconds"} for row in history]  # noqa: E731
     assert strip(first.history) == strip(second.history)
-    other = train_model(key, data, recipe_config(key, "best", epochs=2, train_subset=600, seed=8))
+    other = train_model(key, data, recipe_config(key, "best", epochs=2, train_subset=600, seed=8, validation=500))
     assert strip(other.history) != strip(first.history)
 
 
 @pytest.mark.parametrize("key", MODEL_KEYS)
 def test_each_model_learns_from_a_slice_of_real_mnist(real_mnist, key):
     data = real_mnist.test_subset(2000)
-    config = recipe_config(key, "best", epochs=1, train_subset=4000, batch_size=50, augment=False)
+    config = recipe_config(key, "best", epochs=1, train_subset=4000, batch_size=50, augment=False,
+                           validation=500)
     result = train_model(key, data, config)
     assert result.evaluation.accuracy > 0.85, result.history  # chance is 0.10
     assert result.evaluation.confusion.sum() == 2000

@@ -12,6 +12,7 @@ open and in the dark theme), the Audience page's QR code in projector mode and /
 points and the projector's scores (docs/join_game_390x844.png, docs/game_projector_1280x720.png and _1920x1080).
 
     … -m tools.take_screenshots --only game      # the game's screenshots alone (a minute)
+    … -m tools.take_screenshots --only join      # /join on a phone alone (docs/join_390x844.png, join_de_390x844.png)
 """
 
 from __future__ import annotations
@@ -100,8 +101,35 @@ def game(browser, url: str, store_path: str) -> None:
         phone.context.close()
 
 
+def join(browser, url: str) -> None:
+    """/join on a phone: a 7 drawn and labelled (docs/join_390x844.png); and a German phone that picked one of
+    MNIST's test digits with the keyboard instead of drawing (docs/join_de_390x844.png, MNIST needed)."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
+    phone.goto(f"{url}/join")
+    phone.wait_for_selector("body[data-ready=true]", timeout=90_000)
+    box = phone.locator("canvas").bounding_box()
+    scale = box["width"] / CANVAS_SIDE
+    for points in DIGITS[7]:
+        stroke(phone, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
+    phone.wait_for_selector('.answer[data-digit="7"]', timeout=30_000)
+    phone.locator('[data-label="7"]').click()
+    phone.get_by_text("Stored as a 7").wait_for(timeout=30_000)
+    phone.screenshot(path=str(OUT / "join_390x844.png"), full_page=True)
+    phone.context.close()
+    german = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, locale="de-DE").new_page()
+    german.goto(f"{url}/join")
+    german.wait_for_selector("body[data-ready=true]", timeout=90_000)
+    if german.locator('[data-action="pick"]').is_visible():
+        german.locator('[data-action="pick"]').focus()
+        german.keyboard.press("Enter")
+        german.wait_for_function("document.getElementById('said').textContent.length > 0", timeout=30_000)
+        german.screenshot(path=str(OUT / "join_de_390x844.png"), full_page=True)
+    german.context.close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    only_game = (argv if argv is not None else sys.argv[1:]) == ["--only", "game"]
+    only = argv if argv is not None else sys.argv[1:]
+    only_game, only_join = only == ["--only", "game"], only == ["--only", "join"]
     executable = chromium_path()
     if executable is None:
         print("Chromium is needed: apt-get install -y chromium", file=sys.stderr)
@@ -113,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         if only_game:
             game(browser, url, f"{runs}/audience.sqlite3")
             print(f"Saved the game's screenshots in {OUT}")
+            return 0
+        if only_join:
+            join(browser, url)
+            print(f"Saved /join's screenshots in {OUT}")
             return 0
         page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
 
@@ -202,18 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 sized.get_by_text("Draw on your phone").wait_for(timeout=60_000)
                 settle(sized)
                 sized.screenshot(path=str(OUT / f"audience_present_{size}.png"))
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True).new_page()
-        phone.goto(f"{url}/join")
-        phone.wait_for_selector("body[data-ready=true]", timeout=90_000)
-        box = phone.locator("canvas").bounding_box()
-        scale = box["width"] / CANVAS_SIDE
-        for points in DIGITS[7]:
-            stroke(phone, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points])
-        phone.wait_for_selector('.answer[data-digit="7"]', timeout=30_000)
-        phone.locator('[data-label="7"]').click()
-        phone.get_by_text("Stored as a 7").wait_for(timeout=30_000)
-        phone.screenshot(path=str(OUT / "join_390x844.png"), full_page=True)
-        phone.context.close()
+        join(browser, url)
         page.goto(f"{url}/audience")
         page.get_by_role("heading", name="Confusion matrices").wait_for(timeout=60_000)
         settle(page)

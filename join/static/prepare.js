@@ -16,7 +16,13 @@
 const constants = {};
 export function setConstants(sent) { Object.assign(constants, sent); }
 
-export class NoDigit extends Error {}
+// Why no digit was found: \`key\` names its sentence in i18n/*.json ("nodigit_" + key), \`message\` is the English.
+export class NoDigit extends Error {
+  constructor(key, message) {
+    super(message);
+    this.key = key;
+  }
+}
 
 // A float image: row-major values with its size.
 class Plane {
@@ -55,7 +61,7 @@ function percentile(values, q) {  // numpy's default: linear between the closest
 // Ink strength in [0, 1] from an RGBA canvas (white on black or dark on light, transparency allowed).
 export function inkMap(rgba, width, height) {
   const { INK_THRESHOLD, MIN_CONTRAST, MIN_VISIBLE_CONTRAST } = constants;
-  if (width < 2 || height < 2) throw new NoDigit("The image is too small to hold a digit.");
+  if (width < 2 || height < 2) throw new NoDigit("too_small_image", "The image is too small to hold a digit.");
   const count = width * height;
   let grey = new Float32Array(count);
   const alpha = new Float32Array(count);
@@ -90,8 +96,10 @@ export function inkMap(rgba, width, height) {
     if (value > top) top = value;
   }
   if (candidates.length === 0) {
-    if (top > background + MIN_VISIBLE_CONTRAST) throw new NoDigit("The digit is too faint to read: draw it again.");
-    throw new NoDigit("No digit found: the canvas is blank. Draw a digit.");
+    if (top > background + MIN_VISIBLE_CONTRAST) {
+      throw new NoDigit("faint", "The digit is too faint to read: draw it again.");
+    }
+    throw new NoDigit("blank", "No digit found: the canvas is blank. Draw a digit.");
   }
   const peak = percentile(candidates, 99);
   const ink = new Float32Array(count);
@@ -133,11 +141,15 @@ export function cropToInk(plane) {
   let inked = 0;
   for (const value of plane.values) if (value > INK_THRESHOLD) inked++;
   const size = plane.values.length;
-  if (inked < Math.max(1, MIN_INK_FRACTION * size)) throw new NoDigit("No digit found: the canvas is (nearly) blank. Draw a digit.");
-  if (inked > MAX_INK_FRACTION * size) throw new NoDigit("No digit found: the canvas is almost all ink. Clear it and draw a digit.");
+  if (inked < Math.max(1, MIN_INK_FRACTION * size)) {
+    throw new NoDigit("nearly_blank", "No digit found: the canvas is (nearly) blank. Draw a digit.");
+  }
+  if (inked > MAX_INK_FRACTION * size) {
+    throw new NoDigit("all_ink", "No digit found: the canvas is almost all ink. Clear it and draw a digit.");
+  }
   const cropped = trimToInk(plane);
   if (Math.max(cropped.width, cropped.height) < Math.max(3, MIN_INK_BOX_FRACTION * Math.max(plane.width, plane.height))) {
-    throw new NoDigit("That is only a dot, or a digit too small to read: draw it bigger.");
+    throw new NoDigit("dot", "That is only a dot, or a digit too small to read: draw it bigger.");
   }
   return cropped;
 }
