@@ -17,8 +17,8 @@ PORT ?= 8501
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-# Two workers (pytest-xdist), each taking a test file at a time (tests/conftest.py groups them), so that a file's
-# server, browser or trained model is made once. A plain `pytest` runs the same tests one after another.
+# Two workers (pytest-xdist): one takes the browser tests, which mostly wait on a page, the other the rest a file
+# at a time (tests/conftest.py groups them). A plain `pytest` runs the same tests one after another.
 XDIST := -n 2 --dist loadgroup
 
 test: $(DEV_STAMP)

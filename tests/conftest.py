@@ -23,14 +23,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ``real_data``: ``make test-fast`` leaves those and the browser tests out.
 
     Under pytest-xdist (``-n 2 --dist loadgroup``, as ``make test`` runs) a worker takes a whole file at a time,
-    so a module's server, browser or trained model is made once. Browser files are spread over both workers like
-    the rest: all on one worker, they were the suite's long pole (750 s of 757)."""
+    so a module's server or trained model is made once; the browser tests, which mostly wait on a page, all go
+    to one worker (one Chromium and one app server for them), while the other worker trains and computes."""
     for item in items:
         if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_data)
     if config.pluginmanager.hasplugin("xdist"):
         for item in items:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="module")
