@@ -96,3 +96,28 @@ def matrix_table(confusion: np.ndarray, title: str, normalise: bool = False) -> 
                 f"<caption style='text-align:left'>{html.escape(title)}: rows are the true digits, columns the "
                 f"predictions ({what})</caption><thead><tr><th scope='col'>true \\ predicted</th>{head}</tr></thead>"
                 f"<tbody>{rows}</tbody></table>")
+
+
+# Switching tabs with the arrow keys reruns the page, and now and then (a busy server) the rerun redraws the tab
+# list after the switch: the focused tab leaves the document and the focus falls to <body>, so the next arrow key
+# does nothing. Put it back on the chosen tab, only when the focus was on a tab and nothing else took it since.
+_TAB_FOCUS_JS = """
+export default function () {
+  if (window.mnistTabFocus) return;
+  window.mnistTabFocus = true;
+  let onTab = false;
+  document.addEventListener("focusin", event => { onTab = event.target.getAttribute("role") === "tab"; });
+  document.addEventListener("pointerdown", () => { onTab = false; }, true);  // a click elsewhere is the user's
+  new MutationObserver(() => {
+    if (!onTab || (document.activeElement && document.activeElement !== document.body)) return;
+    const chosen = document.querySelector('[role="tablist"] [role="tab"][aria-selected="true"]');
+    if (chosen) chosen.focus({preventScroll: true});
+  }).observe(document.body, {childList: true, subtree: true});
+}
+"""
+_tab_focus = st.components.v2.component("mnist_dashboard.tab_focus", js=_TAB_FOCUS_JS)
+
+
+def keep_focus_on_tabs() -> None:
+    """A tab switched by the arrow keys keeps the focus through the rerun the switch starts."""
+    _tab_focus(key=LIVE_KEY_PREFIX + "tab_focus", data={})

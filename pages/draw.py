@@ -6,7 +6,7 @@ import time
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # registers its component: import only inside the app
 
-from dashboard.accessibility import announce, pen_only_toolbar
+from dashboard.accessibility import announce, keep_focus_on_tabs, pen_only_toolbar
 from dashboard.audience import label_buttons
 from dashboard.images import upscale
 from dashboard.loading import mnist_or_none, model_set_for, report_run_error
@@ -272,6 +272,7 @@ def test_image_picker() -> None:
     show_predictions(data.test_images[int(index)].numpy(), "test")
 
 
+keep_focus_on_tabs()
 # Tracked tabs (kept in the URL): only the open one's content runs, so the Draw tab does not
 # wait for MNIST to load for the test images.
 drawing_tab, test_tab, upload_tab = st.tabs(["Draw", "Test image", "Upload a photo"], key="draw.tab",

@@ -286,6 +286,8 @@ def run(phones: int, seconds: float, every: float, browsers: int = 0, servers: i
                     time.sleep(GAME_POLL_SECONDS)
                     timed(f"{url}/join/game?session=load-{number}", None, number, polls, " game")
                 time.sleep(max(0.0, next_label - time.monotonic()))
+            if game:  # the bell: a last look at a classmate's drawing (on a slow server a phone labels only twice)
+                check(number, url, generator)
 
         def check(number: int, url: str, generator: random.Random) -> None:
             """Between its drawings a phone reads a classmate's, when it is offered one."""
