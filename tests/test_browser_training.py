@@ -39,7 +39,8 @@ def test_closing_the_tab_or_killing_the_server_loses_nothing(tmp_path, real_mnis
         start_training(page, server.url, epochs=3)
         page.reload()  # a reload still shows the training, with its Stop button
         page.get_by_text("Training now").wait_for(timeout=60_000)
-        page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+        # In the page, not the header's Stop that Streamlit shows while a script runs.
+        page.locator('[data-testid="stMain"]').get_by_role("button", name="Stop").wait_for(timeout=30_000)
         page.close()  # the tab closes mid-epoch: training goes on and saves a complete run
         (run,) = wait_for(lambda: find_runs(runs_dir)[0], timeout=120, what="the run of the closed tab")
         assert run.model_key == "lenet5" and len(run.history) == 3 and not run.stopped_early
