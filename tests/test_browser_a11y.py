@@ -106,7 +106,8 @@ def show(page, room: str, path: str) -> None:
         assert live.get_attribute("aria-live") == "polite" and live.get_attribute("role") == "status"
         wait_for(lambda: re.fullmatch(r"Answers: MLP 1, \d+% sure; CNN 1, \d+% sure; LeNet-5 1, \d+% sure\.",
                                       live.text_content()), what="the three answers in the live region")
-        assert page.locator("img[alt^='The digit as the models see it']").count() == 1
+        wait_for(lambda: page.locator("img[alt^='The digit as the models see it']").count() == 1,  # redrawn by a rerun
+                 what="the models' view of the digit, described")
         # The canvas only draws: its toolbar has no edit (select) mode, and shows undo, redo and clear.
         toolbar = page.locator(".st-key-draw-canvas .dc-toolbar")
         assert toolbar.get_by_role("button", name="Edit").is_hidden()
