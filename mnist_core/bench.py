@@ -25,7 +25,8 @@
 9. Teaching the models with the class's drawings (``audience finetune``): 600 canvas drawings of training digits
    from 30 phones put in an audience store, the shipped runs fine-tuned on them as the command does (9 phones held
    out), then each run read before and after on 2,000 drawings of test digits no phone sent and on the MNIST test
-   set.
+   set. ``bench --only finetune --class-phones N``: a class of N phones instead, to see what a bigger class
+   would teach them.
 
 The app's start-up in a real browser is measured by ``tools/bench_app.py`` (``make bench``
 runs both).
@@ -185,7 +186,7 @@ class BenchReport:
 
 def run_bench(
     data_dir: str | None = None, quick: bool = False, parts: tuple[str, ...] = BENCH_PARTS,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = lambda message: None, class_phones: int = 30,
 ) -> BenchReport:
     """Run the chosen ``parts`` of the benchmark and return the numbers.
 
@@ -194,6 +195,8 @@ def run_bench(
         quick: a few batches of each part, to check that the benchmark works.
         parts: any of :data:`BENCH_PARTS`.
         log: called with a line of progress before each measurement.
+        class_phones: the class that teaches the models in the ``finetune`` part, in phones of 20 drawings each
+            (more than 30: how much a bigger class would teach them).
     """
     started = time.perf_counter()
     report = BenchReport(machine=machine_description(), quick=quick)
@@ -227,8 +230,9 @@ def run_bench(
         log("a seed group of LeNet-5: one run after another, then the same runs on Ray")
         report.seed_group = measure_seed_group(data, quick)
     if "finetune" in parts:
-        log("teaching the shipped models with 600 drawings of 30 phones" if not quick else "teaching, quickly")
-        report.finetune = measure_finetune(data, quick, log=log)
+        log(f"teaching the shipped models with {20 * class_phones:,} drawings of {class_phones} phones" if not quick
+            else "teaching, quickly")
+        report.finetune = measure_finetune(data, quick, phones=class_phones, log=log)
     report.seconds = time.perf_counter() - started
     return report
 

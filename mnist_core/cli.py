@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a few batches of each part (checks that it works)")
     bench.add_argument("--only", type=_bench_parts, default=BENCH_PARTS,
                        help=f"comma-separated parts to run (default: {','.join(BENCH_PARTS)})")
+    bench.add_argument("--class-phones", type=_class_phones, default=30, metavar="N",
+                       help="the class that teaches the models in the finetune part: N phones of 20 drawings each "
+                            "(default 30; more shows what a bigger class would teach them)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -1011,9 +1014,20 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import format_markdown, run_bench
 
     report = run_bench(args.data_dir, quick=args.quick, parts=args.only,
-                       log=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
+                       log=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True),
+                       class_phones=args.class_phones)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_markdown(report))
     return EXIT_OK
+
+
+def _class_phones(text: str) -> int:
+    try:
+        phones = int(text)
+    except ValueError:
+        phones = 0
+    if not 5 <= phones <= 3000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of phones from 5 to 3000")
+    return phones
 
 
 def _seed_list(text: str) -> tuple[int, ...]:

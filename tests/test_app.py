@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support import PROJECT_ROOT
 from tests.support.apptest import html_blocks, open_page, press_train, sidebar_text, switch_to, texts
 
@@ -33,6 +35,7 @@ def test_overview_lists_the_three_shipped_models(user_runs, real_data_root, monk
     assert "Runs in use" in sidebar_text(at) and "MNIST found" in sidebar_text(at)
 
 
+@pytest.mark.slow
 def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page()
@@ -40,6 +43,7 @@ def test_overview_without_data_still_works(user_runs, tmp_path, monkeypatch):
     assert len(at.dataframe[0].value) == 3
 
 
+@pytest.mark.slow
 def test_draw_page_prompts_on_an_empty_canvas(user_runs):
     at = open_page("pages/draw.py")
     assert "Draw a digit" in texts(at)
@@ -88,6 +92,7 @@ def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, mo
     assert len(at.get("plotly_chart")) == 5 and "need the data set" in texts(at)  # curves, matrices, per-class
 
 
+@pytest.mark.slow
 def test_train_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("pages/train.py")
@@ -131,6 +136,7 @@ def test_a_damaged_run_is_listed_with_its_reason_and_the_rest_works(user_runs, r
         assert "not valid JSON" in reasons and "no description" in reasons
 
 
+@pytest.mark.slow
 def test_corrupt_mnist_is_explained_and_drawing_still_works(user_runs, tmp_path, monkeypatch):
     from tests.support.mnist_files import write_fake_mnist
 
@@ -151,6 +157,7 @@ def test_uploads_are_limited_and_errors_never_show_tracebacks():
     assert config["client"]["showErrorDetails"] == "none"  # a last line of defence in front of an audience
 
 
+@pytest.mark.slow
 def test_choosing_a_run_on_draw_shows_at_once_in_the_sidebar_and_persists(user_runs):
     import torch
 

@@ -25,11 +25,13 @@ def store_drawing(store, label, said, session="s"):
               answers=answers, runs={}, session=session)
 
 
+@pytest.mark.slow
 def test_audience_page_without_drawings_says_how_to_add_them(user_runs, audience):
     at = open_page("pages/audience.py")
     assert "No labelled drawings yet" in texts(at)
 
 
+@pytest.mark.slow
 def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs, audience):
     store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
     store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8}, session="b")
@@ -50,6 +52,7 @@ def test_audience_page_scores_the_models_and_clears_after_confirmation(user_runs
     assert audience.count() == 0 and "No labelled drawings yet" in texts(at)
 
 
+@pytest.mark.slow
 def test_in_projector_mode_the_scores_are_a_table_with_short_numbers(user_runs, audience):
     for label, said in ((7, 7), (3, 3), (1, 7)):
         store_drawing(audience, label, {"mlp": said, "cnn": said, "lenet5": said})
@@ -59,6 +62,7 @@ def test_in_projector_mode_the_scores_are_a_table_with_short_numbers(user_runs, 
     assert b"66.7" in shown and b"66.700000" not in shown  # as the data grid shows 66.7, not pandas' six decimals
 
 
+@pytest.mark.slow
 def test_damaged_rows_are_skipped_and_counted_on_the_page(user_runs, audience):
     from tests.test_audience_hostile import DAMAGED_ANSWERS
 
@@ -74,6 +78,7 @@ def test_damaged_rows_are_skipped_and_counted_on_the_page(user_runs, audience):
     assert [m.value for m in at.metric] == ["50.0%", "100.0%", "50.0%"]
 
 
+@pytest.mark.slow
 def test_an_altered_store_gets_a_clear_message_on_the_page(user_runs, audience):
     store_drawing(audience, 7, {"mlp": 7, "cnn": 7, "lenet5": 7})
     with sqlite3.connect(audience.path) as connection:
@@ -82,6 +87,7 @@ def test_an_altered_store_gets_a_clear_message_on_the_page(user_runs, audience):
     assert "is not an audience store" in "\n".join(e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs, audience, tmp_path):
     store_drawing(audience, 7, {"mlp": 1, "cnn": 7, "lenet5": 7}, session="a")
     store_drawing(audience, 3, {"mlp": 3, "cnn": 3, "lenet5": 8, "lenet5_relu": 3}, session="b")
@@ -96,6 +102,7 @@ def test_a_model_chosen_later_is_scored_over_the_drawings_it_answered(user_runs,
     assert "lenet5_relu_answer" not in audience.export(tmp_path / "again").labels.read_text()
 
 
+@pytest.mark.slow
 def test_the_audience_page_shows_the_join_address_and_its_qr_code(user_runs, audience, monkeypatch):
     """The address phones reach (MNIST_PUBLIC_URL, else this machine's) in large type, and a QR code of it."""
     from dashboard.join_link import qr_png

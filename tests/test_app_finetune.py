@@ -32,6 +32,7 @@ def keys(at) -> set[str]:
     return {element.key for element in at.button if element.key}
 
 
+@pytest.mark.slow
 def test_the_presenter_teaches_the_models_and_reads_what_changed(user_runs, store, job_board):
     fill_store(store, 5)
     at = open_page("pages/audience.py")
@@ -55,6 +56,7 @@ def test_the_presenter_teaches_the_models_and_reads_what_changed(user_runs, stor
     assert Workspace(PROJECT_ROOT).room_runs() == {}
 
 
+@pytest.mark.slow
 def test_too_few_drawings_start_nothing_and_say_why(user_runs, store, job_board):
     fill_store(store, 3)
     at = open_page("pages/audience.py")
@@ -62,6 +64,7 @@ def test_too_few_drawings_start_nothing_and_say_why(user_runs, store, job_board)
     assert "Too few drawings to teach the models" in unescaped(texts(at)) and not job_board.jobs()
 
 
+@pytest.mark.slow
 def test_only_the_presenter_teaches(user_runs, store, job_board, monkeypatch):
     fill_store(store, 5)
     at = open_page("pages/audience.py")
@@ -71,6 +74,7 @@ def test_only_the_presenter_teaches(user_runs, store, job_board, monkeypatch):
     assert "Teach the models" in [s.value for s in at.subheader]  # the results are everyone's, the button is not
 
 
+@pytest.mark.slow
 def test_a_class_run_is_chosen_under_models_in_use(user_runs):
     report = class_run(user_runs)
     at = open_page("pages/draw.py")

@@ -67,6 +67,7 @@ def buttons(at) -> set[str]:
     return {button.key for button in at.button if button.key}
 
 
+@pytest.mark.slow
 def test_the_presenter_starts_and_stops_a_round(user_runs, audience):
     at = open_page("pages/audience.py")
     assert "No round yet." in texts(at) and "game.stop" not in buttons(at)
@@ -81,6 +82,7 @@ def test_the_presenter_starts_and_stops_a_round(user_runs, audience):
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_a_participant_sees_the_scores_but_cannot_start_or_stop_a_round(user_runs, audience, round_played,
                                                                         monkeypatch):
     as_participant(monkeypatch)
@@ -89,6 +91,7 @@ def test_a_participant_sees_the_scores_but_cannot_start_or_stop_a_round(user_run
     assert nickname("join-ada") in texts(at) and "Hardest to fool: LeNet-5" in texts(at)
 
 
+@pytest.mark.slow
 def test_a_participants_press_on_start_or_stop_is_refused(user_runs, audience, monkeypatch):
     at = open_page("pages/audience.py")  # shown as the presenter's page …
     as_participant(monkeypatch)  # … but the press comes from a participant
@@ -103,6 +106,7 @@ def test_a_participants_press_on_start_or_stop_is_refused(user_runs, audience, m
     assert Game(audience).running() is not None
 
 
+@pytest.mark.slow
 def test_the_leaderboard_and_each_models_count_are_the_games(user_runs, audience, round_played):
     at = open_page("pages/audience.py")
     shown = texts(at)
@@ -117,6 +121,7 @@ def test_the_leaderboard_and_each_models_count_are_the_games(user_runs, audience
     assert "1 read otherwise" in shown and "4 drawings fooled a model" in shown
 
 
+@pytest.mark.slow
 def test_in_projector_mode_the_game_comes_first_during_a_round(user_runs, audience, round_played):
     at = open_page("pages/audience.py")
     at.toggle(key="present").set_value(True).run()
@@ -136,6 +141,7 @@ def test_in_projector_mode_the_game_comes_first_during_a_round(user_runs, audien
     assert shown.index("Round over") > shown.index("**Draw on your phone:** scan the code, or open")  # back below
 
 
+@pytest.mark.slow
 def test_the_hard_set_gallery_shows_its_drawings(user_runs, audience, round_played):
     at = open_page("pages/audience.py")
     assert "The class's hard set: 3 drawings" in texts(at)
@@ -146,6 +152,7 @@ def test_the_hard_set_gallery_shows_its_drawings(user_runs, audience, round_play
     assert "label 7" in cell and "MLP</span> read 1" in cell and "CNN</span> read 1" in cell and "LeNet-5" not in cell
 
 
+@pytest.mark.slow
 def test_review_first_keeps_the_hard_sets_unapproved_drawings_off_the_projector(user_runs, audience,
                                                                                  round_played):
     from mnist_core.room import RoomSettings, save_settings
@@ -160,6 +167,7 @@ def test_review_first_keeps_the_hard_sets_unapproved_drawings_off_the_projector(
     assert gallery.count("<img") == 1 and f"#{round_played[0]}" in gallery
 
 
+@pytest.mark.slow
 def test_a_round_that_ran_out_is_over(user_runs, audience):
     Game(audience, clock=lambda: datetime.now(UTC) - timedelta(minutes=6)).start(minutes=5)
     at = open_page("pages/audience.py")

@@ -33,6 +33,7 @@ def errors_on(drawings, key: str) -> int:
     return sum(drawing.answers[key] != drawing.label for drawing in drawings)
 
 
+@pytest.mark.slow
 def test_compare_tests_the_runs_on_the_hard_set_without_mnist(with_hard_set, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     drawings, n = with_hard_set, len(with_hard_set)
@@ -73,6 +74,7 @@ def test_compare_opened_on_the_hard_set_by_its_link_keeps_the_mnist_mistakes(wit
     assert "Without doubtful labels (%)" in table and "compare.test_set" not in at.query_params
 
 
+@pytest.mark.slow
 def test_compare_without_a_hard_set_offers_no_choice(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("MNIST_AUDIENCE_DB", str(tmp_path / "empty.sqlite3"))

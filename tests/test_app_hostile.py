@@ -75,6 +75,7 @@ def test_a_user_run_named_like_a_shipped_one_compares_beside_it(user_runs, real_
     assert len(at.get("plotly_chart")) == 7  # B − A, curves, four confusion matrices, per-class
 
 
+@pytest.mark.slow
 def test_run_names_are_shown_as_text_never_as_html(user_runs):
     evil = "x`<img src=x onerror=alert(1)>"
     untrained_run(user_runs / evil)
@@ -160,6 +161,7 @@ def test_a_number_too_large_for_a_float_in_the_url_is_dropped(real_data_root, mo
     assert 0 <= at.number_input(key=key).value < 10_000 and key not in at.query_params  # the page's default
 
 
+@pytest.mark.slow
 def test_reset_nudges_logs_no_warning(monkeypatch):
     import logging
 

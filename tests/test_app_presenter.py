@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import PROJECT_ROOT
@@ -27,6 +28,7 @@ def style(at: AppTest) -> str:
     return "".join(e.proto.body for e in at.get("html") if e.proto.body.lstrip().startswith("<style>"))
 
 
+@pytest.mark.slow
 def test_present_1_turns_projector_mode_on_and_the_toggle_turns_it_off(user_runs):
     at = open_with({"present": "1"}, "pages/draw.py")
     assert at.session_state["present"] is True and at.toggle(key="present").value is True
@@ -39,6 +41,7 @@ def test_present_1_turns_projector_mode_on_and_the_toggle_turns_it_off(user_runs
     assert [t.value for t in at.title] == ["Draw a digit"]
 
 
+@pytest.mark.slow
 def test_without_the_parameter_the_app_is_not_in_projector_mode(user_runs):
     at = open_with({})
     assert at.session_state["present"] is False and "Projector mode" in [t.label for t in at.sidebar.toggle]
@@ -98,6 +101,7 @@ def test_projector_mode_enlarges_the_charts_and_the_answers_keep_their_colours(u
     assert "[class*='st-key-answer_cnn_'] [data-testid='stMetricValue']" in style(at)
 
 
+@pytest.mark.slow
 def test_a_compare_link_names_its_runs_by_folder(user_runs):
     """compare.runs holds folder paths (relative to the app's folder inside it), not the runs' labels."""
     at = open_with({"compare.runs": ["checkpoints/lenet5", "checkpoints/cnn-seed2", "nowhere/deleted"]},
@@ -109,6 +113,7 @@ def test_a_compare_link_names_its_runs_by_folder(user_runs):
     assert at.query_params["compare.runs"] in ("checkpoints/lenet5", ["checkpoints/lenet5"])  # one value: AppTest's str
 
 
+@pytest.mark.slow
 def test_a_dark_room_link_opens_projector_mode_with_its_room_choice(user_runs):
     """?room=dark is kept (the frame reloads the browser into Streamlit's dark theme, see the browser test);
     the choice is offered in projector mode only, and "Light" drops it from the URL."""

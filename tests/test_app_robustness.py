@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.apptest import html_blocks, open_page, texts
 
 
@@ -37,6 +39,7 @@ def test_robustness_page_focuses_one_perturbation_and_sweeps_new_settings(user_r
     assert not at.exception and "Test image #" in texts(at)
 
 
+@pytest.mark.slow
 def test_robustness_page_without_data_says_what_to_do(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("pages/robustness.py")

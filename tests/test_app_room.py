@@ -37,6 +37,7 @@ def keys(at) -> set[str]:
     return {element.key for element in (*at.button, *at.toggle) if element.key}
 
 
+@pytest.mark.slow
 def test_a_participant_sees_the_scores_but_no_control_of_the_rooms_drawings(user_runs, audience, monkeypatch):
     as_participant(monkeypatch)
     at = open_page("pages/audience.py")
@@ -45,6 +46,7 @@ def test_a_participant_sees_the_scores_but_no_control_of_the_rooms_drawings(user
     assert not at.get("link_button")  # no Export
 
 
+@pytest.mark.slow
 def test_the_presenter_hides_a_phone_and_shows_it_again(user_runs, audience):
     at = open_page("pages/audience.py")
     assert [m.value for m in at.metric] == ["33.3%"] * 3
@@ -56,12 +58,14 @@ def test_the_presenter_hides_a_phone_and_shows_it_again(user_runs, audience):
     assert [m.value for m in at.metric] == ["33.3%"] * 3
 
 
+@pytest.mark.slow
 def test_the_presenter_hides_one_drawing(user_runs, audience):
     at = open_page("pages/audience.py")
     at.button(key="audience.hide.1").click().run()
     assert audience.summary().hidden == 1 and "1 drawing hidden by the presenter" in texts(at)
 
 
+@pytest.mark.slow
 def test_a_participants_event_on_a_presenters_button_is_refused(user_runs, audience, monkeypatch):
     at = open_page("pages/audience.py")  # shown as the presenter's page …
     as_participant(monkeypatch)  # … but the press comes from a participant
@@ -75,6 +79,7 @@ def test_a_participants_event_on_a_presenters_button_is_refused(user_runs, audie
     assert audience.count() == 3
 
 
+@pytest.mark.slow
 def test_review_first_holds_misread_drawings_off_the_projector_until_approved(user_runs, audience):
     at = open_page("pages/audience.py")
     at.toggle(key="room.review_first").set_value(True).run()
@@ -85,6 +90,7 @@ def test_review_first_holds_misread_drawings_off_the_projector_until_approved(us
     assert [d.id for d in audience.misread(approved=True)] == [2]
 
 
+@pytest.mark.slow
 def test_ending_the_lesson_offers_the_export_then_deletes_after_confirmation(user_runs, audience):
     at = open_page("pages/audience.py")
     assert "Drawings are kept 7 days and then deleted" in texts(at)
@@ -118,6 +124,7 @@ def a_job(data, owner: str, folder):
     return TrainingJob({"mlp": recipe_config("mlp", "tutorial", epochs=1)}, data, save_to_folder(folder), owner=owner)
 
 
+@pytest.mark.slow
 def test_a_participant_sees_the_trainings_but_cannot_train_stop_or_cancel(user_runs, fake_data, job_board,
                                                                             monkeypatch):
     running, waiting = a_job(fake_data, "teacher", user_runs), a_job(fake_data, "teacher-2", user_runs)
@@ -131,6 +138,7 @@ def test_a_participant_sees_the_trainings_but_cannot_train_stop_or_cancel(user_r
     assert not at.get("form") and not running.stopping and job_board.place(waiting) == 1
 
 
+@pytest.mark.slow
 def test_the_presenter_stops_and_cancels_anyones_training(user_runs, fake_data, job_board):
     running = a_job(fake_data, "participant-192.0.2.9", user_runs)
     waiting = a_job(fake_data, "participant-192.0.2.8", user_runs)
@@ -143,6 +151,7 @@ def test_the_presenter_stops_and_cancels_anyones_training(user_runs, fake_data, 
     assert running.stopping
 
 
+@pytest.mark.slow
 def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fake_data, job_board, monkeypatch):
     from mnist_core.room import RoomSettings, save_settings
     from tests.support.apptest import press_train
@@ -159,6 +168,7 @@ def test_in_a_computer_lab_a_participant_trains_one_job_at_a_time(user_runs, fak
     assert f"train.stop.{job.id}" in keys(at)  # their own: they may stop it
 
 
+@pytest.mark.slow
 def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs, fake_data, job_board):
     from dashboard.job_view import job_board as the_board
     from mnist_core.jobs import JOBS_RECORD_FILE, JobBoard
@@ -179,6 +189,7 @@ def test_after_a_restart_the_train_page_says_which_trainings_were_lost(user_runs
             job.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_the_overview_links_to_train_only_those_who_may_train(user_runs, monkeypatch):
     def links(at) -> list[str]:
         return [element.proto.label for element in at.get("page_link")]

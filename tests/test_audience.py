@@ -42,6 +42,7 @@ def add(store: AudienceStore, label: int, png: bytes, session: str = "s1", said=
                      runs=RUNS, session=session)
 
 
+@pytest.mark.slow
 def test_a_drawing_is_stored_with_its_label_answers_and_runs(store):
     assert store.count() == 0
     assert store.path is None or not store.path.exists()  # reading an absent file creates nothing
@@ -57,6 +58,7 @@ def test_a_drawing_is_stored_with_its_label_answers_and_runs(store):
     assert stats.drawings == 1 and stats.accuracy("mlp") == 0 and stats.accuracy("lenet5") == 1
 
 
+@pytest.mark.slow
 def test_pressing_another_label_for_the_same_drawing_corrects_it(store):
     first = add(store, 1, b"same canvas")
     assert add(store, 7, b"same canvas") == first  # same session, same drawing: one row, new label
@@ -152,6 +154,7 @@ def test_a_file_that_is_not_a_store_gets_a_clear_message(tmp_path):
         AudienceStore(path).count()
 
 
+@pytest.mark.slow
 def test_many_threads_writing_at_once_lose_nothing(store):
     errors = []
 
@@ -280,6 +283,7 @@ def test_cli_stats_json_has_exactly_the_documented_shape(tmp_path, capsys):
     assert "2 labelled drawing(s)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_export_writes_pngs_and_labels_that_predict_reads_back(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)  # predict's default runs: the shipped checkpoints
     store = AudienceStore(tmp_path / "a.sqlite3")

@@ -90,6 +90,7 @@ _ROW = st.tuples(st.one_of(st.integers(0, 9), st.integers(-2, 12), st.just("7"))
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(rows=st.lists(_ROW, max_size=12))
+@pytest.mark.slow
 def test_the_sql_scores_agree_with_reading_each_row(tmp_path_factory, rows):
     """The two readers of one rule: the sums in SQL (summary) and the rows parsed in Python (drawings)."""
     path = tmp_path_factory.mktemp("store") / "a.sqlite3"
@@ -236,6 +237,7 @@ def _small_files_only() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # writes past 100 kB fail, as on a full disk
 
 
+@pytest.mark.slow
 def test_an_export_onto_a_full_disk_leaves_no_debris(tmp_path):
     store = AudienceStore(tmp_path / "a.sqlite3")
     add(store, 7, b"small")

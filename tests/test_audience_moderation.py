@@ -177,6 +177,7 @@ def test_retention_at_and_past_the_longest(text, accepted):
             retention(text)
 
 
+@pytest.mark.slow
 def test_a_slow_reader_of_the_export_is_not_taken_for_a_hung_store(open_store, store_location):
     import time
 

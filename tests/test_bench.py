@@ -48,6 +48,13 @@ def test_bench_refuses_unknown_parts(capsys):
     assert "choose from" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("phones", ["2", "many", "5000"])
+def test_bench_refuses_a_class_it_cannot_split_or_make(capsys, phones):
+    with pytest.raises(SystemExit):
+        main(["bench", "--only", "finetune", "--class-phones", phones])
+    assert "a whole number of phones from 5 to 3000" in capsys.readouterr().err
+
+
 @pytest.mark.browser
 def test_quick_app_bench_starts_the_app_and_draws(tmp_path):
     require_chromium()

@@ -81,6 +81,7 @@ def test_the_page_holds_no_copy_of_the_library_numbers(name):
     assert not numbers_in(code) & {float(value) for value in values}, numbers_in(code) & values
 
 
+@pytest.mark.slow
 def test_no_python_file_copies_the_canvas_side_or_brush():
     copies = []
     for path in sorted([*PROJECT.glob("*.py"), *(PROJECT / "mnist_core").rglob("*.py"),

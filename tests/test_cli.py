@@ -37,6 +37,7 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_evaluate_json_has_exactly_the_documented_shape(capsys, runs_dir, fake_mnist_root):
     code, out, err = run_cli(capsys, "evaluate", "--runs", runs_dir, "--json", "--data-dir", fake_mnist_root)
     report = json.loads(out)
@@ -48,6 +49,7 @@ def test_evaluate_json_has_exactly_the_documented_shape(capsys, runs_dir, fake_m
     assert {row["name"] for row in report["models"]} == {"MLP", "CNN", "LeNet-5", "LeNet-5 (ReLU)"}
 
 
+@pytest.mark.slow
 def test_evaluate_reports_a_damaged_run_and_evaluates_the_rest(capsys, runs_dir, fake_mnist_root):
     (runs_dir / "cnn" / WEIGHTS_FILE).write_bytes(b"garbage")
     (runs_dir / "orphan").mkdir()
@@ -60,6 +62,7 @@ def test_evaluate_reports_a_damaged_run_and_evaluates_the_rest(capsys, runs_dir,
     assert all(set(error) == {"run", "error"} and error["error"] for error in report["errors"])
 
 
+@pytest.mark.slow
 def test_evaluate_table_and_missing_data(capsys, runs_dir, fake_mnist_root, tmp_path):
     code, out, _ = run_cli(capsys, "evaluate", "--runs", runs_dir, "--data-dir", fake_mnist_root)
     assert code == 0 and "LeNet-5" in out and "61,706" in out
@@ -72,6 +75,7 @@ def write_image(path, image):
     return path
 
 
+@pytest.mark.slow
 def test_predict_json_shape_with_good_and_bad_files(capsys, runs_dir, tmp_path):
     good = write_image(tmp_path / "seven.png", draw_seven())
     blank = write_image(tmp_path / "blank.png", Image.new("L", (100, 100)))
@@ -90,6 +94,7 @@ def test_predict_json_shape_with_good_and_bad_files(capsys, runs_dir, tmp_path):
     assert "blank" in bad[0]["error"] and "does not exist" in bad[2]["error"]
 
 
+@pytest.mark.slow
 def test_predict_all_good_exits_zero_and_prints_a_table(capsys, runs_dir, tmp_path):
     good = write_image(tmp_path / "seven.png", draw_seven())
     code, out, _ = run_cli(capsys, "predict", good, "--runs", runs_dir)
@@ -102,6 +107,7 @@ def test_predict_without_runs_says_what_to_do(capsys, tmp_path):
     assert code == 1 and "train" in err
 
 
+@pytest.mark.slow
 def test_train_writes_a_run_folder(capsys, fake_mnist_root, tmp_path):
     code, out, err = run_cli(capsys, "train", "--model", "mlp", "--recipe", "tutorial", "--epochs", "1",
                              "--data-dir", fake_mnist_root, "--out", tmp_path / "out")
@@ -112,6 +118,7 @@ def test_train_writes_a_run_folder(capsys, fake_mnist_root, tmp_path):
     assert info.config["epochs"] == 1 and len(info.history) == 1 and info.train_images == 120
 
 
+@pytest.mark.slow
 def test_train_holds_out_validation_images_and_records_their_accuracy(capsys, fake_mnist_root, tmp_path):
     code, out, err = run_cli(capsys, "train", "--model", "lenet5", "--epochs", "1", "--validation", "20",
                              "--data-dir", fake_mnist_root, "--out", tmp_path / "out", "--name", "held-out")
@@ -129,6 +136,7 @@ def test_the_best_recipe_on_too_few_images_says_to_pass_validation(capsys, fake_
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.slow
 def test_train_refuses_to_overwrite_without_permission(capsys, fake_mnist_root, tmp_path):
     args = ["train", "--model", "all", "--epochs", "1", "--subset", "40", "--validation", "0",
             "--data-dir", fake_mnist_root, "--out", tmp_path / "out", "--name", "{model}"]
@@ -199,12 +207,14 @@ def test_a_subset_larger_than_the_data_set_is_the_whole_data_set(capsys, fake_mn
     assert info.train_images == 120 and info.config["train_subset"] is None
 
 
+@pytest.mark.slow
 def test_a_diverging_training_saves_nothing_and_says_why(capsys, fake_mnist_root, tmp_path):
     code, _, err = run_cli(capsys, *train_args(fake_mnist_root, tmp_path / "out", "--lr", "1e30"))
     assert code == 1 and "diverged" in err and "Traceback" not in err
     assert not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.slow
 def test_json_output_is_strict(capsys, runs_dir, fake_mnist_root):
     """No bare NaN or Infinity: a strict parser reads every JSON the CLI prints, even for a model whose
     outputs overflow (its loss is not finite, so it is null)."""
@@ -246,6 +256,7 @@ def test_the_module_runs_as_a_program(tmp_path, runs_dir):
     assert json.loads(done.stdout)["results"][0]["file"] == str(image)
 
 
+@pytest.mark.slow
 def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
     paths = []
     for index in range(300):
@@ -256,6 +267,7 @@ def test_predict_handles_hundreds_of_files(capsys, runs_dir, tmp_path):
     assert code == 0 and len(json.loads(out)["results"]) == 300
 
 
+@pytest.mark.slow
 def test_predict_survives_every_kind_of_bad_file(capsys, runs_dir, tmp_path):
     """Good files still get predictions; each bad one gets its reason; the exit code says so."""
     matrix = hostile_files()
@@ -306,6 +318,7 @@ def test_robustness_table_and_its_errors(capsys, real_data_root, tmp_path):
     assert "is not a whole number" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_explain_json_has_exactly_the_documented_shape(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)  # the shipped checkpoints
     seven = tmp_path / "seven.png"

@@ -92,6 +92,7 @@ def test_doubtful_labels_are_the_audited_test_images():
     assert accuracy_without_doubtful_labels(truth, predicted) == 1.0
 
 
+@pytest.mark.slow
 def test_compare_json_has_exactly_the_documented_shape(capsys, tmp_path, fake_mnist_root):
     for key in ("mlp", "lenet5"):
         torch.manual_seed(0)

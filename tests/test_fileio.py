@@ -37,6 +37,7 @@ def test_without_proc_the_mask_is_read_under_a_lock_and_put_back(umask, monkeypa
     assert fileio.current_umask() == 0o027 and os.umask(0o027) == 0o027
 
 
+@pytest.mark.slow
 def test_files_made_by_another_thread_while_the_umask_is_read_keep_their_permissions(umask, tmp_path):
     """An export reads the umask (to give its files open()'s permissions) while a session writes files:
     reading it with os.umask(0) made those files world-writable for that moment."""
@@ -94,6 +95,7 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):
     assert target.read_text() == "old" and [path.name for path in tmp_path.iterdir()] == ["record.json"]
 
 
+@pytest.mark.slow
 def test_two_writers_of_one_stored_sweep_leave_one_whole_file(tmp_path):
     import json
     import threading

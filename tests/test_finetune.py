@@ -72,6 +72,7 @@ def test_whole_phones_are_held_out_about_30_percent_and_at_least_three():
     assert split_by_session(drawings(10), seed=0).held_out_sessions == split_by_session(drawings(10)).held_out_sessions
 
 
+@pytest.mark.slow
 def test_no_held_out_phones_drawing_reaches_training(fake_mnist_root, monkeypatch):
     """Every batch the model trains on is recorded: none holds a held-out drawing, all hold drawings to learn."""
     import mnist_core.models
@@ -124,6 +125,7 @@ def test_too_few_drawings_on_the_command_line_saves_nothing(store, user_runs, ca
     assert captured.err.count("\n") == 1 and not user_runs.exists()
 
 
+@pytest.mark.slow
 def test_hidden_and_damaged_drawings_are_left_out(store):
     fill_store(store, 6, per_digit=3)
     prankster = store.drawings()[0].session
@@ -193,6 +195,7 @@ def test_a_class_run_records_what_it_saw_and_its_before_and_after(tmp_path):
 
 # --- the command line -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_command_line_fine_tunes_and_reports_in_json(store, user_runs, fake_mnist_root, capsys, monkeypatch):
     monkeypatch.setattr(finetune, "MAX_MNIST_DROP", 100.0)  # 40 fake test images: one is 2.5 points
     fill_store(store, 5)
@@ -209,6 +212,7 @@ def test_the_command_line_fine_tunes_and_reports_in_json(store, user_runs, fake_
     assert Workspace().runs_in_use()["mlp"].path == saved.path  # --use: the room's model now
 
 
+@pytest.mark.slow
 def test_a_refused_run_on_the_command_line_says_why(store, user_runs, fake_mnist_root, capsys, monkeypatch):
     monkeypatch.setattr(finetune, "MAX_MNIST_DROP", -1.0)  # every run "forgets"
     fill_store(store, 5)
@@ -218,6 +222,7 @@ def test_a_refused_run_on_the_command_line_says_why(store, user_runs, fake_mnist
     assert "Traceback" not in captured.err and not find_runs(user_runs)[0]
 
 
+@pytest.mark.slow
 def test_bad_settings_and_missing_runs_are_said_without_a_traceback(store, user_runs, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["audience", "finetune", "--models", "nothing"])
@@ -240,6 +245,7 @@ def class_run(folder, key: str = "cnn"):
     return keep_or_refuse(_result(key, load_model(start), 9_928, 9_925, split), start, split, folder)
 
 
+@pytest.mark.slow
 def test_the_room_uses_a_class_run_once_the_presenter_chooses_it(user_runs):
     report = class_run(user_runs)
     workspace = Workspace(PROJECT_ROOT)
@@ -253,6 +259,7 @@ def test_the_room_uses_a_class_run_once_the_presenter_chooses_it(user_runs):
     assert workspace.room_runs() == {}
 
 
+@pytest.mark.slow
 def test_join_serves_the_class_run_once_chosen(join_app):
     from join.routes import models_in_use
 

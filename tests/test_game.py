@@ -171,6 +171,7 @@ def test_the_json_shape(store, game, clock):
                                {"key": "lenet5", "fooled": 0}] and shape["hard_set"] == 1
 
 
+@pytest.mark.slow
 def test_correctly_read_drawings_never_crowd_out_a_candidate(store, game):
     """However many drawings the models read right come first in a round, the one that fooled them is offered."""
     game.start(minutes=5)

@@ -21,6 +21,7 @@ def played(tmp_path_factory):
     store.close()
 
 
+@pytest.mark.slow
 def test_the_hard_set_holds_the_confirmed_drawings_some_model_misread(played):
     drawings, _ = played
     assert 5 <= len(drawings) < 40  # the turned digits some model misread, none of those every model read right
@@ -42,6 +43,7 @@ def test_each_shipped_run_on_the_hard_set_answers_as_the_server_scored_the_drawi
     assert errors >= len(drawings)  # each drawing fooled at least one of them
 
 
+@pytest.mark.slow
 def test_mcnemar_between_two_runs_on_the_hard_set(played):
     drawings, models = played
     mlp, lenet5 = models["mlp"], models["lenet5"]

@@ -23,6 +23,7 @@ def tiny_configs(*keys, epochs=2):
     return {key: recipe_config(key, "tutorial", epochs=epochs, batch_size=40) for key in keys}
 
 
+@pytest.mark.slow
 def test_a_job_trains_each_model_and_saves_a_run(fake_mnist_root, tmp_path):
     data = load_mnist(fake_mnist_root, download=False)
     job = TrainingJob(tiny_configs("mlp", "lenet5"), data, save_to_folder(tmp_path)).start()

@@ -47,6 +47,7 @@ def a_label(listing: dict, **changes) -> bytes:
     return json.dumps({**record, **changes}).encode()
 
 
+@pytest.mark.slow
 def test_the_page_its_assets_and_models_are_served_cached_and_compressed(join_app):
     status, headers, page = get(join_app, "/join")
     assert status == 200 and headers["cache-control"] == "no-cache" and b'data-action="clear"' in page
@@ -73,6 +74,7 @@ def test_the_page_its_assets_and_models_are_served_cached_and_compressed(join_ap
     assert get(join_app, f"/join/models/{'0' * 16}/lenet5.onnx")[0] == 404
 
 
+@pytest.mark.slow
 def test_each_models_answer_is_sent_a_text_colour_that_reads_in_each_colour_scheme(join_app):
     """The registry's colour stays for borders (the CNN's orange is 2.25:1 on white); its answer digit takes the
     registry's text variants, each 4.5:1 on its scheme's backgrounds (the page's own: tests/test_join_keyboard.py)."""
@@ -186,6 +188,7 @@ def test_a_label_when_the_store_has_moved_away_says_press_again_and_loses_nothin
     assert status == 200
 
 
+@pytest.mark.slow
 def test_brotli_where_the_browser_accepts_it_gzip_otherwise_and_the_sizes_the_page_counts(join_app):
     """ONNX Runtime's WebAssembly as its vendored .br (2.45 MB) to a browser that accepts br, as gzip (3.81 MB) to
     one that does not (a phone on http://: browsers accept br only from HTTPS or localhost), as it is to one that

@@ -8,6 +8,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from mnist_core.audience import AudienceStore
@@ -56,6 +57,7 @@ def state(join_app, phone: str) -> dict:
     return json.loads(body)
 
 
+@pytest.mark.slow
 def test_a_round_scores_the_servers_answers_and_the_classmates_reading(join_app, capsys):
     store = AudienceStore(join_app.audience)
     store.clear()

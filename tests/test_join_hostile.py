@@ -239,6 +239,7 @@ def test_label_answers_every_method_but_post_with_405_allow_post(join_app):
         assert (status, headers.get("allow")) == (405, "POST"), method  # not the dashboard's page, nor GET, HEAD
 
 
+@pytest.mark.slow
 def test_label_is_json_from_the_servers_own_origin(join_app, listing):
     before = stored(join_app)
     # What a page of another origin could send without a preflight: text/plain, a form.
@@ -311,6 +312,7 @@ def test_labels_at_the_limits_of_what_is_valid_are_stored(join_app, listing):
     assert stored(join_app) == before + 5
 
 
+@pytest.mark.slow
 def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_later(join_app, listing):
     address, started, taken = next(_addresses), time.monotonic(), 0
     for press in range(limits.SESSION_BURST + 20):  # as fast as the server answers: the burst, what refilled
@@ -326,6 +328,7 @@ def test_a_phone_past_its_rate_gets_429_with_retry_after_and_is_taken_a_second_l
     assert post(join_app, a_label(listing, session="quick-phone"), address)[0] == 200
 
 
+@pytest.mark.slow
 def test_a_network_past_its_new_phones_a_minute_gets_429_and_another_network_does_not(join_app, listing):
     address = next(_addresses)
     for phone in range(limits.ADDRESS_NEW_SESSIONS_PER_MINUTE):
@@ -335,6 +338,7 @@ def test_a_network_past_its_new_phones_a_minute_gets_429_and_another_network_doe
     assert post(join_app, a_label(listing, session="one-too-many"), next(_addresses))[0] == 200
 
 
+@pytest.mark.slow
 def test_a_full_store_refuses_a_label_with_507_and_says_so(join_app, listing, tmp_path):
     """The store at MAX_STORED_DRAWINGS - 1: one more is stored; at the limit the next is refused."""
     full = tmp_path / "full.sqlite3"

@@ -10,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from mnist_core import onnx_export
 from mnist_core.onnx_export import INT8_CHECK_FILE
@@ -35,6 +36,7 @@ def test_the_shipped_runs_are_served_int8_at_once_without_the_check(join_app, mo
                                                                                "lenet5": "int8"}
 
 
+@pytest.mark.slow
 def test_two_phones_at_once_check_a_users_run_once_while_the_server_answers_others(tmp_path, monkeypatch):
     """A run the user trained (here a copy of LeNet-5's checkpoint, its int8_check.json made for other weights, so
     stale) is checked on /join/models' first request: once for two phones asking together, in a worker thread, so
@@ -90,6 +92,7 @@ def test_two_phones_at_once_check_a_users_run_once_while_the_server_answers_othe
     assert weights == {"mlp": "int8", "cnn": "int8", "lenet5": "int8"}
 
 
+@pytest.mark.slow
 def test_the_vendored_brotli_decoder_gives_back_the_webassembly_byte_for_byte(tmp_path):
     """Google's decoder (join/static/vendor/brotli/), as the page runs it over plain http://, on the WebAssembly's
     .br, in Node (the browser does the same in tests/test_browser_room.py)."""
@@ -116,6 +119,7 @@ def test_the_vendored_brotli_decoder_gives_back_the_webassembly_byte_for_byte(tm
     assert result.stdout.split() == [str(len(wasm)), hashlib.sha256(wasm).hexdigest()]
 
 
+@pytest.mark.slow
 def test_damaged_test_files_serve_a_users_run_float16_unchecked_and_tell_only_the_server_log(
         tmp_path, monkeypatch, caplog):
     """A run of the user's with no int8 check stored beside it, on a server whose MNIST test files are truncated:

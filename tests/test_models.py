@@ -69,6 +69,7 @@ def test_unknown_model_says_which_exist():
         get_spec("resnet")
 
 
+@pytest.mark.slow
 def test_the_light_modules_do_not_import_torch():
     """The app's first paint and `python -m mnist_core --help` must not wait for PyTorch (~3 s)."""
     import subprocess
@@ -106,6 +107,7 @@ def test_the_library_is_only_a_library():
 
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.slow
 def test_lenet5_conv3_as_linear_matches_the_stock_convolution(memory_format):
     torch.manual_seed(0)
     fast, stock = build_model("lenet5"), build_model("lenet5", conv3_as_linear=False)

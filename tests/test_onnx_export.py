@@ -32,6 +32,7 @@ def digits(count: int, seed: int = 0) -> np.ndarray:
     return np.clip(generator.random((count, 28, 28)) * 3 - 2, 0, 1).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_every_registered_model_exports_and_runs_in_onnx_runtime_as_in_pytorch(runs_dir, tmp_path):
     runs = {run.model_key: run for run in find_runs(runs_dir)[0]}
     exported = export_onnx(runs, tmp_path / "onnx")
@@ -48,6 +49,7 @@ def test_every_registered_model_exports_and_runs_in_onnx_runtime_as_in_pytorch(r
     assert not [path for path in (tmp_path / "onnx").iterdir() if path.name.startswith(".")]  # no temporaries
 
 
+@pytest.mark.slow
 def test_the_graph_normalises_and_answers_probabilities(runs_dir, tmp_path):
     """Pixels in [0, 1] in, probabilities out (each row sums to 1): no normalisation or softmax by the caller."""
     import onnxruntime
@@ -83,6 +85,7 @@ def test_a_changed_or_missing_file_or_manifest_is_told_with_what_to_do(runs_dir,
         read_manifest(folder)
 
 
+@pytest.mark.slow
 def test_export_cli_writes_the_files_and_says_where_and_refuses_a_file_as_folder(runs_dir, tmp_path, capsys):
     code = main(["export", "--onnx", str(tmp_path / "out"), "--runs", str(runs_dir), "--models", "mlp,cnn",
                  "--json"])
@@ -117,6 +120,7 @@ def test_the_shipped_models_score_the_same_on_the_test_set_in_onnx_runtime(real_
         assert (answers == pytorch).all(), model.key
 
 
+@pytest.mark.slow
 def test_the_cached_export_is_reused_and_made_again_when_damaged(runs_dir, tmp_path):
     from mnist_core.onnx_export import exported_runs
 
@@ -131,6 +135,7 @@ def test_the_cached_export_is_reused_and_made_again_when_damaged(runs_dir, tmp_p
     assert exported_runs(other, tmp_path)[0] != folder  # other weights, another folder
 
 
+@pytest.mark.slow
 def test_float16_weights_halve_the_file_and_keep_float32_in_and_out(runs_dir, tmp_path):
     import onnx
 
@@ -163,6 +168,7 @@ def test_int8_weights_keep_the_shipped_models_answers_on_the_test_set(real_mnist
 
 
 @pytest.mark.parametrize("lost, refused", [(5, False), (6, True)], ids=["0.05 points: int8", "0.06: float16"])
+@pytest.mark.slow
 def test_int8_is_refused_past_a_drop_of_005_points_and_the_model_stays_float16(runs_dir, tmp_path, monkeypatch,
                                                                                caplog, lost, refused):
     """At and past MAX_INT8_ACCURACY_DROP: the answers of the int8 file are made to lose ``lost`` of 10,000."""
@@ -210,6 +216,7 @@ def _no_test_set():
     raise AssertionError("the test set was read: the stored int8 check was not used")
 
 
+@pytest.mark.slow
 def test_a_stored_int8_check_is_read_instead_of_checking_and_a_stale_one_is_ignored(runs_dir, tmp_path, monkeypatch):
     """`export --int8 --check --save` stores each check beside its run (int8_check.json); an export reads it for the
     same weights and int8 file (no test set read, nothing run), and checks anew when either has changed."""
@@ -242,6 +249,7 @@ def test_a_stored_int8_check_is_read_instead_of_checking_and_a_stale_one_is_igno
     assert len(calls) == 3 and stale.int8 == checked.int8
 
 
+@pytest.mark.slow
 def test_a_stored_check_that_loses_too_much_keeps_the_model_float16_and_no_test_set_means_float16(
         runs_dir, tmp_path, monkeypatch):
     """The limit is applied when a stored check is read (today's MAX_INT8_ACCURACY_DROP); without a stored check or
@@ -262,6 +270,7 @@ def test_a_stored_check_that_loses_too_much_keeps_the_model_float16_and_no_test_
     assert unchecked.weights == "float16" and unchecked.int8 is None and len(calls) == 1
 
 
+@pytest.mark.slow
 def test_the_shipped_checkpoints_carry_their_int8_check(tmp_path, monkeypatch):
     """Each model's shipped checkpoint (what /join serves by default) has int8_check.json for its weights and for
     the int8 file this exporter makes, so /join serves int8 without running the check. Failing after a change to the

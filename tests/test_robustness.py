@@ -244,6 +244,7 @@ def test_a_stored_sweep_is_read_back_only_when_it_still_applies(shipped_copy):
     assert read_stored(shipped_copy, 2000, 0) is None
 
 
+@pytest.mark.slow
 def test_sweep_runs_reads_stored_results_instead_of_loading_the_model(shipped_copy):
     accuracy = {p.name: [0.25] * len(p.levels) for p in PERTURBATIONS}
     write_stored(shipped_copy, 40, 0, accuracy)

@@ -58,6 +58,7 @@ def use_like_the_app(run) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
+@pytest.mark.slow
 def test_every_mutation_of_a_run_file_is_refused_with_a_reason_or_usable(valid_run, tmp_path, data):
     record = json.loads((valid_run / RUN_FILE).read_text())
     content = data.draw(mutated_run_files(record))

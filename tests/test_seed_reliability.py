@@ -53,6 +53,7 @@ def test_an_address_where_a_web_server_answers_is_one_message_within_seconds(tmp
     assert time.monotonic() - started < 60 and find_runs(tmp_path / "runs") == ([], [])
 
 
+@pytest.mark.slow
 def test_a_silent_server_or_a_dashboard_address_is_refused_by_name():
     with socket.socket() as silent:  # accepts connections (the backlog) and never says a word
         silent.bind(("127.0.0.1", 0))
@@ -84,6 +85,7 @@ def test_a_cluster_left_on_this_machine_does_not_stop_a_local_seed_group(tmp_pat
     assert "1 of 1 runs saved" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_seeds_that_all_scored_the_same_cannot_be_tested(tmp_path, fake_mnist_root, capsys):
     """Welch's t on groups without spread is infinite: p = 0 named a winner that one more seed could overturn."""
     for seed in range(3):
@@ -137,6 +139,7 @@ def test_two_seed_groups_saving_into_one_folder_in_the_same_second_keep_both(tmp
     assert len(names) == 2 and all(name.startswith("mlp-tutorial-seed0-") for name in names)
 
 
+@pytest.mark.slow
 def test_a_damaged_member_run_is_listed_and_the_other_seeds_are_compared(tmp_path, fake_mnist_root, capsys):
     for seed, (mlp, lenet) in enumerate([(0.980, 0.990), (0.981, 0.992), (0.979, 0.991)]):
         run_with_accuracy(tmp_path, "mlp", seed, mlp)

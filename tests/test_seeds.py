@@ -39,6 +39,7 @@ def four_seeds_each(folder):
     return group_runs(find_runs(folder)[0])
 
 
+@pytest.mark.slow
 def test_runs_group_by_model_and_recipe_in_seed_order(tmp_path):
     for seed, accuracy in ((2, 0.991), (0, 0.990), (1, 0.992)):
         run_with_accuracy(tmp_path, "cnn", seed, accuracy)
@@ -52,6 +53,7 @@ def test_runs_group_by_model_and_recipe_in_seed_order(tmp_path):
     assert cnn.sd == pytest.approx(np.std([0.99, 0.992, 0.991], ddof=1)) and groups[0].sd is None
 
 
+@pytest.mark.slow
 def test_groups_are_compared_with_welch_and_holm(tmp_path):
     groups = four_seeds_each(tmp_path)
     pairs = compare_groups(groups)
@@ -156,6 +158,7 @@ def test_a_single_run_never_imports_ray(tmp_path, fake_mnist_root):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_ranking_sentence_rests_on_the_groups(tmp_path):
     groups = four_seeds_each(tmp_path)
     sentence = seed_ranking_sentence(groups, compare_groups(groups))
@@ -177,6 +180,7 @@ def test_the_strip_chart_shows_every_seed_and_the_mean(tmp_path):
     assert figure.layout.yaxis.title.text == "test accuracy (%)"
 
 
+@pytest.mark.slow
 def test_the_overview_ranks_architectures_from_seed_groups(user_runs, tmp_path, monkeypatch):
     import shutil
 
@@ -343,6 +347,7 @@ def test_a_seed_group_trains_on_a_ray_cluster(ray_cluster, tmp_path, real_data_r
     assert all(run.train_images == 2000 for run in runs)
 
 
+@pytest.mark.slow
 def test_the_ensemble_of_a_chosen_run_is_its_own_group_and_the_run_stays_in_use(user_runs):
     """Choose your own run on Draw, then "ensemble": the ensemble is your run's group; other pages keep your run."""
     from tests.support.apptest import open_page, switch_to

@@ -42,6 +42,7 @@ def test_the_tutorial_recipe_trains_on_every_training_image(fake_mnist_root):
     assert "validation_accuracy" not in result.history[0].to_dict()
 
 
+@pytest.mark.slow
 def test_validation_accuracy_is_reported_per_epoch_beside_the_test_accuracy(fake_mnist_root):
     data = load_mnist(fake_mnist_root, download=False)
     result = train_model("lenet5", data, recipe_config("lenet5", "best", epochs=2, batch_size=30, validation=40))
@@ -108,6 +109,7 @@ def test_should_stop_ends_training_cleanly(fake_mnist_root):
     assert result.stopped and len(result.history) == 1 and result.evaluation is not None
 
 
+@pytest.mark.slow
 def test_the_weight_average_follows_the_weights_and_forgets_the_start_quickly():
     torch.manual_seed(0)
     model = build_model("lenet5")
@@ -123,6 +125,7 @@ def test_the_weight_average_follows_the_weights_and_forgets_the_start_quickly():
     assert not average.model.training
 
 
+@pytest.mark.slow
 def test_trained_with_an_average_the_returned_model_is_what_was_evaluated(fake_mnist_root):
     data = load_mnist(fake_mnist_root, download=False)
     result = train_model("mlp", data, recipe_config("mlp", "best", epochs=2, batch_size=30, validation=0))
@@ -142,6 +145,7 @@ def test_random_thickness_thins_and_thickens_each_image_reproducibly(real_mnist)
     assert torch.allclose(random_thickness(inputs, torch.Generator().manual_seed(0), 0.0, 0.0), inputs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_as_drawn_trains_on_the_canvas_version_of_that_fraction_of_each_batch(fake_mnist_root):
     data = load_mnist(fake_mnist_root, download=False)
     history = lambda fraction: [row.train_loss for row in train_model(  # noqa: E731
