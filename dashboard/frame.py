@@ -16,9 +16,9 @@ def main() -> None:
     present = projector_mode()
     st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
-    page_style(present, dark=dark_theme())
     if present:
         show_theme(room())  # projector mode's room choice; outside it, the viewer's own Streamlit setting
+    page_style(present, dark=dark_theme())
 
     navigation = st.navigation(
         navigation_pages(),

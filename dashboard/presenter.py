@@ -126,7 +126,13 @@ def model_text_color(key: str, dark: bool | None = None) -> str:
 
 def dark_theme() -> bool:
     """Whether the browser shows Streamlit's dark theme (projector mode's dark room, or the viewer's own
-    setting): the charts and the frame's text colours follow it. False where it cannot tell (AppTest)."""
+    setting): the charts and the frame's text colours follow it. False where it cannot tell (AppTest).
+
+    In projector mode the room chosen decides: the browser reports its theme only with a later rerun, and a
+    fresh page's first run had the light room's CSS (white on the dark room's primary blue: 3.1:1) under the dark
+    theme."""
+    if presenting() and st.session_state.get(ROOM_KEY):
+        return st.session_state[ROOM_KEY] == "dark"
     return st.context.theme.type == "dark"
 
 
