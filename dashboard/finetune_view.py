@@ -102,9 +102,9 @@ def _teach() -> None:
         return
     st.session_state[MESSAGE_KEY] = ""
     try:
-        from mnist_core.finetune import split_by_session
+        from mnist_core.finetune import class_drawings, split_by_session
 
-        split = split_by_session(audience_store().drawings())
+        split = split_by_session(class_drawings(audience_store()))
     except (NotEnoughDrawings, AudienceStoreError) as error:
         st.session_state[MESSAGE_KEY] = str(error)
         return

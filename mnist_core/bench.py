@@ -361,7 +361,14 @@ def measure_finetune(data: MnistData, quick: bool = False, keys: tuple[str, ...]
 
     from .audience import AudienceStore, encode_png
     from .evaluation import predict_logits
-    from .finetune import FinetuneConfig, class_of_phones, finetune_model, keep_or_refuse, split_by_session
+    from .finetune import (
+        FinetuneConfig,
+        class_drawings,
+        class_of_phones,
+        finetune_model,
+        keep_or_refuse,
+        split_by_session,
+    )
     from .predict import shipped_run_dirs
     from .runs import load_model, read_run
 
@@ -381,7 +388,7 @@ def measure_finetune(data: MnistData, quick: bool = False, keys: tuple[str, ...]
         for drawing in made:
             store.add(label=drawing.label, canvas_png=encode_png(drawing.canvas), pixels=drawing.pixels,
                       answers={}, runs={}, session=drawing.session)
-        split = split_by_session(store.drawings())
+        split = split_by_session(class_drawings(store))
         for key in keys or default_model_keys(built_in=True):
             start = read_run(shipped_run_dirs()[key])
             model = load_model(start)

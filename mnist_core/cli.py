@@ -882,7 +882,14 @@ def _audience_game(args: argparse.Namespace) -> int:
 
 def _audience_finetune(args: argparse.Namespace) -> int:
     from .data import load_mnist
-    from .finetune import FinetuneConfig, finetune_model, finetune_on_ray, keep_or_refuse, split_by_session
+    from .finetune import (
+        FinetuneConfig,
+        class_drawings,
+        finetune_model,
+        finetune_on_ray,
+        keep_or_refuse,
+        split_by_session,
+    )
     from .runs import load_model, prepare_runs_folder
 
     workspace = Workspace()
@@ -895,7 +902,7 @@ def _audience_finetune(args: argparse.Namespace) -> int:
     starts = {key: starts[key] for key in keys}
     settings = FinetuneConfig(**({} if args.epochs is None else {"epochs": args.epochs}))
     settings.check()
-    split = split_by_session(_audience_store(args.db).drawings())  # too few: NotEnoughDrawings, a ValueError
+    split = split_by_session(class_drawings(_audience_store(args.db)))  # too few: NotEnoughDrawings, a ValueError
     data = load_mnist(args.data_dir)
     out = prepare_runs_folder(args.out or workspace.runs)
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))

@@ -35,7 +35,7 @@ from .runs import RunError, RunInfo, save_new_run
 if TYPE_CHECKING:
     from torch import nn
 
-    from .audience import Drawing
+    from .audience import AudienceStore, Drawing
     from .data import MnistData
     from .evaluation import Evaluation
     from .training import EpochStats, TrainingProgress
@@ -126,12 +126,22 @@ def ids_digest(ids: Sequence[int] | np.ndarray) -> str:
     return hashlib.sha256(",".join(str(int(i)) for i in sorted(np.asarray(ids).tolist())).encode()).hexdigest()
 
 
+def class_drawings(store: AudienceStore) -> list[Drawing]:
+    """The drawings the models may be taught with: every readable drawing the presenter has not hidden, except
+    a *Fool the models* round's drawings that fooled a model and that no classmate has read as their label
+    (:meth:`mnist_core.game.Game.unconfirmed_fooling_ids`)."""
+    from .game import Game
+
+    unconfirmed = Game(store).unconfirmed_fooling_ids()
+    return [drawing for drawing in store.drawings() if drawing.id not in unconfirmed]
+
+
 def split_by_session(drawings: Sequence[Drawing], share: float = HELD_OUT_SHARE, minimum: int = MIN_HELD_OUT,
                      seed: int = 0) -> ClassSplit:
     """Hold out whole sessions: ``share`` of them (at least ``minimum``), chosen at random by ``seed``.
 
-    ``drawings``: what :meth:`mnist_core.audience.AudienceStore.drawings` returns (hidden and damaged ones are
-    not among them).
+    ``drawings``: what :func:`class_drawings` returns (hidden, damaged and unconfirmed fooling ones are not
+    among them).
 
     Raises:
         NotEnoughDrawings: fewer than :data:`MIN_SESSIONS` sessions, or fewer than :data:`MIN_PER_DIGIT`

@@ -291,6 +291,19 @@ class Game:
         ids = [int(row[0]) for row in rows]
         return [drawing.id for drawing in self.store.by_ids(ids) if _fooled(drawing)]
 
+    def unconfirmed_fooling_ids(self) -> set[int]:
+        """The ids of the rounds' drawings that fooled a model but that no classmate read as their label (not
+        checked yet, the check's minute up, or read as another digit): their label is the drawer's word alone,
+        on a drawing made to be misread, so teaching the models with them could teach a scribble as a digit."""
+        if not self.store.exists():
+            return set()
+        with self.store.transaction(write=False) as connection:
+            rows = connection.execute(
+                "SELECT drawings.id FROM drawings LEFT JOIN checks ON checks.drawing = drawings.id "
+                "WHERE drawings.game_round IS NOT NULL AND drawings.game_fooled = 1 "
+                "AND (checks.digit IS NULL OR checks.digit != drawings.label)").fetchall()
+        return {int(row[0]) for row in rows}
+
     def hard_set(self, with_canvas: bool = False) -> list[Drawing]:
         """The hard set's drawings (:meth:`hard_set_ids`), oldest first."""
         return self.store.by_ids(self.hard_set_ids(), with_canvas=with_canvas)

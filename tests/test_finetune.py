@@ -20,12 +20,14 @@ from mnist_core.finetune import (
     FinetuneConfig,
     FinetuneResult,
     NotEnoughDrawings,
+    class_drawings,
     finetune_model,
     ids_digest,
     keep_or_refuse,
     latest_class_runs,
     split_by_session,
 )
+from mnist_core.game import Game
 from mnist_core.runs import find_runs, load_model, read_run
 from mnist_core.workspace import Workspace
 from tests.support import PROJECT_ROOT
@@ -138,6 +140,34 @@ def test_hidden_and_damaged_drawings_are_left_out(store):
     used = set(split.train.ids.tolist()) | set(split.held_out.ids.tolist())
     assert prankster not in split.train_sessions + split.held_out_sessions
     assert one.id not in used and one.id + 1 not in used and len(used) == 180 - 30 - 2
+
+
+def test_a_rounds_fooling_drawings_teach_only_once_a_classmate_read_them_as_labelled(store):
+    """Fool the models: a drawing made to be misread carries the drawer's label alone until a classmate confirms it
+    (the check can also say it was a scribble); only a confirmed one, or one that fooled no model, is taught."""
+    fill_store(store, 6, per_digit=3)
+    game = Game(store)
+    game.start(minutes=5)
+
+    def drawn(session: str, read_as: int) -> int:
+        stored = store.add(label=7, canvas_png=session.encode(), pixels=np.full((28, 28), 9, np.uint8),
+                           answers={"mlp": np.eye(10)[read_as], "cnn": np.eye(10)[7]}, runs={}, session=session)
+        game.enter(stored)
+        return stored
+
+    def checked(drawing: int, checker: str, digit: int) -> None:
+        assert game.offer_check(checker).id == drawing
+        game.answer_check(checker, drawing, digit)
+
+    confirmed = drawn("join-confirmed", read_as=1)
+    checked(confirmed, "join-reader-a", 7)
+    scribble = drawn("join-scribble", read_as=1)
+    checked(scribble, "join-reader-b", 1)  # the classmate read what the model read, not the label
+    pending = drawn("join-pending", read_as=1)
+    plain = drawn("join-plain", read_as=7)  # fooled no model: nothing to check
+    taught = {drawing.id for drawing in class_drawings(store)}
+    assert {confirmed, plain} <= taught and not {scribble, pending} & taught
+    assert len(taught) == 180 + 2
 
 
 # --- the MNIST guard ------------------------------------------------------------------------------
