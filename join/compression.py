@@ -23,6 +23,8 @@ from pathlib import Path
 
 import brotli
 
+from join.headers import weighted
+
 BROTLI_QUALITY = 11  # the smallest: WebAssembly 2.45 MB (gzip 3.81); for files compressed once, ahead of time
 BROTLI_QUALITY_ON_REQUEST = 5  # a model compressed on its first request: the MLP's int8 file in 0.4 s to 413 kB
 # (quality 11: 392 kB in 8 s, quality 9: 417 kB) while the first phones wait
@@ -32,20 +34,7 @@ KEPT = 32  # compressed bodies kept in memory: the page's files and two exports'
 
 def accepted(header: str) -> set[str]:
     """The content codings an ``Accept-Encoding`` header accepts (``q=0`` refuses one), lower-cased."""
-    codings = set()
-    for part in header.split(","):
-        name, _, parameters = part.strip().partition(";")
-        quality = 1.0
-        for parameter in parameters.split(";"):
-            key, _, value = parameter.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if name and quality > 0:
-            codings.add(name.strip().lower())
-    return codings
+    return {coding.lower() for coding, weight in weighted(header) if weight > 0}
 
 
 def precompressed(path: Path) -> Path:

@@ -24,6 +24,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from join.headers import weighted
+
 FOLDER = Path(__file__).resolve().parent / "static" / "i18n"
 DEFAULT = "en"
 # Placeholders in the page's own strings that stand for an element, not a value: filled in by the page.
@@ -52,17 +54,8 @@ def _read(language: str) -> dict[str, str]:
 def choose(accept_language: str | None) -> str:
     """The language of ``languages()`` an ``Accept-Language`` header prefers most (by ``q``, then order), matched
     on its primary subtag (``de-CH`` is German); English when it names none of them."""
-    wanted: list[tuple[float, int, str]] = []
-    for position, part in enumerate((accept_language or "").split(",")[:32]):  # a header of 10,000 tags: 32 read
-        tag, _, parameters = part.strip().partition(";")
-        quality = 1.0
-        match = re.fullmatch(r"\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*", parameters) if parameters else None
-        if parameters and match is None:
-            continue
-        if match:
-            quality = float(match.group(1))
-        if quality > 0 and _TAG.match(tag.strip()):
-            wanted.append((-quality, position, tag.strip().split("-")[0].lower()))
+    wanted = [(-weight, position, tag.split("-")[0].lower())
+              for position, (tag, weight) in enumerate(weighted(accept_language)) if weight > 0 and _TAG.match(tag)]
     known = languages()
     for _, _, primary in sorted(wanted):
         if primary in known:

@@ -12,6 +12,7 @@ import string
 import pytest
 
 from join import i18n, routes
+from join.headers import MOST_READ, weighted
 from tests.support.join_phone import join_server_with_test_digits, open_join, pick_a_test_digit
 
 LANGUAGES = ("en", "de", "fr", "es")  # at least these (issue 36)
@@ -58,6 +59,17 @@ def test_a_missing_key_is_english(monkeypatch, tmp_path):
 ])
 def test_the_language_is_the_first_accept_language_names_that_the_page_speaks(header, language):
     assert i18n.choose(header) == language
+
+
+@pytest.mark.parametrize(("header", "values"), [
+    ("gzip, deflate, br, zstd", [("gzip", 1.0), ("deflate", 1.0), ("br", 1.0), ("zstd", 1.0)]),
+    ("br;q=0.5, gzip;Q=0 , identity", [("br", 0.5), ("gzip", 0.0), ("identity", 1.0)]),
+    ("de;level=1;q=0.25;quality=9", [("de", 0.25)]),  # another parameter ignored
+    ("br;q=abc, gzip;q=1.5, de;q=0.1234", [("br", 0.0), ("gzip", 0.0), ("de", 0.0)]),  # not a weight: refused
+    ("", []), (None, []), (", ,;q=1", []), (",".join(["x"] * 1000), [("x", 1.0)] * MOST_READ),
+])
+def test_accept_headers_are_read_with_one_grammar(header, values):
+    assert weighted(header) == values
 
 
 def page_in(join_app, accept_language: str | None) -> tuple[str, dict]:
