@@ -16,7 +16,7 @@ from mnist_core.canvas import CANVAS_SIDE
 from mnist_core.room import nickname, phone_session
 from tests.support.join_app import JoinApp, in_process_join
 from tests.support.join_server import join_server
-from tools.browser import stroke, wait_for
+from tools.browser import stroke, throttle, wait_for
 from tools.digit_strokes import DIGITS
 
 PNG_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6k"
@@ -350,10 +350,7 @@ def test_on_a_slow_wi_fi_the_smallest_model_answers_first_and_a_bar_counts_the_m
     smallest model first while the others say "loading"; the bar counts MB; a label waits for all three."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
     page = context.new_page()
-    devtools = context.new_cdp_session(page)
-    devtools.send("Network.enable")
-    devtools.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20,
-                                                       "downloadThroughput": 2e6 / 8, "uploadThroughput": 2e6 / 8})
+    throttle(page, mbit=2)
     listing = json.loads(page.request.get(f"{server.url}/join/models", timeout=300_000).body())  # (the export)
     smallest = min(listing["models"], key=lambda model: model["download"])
     page.goto(f"{server.url}/join")

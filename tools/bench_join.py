@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mnist_core.room import network_address
-from tools.browser import chromium, chromium_path, streamlit_server
+from tools.browser import chromium, chromium_path, streamlit_server, throttle
 
 LATENCY_MS = 20  # a classroom Wi-Fi's round trip, added to each request
 GOAL_FIRST_MB, GOAL_ALL_MB = 3.0, 4.5  # issue 36: the first answer after at most 3.0 MB, all three after 4.5
@@ -107,12 +107,7 @@ def load_once(browser, where: str, url: str, mbit: float, timeout: float) -> Loa
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
     try:
         page = context.new_page()
-        devtools = context.new_cdp_session(page)
-        devtools.send("Network.enable")
-        throughput = mbit * 1e6 / 8  # bytes per second
-        devtools.send("Network.emulateNetworkConditions", {"offline": False, "latency": LATENCY_MS,
-                                                           "downloadThroughput": throughput,
-                                                           "uploadThroughput": throughput})
+        throttle(page, mbit, LATENCY_MS)
         page.goto(f"{url}/join")
         page.wait_for_selector("body[data-ready=true]", timeout=timeout * 1000)
         marks = page.evaluate("""() => {

@@ -106,6 +106,17 @@ def chromium(executable: str):
             browser.close()
 
 
+def throttle(page, mbit: float, latency_ms: float = 20) -> None:
+    """Slow ``page``'s network to ``mbit`` Mbit/s each way with ``latency_ms`` added to each request (Chromium's
+    own network emulation, DevTools' ``Network.emulateNetworkConditions``): a phone on a classroom's Wi-Fi."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("Network.enable")
+    throughput = mbit * 1e6 / 8  # bytes per second
+    devtools.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency_ms,
+                                                       "downloadThroughput": throughput,
+                                                       "uploadThroughput": throughput})
+
+
 def wait_for(condition, timeout: float = 30, what: str = "condition"):
     """Poll ``condition`` until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout
