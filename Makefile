@@ -17,16 +17,18 @@ PORT ?= 8501
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-# Two workers (pytest-xdist): one takes the browser tests, which mostly wait on a page, the other the rest a file
-# at a time (tests/conftest.py groups them). A plain `pytest` runs the same tests one after another.
-XDIST := -n 2 --dist loadgroup
+# Two workers (pytest-xdist), each taking a whole test file at a time (a module's server and trained models are made
+# once), the long files first (tests/conftest.py). Not --dist loadgroup: with pytest 9.2 its groups are silently
+# ignored (pytest-dev/pytest-xdist#1386), and every file was split over both workers. A plain `pytest` runs the same
+# tests one after another.
+XDIST := -n 2 --dist loadfile
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The suite without the real MNIST, Chromium, Ray, the benchmarks and the tests marked slow (those over about 0.4 s
-# here: AppTests that train, the CLI's trainings, clocks); 534 of the 819 tests. The data set is pointed nowhere, so a
-# test that needs it and is not marked real_data fails here. One process: two workers each import torch, Streamlit
+# here: AppTests that train, the CLI's trainings, clocks): about two thirds of the tests. The data set is pointed
+# nowhere, so a test that needs it and is not marked real_data fails here. One process: two workers each import torch, Streamlit
 # and the rest, which costs more than sharing the tests saves (26 s against 21 s here).
 test-fast: $(DEV_STAMP)
 	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest -m "not real_data and not browser and not ray and not bench and not slow" $(PYTEST_ARGS)

@@ -44,7 +44,8 @@ def teaching_section() -> None:
     if is_presenter():
         st.button("Teach the models with the class's drawings", key=TEACH_KEY, on_click=_teach, type="primary",
                   icon=":material/school:", disabled=running)
-        st.caption(f"Each model in use learns from the class's drawings (not the hidden ones), mixed with MNIST "
+        st.caption(f"Each model in use learns from the class's drawings (not the hidden ones, nor a Fool-the-models "
+                   f"drawing that fooled a model until a classmate has read it as its label), mixed with MNIST "
                    f"training images so that it forgets nothing. About {HELD_OUT_SHARE:.0%} of the phones (at least "
                    f"{MIN_HELD_OUT}) are kept aside and never learnt from: the models are tested on their drawings, "
                    f"before and after. A run whose MNIST test accuracy drops more than {MAX_MNIST_DROP} points is "
@@ -104,7 +105,8 @@ def _teach() -> None:
     try:
         from mnist_core.finetune import class_drawings, split_by_session
 
-        split = split_by_session(class_drawings(audience_store()))
+        drawings, unconfirmed = class_drawings(audience_store())
+        split = split_by_session(drawings, unconfirmed=unconfirmed)
     except (NotEnoughDrawings, AudienceStoreError) as error:
         st.session_state[MESSAGE_KEY] = str(error)
         return

@@ -16,7 +16,7 @@ def main() -> None:
     present = projector_mode()
     st.set_page_config(page_title="MNIST model comparison", page_icon=":material/draw:", layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
-    if present:
+    if present:  # before dark_theme(), which reads the room it keeps in the session
         show_theme(room())  # projector mode's room choice; outside it, the viewer's own Streamlit setting
     page_style(present, dark=dark_theme())
 

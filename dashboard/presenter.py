@@ -128,11 +128,12 @@ def dark_theme() -> bool:
     """Whether the browser shows Streamlit's dark theme (projector mode's dark room, or the viewer's own
     setting): the charts and the frame's text colours follow it. False where it cannot tell (AppTest).
 
-    In projector mode the room chosen decides: the browser reports its theme only with a later rerun, and a
-    fresh page's first run had the light room's CSS (white on the dark room's primary blue: 3.1:1) under the dark
-    theme."""
-    if presenting() and st.session_state.get(ROOM_KEY):
-        return st.session_state[ROOM_KEY] == "dark"
+    In projector mode the dark room counts as dark at once: a fresh page's first run hears of no theme yet (the
+    browser reports it with a later rerun), and it had the light room's CSS (white on the dark room's primary
+    blue: 3.1:1) under the dark theme. The light room follows the browser, whose Settings may still choose dark.
+    ``room()`` has put the room into the session before the frame styles the page or a page draws a chart."""
+    if presenting() and st.session_state.get(ROOM_KEY) == "dark":
+        return True
     return st.context.theme.type == "dark"
 
 

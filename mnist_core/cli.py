@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .audience import AUDIENCE_DB_ENV, DEFAULT_FILE, AudienceStore, AudienceStoreError
-from .bench import BENCH_PARTS
+from .bench import BENCH_PARTS, DRAWINGS_PER_PHONE
 from .data import MnistDataError
 from .drawn import DEFAULT_IMAGES as DRAWN_IMAGES
 from .explain import METHODS
@@ -251,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", type=_bench_parts, default=BENCH_PARTS,
                        help=f"comma-separated parts to run (default: {','.join(BENCH_PARTS)})")
     bench.add_argument("--class-phones", type=_class_phones, default=30, metavar="N",
-                       help="the class that teaches the models in the finetune part: N phones of 20 drawings each "
-                            "(default 30; more shows what a bigger class would teach them)")
+                       help=f"the class that teaches the models in the finetune part: N phones of "
+                            f"{DRAWINGS_PER_PHONE} drawings each (default 30; more shows what a bigger class would "
+                            "teach them; not with --quick)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -902,7 +903,8 @@ def _audience_finetune(args: argparse.Namespace) -> int:
     starts = {key: starts[key] for key in keys}
     settings = FinetuneConfig(**({} if args.epochs is None else {"epochs": args.epochs}))
     settings.check()
-    split = split_by_session(class_drawings(_audience_store(args.db)))  # too few: NotEnoughDrawings, a ValueError
+    drawings, unconfirmed = class_drawings(_audience_store(args.db))
+    split = split_by_session(drawings, unconfirmed=unconfirmed)  # too few: NotEnoughDrawings, a ValueError
     data = load_mnist(args.data_dir)
     out = prepare_runs_folder(args.out or workspace.runs)
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -1028,12 +1030,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _class_phones(text: str) -> int:
+    """5 phones at the least (3 held out, 2 to learn from); at the most, as many as fill an audience store."""
+    from .audience import MAX_DRAWINGS
+
+    most = MAX_DRAWINGS // DRAWINGS_PER_PHONE
     try:
         phones = int(text)
     except ValueError:
         phones = 0
-    if not 5 <= phones <= 3000:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of phones from 5 to 3000")
+    if not 5 <= phones <= most:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of phones from 5 to {most:,} (an audience "
+                                         f"store holds {MAX_DRAWINGS:,} drawings, {DRAWINGS_PER_PHONE} a phone)")
     return phones
 
 

@@ -126,22 +126,24 @@ def ids_digest(ids: Sequence[int] | np.ndarray) -> str:
     return hashlib.sha256(",".join(str(int(i)) for i in sorted(np.asarray(ids).tolist())).encode()).hexdigest()
 
 
-def class_drawings(store: AudienceStore) -> list[Drawing]:
-    """The drawings the models may be taught with: every readable drawing the presenter has not hidden, except
-    a *Fool the models* round's drawings that fooled a model and that no classmate has read as their label
-    (:meth:`mnist_core.game.Game.unconfirmed_fooling_ids`)."""
+def class_drawings(store: AudienceStore) -> tuple[list[Drawing], int]:
+    """The drawings the models may be taught with, and how many were left out as unconfirmed: every readable
+    drawing the presenter has not hidden, except a *Fool the models* round's drawings that fooled a model and
+    that no classmate has read as their label (:meth:`mnist_core.game.Game.unconfirmed_fooling_ids`)."""
     from .game import Game
 
     unconfirmed = Game(store).unconfirmed_fooling_ids()
-    return [drawing for drawing in store.drawings() if drawing.id not in unconfirmed]
+    drawings = store.drawings()
+    taught = [drawing for drawing in drawings if drawing.id not in unconfirmed]
+    return taught, len(drawings) - len(taught)
 
 
 def split_by_session(drawings: Sequence[Drawing], share: float = HELD_OUT_SHARE, minimum: int = MIN_HELD_OUT,
-                     seed: int = 0) -> ClassSplit:
+                     seed: int = 0, unconfirmed: int = 0) -> ClassSplit:
     """Hold out whole sessions: ``share`` of them (at least ``minimum``), chosen at random by ``seed``.
 
     ``drawings``: what :func:`class_drawings` returns (hidden, damaged and unconfirmed fooling ones are not
-    among them).
+    among them); ``unconfirmed``: how many of those it left out, which a message of too few drawings says.
 
     Raises:
         NotEnoughDrawings: fewer than :data:`MIN_SESSIONS` sessions, or fewer than :data:`MIN_PER_DIGIT`
@@ -155,7 +157,9 @@ def split_by_session(drawings: Sequence[Drawing], share: float = HELD_OUT_SHARE,
             f"Too few drawings to teach the models: {len(drawings):,} from {len(sessions)} phone"
             f"{'s' if len(sessions) != 1 else ''} (the fewest: {per_digit[fewest]} of the digit {fewest}). It takes at "
             f"least {MIN_PER_DIGIT} of each digit from at least {max(MIN_SESSIONS, minimum + 1)} phones, "
-            f"{minimum} of them kept aside to test on: ask the class to draw more on /join.")
+            f"{minimum} of them kept aside to test on: ask the class to draw more on /join."
+            + (f" ({unconfirmed:,} Fool-the-models drawing{'s' if unconfirmed != 1 else ''} that no classmate has "
+               "confirmed are left out.)" if unconfirmed else ""))
     held = min(len(sessions) - 1, max(minimum, round(share * len(sessions))))
     order = np.random.default_rng(seed).permutation(len(sessions))
     held_out = tuple(sorted(sessions[i] for i in order[:held]))

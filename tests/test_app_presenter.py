@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.models import MODELS
 from tests.support import PROJECT_ROOT
 from tests.support.apptest import APP, sidebar_text, switch_to, texts
 
@@ -120,7 +121,11 @@ def test_a_dark_room_link_opens_projector_mode_with_its_room_choice(user_runs):
     at = open_with({"present": "1", "room": "dark"}, "pages/draw.py")
     control = at.sidebar.get("button_group")[0]
     assert control.value == "dark" and at.query_params["room"] == "dark"
+    # Styled for the dark theme from the first run, before any browser reports its theme (none does here): dark
+    # text on the primary blue, the answers in their dark-room colours.
+    assert "stBaseButton-primary" in style(at) and MODELS["mlp"].text_colors.dark in style(at)
     control.set_value("light").run()
     assert "room" not in at.query_params and not at.exception
+    assert "stBaseButton-primary" not in style(at) and MODELS["mlp"].text_colors.light in style(at)
     at.toggle(key="present").set_value(False).run()
     assert not at.sidebar.get("button_group")  # outside projector mode the menu's Settings choose the theme

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mnist_core.bench import format_markdown, run_bench
-from mnist_core.cli import main
+from mnist_core.cli import build_parser, main
 from tests.support import PROJECT_ROOT
 from tests.support.browser import require_chromium
 
@@ -48,11 +48,16 @@ def test_bench_refuses_unknown_parts(capsys):
     assert "choose from" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("phones", ["2", "many", "5000"])
-def test_bench_refuses_a_class_it_cannot_split_or_make(capsys, phones):
+@pytest.mark.parametrize("phones", ["4", "many", "2501"])
+def test_bench_refuses_a_class_it_cannot_split_or_store(capsys, phones):
     with pytest.raises(SystemExit):
         main(["bench", "--only", "finetune", "--class-phones", phones])
-    assert "a whole number of phones from 5 to 3000" in capsys.readouterr().err
+    assert "a whole number of phones from 5 to 2,500 (an audience store holds 50,000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("phones", [5, 2500])
+def test_bench_takes_any_class_from_five_phones_to_a_full_store(phones):
+    assert build_parser().parse_args(["bench", "--class-phones", str(phones)]).class_phones == phones
 
 
 @pytest.mark.browser

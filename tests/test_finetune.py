@@ -165,9 +165,13 @@ def test_a_rounds_fooling_drawings_teach_only_once_a_classmate_read_them_as_labe
     checked(scribble, "join-reader-b", 1)  # the classmate read what the model read, not the label
     pending = drawn("join-pending", read_as=1)
     plain = drawn("join-plain", read_as=7)  # fooled no model: nothing to check
-    taught = {drawing.id for drawing in class_drawings(store)}
+    drawings, unconfirmed = class_drawings(store)
+    taught = {drawing.id for drawing in drawings}
     assert {confirmed, plain} <= taught and not {scribble, pending} & taught
-    assert len(taught) == 180 + 2
+    assert len(taught) == 180 + 2 and unconfirmed == 2
+    with pytest.raises(NotEnoughDrawings, match=r"\(2 Fool-the-models drawings that no classmate has confirmed are "
+                                                r"left out\.\)"):
+        split_by_session(drawings[-30:], unconfirmed=unconfirmed)
 
 
 # --- the MNIST guard ------------------------------------------------------------------------------
