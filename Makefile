@@ -17,10 +17,9 @@ PORT ?= 8501
 run: $(RUN_STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-# Two workers (pytest-xdist), each taking a whole test file at a time (a module's server and trained models are made
-# once), the long files first (tests/conftest.py). Not --dist loadgroup: with pytest 9.2 its groups are silently
-# ignored (pytest-dev/pytest-xdist#1386), and every file was split over both workers. A plain `pytest` runs the same
-# tests one after another.
+# Two workers (pytest-xdist), each taking a whole test file at a time: a module's server and trained models are made
+# once. Not --dist loadgroup: under pytest 9.2 its groups are silently ignored (pytest-dev/pytest-xdist#1386), and
+# every file was split over both workers. A plain `pytest` runs the same tests one after another.
 XDIST := -n 2 --dist loadfile
 
 test: $(DEV_STAMP)

@@ -23,23 +23,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A test that reads the real MNIST (through its fixtures, however indirectly) is marked
     ``real_data``: ``make test-fast`` leaves those and the browser tests out.
 
-    Under pytest-xdist (``-n 2 --dist loadfile``, as ``make test`` runs) a worker takes a whole file at a time, so
-    a module's server, browser pages or trained model are made once, and a module's tests that follow one another
-    (the accessibility test's rooms visit the pages in order) stay in order. The files with long tests (a browser,
-    a benchmark, Ray) are handed out first, so that no long file starts last while the other worker idles."""
+    (``make test`` runs two pytest-xdist workers, ``--dist loadfile``: each takes a whole file at a time, so a
+    module's server, browser pages or trained model are made once, and a module's tests that follow one another,
+    as the accessibility test's rooms visiting the pages in order, stay in order.)"""
     for item in items:
         if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_data)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        long_files = {_file_of(item) for item in items if any(item.get_closest_marker(mark) for mark in LONG_MARKS)}
-        items.sort(key=lambda item: _file_of(item) not in long_files)  # stable: each file's own order kept
-
-
-LONG_MARKS = ("browser", "bench", "ray")
-
-
-def _file_of(item: pytest.Item) -> str:
-    return item.nodeid.split("::")[0]
 
 
 @pytest.fixture(scope="module")
