@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 ROUND_MINUTES = 5  # the default round
 MAX_ROUND_MINUTES = 120  # a lesson
+# A round's drawing is confirmed when the classmate who checked it read it as its label (SQL on drawings joined
+# with checks, one row per checked drawing): the points, the hard set and what teaching may use all rest on it.
+CONFIRMED = "checks.digit = drawings.label"
 CHECK_SECONDS = 60  # a classmate's time to answer a check; then the drawing stays unconfirmed
 LEADERS_SHOWN = 10  # the projector's leaderboard
 
@@ -272,7 +275,7 @@ class Game:
             with self.store.transaction(write=False) as connection:
                 ids = [int(row[0]) for row in connection.execute(
                     f"SELECT drawings.id FROM drawings JOIN checks ON checks.drawing = drawings.id "
-                    f"WHERE drawings.session = ? AND drawings.game_round = ? AND checks.digit = drawings.label "
+                    f"WHERE drawings.session = ? AND drawings.game_round = ? AND {CONFIRMED} "
                     f"AND drawings.game_fooled = 1 AND {VISIBLE}", (session, latest.id))]
             for drawing in self.store.by_ids(ids):
                 points.update(key for key, digit in drawing.answers.items() if digit != drawing.label)
@@ -286,7 +289,7 @@ class Game:
         with self.store.transaction(write=False) as connection:
             rows = connection.execute(
                 "SELECT drawings.id FROM drawings JOIN checks ON checks.drawing = drawings.id "
-                f"WHERE checks.digit = drawings.label AND drawings.game_round IS NOT NULL AND {VISIBLE} "
+                f"WHERE {CONFIRMED} AND drawings.game_round IS NOT NULL AND {VISIBLE} "
                 "ORDER BY drawings.id").fetchall()
         ids = [int(row[0]) for row in rows]
         return [drawing.id for drawing in self.store.by_ids(ids) if _fooled(drawing)]
@@ -301,7 +304,7 @@ class Game:
             rows = connection.execute(
                 "SELECT drawings.id FROM drawings LEFT JOIN checks ON checks.drawing = drawings.id "
                 "WHERE drawings.game_round IS NOT NULL AND drawings.game_fooled = 1 "
-                "AND (checks.digit IS NULL OR checks.digit != drawings.label)").fetchall()
+                f"AND (checks.digit IS NULL OR NOT ({CONFIRMED}))").fetchall()
         return {int(row[0]) for row in rows}
 
     def hard_set(self, with_canvas: bool = False) -> list[Drawing]:
