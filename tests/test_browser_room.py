@@ -55,6 +55,8 @@ def test_a_participant_reads_the_audience_page_and_the_presenter_link_opens_the_
     server, remote, store = room_server
     assert "Presenter link" in server.output() and "?key=a-key-for-the-tests-0123456789" in server.output()
     participant = open_audience(browser, f"{remote}/audience")
+    # Drawn with the page's controls, which a busy server may send after the first idle moment (CI, once)
+    participant.get_by_text(PARTICIPANT_NOTE).wait_for(timeout=60_000)
     assert participant.get_by_text(PARTICIPANT_NOTE).count() == 1
     assert participant.get_by_role("button", name="Clear…").count() == 0
     assert participant.get_by_text("Moderate:").count() == 0
@@ -75,6 +77,7 @@ def test_a_participant_reads_the_audience_page_and_the_presenter_link_opens_the_
     presenter.close()
 
     wrong = open_audience(browser, f"{remote}/audience?key=guess")
+    wrong.get_by_text(PARTICIPANT_NOTE).wait_for(timeout=60_000)
     assert wrong.get_by_text(PARTICIPANT_NOTE).count() == 1
     wrong.close()
 
