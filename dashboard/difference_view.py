@@ -108,7 +108,7 @@ def show_differences(answers: list[Answers], truth: np.ndarray, images, window_h
     for column, (label, value) in zip(st.columns(4), counts.items()):
         column.metric(label, f"{value:,}")
 
-    st.subheader("Where A and B differ")
+    st.header("Where A and B differ")
     matrix_column, gallery_column = st.columns([1, 1], gap="large")
     with matrix_column:
         difference = difference_matrix(confusion_matrix(truth, a.predictions), confusion_matrix(truth, b.predictions))

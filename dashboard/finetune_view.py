@@ -37,7 +37,7 @@ MESSAGE_KEY = "audience.teach.message"  # session state: why the last press star
 
 def teaching_section() -> None:
     """The button (presenter), the job while it runs, then each model's before and after."""
-    st.subheader("Teach the models")
+    st.header("Teach the models")
     board = job_board()
     job = latest_job(board)
     running = job is not None and not job.snapshot().finished

@@ -75,7 +75,7 @@ def game_section() -> None:
     # The presenter's controls beside the heading (a projector's screen has no line to spare), outside the live
     # part: a press reruns the page, which lays it out for the round (the game first).
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="game-controls"):
-        st.subheader("Fool the models", width="content")
+        st.header("Fool the models", width="content")
         if is_presenter() and st.session_state.get(LAYOUT_KEY, (False, False))[1]:
             st.button("Stop the round", key="game.stop", on_click=_stop, icon=":material/stop_circle:")
         elif is_presenter():

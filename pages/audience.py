@@ -82,7 +82,7 @@ def live_results() -> None:
         st.info("No registered model answered these drawings: the store holds another set of models' answers.")
         return
     stats = scores.to_stats()
-    st.markdown(f"### {counted(scores.drawings, 'drawing')} from {counted(scores.sessions, 'session')}")
+    st.markdown(f"## {counted(scores.drawings, 'drawing')} from {counted(scores.sessions, 'session')}")
     if scores.hidden:
         st.caption(f"{counted(scores.hidden, 'drawing')} hidden by the presenter: not scored or shown.")
 
@@ -100,7 +100,7 @@ def live_results() -> None:
                      "95% interval (%)": f"{100 * low:.1f}–{100 * high:.1f}"})
     show_table(pd.DataFrame(rows))
 
-    st.subheader("Confusion matrices")
+    st.header("Confusion matrices")
     height, counts_size = matrix_layout()
     for column, key in zip(st.columns(len(keys)), keys):
         figure = confusion_heatmap(scores.confusion[key], title=MODELS[key].name, model_key=key,
@@ -112,7 +112,7 @@ def live_results() -> None:
         with column:
             matrix_table(scores.confusion[key], MODELS[key].name)
 
-    st.subheader("Misread drawings")
+    st.header("Misread drawings")
     if review_first:
         st.caption("The presenter reviews each misread drawing before it is shown here.")
     if not shown:

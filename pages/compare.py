@@ -68,14 +68,14 @@ chosen = [by_path[path] for path in chosen_paths]
 labels = {str(run.path): short_label(run) for run in chosen}
 
 # --- Across seeds: a difference between architectures (not between two trained networks) -------
-st.subheader("Across seeds: architecture or luck?")
+st.header("Across seeds: architecture or luck?")
 show_seed_groups(chosen, key="compare", chart=False, table=True)
 
 # --- Is the difference real? Where do runs differ? (needs each run's answers on the chosen test set) --
 data, data_message = mnist_or_none()
 hard = hard_set()
 if data is not None or len(hard):
-    st.subheader("Is the difference real?")
+    st.header("Is the difference real?")
 test_set = choose_test_set(hard, len(data.test_labels) if data is not None else 10_000)
 if hard.problem:
     st.caption(f"The class's hard set cannot be read: {literal(hard.problem)}")
@@ -106,7 +106,7 @@ if test_set == HARD_SET:
         show_differences(on_hard, hard_truth, hard_images, window_height, drawing_ids)
 
 # --- Curves -----------------------------------------------------------------------------------
-st.subheader("Training curves")
+st.header("Training curves")
 metric = st.segmented_control("Metric", list(METRIC_LABELS), default="test_accuracy", format_func=METRIC_LABELS.get,
                               key="compare.metric", bind="query-params") or "test_accuracy"
 groups = {str(run.path): seed_group_of(run) for run in chosen}
@@ -135,7 +135,7 @@ else:
     st.caption("These runs have no per-epoch history.")
 
 # --- Confusion matrices -----------------------------------------------------------------------
-st.subheader("Confusion matrices")
+st.header("Confusion matrices")
 normalise = st.toggle("Row-normalised (% of each true digit)", key="compare.normalise", bind="query-params")
 st.caption("Rows are the true digits, columns the predictions; off the diagonal are the mistakes. "
            "Click a cell to see those test images below.")
@@ -157,7 +157,7 @@ for start in range(0, len(chosen), per_row):
                 clicked = (int(points[0]["y"]), int(points[0]["x"]))
 
 # --- Per-class scores -------------------------------------------------------------------------
-st.subheader("Per-class precision, recall and F1")
+st.header("Per-class precision, recall and F1")
 score = st.segmented_control("Score", ["recall", "precision", "f1"], default="recall",
                              format_func=lambda name: "F1" if name == "f1" else name.capitalize(),
                              key="compare.score", bind="query-params") or "recall"
@@ -172,7 +172,7 @@ show_table(scores, {name: st.column_config.NumberColumn(format="%.2f") for name 
 st.caption("In percent for each digit, computed from each run's confusion matrix.")
 
 # --- Mistakes ---------------------------------------------------------------------------------
-st.subheader("Mistakes")
+st.header("Mistakes")
 # A chart keeps its selection across reruns: apply a click once, so the boxes below stay usable.
 if clicked is not None and clicked != st.session_state.get("compare.last_click"):
     st.session_state["compare.true"], st.session_state["compare.predicted"] = clicked

@@ -112,10 +112,10 @@ except RunError as error:  # the weights turned out damaged: the stored numbers 
     report_run_error(error)
 
 # One run of each model cannot separate the architecture from the luck of its seed: the groups can.
-st.subheader("Architecture or luck?")
+st.header("Architecture or luck?")
 show_seed_groups(list(runs.values()), key="overview", sentence=False)
 
-st.subheader("MNIST test digits")
+st.header("MNIST test digits")
 if data is None:
     st.info(f"The gallery needs the data set. {data_message}")
 else:

@@ -58,7 +58,7 @@ except RunError as error:
 progress.empty()
 
 names = {key: MODELS[key].name for key in runs}
-st.markdown(f"#### {headline(sweep, names)}")
+st.markdown(f"## {headline(sweep, names)}")
 st.caption(f"Accuracy on {sweep.images:,} test images (seed {sweep.seed}). Each chart's dotted line marks the "
            "unchanged digits; the row under it shows one test digit at every level with each model's answer "
            "(crossed out when wrong).")
@@ -88,7 +88,7 @@ for result in sweep.results:
     perturbation = result.perturbation
     if shown not in (ALL, perturbation.name):
         continue
-    st.subheader(perturbation.title, divider="gray")
+    st.header(perturbation.title, divider="gray")
     st.markdown(f"**{summary_sentence(result, names)}**")
     figure = robustness_chart(perturbation.levels, result.accuracy, perturbation.unit, perturbation.identity)
     figure.update_layout(height=330, margin={"t": 50, "b": 50})
@@ -102,7 +102,7 @@ hard = hard_set()
 if hard.problem:
     st.caption(f"The class's hard set cannot be read just now: {literal(hard.problem)}")
 elif len(hard):
-    st.subheader("On the class's hard set", divider="gray")
+    st.header("On the class's hard set", divider="gray")
     hard_truth = hard.arrays()[2]
     try:
         right = {key: int((predictions(hard, run)[0] == hard_truth).sum()) for key, run in runs.items()}

@@ -36,7 +36,7 @@ def keys(at) -> set[str]:
 def test_the_presenter_teaches_the_models_and_reads_what_changed(user_runs, store, job_board):
     fill_store(store, 5)
     at = open_page("pages/audience.py")
-    assert TEACH in keys(at) and "Teach the models" in [s.value for s in at.subheader]
+    assert TEACH in keys(at) and "Teach the models" in [s.value for s in at.header]
     at.button(key=TEACH).click().run()
     assert not at.exception, [e.value for e in at.exception]
     (job,) = job_board.jobs()
@@ -71,7 +71,7 @@ def test_only_the_presenter_teaches(user_runs, store, job_board, monkeypatch):
     monkeypatch.setenv("MNIST_PRESENTER", "key")  # a participant's browser sends the press it was never shown
     at.button(key=TEACH).click().run()
     assert not job_board.jobs() and TEACH not in keys(at)
-    assert "Teach the models" in [s.value for s in at.subheader]  # the results are everyone's, the button is not
+    assert "Teach the models" in [s.value for s in at.header]  # the results are everyone's, the button is not
 
 
 @pytest.mark.slow

@@ -129,7 +129,7 @@ def test_in_projector_mode_the_game_comes_first_during_a_round(user_runs, audien
     shown = [markdown.value for markdown in at.markdown]
     join = next(index for index, text in enumerate(shown) if text.startswith("**Draw on your phone"))
     clock = next(index for index, text in enumerate(shown) if text.endswith(" left"))
-    assert clock < join and at.subheader[0].value == "Fool the models"  # above the join panel and the results
+    assert clock < join and at.header[0].value == "Fool the models"  # above the join panel and the results
     Game(audience).stop()
     at.run()
     shown = [markdown.value for markdown in at.markdown]

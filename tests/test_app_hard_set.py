@@ -87,10 +87,10 @@ def test_robustness_shows_each_run_in_use_on_the_hard_set(with_hard_set, real_da
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     drawings, n = with_hard_set, len(with_hard_set)
     at = open_page("pages/robustness.py")
-    assert at.main.subheader[-1].value == "On the class's hard set"
+    assert at.main.header[-1].value == "On the class's hard set"
     right = {name: n - errors_on(drawings, key) for name, key in (("MLP", "mlp"), ("CNN", "cnn"),
                                                                   ("LeNet-5", "lenet5"))}
     assert [(m.label, m.value) for m in at.metric] == [(name, f"{100 * r / n:.0f}%") for name, r in right.items()]
     assert f"the class's {n} hard drawings" in texts(at) and "a model in use during its round misread it" in texts(at)
     at.selectbox(key="robustness.perturbation").set_value("rotation").run()  # one perturbation: still shown
-    assert [s.value for s in at.main.subheader] == ["Rotation", "On the class's hard set"]
+    assert [s.value for s in at.main.header] == ["Rotation", "On the class's hard set"]

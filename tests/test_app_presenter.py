@@ -64,7 +64,7 @@ def test_lesson_links_round_trip_the_compare_and_robustness_views(user_runs, rea
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     # A chooser's parameter holds the option as shown: readable in a link.
     at = open_with({"robustness.perturbation": "Rotation", "robustness.example": "7"}, "pages/robustness.py")
-    assert [s.value for s in at.main.subheader] == ["Rotation"] and "Test image #7, a 9" in texts(at)
+    assert [s.value for s in at.main.header] == ["Rotation"] and "Test image #7, a 9" in texts(at)
     at = open_with({"compare.metric": "Test loss", "compare.true": "7", "compare.predicted": "2"},
                    "pages/compare.py")
     assert at.segmented_control(key="compare.metric").value == "test_loss"

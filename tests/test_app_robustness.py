@@ -20,7 +20,7 @@ def test_robustness_page_shows_every_perturbation_from_the_stored_sweep(user_run
     shown = texts(at)
     assert "Accuracy on 2,000 test images (seed 0)" in shown
     assert "MLP falls to 48 %, LeNet-5 only to 78 %" in shown and "every model falls" in shown
-    assert [s.value for s in at.main.subheader] == ["Horizontal shift", "Vertical shift", "Rotation", "Scale",
+    assert [s.value for s in at.main.header] == ["Horizontal shift", "Vertical shift", "Rotation", "Scale",
                                                "Stroke thickness", "Gaussian noise", "Occlusion"]
     strips = html_blocks(at)
     assert len(strips) == 7 and "LeNet-5" in strips[0]
@@ -30,7 +30,7 @@ def test_robustness_page_focuses_one_perturbation_and_sweeps_new_settings(user_r
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     at = open_page("pages/robustness.py")
     at.selectbox(key="robustness.perturbation").set_value("rotation").run()
-    assert [s.value for s in at.main.subheader] == ["Rotation"] and len(at.get("plotly_chart")) == 1
+    assert [s.value for s in at.main.header] == ["Rotation"] and len(at.get("plotly_chart")) == 1
     at.selectbox(key="robustness.images").set_value(500).run()  # not stored: computed now, with progress
     assert not at.exception and "Accuracy on 500 test images (seed 0)" in texts(at)
     at.number_input(key="robustness.example").set_value(7).run()

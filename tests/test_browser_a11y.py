@@ -155,3 +155,6 @@ def test_no_critical_or_serious_axe_violation(app_url, room_pages, room, path):
     FOUND[room, path] = {impact: {v["id"]: len(v["nodes"]) for v in found[impact]} for impact in found}
     severe = found.get("critical", []) + found.get("serious", [])
     assert not severe, f"{room} room, {path}:\n{describe(severe)}"
+    # A page's outline: its title, then sections a level below, none skipped (a screen reader lists them)
+    skipped = [v for v in found.get("moderate", []) if v["id"] == "heading-order"]
+    assert not skipped, f"{room} room, {path}:\n{describe(skipped)}"

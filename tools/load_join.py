@@ -223,7 +223,7 @@ def audience_pages(urls: list[str]) -> list[int] | None:
         for url in urls:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(f"{url}/audience")
-            heading = page.locator("h3").filter(has_text=re.compile(r"[\d,]+ drawings? from [\d,]+ sessions?"))
+            heading = page.locator("h2").filter(has_text=re.compile(r"[\d,]+ drawings? from [\d,]+ sessions?"))
             heading.first.wait_for(timeout=120_000)
             shown.append(int(heading.first.inner_text().split()[0].replace(",", "")))
             page.context.close()
