@@ -27,8 +27,8 @@ test: $(DEV_STAMP)
 
 # The suite without the real MNIST, Chromium, Ray, the benchmarks and the tests marked slow (those over about 0.4 s
 # here: AppTests that train, the CLI's trainings, clocks): about two thirds of the tests. The data set is pointed
-# nowhere, so a test that needs it and is not marked real_data fails here. One process: two workers each import torch, Streamlit
-# and the rest, which costs more than sharing the tests saves (26 s against 21 s here).
+# nowhere, so a test that needs it and is not marked real_data fails here. One process: two workers each import
+# torch, Streamlit and the rest, which costs more than sharing the tests saves (26 s against 21 s here).
 test-fast: $(DEV_STAMP)
 	MNIST_DATA_DIR=/nonexistent-mnist $(PY) -m pytest -m "not real_data and not browser and not ray and not bench and not slow" $(PYTEST_ARGS)
 
