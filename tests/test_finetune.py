@@ -142,6 +142,7 @@ def test_hidden_and_damaged_drawings_are_left_out(store):
     assert one.id not in used and one.id + 1 not in used and len(used) == 180 - 30 - 2
 
 
+@pytest.mark.slow
 def test_a_rounds_fooling_drawings_teach_only_once_a_classmate_read_them_as_labelled(store):
     """Fool the models: a drawing made to be misread carries the drawer's label alone until a classmate confirms it
     (the check can also say it was a scribble); only a confirmed one, or one that fooled no model, is taught."""
