@@ -94,11 +94,15 @@ def _a_presenter_key_of_the_tests_own(monkeypatch):
     monkeypatch.setenv("MNIST_PRESENTER_KEY", "the-tests-own-presenter-key")
 
 
-@pytest.fixture(autouse=True)
-def _no_warm_up_in_the_test_process(monkeypatch):
-    """AppTests run the frame in this process: its warm-up thread (dashboard/warm_up.py) would read
-    the training set beside every test. A browser test's server (started earlier) warms up as usual."""
-    monkeypatch.setenv("MNIST_WARM_UP", "0")
+@pytest.fixture(scope="session", autouse=True)
+def _no_warm_up():
+    """No warm-up thread (dashboard/warm_up.py: the training set through each model, about 10 s of CPU), set
+    before any module's server starts: AppTests run the frame in this process and would read the training set
+    beside every test, and each browser test's server would spend it on a Why? panel it never opens. The one
+    server that opens it, tests/test_browser.py's, warms up as a presenter's does."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNIST_WARM_UP", "0")
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,8 @@ def audience_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, audience_path):
-    env = {"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), "MNIST_AUDIENCE_DB": str(audience_path)}
+    env = {"MNIST_RUNS_DIR": str(tmp_path_factory.mktemp("runs")), "MNIST_AUDIENCE_DB": str(audience_path),
+           "MNIST_WARM_UP": "1"}  # as a presenter's server: the Why? test finds the nearest images ready
     data_root = real_data_root_or_none()
     if data_root is not None:
         env["MNIST_DATA_DIR"] = str(data_root.resolve())

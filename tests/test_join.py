@@ -286,6 +286,9 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     downloaded = page.evaluate("""performance.getEntriesByType('navigation').concat(
         performance.getEntriesByType('resource')).reduce((sum, entry) => sum + entry.transferSize, 0)""")
     pid = server.pid
+    # What the phone asks of the server once its models are in: while it draws, only the game's poll for a round.
+    asked = []
+    page.on("request", lambda request: asked.append(f"{request.method} {request.url}"))
     right = {key: 0 for key in models.keys}
     differences, strokes, busy, drawing = [], 0, 0.0, 0.0
     for digit, shape in DIGITS.items():
@@ -321,6 +324,8 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     before, quiet = cpu_seconds(pid), min(drawing, 5.0)
     time.sleep(quiet)  # the server's background ticking, nobody drawing, scaled to the drawing's time
     idle = (cpu_seconds(pid) - before) * drawing / quiet
+    sent = [request for request in asked if not request.startswith(f"GET {server.url}/join/game?session=")]
+    assert sent == [], sent  # the ten digits were answered in the phone alone: none was sent
     page.locator('[data-label="9"]').click()
     wait_for(lambda: "Stored as a 9" in page.locator("#stored").inner_text(), what="the label stored")
     page.context.close()
@@ -335,12 +340,14 @@ def test_a_phone_draws_0_to_9_the_models_answer_in_the_browser_as_in_python_and_
     assert all(count >= 9 for count in right.values()), right
     assert max(differences) <= 0.02, differences
     # The server's CPU while the phone drew, less its background ticking: about nothing (the Draw page's
-    # server took a median 36 ms a stroke). /proc counts in 10-ms ticks: 3 ticks of noise allowed in all.
+    # server took a median 36 ms a stroke). /proc counts in 10-ms ticks, and the background ticking, measured
+    # over a shorter time and scaled, is bursty: 0.15 s in all (under 14 ms a stroke) still catches a server that
+    # works for each stroke, without failing on a busy machine's noise (0.06 s over the ticking once, in a full run).
     print(f"first load at 390x844: models answering {ready:.1f} s after opening, {downloaded / 1e6:.1f} MB; "
           f"server CPU while drawing {busy:.2f} s, idle as long {idle:.2f} s (scaled from {quiet:.0f} s), "
           f"{strokes} strokes in {drawing:.1f} s; "
           f"digits' mean |difference| to prepare_digit: {np.mean(differences):.4f} (largest {max(differences):.4f})")
-    assert (busy - idle) / strokes <= 0.03 / strokes + 0.002, (busy, idle, strokes)
+    assert busy - idle <= 0.15, (busy, idle, strokes)
     assert AudienceStore(server.audience).drawings()[-1].label == 9
 
 
