@@ -65,11 +65,10 @@ def model_set_for(runs: dict[str, RunInfo], ensembles: dict[str, SeedGroup] | No
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def ensemble_accuracy(members: Members, data_root: str) -> float:
-    """The accuracy on the 10,000 test images of ``members``' probabilities averaged (seconds, once)."""
-    from mnist_core.evaluation import evaluate
-
-    data = _load_data_cached(data_root)
-    return evaluate(cached_ensemble(members), data.test_images, data.test_labels).accuracy
+    """The accuracy on the 10,000 test images of ``members``' probabilities averaged (seconds the first time on
+    this machine, then read from the cache folder)."""
+    predictions, _ = _answers_on_test_set(members, data_root)
+    return float((predictions == _load_data_cached(data_root).test_labels.numpy()).mean())
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -93,11 +92,32 @@ def mnist_or_none() -> tuple[MnistData | None, str]:
 @st.cache_data(show_spinner="Evaluating on the test set…", max_entries=32)
 def test_predictions(run_path: str, weights_sha256: str, data_root: str) -> tuple[np.ndarray, np.ndarray]:
     """A run's predicted digit and confidence for every test image."""
+    return _answers_on_test_set(((run_path, weights_sha256),), data_root)
+
+
+def _answers_on_test_set(members: Members, data_root: str) -> tuple[np.ndarray, np.ndarray]:
+    """The predicted digit and confidence for every test image of the model made of ``members``, kept on disk
+    (mnist_core/stored_answers.py): a server started again reads them instead of evaluating."""
     from mnist_core.evaluation import evaluate
+    from mnist_core.stored_answers import stored_answers
 
     data = _load_data_cached(data_root)
-    result = evaluate(cached_model(run_path, weights_sha256), data.test_images, data.test_labels)
-    return result.predictions, result.confidences
+    model = model_of(members)  # loaded first, as before: a weights file that no longer matches its checksum fails
+
+    def evaluated() -> tuple[np.ndarray, np.ndarray]:
+        result = evaluate(model, data.test_images, data.test_labels)
+        return result.predictions, result.confidences
+
+    return stored_answers([checksum for _, checksum in members], _labelled_set_key(data_root), len(data.test_labels),
+                          evaluated)
+
+
+@st.cache_resource(show_spinner=False)
+def _labelled_set_key(data_root: str) -> str:
+    from mnist_core.stored_answers import labelled_set_key
+
+    data = _load_data_cached(data_root)
+    return labelled_set_key(data.test_images.numpy(), data.test_labels.numpy())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

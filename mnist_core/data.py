@@ -138,11 +138,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
     Raises:
         MnistDataError: files missing and not downloadable, or a file is damaged.
     """
-    from torchvision.datasets import MNIST  # imported here: it costs about a second at start-up
-
     root = paths.data_dir(data_dir)
     if missing_files(root):
         if download:
+            from torchvision.datasets import MNIST  # imported only here: it costs about a second
+
             try:
                 MNIST(str(root), train=True, download=True)
                 MNIST(str(root), train=False, download=True)
@@ -151,17 +151,12 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
         if missing_files(root):
             raise _not_found(root, "")
 
-    splits = []
-    for train in (True, False):
-        try:
-            dataset = MNIST(str(root), train=train, download=False)
-            splits.append((dataset.data, dataset.targets))
-        except Exception as error:  # a truncated or corrupt IDX file fails in several ways
-            names = ", ".join(RAW_FILES[:2] if train else RAW_FILES[2:])
-            raise MnistDataError(
-                f"MNIST files in {raw_folder(root)} are damaged ({names}): {_first_line(error)}. "
-                "Delete them and download MNIST again (or copy intact files there)."
-            ) from None
+    import torch
+
+    # Read with numpy, not torchvision's MNIST class: the same bytes, without importing torchvision's datasets
+    # (seconds of a fresh server's first page, with its other imports going on beside it).
+    splits = [tuple(torch.from_numpy(array) for array in _read_idx_pair(root, names))
+              for names in (RAW_FILES[:2], RAW_FILES[2:])]
     (train_images, train_labels), (test_images, test_labels) = splits
     _check_split("training", train_images, train_labels, root)
     _check_split("test", test_images, test_labels, root)
@@ -175,26 +170,37 @@ def read_test_split(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarr
     Raises:
         MnistDataError: the test files are missing or damaged (never downloads).
     """
+    root = paths.data_dir(data_dir)
+    images, labels = _read_idx_pair(root, RAW_FILES[2:])
+    if labels.max() > 9:
+        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({RAW_FILES[3]}): labels past 9. "
+                             "Delete them and download MNIST again (or copy intact files there).")
+    return images, labels
+
+
+def _read_idx_pair(root: Path, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """One split's images ``(N, 28, 28)`` uint8 and labels ``(N,)`` int64 from its two IDX files under ``root``
+    (``names``: the images' file, then the labels'), as writable arrays; the labels' range is the caller's check.
+
+    Raises:
+        MnistDataError: a file is missing, or is not an intact IDX file of 28x28 images and their labels.
+    """
     import numpy as np
 
-    root = paths.data_dir(data_dir)
-    images_file, labels_file = (raw_folder(root) / name for name in RAW_FILES[2:])
+    images_file, labels_file = (raw_folder(root) / name for name in names)
     if not images_file.is_file() or not labels_file.is_file():
         raise _not_found(root, "")
-    images_bytes, labels_bytes = images_file.read_bytes(), labels_file.read_bytes()
+    images_bytes, labels_bytes = bytearray(images_file.read_bytes()), bytearray(labels_file.read_bytes())
     images_header = np.frombuffer(images_bytes[:16], dtype=">i4") if len(images_bytes) >= 16 else None
     labels_header = np.frombuffer(labels_bytes[:8], dtype=">i4") if len(labels_bytes) >= 8 else None
     count = 0 if images_header is None else int(images_header[1])
     if images_header is None or labels_header is None or tuple(images_header) != (2051, count, 28, 28) \
             or tuple(labels_header) != (2049, count) or count == 0 \
             or len(images_bytes) != 16 + count * 784 or len(labels_bytes) != 8 + count:
-        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({', '.join(RAW_FILES[2:])}): not "
-                             "the test split's IDX files. Delete them and download MNIST again (or copy intact "
-                             "files there).")
+        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({', '.join(names)}): not "
+                             "one split's IDX files of 28x28 images and their labels. Delete them and download "
+                             "MNIST again (or copy intact files there).")
     labels = np.frombuffer(labels_bytes, dtype=np.uint8, offset=8).astype(np.int64)
-    if labels.max() > 9:
-        raise MnistDataError(f"MNIST files in {raw_folder(root)} are damaged ({RAW_FILES[3]}): labels past 9. "
-                             "Delete them and download MNIST again (or copy intact files there).")
     return np.frombuffer(images_bytes, dtype=np.uint8, offset=16).reshape(count, 28, 28), labels
 
 

@@ -86,6 +86,7 @@ def test_compare_page_shows_curves_matrices_and_mistakes(user_runs, real_data_ro
     assert "dotted: validation" in curves["layout"]["title"]["text"]
 
 
+@pytest.mark.slow  # over 1 s here: make test-fast leaves it out
 def test_compare_without_data_still_shows_stored_results(user_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("pages/compare.py")

@@ -168,6 +168,7 @@ def test_a_bad_out_folder_is_found_before_training(capsys, fake_mnist_root, tmp_
     assert code == 1 and reason in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # over 1 s here: make test-fast leaves it out
 def test_a_save_that_fails_after_training_keeps_the_model_where_the_message_says(capsys, fake_mnist_root, tmp_path,
                                                                                  monkeypatch):
     import mnist_core.runs

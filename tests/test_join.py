@@ -89,6 +89,7 @@ def test_each_models_answer_is_sent_a_text_colour_that_reads_in_each_colour_sche
     assert contrast_ratio(MODELS["cnn"].color, "#FFFFFF") < 3  # why: the raw colour would not do as text
 
 
+@pytest.mark.slow  # over 1 s here: make test-fast leaves it out
 def test_a_model_file_changed_since_its_export_is_never_compressed_and_kept_under_its_digest(join_app, monkeypatch):
     """/join/models compresses each model (its download size) under the manifest's SHA-256, and the file's route
     serves what is kept under it for a year: the bytes compressed are checked against the manifest first, so a file
