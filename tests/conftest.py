@@ -81,9 +81,19 @@ def _installed_components_scanned_once():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _a_cache_of_the_sessions_own(tmp_path_factory):
+    """What the app keeps in its cache folder (the test set's answers, canvas-style training digits) goes to this
+    session's temporary folder, never the user's ~/.cache, from before any module's server starts; the servers
+    a worker starts share it, as a presenter's server started again reads what the last one stored."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MNIST_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _a_cache_of_the_tests_own(monkeypatch, tmp_path):
-    """Canvas-style training digits kept on disk go to the test's folder, not the user's ~/.cache."""
+    """Each test's own cache folder: what one test stores (canvas-style digits, answers) no other test reads."""
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
 
 
