@@ -34,7 +34,8 @@ def checkpoints_dir(base: str | os.PathLike = ".") -> Path:
 
 
 def cache_dir() -> Path:
-    """Work kept between runs that can always be made again (the canvas-style training digits):
+    """Work kept between runs that can always be made again (canvas-style training digits, /join's ONNX files,
+    the models' answers on the test set):
     ``$MNIST_CACHE_DIR``, else ``$XDG_CACHE_HOME/mnist-dashboard``, else ``~/.cache/mnist-dashboard``."""
     explicit = os.environ.get(CACHE_DIR_ENV)
     if explicit:
