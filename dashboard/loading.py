@@ -99,7 +99,7 @@ def _answers_on_test_set(members: Members, data_root: str) -> tuple[np.ndarray, 
     """The predicted digit and confidence for every test image of the model made of ``members``, kept on disk
     (mnist_core/stored_answers.py): a server started again reads them instead of evaluating."""
     from mnist_core.evaluation import evaluate
-    from mnist_core.stored_answers import stored_answers
+    from mnist_core.stored_answers import model_name, stored_answers
 
     data = _load_data_cached(data_root)
     model = model_of(members)  # loaded first, as before: a weights file that no longer matches its checksum fails
@@ -108,8 +108,8 @@ def _answers_on_test_set(members: Members, data_root: str) -> tuple[np.ndarray, 
         result = evaluate(model, data.test_images, data.test_labels)
         return result.predictions, result.confidences
 
-    return stored_answers([checksum for _, checksum in members], _labelled_set_key(data_root), len(data.test_labels),
-                          evaluated)
+    return stored_answers(model_name([checksum for _, checksum in members], model), _labelled_set_key(data_root),
+                          len(data.test_labels), evaluated)
 
 
 @st.cache_resource(show_spinner=False)

@@ -72,6 +72,15 @@ def test_labels_out_of_range_are_rejected(fake_mnist_root):
         load_mnist(fake_mnist_root, download=False)
 
 
+def test_a_file_that_cannot_be_read_says_so(fake_mnist_root, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(np, "fromfile", refused)  # as root, chmod 000 would not stop the read
+    with pytest.raises(MnistDataError, match=r"cannot be read \(Permission denied\): check that this user may"):
+        load_mnist(fake_mnist_root, download=False)
+
+
 def test_label_count_must_match_images(fake_mnist_root):
     write_idx_labels(raw_folder(fake_mnist_root) / RAW_FILES[3], np.zeros(39))
     with pytest.raises(MnistDataError, match="damaged"):
