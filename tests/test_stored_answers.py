@@ -137,6 +137,7 @@ def test_a_fresh_servers_overview_reads_the_answers_the_last_one_stored(real_dat
 
     monkeypatch.setenv("MNIST_DATA_DIR", str(real_data_root))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    st.cache_data.clear()  # what an earlier AppTest in this process computed: this one starts as a fresh server
     first = open_page()
     folder = tmp_path / "cache" / "answers"  # conftest's MNIST_CACHE_DIR
     # The two best runs' (the Overview tests them against each other) and the three seed groups' ensembles'
