@@ -71,6 +71,7 @@ def test_quick_app_bench_starts_the_app_and_draws(tmp_path):
     assert timing["compare_first_seconds"] > 0 and timing["compare_cached_seconds"] > 0
     assert timing["nudge_rerun_ms"] > 0 and timing["first_why_seconds"] > 0
     assert timing["overview_first_seconds"] > 0 and timing["overview_restarted_seconds"] is None
+    assert timing["overview_first_server_cpu_seconds"] > 1 and timing["overview_restarted_server_cpu_seconds"] is None
 
 
 def test_quick_audience_bench_builds_and_scores_stores(capsys):

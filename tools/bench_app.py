@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -43,6 +44,8 @@ class AppTiming:
     first_why_seconds: float  # "Why?" opened on a drawing, the server up 30 s → three models' nearest images shown
     overview_first_seconds: float  # a fresh server, nothing in its cache folder: the Overview opened → drawn
     overview_restarted_seconds: float | None  # the same, the server started again (None in quick mode)
+    overview_first_server_cpu_seconds: float | None  # the server's CPU from its start to that page drawn (Linux)
+    overview_restarted_server_cpu_seconds: float | None
     quick: bool
 
 
@@ -77,14 +80,16 @@ def measure_app(strokes: int = 3, timeout: float = 120) -> AppTiming:
             overview = [_time_first_overview(browser, {"MNIST_RUNS_DIR": runs, "MNIST_CACHE_DIR": cache}, timeout)
                         for _ in range(1 if strokes < 3 else 2)]
     later = statistics.median(server_times[1:]) if len(server_times) > 1 else None
+    restarted = overview[1] if len(overview) > 1 else (None, None)
     return AppTiming(start_seconds, server_times[0], later, statistics.median(nudge_times), compare[0], compare[1],
-                     first_why, overview[0], overview[1] if len(overview) > 1 else None, quick=strokes < 3)
+                     first_why, overview[0][0], restarted[0], overview[0][1], restarted[1], quick=strokes < 3)
 
 
-def _time_first_overview(browser, env: dict[str, str], timeout: float) -> float:
+def _time_first_overview(browser, env: dict[str, str], timeout: float) -> tuple[float, float | None]:
     """Start a server with ``env``, open the Overview at 1280x720 (a projector): seconds until the page is whole
     (its ranking sentence and seed groups measured: the runs in use and each seed group's ensemble answered the
-    test set, or their stored answers read from the cache folder) and no rerun runs."""
+    test set, or their stored answers read from the cache folder) and no rerun runs; and the server's CPU seconds
+    from its start until then (None where /proc cannot tell)."""
     with streamlit_server(env, timeout=timeout) as server:
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         started = time.perf_counter()
@@ -92,8 +97,18 @@ def _time_first_overview(browser, env: dict[str, str], timeout: float) -> float:
         page.get_by_text("Runs in use").first.wait_for(timeout=timeout * 1000)
         wait_until_idle(page, timeout=timeout, quiet=0.5)
         seconds = time.perf_counter() - started - 0.5  # less the quiet half second that says it has finished
+        cpu = _cpu_seconds(server.process.pid)
         page.close()
-    return seconds
+    return seconds, cpu
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """A process's user and system CPU time so far, from Linux's /proc; None elsewhere."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _time_first_why(page, box: dict, up_since: float, settle: float) -> float:
@@ -103,6 +118,7 @@ def _time_first_why(page, box: dict, up_since: float, settle: float) -> float:
     time.sleep(max(0.0, settle - (time.perf_counter() - up_since)))
     stroke(page, vertical_stroke(box))
     wait_for(lambda: len(metric_values(page)) == 3, timeout=60, what="three predictions")
+    wait_until_idle(page, timeout=60)  # a click while the page reruns can be lost (the quick test waited 180 s once)
     started = time.perf_counter()
     page.get_by_text("Why? What the models look at").click()
     wait_for(lambda: page.locator("img[alt^='a '][alt*=' · ']").count() >= 15, timeout=180,
@@ -177,6 +193,11 @@ def format_markdown(timing: AppTiming) -> str:
     if timing.overview_restarted_seconds is not None:
         lines.append(f"| the same, the server started again (the test set's answers read from the cache folder) | "
                      f"{timing.overview_restarted_seconds:.1f} s |")
+    if timing.overview_first_server_cpu_seconds is not None:
+        restarted = timing.overview_restarted_server_cpu_seconds
+        lines.append(f"| the server's CPU from its start to that Overview drawn: fresh / started again | "
+                     f"{timing.overview_first_server_cpu_seconds:.1f} s / "
+                     + (f"{restarted:.1f} s |" if restarted is not None else "– |"))
     if timing.quick:
         lines.insert(0, "QUICK MODE, numbers not meaningful\n")
     return "\n".join(lines)
